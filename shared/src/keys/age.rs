@@ -1,0 +1,1 @@
+//! age master keys (placeholder, being written).

@@ -1,0 +1,1 @@
+//! PGP master keys through the system `gpg` (placeholder, being written).

@@ -1,0 +1,1 @@
+//! Shamir secret sharing compatible with sops key groups (placeholder, being written).

@@ -1,0 +1,18 @@
+//! The SOPS v3 engine shared by `kubectl-sops` and `helm-secrets`.
+//!
+//! Data flows one way: a [`stores::Store`] parses bytes into an ordered [`tree`] (comments included),
+//! [`walk`] encrypts or decrypts its values with the data key and computes the MAC, and the store emits
+//! the tree again. Master keys (age, PGP) wrap the data key behind [`keys::KeySource`].
+
+pub mod cipher;
+pub mod config;
+pub mod error;
+pub mod file;
+pub mod keys;
+pub mod metadata;
+pub mod rules;
+pub mod stores;
+pub mod tree;
+pub mod walk;
+
+pub use error::{Result, SopsError};

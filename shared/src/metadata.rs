@@ -1,0 +1,481 @@
+//! The `sops` metadata block: wrapped data keys, rule, MAC and dates, read from any sops version and
+//! written like sops 3.13.2 (keys sorted at every level, empty lists omitted).
+
+use crate::error::{Result, SopsError};
+use crate::tree::{get, Branch, Item, Value};
+
+/// Which values are encrypted: at most one rule is active (sops rejects more than one).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum EncryptionRule {
+    /// No rule was given: sops then uses `unencrypted_suffix: _unencrypted`.
+    #[default]
+    Default,
+    /// Keys ending with this suffix (and everything below them) stay plain.
+    UnencryptedSuffix(String),
+    /// Only keys ending with this suffix (and everything below them) are encrypted.
+    EncryptedSuffix(String),
+    /// Keys matching this regex stay plain.
+    UnencryptedRegex(String),
+    /// Only keys matching this regex are encrypted.
+    EncryptedRegex(String),
+    /// Values after a comment matching this regex stay plain.
+    UnencryptedCommentRegex(String),
+    /// Only values after a comment matching this regex are encrypted.
+    EncryptedCommentRegex(String),
+}
+
+impl EncryptionRule {
+    /// The suffix sops assumes when no rule is given.
+    pub const DEFAULT_UNENCRYPTED_SUFFIX: &'static str = "_unencrypted";
+
+    /// The metadata field name and value of this rule, with the default made explicit.
+    pub fn field(&self) -> (&'static str, &str) {
+        match self {
+            EncryptionRule::Default => ("unencrypted_suffix", Self::DEFAULT_UNENCRYPTED_SUFFIX),
+            EncryptionRule::UnencryptedSuffix(s) => ("unencrypted_suffix", s),
+            EncryptionRule::EncryptedSuffix(s) => ("encrypted_suffix", s),
+            EncryptionRule::UnencryptedRegex(s) => ("unencrypted_regex", s),
+            EncryptionRule::EncryptedRegex(s) => ("encrypted_regex", s),
+            EncryptionRule::UnencryptedCommentRegex(s) => ("unencrypted_comment_regex", s),
+            EncryptionRule::EncryptedCommentRegex(s) => ("encrypted_comment_regex", s),
+        }
+    }
+
+    /// Builds the rule from `(field, value)` pairs; empty values are ignored, more than one is an error.
+    pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+        let mut rule = EncryptionRule::Default;
+        for (name, value) in fields {
+            if value.is_empty() {
+                continue;
+            }
+            let next = match name {
+                "unencrypted_suffix" => EncryptionRule::UnencryptedSuffix(value.into()),
+                "encrypted_suffix" => EncryptionRule::EncryptedSuffix(value.into()),
+                "unencrypted_regex" => EncryptionRule::UnencryptedRegex(value.into()),
+                "encrypted_regex" => EncryptionRule::EncryptedRegex(value.into()),
+                "unencrypted_comment_regex" => EncryptionRule::UnencryptedCommentRegex(value.into()),
+                "encrypted_comment_regex" => EncryptionRule::EncryptedCommentRegex(value.into()),
+                _ => continue,
+            };
+            if rule != EncryptionRule::Default {
+                return Err(SopsError::InvalidMetadata(
+                    "cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, \
+                     unencrypted_regex, encrypted_comment_regex or unencrypted_comment_regex"
+                        .into(),
+                ));
+            }
+            rule = next;
+        }
+        Ok(rule)
+    }
+
+    /// Names of all rule fields, in the order sops declares them.
+    pub const FIELDS: [&'static str; 6] = [
+        "unencrypted_suffix",
+        "encrypted_suffix",
+        "unencrypted_regex",
+        "encrypted_regex",
+        "unencrypted_comment_regex",
+        "encrypted_comment_regex",
+    ];
+}
+
+/// One wrapped copy of the data key (or of a Shamir share).
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyEntry {
+    /// An age recipient (`age1…`, `age1pq1…`, plugin, or an SSH public key).
+    Age {
+        /// The recipient as written.
+        recipient: String,
+        /// ASCII-armored age file holding the data key.
+        enc: String,
+    },
+    /// A PGP key.
+    Pgp {
+        /// 40-hex fingerprint.
+        fp: String,
+        /// Armored OpenPGP message holding the data key.
+        enc: String,
+        /// RFC 3339 time of the wrap.
+        created_at: String,
+    },
+    /// A key kind this engine cannot use (KMS, GCP KMS, Azure Key Vault, Vault, HuaweiCloud KMS): kept
+    /// byte for byte so rewriting the file does not drop it.
+    Other {
+        /// Metadata list name (`kms`, `gcp_kms`, `azure_kv`, `hc_vault`, `hckms`).
+        kind: String,
+        /// The entry's fields as read.
+        fields: Branch,
+    },
+}
+
+impl KeyEntry {
+    /// The metadata list this entry belongs to.
+    pub fn kind(&self) -> &str {
+        match self {
+            KeyEntry::Age { .. } => "age",
+            KeyEntry::Pgp { .. } => "pgp",
+            KeyEntry::Other { kind, .. } => kind,
+        }
+    }
+
+    /// A short human name of the key: recipient, fingerprint, ARN, …
+    pub fn describe(&self) -> String {
+        match self {
+            KeyEntry::Age { recipient, .. } => recipient.clone(),
+            KeyEntry::Pgp { fp, .. } => fp.clone(),
+            KeyEntry::Other { kind, fields } => {
+                let id = ["arn", "resource_id", "vault_url", "vault_address", "key_id"]
+                    .iter()
+                    .find_map(|f| get(fields, f).and_then(Value::as_str))
+                    .unwrap_or("?");
+                format!("{kind} {id}")
+            }
+        }
+    }
+}
+
+/// A key group: every key in it can unwrap the same secret (the data key, or one Shamir share).
+pub type KeyGroup = Vec<KeyEntry>;
+
+/// The list names of master keys, in the order sops 3.13 writes them (alphabetical).
+const KEY_KINDS: [&str; 7] = ["age", "azure_kv", "gcp_kms", "hc_vault", "hckms", "kms", "pgp"];
+
+/// The parsed `sops` block.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Metadata {
+    /// Key groups (one group is written flat under `sops`).
+    pub key_groups: Vec<KeyGroup>,
+    /// Shamir threshold (0 = not set).
+    pub shamir_threshold: usize,
+    /// RFC 3339 time of the last encryption, as written.
+    pub lastmodified: String,
+    /// The encrypted MAC (`ENC[...]`), empty when absent.
+    pub mac: String,
+    /// Which values are encrypted.
+    pub rule: EncryptionRule,
+    /// Only encrypted values enter the MAC.
+    pub mac_only_encrypted: bool,
+    /// sops version that wrote the file.
+    pub version: String,
+}
+
+/// The version we write, the newest sops whose layout we follow.
+pub const SOPS_VERSION: &str = "3.13.2";
+
+impl Metadata {
+    /// Reads the metadata from the `sops` map of a YAML/JSON document.
+    pub fn from_tree(map: &Branch) -> Result<Self> {
+        let mut md = Metadata::default();
+        let text = |key: &str| -> Result<String> {
+            match get(map, key) {
+                None | Some(Value::Null) => Ok(String::new()),
+                Some(v) => scalar_text(v).ok_or_else(|| SopsError::InvalidMetadata(format!("{key} is not a string"))),
+            }
+        };
+        md.lastmodified = text("lastmodified")?;
+        md.mac = text("mac")?;
+        md.version = text("version")?;
+        let rule_fields: Vec<(&str, String)> =
+            EncryptionRule::FIELDS.iter().map(|f| Ok((*f, text(f)?))).collect::<Result<_>>()?;
+        md.rule = EncryptionRule::from_fields(rule_fields.iter().map(|(k, v)| (*k, v.as_str())))?;
+        md.mac_only_encrypted = match get(map, "mac_only_encrypted") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(v) => scalar_text(v).is_some_and(|s| parse_go_bool(&s).unwrap_or(false)),
+        };
+        md.shamir_threshold = match get(map, "shamir_threshold") {
+            None | Some(Value::Null) => 0,
+            Some(Value::Int(i)) => usize::try_from(*i).unwrap_or(0),
+            Some(Value::Float(f)) => *f as usize,
+            Some(v) => scalar_text(v).and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+        };
+        let flat = group_from_tree(map)?;
+        if !flat.is_empty() {
+            md.key_groups = vec![flat];
+        } else if let Some(Value::Seq(groups)) = get(map, "key_groups") {
+            for g in groups {
+                match g {
+                    Value::Map(m) => md.key_groups.push(group_from_tree(m)?),
+                    Value::Comment(_) => {}
+                    _ => return Err(SopsError::InvalidMetadata("key_groups entry is not a map".into())),
+                }
+            }
+        }
+        if md.version.is_empty() {
+            return Err(SopsError::InvalidMetadata("Version string empty".into()));
+        }
+        if md.key_groups.iter().all(|g| g.is_empty()) {
+            return Err(SopsError::InvalidMetadata("No keys found in file".into()));
+        }
+        Ok(md)
+    }
+
+    /// Writes the metadata as the `sops` map, like sops 3.13.2.
+    pub fn to_tree(&self) -> Branch {
+        let mut out: Branch = Vec::new();
+        let single = self.key_groups.len() == 1;
+        if single {
+            out.extend(group_to_tree(&self.key_groups[0], false));
+        }
+        // alphabetical order of the top-level fields (sops 3.13 sorts the metadata map)
+        let mut tail: Vec<(String, Value)> = Vec::new();
+        if !single && !self.key_groups.is_empty() {
+            let groups = self.key_groups.iter().map(|g| Value::Map(group_to_tree(g, true))).collect();
+            tail.push(("key_groups".into(), Value::Seq(groups)));
+        }
+        tail.push(("lastmodified".into(), Value::Str(self.lastmodified.clone())));
+        tail.push(("mac".into(), Value::Str(self.mac.clone())));
+        if self.mac_only_encrypted {
+            tail.push(("mac_only_encrypted".into(), Value::Bool(true)));
+        }
+        if self.shamir_threshold > 0 {
+            tail.push(("shamir_threshold".into(), Value::Int(self.shamir_threshold as i64)));
+        }
+        let (rule_name, rule_value) = self.rule.field();
+        tail.push((rule_name.into(), Value::Str(rule_value.into())));
+        tail.push(("version".into(), Value::Str(self.version.clone())));
+        out.extend(tail.into_iter().map(|(k, v)| Item::Pair(k, v)));
+        sort_pairs(&mut out);
+        out
+    }
+
+    /// Flattens the metadata for dotenv and INI (`age__list_0__map_enc` …), sorted by key like sops ≥3.8.
+    /// Non-string values are written as text.
+    pub fn to_flat(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        flatten_into(&Value::Map(self.to_tree()), "", &mut out);
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Reads flattened metadata (any order) as written by dotenv and INI stores.
+    pub fn from_flat(pairs: &[(String, String)]) -> Result<Self> {
+        let mut root = Value::Map(Vec::new());
+        for (k, v) in pairs {
+            unflatten_insert(&mut root, k, v.clone())?;
+        }
+        match root {
+            Value::Map(m) => Self::from_tree(&m),
+            _ => unreachable!("root is a map"),
+        }
+    }
+
+    /// All key entries of all groups.
+    pub fn all_keys(&self) -> impl Iterator<Item = &KeyEntry> {
+        self.key_groups.iter().flatten()
+    }
+}
+
+fn sort_pairs(items: &mut Branch) {
+    items.sort_by(|a, b| match (a, b) {
+        (Item::Pair(x, _), Item::Pair(y, _)) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    });
+}
+
+/// Text of a scalar metadata value (dates may have been parsed as timestamps by YAML).
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Str(s) | Value::Time(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+fn group_from_tree(map: &Branch) -> Result<KeyGroup> {
+    let mut group = Vec::new();
+    // Read in the written (alphabetical) order: age first, so the default decryption order (age, then
+    // pgp, then the rest) only has to move pgp ahead of the key kinds we cannot use anyway.
+    for kind in KEY_KINDS {
+        let Some(Value::Seq(entries)) = get(map, kind) else { continue };
+        for e in entries {
+            let Value::Map(fields) = e else {
+                if matches!(e, Value::Comment(_)) {
+                    continue;
+                }
+                return Err(SopsError::InvalidMetadata(format!("{kind} entry is not a map")));
+            };
+            let field = |name: &str| get(fields, name).and_then(scalar_text).unwrap_or_default();
+            group.push(match kind {
+                "age" => KeyEntry::Age { recipient: field("recipient"), enc: field("enc") },
+                "pgp" => KeyEntry::Pgp { fp: field("fp"), enc: field("enc"), created_at: field("created_at") },
+                _ => KeyEntry::Other { kind: kind.to_string(), fields: fields.clone() },
+            });
+        }
+    }
+    Ok(group)
+}
+
+fn group_to_tree(group: &KeyGroup, in_key_groups: bool) -> Branch {
+    let mut out = Vec::new();
+    for kind in KEY_KINDS {
+        let entries: Vec<Value> = group
+            .iter()
+            .filter(|k| k.kind() == kind)
+            .map(|k| {
+                let mut m: Branch = match k {
+                    KeyEntry::Age { recipient, enc } => vec![
+                        Item::Pair("enc".into(), Value::Str(enc.clone())),
+                        Item::Pair("recipient".into(), Value::Str(recipient.clone())),
+                    ],
+                    KeyEntry::Pgp { fp, enc, created_at } => vec![
+                        Item::Pair("created_at".into(), Value::Str(created_at.clone())),
+                        Item::Pair("enc".into(), Value::Str(enc.clone())),
+                        Item::Pair("fp".into(), Value::Str(fp.clone())),
+                    ],
+                    KeyEntry::Other { fields, .. } => fields.clone(),
+                };
+                sort_pairs(&mut m);
+                Value::Map(m)
+            })
+            .collect();
+        // inside key_groups, sops 3.13 writes `age` and `hc_vault` even when empty
+        if !entries.is_empty() || (in_key_groups && (kind == "age" || kind == "hc_vault")) {
+            out.push(Item::Pair(kind.into(), Value::Seq(entries)));
+        }
+    }
+    out
+}
+
+fn flatten_into(v: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Map(m) => {
+            for item in m {
+                if let Item::Pair(k, v) = item {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}__map_{k}") };
+                    flatten_into(v, &key, out);
+                }
+            }
+        }
+        Value::Seq(s) => {
+            for (i, v) in s.iter().enumerate() {
+                flatten_into(v, &format!("{prefix}__list_{i}"), out);
+            }
+        }
+        other => out.push((prefix.to_string(), scalar_text(other).unwrap_or_default())),
+    }
+}
+
+/// Inserts a flattened `a__list_0__map_b` key into a nested tree.
+fn unflatten_insert(root: &mut Value, key: &str, value: String) -> Result<()> {
+    enum Step<'a> {
+        Map(&'a str),
+        List(usize),
+    }
+    let mut steps = Vec::new();
+    let mut rest = key;
+    let first_end = rest.find("__").unwrap_or(rest.len());
+    steps.push(Step::Map(&rest[..first_end]));
+    rest = &rest[first_end..];
+    while !rest.is_empty() {
+        let body = &rest[2..];
+        let end = body.find("__map_").into_iter().chain(body.find("__list_")).min().unwrap_or(body.len());
+        let part = &body[..end];
+        if let Some(name) = part.strip_prefix("map_") {
+            steps.push(Step::Map(name));
+        } else if let Some(idx) = part.strip_prefix("list_") {
+            let i = idx
+                .parse()
+                .map_err(|_| SopsError::InvalidMetadata(format!("bad flattened metadata key {key}")))?;
+            steps.push(Step::List(i));
+        } else {
+            return Err(SopsError::InvalidMetadata(format!("bad flattened metadata key {key}")));
+        }
+        rest = &body[end..];
+    }
+    let mut cur = root;
+    let n = steps.len();
+    for (i, step) in steps.into_iter().enumerate() {
+        let last = i + 1 == n;
+        let fresh = || if last { Value::Str(String::new()) } else { Value::Null };
+        cur = match step {
+            Step::Map(name) => {
+                if !matches!(cur, Value::Map(_)) {
+                    *cur = Value::Map(Vec::new());
+                }
+                let Value::Map(m) = cur else { unreachable!() };
+                let pos = match m.iter().position(|it| matches!(it, Item::Pair(k, _) if k == name)) {
+                    Some(p) => p,
+                    None => {
+                        m.push(Item::Pair(name.to_string(), fresh()));
+                        m.len() - 1
+                    }
+                };
+                let Item::Pair(_, v) = &mut m[pos] else { unreachable!() };
+                v
+            }
+            Step::List(idx) => {
+                if !matches!(cur, Value::Seq(_)) {
+                    *cur = Value::Seq(Vec::new());
+                }
+                let Value::Seq(s) = cur else { unreachable!() };
+                while s.len() <= idx {
+                    s.push(Value::Null);
+                }
+                &mut s[idx]
+            }
+        };
+    }
+    *cur = Value::Str(value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Metadata {
+        Metadata {
+            key_groups: vec![vec![
+                KeyEntry::Age { recipient: "age1abc".into(), enc: "-----BEGIN AGE ENCRYPTED FILE-----\nx\n".into() },
+                KeyEntry::Pgp { fp: "ABCD".into(), enc: "armor".into(), created_at: "2026-01-01T00:00:00Z".into() },
+            ]],
+            shamir_threshold: 0,
+            lastmodified: "2026-01-01T00:00:00Z".into(),
+            mac: "ENC[x]".into(),
+            rule: EncryptionRule::EncryptedRegex("^data$".into()),
+            mac_only_encrypted: true,
+            version: SOPS_VERSION.into(),
+        }
+    }
+
+    #[test]
+    fn tree_round_trip_and_sorted() {
+        let md = sample();
+        let tree = md.to_tree();
+        let keys: Vec<&str> = tree.iter().filter_map(|i| if let Item::Pair(k, _) = i { Some(k.as_str()) } else { None }).collect();
+        assert_eq!(keys, ["age", "encrypted_regex", "lastmodified", "mac", "mac_only_encrypted", "pgp", "version"]);
+        assert_eq!(Metadata::from_tree(&tree).unwrap(), md);
+    }
+
+    #[test]
+    fn flat_round_trip_with_groups() {
+        let mut md = sample();
+        md.key_groups.push(vec![KeyEntry::Age { recipient: "age1def".into(), enc: "e2".into() }]);
+        md.shamir_threshold = 2;
+        let flat = md.to_flat();
+        assert!(flat.iter().any(|(k, v)| k == "key_groups__list_1__map_age__list_0__map_recipient" && v == "age1def"));
+        assert!(flat.iter().any(|(k, v)| k == "shamir_threshold" && v == "2"));
+        let mut shuffled = flat.clone();
+        shuffled.reverse();
+        assert_eq!(Metadata::from_flat(&shuffled).unwrap(), md);
+    }
+
+    #[test]
+    fn two_rules_rejected() {
+        let err = EncryptionRule::from_fields([("encrypted_regex", "a"), ("unencrypted_suffix", "_u")]);
+        assert!(err.is_err());
+    }
+}
