@@ -1,1 +1,344 @@
-//! (being written)
+//! The value codec: `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` with 32-byte IVs and the key path as
+//! additional data, plus the IV cache that keeps unchanged values byte-identical on re-encryption.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use aes_gcm::aead::consts::U32;
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aes::Aes256;
+use aes_gcm::AesGcm;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rand::RngCore;
+use regex::Regex;
+use zeroize::Zeroizing;
+
+use crate::tree::{Comment, Value};
+
+/// AES-256-GCM with the 32-byte nonces sops uses.
+type Gcm32 = AesGcm<Aes256, U32>;
+
+/// Length of the IV sops writes.
+pub const IV_LEN: usize = 32;
+const TAG_LEN: usize = 16;
+
+/// The 32-byte data key of a file. Wiped from memory when dropped.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    /// A fresh random data key.
+    pub fn generate() -> Self {
+        let mut k = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(k.as_mut());
+        DataKey(k)
+    }
+
+    /// Wraps 32 bytes recovered from a master key; other lengths are refused.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let arr: [u8; 32] = bytes.try_into().ok()?;
+        Some(DataKey(Zeroizing::new(arr)))
+    }
+
+    /// The raw key bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+/// An `ENC[...]` string split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptedValue {
+    /// Ciphertext without the tag.
+    pub data: Vec<u8>,
+    /// The GCM nonce.
+    pub iv: Vec<u8>,
+    /// The 16-byte GCM tag.
+    pub tag: Vec<u8>,
+    /// `str`, `int`, `float`, `bool`, `time`, `comment` or `bytes`.
+    pub datatype: String,
+}
+
+fn enc_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
+            .expect("static regex")
+    })
+}
+
+/// True when `s` looks like a sops encrypted value.
+pub fn is_encrypted(s: &str) -> bool {
+    s.starts_with("ENC[AES256_GCM,")
+}
+
+impl EncryptedValue {
+    /// Parses an `ENC[...]` string the way sops does (anchored at the start only).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let caps = enc_regex()
+            .captures(s)
+            .ok_or_else(|| "value is not in sops' ENC[...] format".to_string())?;
+        let b64 = |i: usize, what: &str| {
+            B64.decode(&caps[i])
+                .map_err(|e| format!("invalid base64 in {what}: {e}"))
+        };
+        Ok(EncryptedValue {
+            data: b64(1, "data")?,
+            iv: b64(2, "iv")?,
+            tag: b64(3, "tag")?,
+            datatype: caps[4].to_string(),
+        })
+    }
+
+    /// Formats the value back into its `ENC[...]` string.
+    pub fn format(&self) -> String {
+        format!(
+            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
+            B64.encode(&self.data),
+            B64.encode(&self.iv),
+            B64.encode(&self.tag),
+            self.datatype
+        )
+    }
+}
+
+/// Formats a float like Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, never an exponent.
+pub fn go_format_float_f(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        // Rust's Display is the shortest round-trip representation without exponent, like Go's 'f', -1.
+        format!("{f}")
+    }
+}
+
+/// Parses a float like Go's `strconv.ParseFloat(s, 64)` for the forms sops writes.
+pub fn go_parse_float(s: &str) -> Option<f64> {
+    match s {
+        "+Inf" | "Inf" | "+inf" | "inf" | "+Infinity" | "Infinity" | "infinity" => {
+            Some(f64::INFINITY)
+        }
+        "-Inf" | "-inf" | "-Infinity" | "-infinity" => Some(f64::NEG_INFINITY),
+        "NaN" | "nan" => Some(f64::NAN),
+        _ => s.replace('_', "").parse().ok(),
+    }
+}
+
+/// The plaintext bytes and type tag sops encrypts for a leaf (`None` for maps, sequences and null).
+pub fn plaintext_of(v: &Value) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
+    let (bytes, t): (Vec<u8>, &'static str) = match v {
+        Value::Str(s) => (s.as_bytes().to_vec(), "str"),
+        // Raw bytes (binary files that are not UTF-8) are a Go string in sops, hence type `str`.
+        Value::Bytes(b) => (b.clone(), "str"),
+        Value::Int(i) => (i.to_string().into_bytes(), "int"),
+        Value::Float(f) => (go_format_float_f(*f).into_bytes(), "float"),
+        Value::Bool(b) => (
+            (if *b { "True" } else { "False" }).as_bytes().to_vec(),
+            "bool",
+        ),
+        Value::Time(t) => (t.as_bytes().to_vec(), "time"),
+        Value::Comment(c) => (c.text.as_bytes().to_vec(), "comment"),
+        Value::Null | Value::Map(_) | Value::Seq(_) => return None,
+    };
+    Some((Zeroizing::new(bytes), t))
+}
+
+fn value_from_plaintext(bytes: Vec<u8>, datatype: &str) -> Result<Value, String> {
+    let text =
+        |b: Vec<u8>| String::from_utf8(b).map_err(|_| format!("{datatype} value is not UTF-8"));
+    Ok(match datatype {
+        "str" => match String::from_utf8(bytes) {
+            Ok(s) => Value::Str(s),
+            Err(e) => Value::Bytes(e.into_bytes()),
+        },
+        "bytes" => Value::Bytes(bytes),
+        "int" => Value::Int(
+            text(bytes)?
+                .parse()
+                .map_err(|_| "int value is not a valid integer".to_string())?,
+        ),
+        "float" => {
+            Value::Float(go_parse_float(&text(bytes)?).ok_or("float value is not a valid number")?)
+        }
+        "bool" => Value::Bool(
+            crate::metadata::parse_go_bool(&text(bytes)?)
+                .ok_or("bool value is not a valid boolean")?,
+        ),
+        "time" => Value::Time(text(bytes)?),
+        "comment" => Value::Comment(Comment::line(text(bytes)?)),
+        other => return Err(format!("Unknown datatype: {other}")),
+    })
+}
+
+/// Plaintext bytes used as an IV-cache key; wiped when dropped.
+#[derive(PartialEq, Eq, Hash)]
+struct StashBytes(Vec<u8>);
+
+impl Drop for StashBytes {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// Encrypts and decrypts values with one data key, remembering the IV of every value it decrypted so an
+/// equal value at the same path encrypts to the same `ENC[...]` again.
+pub struct Cipher {
+    gcm: Gcm32,
+    /// (additional data, type, plaintext) → IV
+    stash: HashMap<(String, &'static str, StashBytes), [u8; IV_LEN]>,
+}
+
+impl Cipher {
+    /// A cipher for the given data key with an empty IV cache.
+    pub fn new(key: &DataKey) -> Self {
+        Cipher {
+            gcm: Gcm32::new(GenericArray::from_slice(key.as_bytes())),
+            stash: HashMap::new(),
+        }
+    }
+
+    /// Encrypts a leaf value for key path `aad`. Empty strings and empty comments stay empty (like sops).
+    /// Returns `None` for values that are not leaves.
+    pub fn encrypt(&mut self, v: &Value, aad: &str) -> Result<Option<String>, String> {
+        let Some((plain, datatype)) = plaintext_of(v) else {
+            return Ok(None);
+        };
+        if plain.is_empty() && matches!(v, Value::Str(_) | Value::Bytes(_) | Value::Comment(_)) {
+            return Ok(Some(String::new()));
+        }
+        let stash_key = (aad.to_string(), datatype, StashBytes(plain.to_vec()));
+        let iv = match self.stash.get(&stash_key) {
+            Some(iv) => *iv,
+            None => {
+                let mut iv = [0u8; IV_LEN];
+                rand::rngs::OsRng.fill_bytes(&mut iv);
+                iv
+            }
+        };
+        let mut buf = plain;
+        let tag = self
+            .gcm
+            .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
+            .map_err(|_| "AES-GCM encryption failed".to_string())?;
+        Ok(Some(
+            EncryptedValue {
+                data: buf.to_vec(),
+                iv: iv.to_vec(),
+                tag: tag.to_vec(),
+                datatype: datatype.into(),
+            }
+            .format(),
+        ))
+    }
+
+    /// Decrypts an `ENC[...]` string with key path `aad`; remembers its IV for later re-encryption.
+    /// An empty string decrypts to an empty string.
+    pub fn decrypt(&mut self, s: &str, aad: &str) -> Result<Value, String> {
+        if s.is_empty() {
+            return Ok(Value::Str(String::new()));
+        }
+        let ev = EncryptedValue::parse(s)?;
+        if ev.tag.len() != TAG_LEN {
+            return Err("tag has the wrong length".into());
+        }
+        let plain = if ev.iv.len() == IV_LEN {
+            let mut buf = ev.data.clone();
+            self.gcm
+                .decrypt_in_place_detached(
+                    GenericArray::from_slice(&ev.iv),
+                    aad.as_bytes(),
+                    &mut buf,
+                    GenericArray::from_slice(&ev.tag),
+                )
+                .map_err(|_| {
+                    "could not decrypt with AES_GCM (wrong key, tampered value or moved key)"
+                        .to_string()
+                })?;
+            buf
+        } else {
+            return Err(format!("unsupported IV length {}", ev.iv.len()));
+        };
+        let value = value_from_plaintext(plain, &ev.datatype)?;
+        if let (Some((p, t)), Ok(iv)) = (
+            plaintext_of(&value),
+            <[u8; IV_LEN]>::try_from(ev.iv.as_slice()),
+        ) {
+            self.stash
+                .insert((aad.to_string(), t, StashBytes(p.to_vec())), iv);
+        }
+        Ok(value)
+    }
+
+    /// Number of IVs remembered.
+    pub fn stash_len(&self) -> usize {
+        self.stash.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_format_matches_go() {
+        assert_eq!(go_format_float_f(1.0), "1");
+        assert_eq!(go_format_float_f(1e20), "100000000000000000000");
+        assert_eq!(go_format_float_f(0.25), "0.25");
+        assert_eq!(go_format_float_f(-0.0), "-0");
+        assert_eq!(go_format_float_f(1e-7), "0.0000001");
+        assert_eq!(go_format_float_f(f64::INFINITY), "+Inf");
+        assert_eq!(go_format_float_f(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn round_trip_and_stash() {
+        let key = DataKey::generate();
+        let mut c = Cipher::new(&key);
+        for v in [
+            Value::Str("hello".into()),
+            Value::Int(-3),
+            Value::Float(1.5),
+            Value::Bool(false),
+        ] {
+            let enc = c.encrypt(&v, "a:b:").unwrap().unwrap();
+            assert!(enc.starts_with("ENC[AES256_GCM,data:"));
+            let mut fresh = Cipher::new(&key);
+            assert_eq!(fresh.decrypt(&enc, "a:b:").unwrap(), v);
+            // re-encrypting the equal value reuses the IV: same ciphertext
+            assert_eq!(fresh.encrypt(&v, "a:b:").unwrap().unwrap(), enc);
+            // another path gets a fresh IV and the old one does not decrypt there
+            assert!(fresh.decrypt(&enc, "a:c:").is_err());
+        }
+    }
+
+    #[test]
+    fn empty_strings_stay_empty() {
+        let mut c = Cipher::new(&DataKey::generate());
+        assert_eq!(
+            c.encrypt(&Value::Str(String::new()), "k:")
+                .unwrap()
+                .unwrap(),
+            ""
+        );
+        assert_eq!(c.decrypt("", "k:").unwrap(), Value::Str(String::new()));
+    }
+
+    #[test]
+    fn non_utf8_round_trips_as_bytes() {
+        let mut c = Cipher::new(&DataKey::generate());
+        let v = Value::Bytes(vec![0xff, 0x00, 0xfe]);
+        let enc = c.encrypt(&v, "data:").unwrap().unwrap();
+        assert!(enc.ends_with("type:str]"));
+        assert_eq!(c.decrypt(&enc, "data:").unwrap(), v);
+    }
+}

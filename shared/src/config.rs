@@ -1,1 +1,254 @@
-//! (being written)
+//! `.sops.yaml`: found like sops finds it (from the working directory upward, or given explicitly),
+//! its `creation_rules` matched against the target path, and its `stores` settings.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use crate::error::{Result, SopsError};
+use crate::keys::Recipient;
+use crate::metadata::EncryptionRule;
+use crate::stores::{yaml::YamlStore, Store, StoreSettings};
+use crate::tree::{get, Branch, Value};
+
+/// The config file name sops looks for.
+pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
+
+/// Looks for `.sops.yaml` in `start` and up to 100 parent directories.
+pub fn find_config(start: &Path) -> Option<PathBuf> {
+    let mut dir = Some(start);
+    for _ in 0..=100 {
+        let d = dir?;
+        let candidate = d.join(CONFIG_FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// One entry of `creation_rules`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CreationRule {
+    /// Regex searched in the file path (relative to the config directory); None matches every file.
+    pub path_regex: Option<String>,
+    /// Key groups; a rule with flat `age:`/`pgp:` keys has one group.
+    pub key_groups: Vec<Vec<Recipient>>,
+    /// Key kinds the rule names that this tool cannot use (kms, gcp_kms, …).
+    pub unsupported_keys: Vec<String>,
+    /// Shamir threshold (0 = number of groups).
+    pub shamir_threshold: usize,
+    /// Which values are encrypted.
+    pub rule: EncryptionRule,
+    /// Only encrypted values enter the MAC.
+    pub mac_only_encrypted: bool,
+}
+
+/// A parsed `.sops.yaml`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// `creation_rules` in order.
+    pub creation_rules: Vec<CreationRule>,
+    /// `stores` settings.
+    pub stores: StoreSettings,
+}
+
+fn err(path: &Path, msg: impl std::fmt::Display) -> SopsError {
+    SopsError::Config(format!("{}: {msg}", path.display()))
+}
+
+/// A comma separated string or a list of strings (sops accepts both for key lists).
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Str(s)) => s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .flat_map(|s| s.split(','))
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn indent_of(stores: &Branch, name: &str) -> Option<usize> {
+    match get(stores, name)
+        .and_then(Value::as_map)
+        .and_then(|m| get(m, "indent"))
+    {
+        Some(Value::Int(i)) if *i >= 0 => Some(*i as usize),
+        _ => None,
+    }
+}
+
+const UNSUPPORTED_KEY_FIELDS: [&str; 6] = [
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault_transit_uri",
+    "hckms",
+    "hc_vault",
+];
+
+fn parse_group(m: &Branch, unsupported: &mut Vec<String>) -> Vec<Recipient> {
+    let mut group = Vec::new();
+    for r in string_list(get(m, "age")) {
+        if !group.contains(&Recipient::Age(r.clone())) {
+            group.push(Recipient::Age(r));
+        }
+    }
+    for r in string_list(get(m, "pgp")) {
+        let fp: String = r
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        if !group.contains(&Recipient::Pgp(fp.clone())) {
+            group.push(Recipient::Pgp(fp));
+        }
+    }
+    for f in UNSUPPORTED_KEY_FIELDS {
+        match get(m, f) {
+            None | Some(Value::Null) => {}
+            Some(Value::Str(s)) if s.is_empty() => {}
+            Some(Value::Seq(s)) if s.is_empty() => {}
+            Some(_) => unsupported.push(f.to_string()),
+        }
+    }
+    group
+}
+
+impl Config {
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let bytes = std::fs::read(path).map_err(|e| err(path, e))?;
+        Self::parse(&bytes, path)
+    }
+
+    /// Parses config text (`path` is used for messages and rule matching).
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Config> {
+        let docs = YamlStore { indent: 4 }
+            .load_plain(bytes)
+            .map_err(|e| err(path, e))?;
+        let mut cfg = Config {
+            path: path.to_path_buf(),
+            ..Default::default()
+        };
+        let Some(root) = docs.into_iter().next() else {
+            return Ok(cfg);
+        };
+        if let Some(Value::Map(stores)) = get(&root, "stores") {
+            cfg.stores = StoreSettings {
+                yaml_indent: indent_of(stores, "yaml"),
+                json_indent: indent_of(stores, "json"),
+                json_binary_indent: indent_of(stores, "json_binary"),
+            };
+        }
+        if let Some(Value::Seq(rules)) = get(&root, "creation_rules") {
+            for r in rules {
+                let Value::Map(m) = r else { continue };
+                let text = |k: &str| get(m, k).and_then(Value::as_str).unwrap_or("").to_string();
+                let mut rule = CreationRule {
+                    path_regex: Some(text("path_regex")).filter(|s| !s.is_empty()),
+                    ..Default::default()
+                };
+                let fields: Vec<(&str, String)> = EncryptionRule::FIELDS
+                    .iter()
+                    .map(|f| (*f, text(f)))
+                    .collect();
+                rule.rule =
+                    EncryptionRule::from_fields(fields.iter().map(|(k, v)| (*k, v.as_str())))
+                        .map_err(|e| err(path, e))?;
+                rule.mac_only_encrypted =
+                    matches!(get(m, "mac_only_encrypted"), Some(Value::Bool(true)));
+                rule.shamir_threshold = match get(m, "shamir_threshold") {
+                    Some(Value::Int(i)) if *i > 0 => *i as usize,
+                    _ => 0,
+                };
+                match get(m, "key_groups") {
+                    Some(Value::Seq(groups)) if !groups.is_empty() => {
+                        for g in groups {
+                            if let Value::Map(gm) = g {
+                                let mut group = parse_group(gm, &mut rule.unsupported_keys);
+                                if let Some(Value::Seq(merged)) = get(gm, "merge") {
+                                    for mg in merged {
+                                        if let Value::Map(mm) = mg {
+                                            for r in parse_group(mm, &mut rule.unsupported_keys) {
+                                                if !group.contains(&r) {
+                                                    group.push(r);
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                                rule.key_groups.push(group);
+                            }
+                        }
+                    }
+                    _ => {
+                        let group = parse_group(m, &mut rule.unsupported_keys);
+                        if !group.is_empty() {
+                            rule.key_groups.push(group);
+                        }
+                    }
+                }
+                if let Some(re) = &rule.path_regex {
+                    Regex::new(re)
+                        .map_err(|e| err(path, format!("invalid path_regex {re:?}: {e}")))?;
+                }
+                cfg.creation_rules.push(rule);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The first creation rule whose `path_regex` matches `file` (made relative to the config's
+    /// directory when it lies below it). `Ok(None)` when the config has no rules at all.
+    pub fn rule_for(&self, file: &Path) -> Result<Option<&CreationRule>> {
+        if self.creation_rules.is_empty() {
+            return Ok(None);
+        }
+        let abs = if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(file))
+                .unwrap_or_else(|_| file.to_path_buf())
+        };
+        let dir = self.path.parent().map(|d| {
+            if d.is_absolute() {
+                d.to_path_buf()
+            } else {
+                std::env::current_dir()
+                    .map(|c| c.join(d))
+                    .unwrap_or_else(|_| d.to_path_buf())
+            }
+        });
+        let rel = match dir.as_deref().and_then(|d| abs.strip_prefix(d).ok()) {
+            Some(r) => r.to_string_lossy().into_owned(),
+            None => abs.to_string_lossy().into_owned(),
+        };
+        for rule in &self.creation_rules {
+            match &rule.path_regex {
+                None => return Ok(Some(rule)),
+                Some(re) => {
+                    if Regex::new(re)
+                        .map_err(|e| err(&self.path, e))?
+                        .is_match(&rel)
+                    {
+                        return Ok(Some(rule));
+                    }
+                }
+            }
+        }
+        Err(SopsError::Config("no matching creation rules found".into()))
+    }
+}

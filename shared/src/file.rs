@@ -1,1 +1,353 @@
-//! (being written)
+//! Whole-file operations: open (decrypt + MAC check) and seal (encrypt + MAC), with stable ciphertext.
+//!
+//! # Stable ciphertext, and why it leaks nothing new
+//!
+//! When a file is re-sealed onto an existing encrypted version that opens with the keys at hand, the
+//! data key of that version is kept and every value whose key path and typed plaintext did not change
+//! is encrypted with the IV it already had. AES-GCM is deterministic for a given key, IV, additional
+//! data and plaintext, so the `ENC[...]` string comes out byte-identical, and `git diff` shows only
+//! the values that changed plus `lastmodified` and `mac`.
+//!
+//! Reusing an IV is only dangerous when it encrypts a *different* plaintext (or different additional
+//! data) under the same key. Here an IV is reused only for the very same (path, type, plaintext)
+//! triple, producing the very same ciphertext that is already public in the previous version; any
+//! changed value or new path gets a fresh random IV. What an observer learns is "this value did not
+//! change", which the unchanged line in the diff shows anyway, and which sops itself reveals on
+//! `edit`/`set`. The data key is only kept when no recipient was removed, so a removed recipient
+//! cannot read values written after the removal.
+
+use std::collections::BTreeSet;
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::cipher::{Cipher, DataKey};
+use crate::error::{Result, SopsError};
+use crate::keys::{shamir, KeyRing, Recipient};
+use crate::metadata::{EncryptionRule, KeyEntry, Metadata, SOPS_VERSION};
+use crate::rules::Rules;
+use crate::stores::Store;
+use crate::tree::{Branch, Item, Value};
+use crate::walk::{decrypt_docs, decrypt_mac, encrypt_docs, encrypt_mac, WalkSettings};
+
+/// A decrypted file: its plaintext documents, its metadata, the data key and the IV cache.
+pub struct Opened {
+    /// Plaintext documents.
+    pub docs: Vec<Branch>,
+    /// The metadata as read.
+    pub metadata: Metadata,
+    /// The data key.
+    pub data_key: DataKey,
+    /// Cipher holding the IV of every value decrypted (for stable re-encryption).
+    pub cipher: Cipher,
+}
+
+/// Formats `lastmodified` the way sops uses it as MAC additional data: RFC 3339, no fraction, offset kept.
+pub fn normalize_lastmodified(s: &str) -> Result<String> {
+    let t = OffsetDateTime::parse(s.trim(), &Rfc3339).map_err(|_| {
+        SopsError::InvalidMetadata(format!("lastmodified {s:?} is not an RFC 3339 time"))
+    })?;
+    Ok(format_rfc3339_seconds(t))
+}
+
+fn format_rfc3339_seconds(t: OffsetDateTime) -> String {
+    let date = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let off = t.offset();
+    if off.is_utc() {
+        format!("{date}Z")
+    } else {
+        let (h, m, _) = off.as_hms();
+        let sign = if off.is_negative() { '-' } else { '+' };
+        format!(
+            "{date}{sign}{:02}:{:02}",
+            h.unsigned_abs(),
+            m.unsigned_abs()
+        )
+    }
+}
+
+/// Parses and decrypts an encrypted file, checking the MAC unless `ignore_mac`.
+pub fn open(input: &[u8], store: &dyn Store, keys: &KeyRing, ignore_mac: bool) -> Result<Opened> {
+    let (mut docs, metadata) = store.load_encrypted(input)?;
+    let data_key = keys.data_key(&metadata)?;
+    let mut cipher = Cipher::new(&data_key);
+    let rules = Rules::new(&metadata.rule)?;
+    let settings = WalkSettings {
+        rules: &rules,
+        mac_only_encrypted: metadata.mac_only_encrypted,
+    };
+    let computed = decrypt_docs(&mut docs, &settings, &mut cipher)?;
+    if !ignore_mac {
+        if metadata.mac.is_empty() {
+            return Err(SopsError::NoMac);
+        }
+        let aad = normalize_lastmodified(&metadata.lastmodified)?;
+        let stored = decrypt_mac(&metadata.mac, &aad, &data_key)?;
+        if stored != computed {
+            return Err(SopsError::MacMismatch { stored, computed });
+        }
+    }
+    Ok(Opened {
+        docs,
+        metadata,
+        data_key,
+        cipher,
+    })
+}
+
+/// What to encrypt for and how.
+#[derive(Clone, Debug, Default)]
+pub struct SealSpec {
+    /// Key groups (one group: every key gets the whole data key).
+    pub groups: Vec<Vec<Recipient>>,
+    /// Shamir threshold with several groups (0 = all groups).
+    pub shamir_threshold: usize,
+    /// Which values are encrypted.
+    pub rule: EncryptionRule,
+    /// Only encrypted values enter the MAC.
+    pub mac_only_encrypted: bool,
+}
+
+fn recipient_set(groups: &[Vec<Recipient>]) -> BTreeSet<(String, String)> {
+    groups
+        .iter()
+        .flatten()
+        .map(|r| (r.kind().to_string(), r.id().to_string()))
+        .collect()
+}
+
+fn groups_of(md: &Metadata) -> Vec<Vec<Recipient>> {
+    md.key_groups
+        .iter()
+        .map(|g| g.iter().filter_map(Recipient::of_entry).collect())
+        .collect()
+}
+
+/// Encrypts plaintext documents. With `previous` (the opened current version of the target file), the
+/// data key and the IVs of unchanged values are kept (see the module docs); without it a fresh data key
+/// and fresh IVs are used, like `sops encrypt`.
+pub fn seal(
+    mut docs: Vec<Branch>,
+    spec: &SealSpec,
+    keys: &KeyRing,
+    previous: Option<Opened>,
+) -> Result<(Vec<Branch>, Metadata)> {
+    if docs.is_empty() {
+        return Err(SopsError::NoDocument);
+    }
+    if docs.iter().any(|d| {
+        d.iter()
+            .any(|i| matches!(i, Item::Pair(k, _) if k == "sops"))
+    }) {
+        return Err(SopsError::AlreadyEncrypted);
+    }
+    if spec.groups.iter().all(|g| g.is_empty()) {
+        return Err(SopsError::NoEncryptionKey(
+            "config file not found, or has no creation rules, and no keys provided through command line options"
+                .into(),
+        ));
+    }
+    let new_set = recipient_set(&spec.groups);
+    // Keep the previous data key only when nobody lost access and the group layout is the same.
+    let reuse = previous.filter(|p| {
+        let old_groups = groups_of(&p.metadata);
+        let has_foreign = p
+            .metadata
+            .all_keys()
+            .any(|k| matches!(k, KeyEntry::Other { .. }));
+        !has_foreign
+            && old_groups.len() == spec.groups.len()
+            && recipient_set(&old_groups).is_subset(&new_set)
+    });
+    let (data_key, mut cipher, old_md) = match reuse {
+        Some(p) => (p.data_key, p.cipher, Some(p.metadata)),
+        None => {
+            let k = DataKey::generate();
+            let c = Cipher::new(&k);
+            (k, c, None)
+        }
+    };
+    let key_groups = match old_md {
+        Some(md)
+            if groups_of(&md) == spec.groups
+                && md.shamir_threshold == effective_threshold(spec) =>
+        {
+            md.key_groups
+        }
+        _ => wrap_for_groups(&data_key, spec, keys)?,
+    };
+    let rules = Rules::new(&spec.rule)?;
+    let settings = WalkSettings {
+        rules: &rules,
+        mac_only_encrypted: spec.mac_only_encrypted,
+    };
+    let mac = encrypt_docs(&mut docs, &settings, &mut cipher)?;
+    let lastmodified = format_rfc3339_seconds(OffsetDateTime::now_utc());
+    let metadata = Metadata {
+        key_groups,
+        shamir_threshold: effective_threshold(spec),
+        mac: encrypt_mac(&mac, &lastmodified, &data_key)?,
+        lastmodified,
+        rule: spec.rule.clone(),
+        mac_only_encrypted: spec.mac_only_encrypted,
+        version: SOPS_VERSION.to_string(),
+    };
+    Ok((docs, metadata))
+}
+
+/// The threshold written to the file: 0 for one group, else the given one or the number of groups.
+fn effective_threshold(spec: &SealSpec) -> usize {
+    match (spec.groups.len(), spec.shamir_threshold) {
+        (0 | 1, _) => 0,
+        (n, 0) => n,
+        (_, t) => t,
+    }
+}
+
+/// Wraps the data key (or one Shamir share per group) for every recipient.
+pub fn wrap_for_groups(
+    data_key: &DataKey,
+    spec: &SealSpec,
+    keys: &KeyRing,
+) -> Result<Vec<Vec<KeyEntry>>> {
+    let n = spec.groups.len();
+    let secrets = if n > 1 {
+        let t = effective_threshold(spec);
+        if t > n {
+            return Err(SopsError::Other(format!(
+                "shamir threshold {t} is larger than the number of key groups ({n})"
+            )));
+        }
+        shamir::split(data_key.as_bytes(), n, t)?
+    } else {
+        vec![zeroize::Zeroizing::new(data_key.as_bytes().to_vec())]
+    };
+    spec.groups
+        .iter()
+        .zip(secrets.iter())
+        .map(|(group, secret)| {
+            group
+                .iter()
+                .map(|r| keys.wrap(r, secret))
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect()
+}
+
+/// Encrypts and emits in one step.
+pub fn seal_to_bytes(
+    docs: Vec<Branch>,
+    spec: &SealSpec,
+    keys: &KeyRing,
+    previous: Option<Opened>,
+    store: &dyn Store,
+) -> Result<Vec<u8>> {
+    let (docs, md) = seal(docs, spec, keys, previous)?;
+    store.emit_encrypted(&docs, &md)
+}
+
+/// One step of a `--extract` path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathStep {
+    /// `["key"]`
+    Key(String),
+    /// `[0]`
+    Index(usize),
+}
+
+/// Parses a sops tree path such as `["data"]["password"]` or `['a'][0]`.
+pub fn parse_tree_path(s: &str) -> Result<Vec<PathStep>> {
+    let bad = || {
+        SopsError::TreePath(format!(
+            "invalid tree path {s:?}: expected something like [\"key\"][0]"
+        ))
+    };
+    let mut steps = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('[').ok_or_else(bad)?;
+        if let Some(q) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') {
+            let body = &rest[1..];
+            let end = body.find(q).ok_or_else(bad)?;
+            steps.push(PathStep::Key(body[..end].to_string()));
+            rest = body[end + 1..].strip_prefix(']').ok_or_else(bad)?;
+        } else {
+            let end = rest.find(']').ok_or_else(bad)?;
+            steps.push(PathStep::Index(
+                rest[..end].trim().parse().map_err(|_| bad())?,
+            ));
+            rest = &rest[end + 1..];
+        }
+    }
+    Ok(steps)
+}
+
+/// Finds the value at `path` in a document (comments in sequences do not count as elements).
+pub fn extract(doc: &Branch, path: &[PathStep]) -> Result<Value> {
+    let missing = || SopsError::TreePath("component not found in the tree".to_string());
+    let step = |node: &Value, step: &PathStep| -> Option<Value> {
+        match (step, node) {
+            (PathStep::Key(k), Value::Map(m)) => crate::tree::get(m, k).cloned(),
+            (PathStep::Index(i), Value::Seq(s)) => s
+                .iter()
+                .filter(|v| !matches!(v, Value::Comment(_)))
+                .nth(*i)
+                .cloned(),
+            _ => None,
+        }
+    };
+    let Some((PathStep::Key(first), rest)) = path.split_first() else {
+        return if path.is_empty() {
+            Ok(Value::Map(doc.clone()))
+        } else {
+            Err(missing())
+        };
+    };
+    let mut node = crate::tree::get(doc, first).cloned().ok_or_else(missing)?;
+    for s in rest {
+        node = step(&node, s).ok_or_else(missing)?;
+    }
+    Ok(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lastmodified_normalization() {
+        assert_eq!(
+            normalize_lastmodified("2026-11-23T08:43:07Z").unwrap(),
+            "2026-11-23T08:43:07Z"
+        );
+        assert_eq!(
+            normalize_lastmodified("2026-11-23T08:43:07.123Z").unwrap(),
+            "2026-11-23T08:43:07Z"
+        );
+        assert_eq!(
+            normalize_lastmodified("2026-11-23T08:43:07+02:00").unwrap(),
+            "2026-11-23T08:43:07+02:00"
+        );
+    }
+
+    #[test]
+    fn tree_paths() {
+        assert_eq!(
+            parse_tree_path(r#"["a"]['b'][0]"#).unwrap(),
+            vec![
+                PathStep::Key("a".into()),
+                PathStep::Key("b".into()),
+                PathStep::Index(0)
+            ]
+        );
+        assert!(parse_tree_path("a.b").is_err());
+    }
+}

@@ -8,6 +8,7 @@ pub mod cipher;
 pub mod config;
 pub mod error;
 pub mod file;
+pub mod k8s;
 pub mod keys;
 pub mod metadata;
 pub mod rules;

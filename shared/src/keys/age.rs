@@ -1,1 +1,521 @@
-//! age master keys (placeholder, being written).
+//! age master keys: X25519 (`age1…`), SSH (`ssh-ed25519`, `ssh-rsa`) and plugin (`age1<name>1…`)
+//! recipients, with identities found where sops looks for them.
+
+use std::io::{BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use zeroize::Zeroizing;
+
+use super::KeySource;
+use crate::error::{Result, SopsError};
+use crate::metadata::KeyEntry;
+
+/// Environment variables sops reads for age identities.
+pub mod env {
+    /// Identities inline (whitespace separated).
+    pub const KEY: &str = "SOPS_AGE_KEY";
+    /// Path of an identity file.
+    pub const KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
+    /// Command printing identities.
+    pub const KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
+    /// Path of an SSH private key.
+    pub const SSH_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+    /// Command printing an SSH private key.
+    pub const SSH_KEY_CMD: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
+    /// Set for the commands above: the recipient being decrypted.
+    pub const RECIPIENT: &str = "SOPS_AGE_RECIPIENT";
+    /// Recipients for encryption when no flag or rule gives any.
+    pub const RECIPIENTS: &str = "SOPS_AGE_RECIPIENTS";
+}
+
+/// The identities found on this machine, with the places that held none (for the error message).
+struct Loaded {
+    identities: Vec<Box<dyn age::Identity + Send + Sync>>,
+    /// Post-quantum identities seen (we cannot use them yet).
+    pq_identities: usize,
+    unused: Vec<String>,
+    errors: Vec<String>,
+}
+
+/// age key source. Identities are loaded once, on first use.
+#[derive(Default)]
+pub struct AgeSource {
+    loaded: OnceLock<Loaded>,
+}
+
+impl AgeSource {
+    /// A source that discovers identities like sops.
+    pub fn new() -> Self {
+        AgeSource::default()
+    }
+
+    fn loaded(&self) -> &Loaded {
+        self.loaded.get_or_init(load_identities)
+    }
+}
+
+/// How a recipient string is interpreted, in sops' order.
+enum RecipientKind {
+    PostQuantum,
+    Plugin,
+    X25519,
+    Ssh,
+}
+
+fn recipient_kind(r: &str) -> Option<RecipientKind> {
+    if r.starts_with("age1pq1") {
+        Some(RecipientKind::PostQuantum)
+    } else if r.starts_with("age1") && r.matches('1').count() > 1 {
+        Some(RecipientKind::Plugin)
+    } else if r.starts_with("age1") {
+        Some(RecipientKind::X25519)
+    } else if r.starts_with("ssh-") {
+        Some(RecipientKind::Ssh)
+    } else {
+        None
+    }
+}
+
+/// Checks that a recipient string can be used for encryption, with the reason when it cannot.
+pub fn parse_recipient(r: &str) -> Result<Box<dyn age::Recipient + Send>> {
+    let bad = |reason: String| SopsError::KeyWrap {
+        key: r.to_string(),
+        reason,
+    };
+    match recipient_kind(r) {
+        Some(RecipientKind::X25519) => age::x25519::Recipient::from_str(r)
+            .map(|x| Box::new(x) as _)
+            .map_err(|e| bad(format!("not a valid age X25519 recipient: {e}"))),
+        Some(RecipientKind::Ssh) => age::ssh::Recipient::from_str(r)
+            .map(|x| Box::new(x) as _)
+            .map_err(|e| bad(format!("not a usable SSH public key: {e:?}"))),
+        Some(RecipientKind::Plugin) => {
+            let rec = age::plugin::Recipient::from_str(r).map_err(|e| bad(format!("not a plugin recipient: {e}")))?;
+            let plugin = age::plugin::RecipientPluginV1::new(rec.plugin(), &[rec.clone()], &[], age::NoCallbacks)
+                .map_err(|_| bad(format!("age plugin binary age-plugin-{} not found in PATH", rec.plugin())))?;
+            Ok(Box::new(plugin))
+        }
+        Some(RecipientKind::PostQuantum) => Err(bad(
+            "post-quantum age recipients (age1pq1…) are not supported yet: no maintained Rust crate implements \
+             the ML-KEM hybrid stanza"
+                .into(),
+        )),
+        None => Err(bad("unknown recipient type (expected age1…, ssh-ed25519 … or ssh-rsa …)".into())),
+    }
+}
+
+impl KeySource for AgeSource {
+    fn kind(&self) -> &'static str {
+        "age"
+    }
+
+    fn wrap(&self, recipient: &str, secret: &[u8]) -> Result<KeyEntry> {
+        let rec = parse_recipient(recipient)?;
+        let fail = |e: String| SopsError::KeyWrap {
+            key: recipient.to_string(),
+            reason: e,
+        };
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(rec.as_ref() as &dyn age::Recipient))
+                .map_err(|e| fail(e.to_string()))?;
+        let mut out = Vec::new();
+        {
+            let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor)
+                .map_err(|e| fail(e.to_string()))?;
+            let mut w = encryptor
+                .wrap_output(armor)
+                .map_err(|e| fail(e.to_string()))?;
+            w.write_all(secret).map_err(|e| fail(e.to_string()))?;
+            let armor = w.finish().map_err(|e| fail(e.to_string()))?;
+            armor.finish().map_err(|e| fail(e.to_string()))?;
+        }
+        let mut enc = String::from_utf8(out).map_err(|_| fail("armor is not UTF-8".into()))?;
+        if !enc.ends_with('\n') {
+            enc.push('\n');
+        }
+        Ok(KeyEntry::Age {
+            recipient: recipient.to_string(),
+            enc,
+        })
+    }
+
+    fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
+        let KeyEntry::Age { recipient, enc } = entry else {
+            return Err(SopsError::Other("not an age key".into()));
+        };
+        let loaded = self.loaded();
+        let mut identities: Vec<&dyn age::Identity> = loaded
+            .identities
+            .iter()
+            .map(|i| i.as_ref() as &dyn age::Identity)
+            .collect();
+        // Commands get the recipient in their environment, so they run per key.
+        let per_key = load_command_identities(recipient);
+        identities.extend(
+            per_key
+                .identities
+                .iter()
+                .map(|i| i.as_ref() as &dyn age::Identity),
+        );
+        let describe = |msg: String| {
+            let mut errors = loaded.errors.clone();
+            errors.extend(per_key.errors.iter().cloned());
+            let mut unused = loaded.unused.clone();
+            unused.extend(per_key.unused.iter().cloned());
+            format_failure(&msg, &errors, &unused)
+        };
+        if recipient.starts_with("age1pq1") {
+            return Err(SopsError::Other(describe(format!(
+                "cannot decrypt for post-quantum recipient {recipient}: age1pq1 recipients are not supported yet"
+            ))));
+        }
+        if identities.is_empty() {
+            let mut msg = "failed to load age identities".to_string();
+            if loaded.pq_identities > 0 {
+                msg.push_str(" (post-quantum AGE-SECRET-KEY-PQ identities were found but are not supported yet)");
+            }
+            return Err(SopsError::Other(describe(msg)));
+        }
+        let reader = ArmoredReader::new(BufReader::new(enc.as_bytes()));
+        let decryptor = age::Decryptor::new_buffered(BufReader::new(reader)).map_err(|e| {
+            SopsError::Other(describe(format!(
+                "invalid age data key for {recipient}: {e}"
+            )))
+        })?;
+        let mut r = decryptor.decrypt(identities.into_iter()).map_err(|e| {
+            SopsError::Other(describe(format!(
+                "failed to decrypt the sops data key with age: {e}"
+            )))
+        })?;
+        let mut out = Zeroizing::new(Vec::new());
+        r.read_to_end(&mut out)
+            .map_err(|e| SopsError::Other(format!("failed to read the age payload: {e}")))?;
+        Ok(out)
+    }
+}
+
+fn format_failure(msg: &str, errors: &[String], unused: &[String]) -> String {
+    let mut s = msg.to_string();
+    if !errors.is_empty() {
+        s.push_str(&format!(
+            ". Errors while loading age identities: {}",
+            errors.join("; ")
+        ));
+    }
+    if !unused.is_empty() {
+        let quoted: Vec<String> = unused.iter().map(|u| format!("'{u}'")).collect();
+        s.push_str(&format!(
+            ". Did not find keys in locations {}.",
+            quoted.join(", ")
+        ));
+    }
+    s
+}
+
+/// The user config directory as Go's `os.UserConfigDir` computes it on Unix.
+fn user_config_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x));
+    }
+    let home = std::env::var_os("HOME").filter(|v| !v.is_empty())?;
+    if cfg!(target_os = "macos") {
+        Some(PathBuf::from(home).join("Library/Application Support"))
+    } else {
+        Some(PathBuf::from(home).join(".config"))
+    }
+}
+
+/// Default identity file: `<user config dir>/sops/age/keys.txt`.
+pub fn default_key_file() -> Option<PathBuf> {
+    user_config_dir().map(|d| d.join("sops/age/keys.txt"))
+}
+
+fn load_identities() -> Loaded {
+    let mut l = Loaded {
+        identities: Vec::new(),
+        pq_identities: 0,
+        unused: Vec::new(),
+        errors: Vec::new(),
+    };
+    match std::env::var_os(env::SSH_KEY_FILE) {
+        Some(p) => add_ssh_file(&mut l, &PathBuf::from(p)),
+        None => l.unused.push(env::SSH_KEY_FILE.into()),
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        for name in ["id_ed25519", "id_rsa"] {
+            let p = PathBuf::from(&home).join(".ssh").join(name);
+            if p.exists() {
+                add_ssh_file(&mut l, &p);
+            } else {
+                l.unused.push(p.display().to_string());
+            }
+        }
+    }
+    match std::env::var(env::KEY) {
+        Ok(keys) => {
+            let before = l.identities.len() + l.pq_identities;
+            add_identity_text(&mut l, env::KEY, &keys, true);
+            if l.identities.len() + l.pq_identities == before {
+                l.unused.push(env::KEY.into());
+            }
+        }
+        Err(_) => l.unused.push(env::KEY.into()),
+    }
+    match std::env::var_os(env::KEY_FILE) {
+        Some(p) => match std::fs::read(&p) {
+            Ok(bytes) => {
+                let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
+                add_identity_text(&mut l, env::KEY_FILE, &text, false);
+            }
+            Err(e) => l
+                .errors
+                .push(format!("failed to open {} file: {e}", env::KEY_FILE)),
+        },
+        None => l.unused.push(env::KEY_FILE.into()),
+    }
+    if std::env::var_os(env::KEY_CMD).is_none() {
+        l.unused.push(env::KEY_CMD.into());
+    }
+    if let Some(p) = default_key_file() {
+        match std::fs::read(&p) {
+            Ok(bytes) => {
+                let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
+                add_identity_text(&mut l, &p.display().to_string(), &text, false);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if l.identities.is_empty() {
+                    l.unused.push(p.display().to_string());
+                }
+            }
+            Err(e) => l.errors.push(format!("failed to open file: {e}")),
+        }
+    }
+    l
+}
+
+/// Identities from `SOPS_AGE_KEY_CMD` / `SOPS_AGE_SSH_PRIVATE_KEY_CMD`, run for one recipient.
+fn load_command_identities(recipient: &str) -> Loaded {
+    let mut l = Loaded {
+        identities: Vec::new(),
+        pq_identities: 0,
+        unused: Vec::new(),
+        errors: Vec::new(),
+    };
+    if let Ok(cmd) = std::env::var(env::SSH_KEY_CMD) {
+        match run_key_command(&cmd, recipient) {
+            Ok(out) => {
+                match age::ssh::Identity::from_buffer(BufReader::new(out.as_slice()), None) {
+                    Ok(id) => push_ssh_identity(&mut l, id, env::SSH_KEY_CMD),
+                    Err(e) => l
+                        .errors
+                        .push(format!("{}: not an SSH private key: {e}", env::SSH_KEY_CMD)),
+                }
+            }
+            Err(e) => l.errors.push(e),
+        }
+    }
+    if let Ok(cmd) = std::env::var(env::KEY_CMD) {
+        match run_key_command(&cmd, recipient) {
+            Ok(out) => {
+                let text = Zeroizing::new(String::from_utf8_lossy(&out).into_owned());
+                add_identity_text(&mut l, env::KEY_CMD, &text, false);
+            }
+            Err(e) => l.errors.push(e),
+        }
+    }
+    l
+}
+
+/// Runs a key command split like a shell would (no shell involved), with `SOPS_AGE_RECIPIENT` set.
+fn run_key_command(cmd: &str, recipient: &str) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    let argv = split_command(cmd).ok_or_else(|| format!("failed to parse command {cmd:?}"))?;
+    let (prog, args) = argv
+        .split_first()
+        .ok_or_else(|| "empty key command".to_string())?;
+    let out = Command::new(prog)
+        .args(args)
+        .env(env::RECIPIENT, recipient)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("failed to run {prog}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("key command {prog} failed with {}", out.status));
+    }
+    Ok(Zeroizing::new(out.stdout))
+}
+
+/// Minimal shell-like word splitting (quotes and backslashes), like the Go `shlex` sops uses.
+fn split_command(s: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        ch => cur.push(ch),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => cur.push(chars.next()?),
+                        ch => cur.push(ch),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.push(chars.next()?);
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Some(words)
+}
+
+fn add_ssh_file(l: &mut Loaded, path: &PathBuf) {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes = Zeroizing::new(bytes);
+            match age::ssh::Identity::from_buffer(
+                BufReader::new(bytes.as_slice()),
+                Some(path.display().to_string()),
+            ) {
+                Ok(id) => push_ssh_identity(l, id, &path.display().to_string()),
+                Err(e) => l
+                    .errors
+                    .push(format!("failed to parse SSH key {}: {e}", path.display())),
+            }
+        }
+        Err(e) => l
+            .errors
+            .push(format!("failed to read SSH key {}: {e}", path.display())),
+    }
+}
+
+fn push_ssh_identity(l: &mut Loaded, id: age::ssh::Identity, origin: &str) {
+    match id {
+        age::ssh::Identity::Unsupported(k) => {
+            l.errors
+                .push(format!("{origin}: unsupported SSH key ({k:?})"));
+        }
+        age::ssh::Identity::Encrypted(_) => {
+            l.errors.push(format!(
+                "{origin}: passphrase-protected SSH keys are not supported"
+            ));
+        }
+        unencrypted => l.identities.push(Box::new(unencrypted)),
+    }
+}
+
+/// Parses identity lines (`AGE-SECRET-KEY-1…`, `AGE-PLUGIN-…`); `#` and blank lines are skipped.
+fn add_identity_text(l: &mut Loaded, origin: &str, text: &str, many_per_line: bool) {
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = if many_per_line {
+            line.split_whitespace().collect()
+        } else {
+            vec![line]
+        };
+        for w in words {
+            if w.starts_with("AGE-SECRET-KEY-PQ-") {
+                l.pq_identities += 1;
+            } else if w.starts_with("AGE-SECRET-KEY-1") {
+                match age::x25519::Identity::from_str(w) {
+                    Ok(id) => l.identities.push(Box::new(id)),
+                    Err(_) => l.errors.push(format!("{origin}: malformed age secret key")),
+                }
+            } else if w.starts_with("AGE-PLUGIN-") {
+                match age::plugin::Identity::from_str(w) {
+                    Ok(id) => match age::plugin::IdentityPluginV1::new(
+                        id.plugin(),
+                        &[id.clone()],
+                        age::NoCallbacks,
+                    ) {
+                        Ok(p) => l.identities.push(Box::new(p)),
+                        Err(_) => l.errors.push(format!(
+                            "{origin}: age-plugin-{} not found in PATH",
+                            id.plugin()
+                        )),
+                    },
+                    Err(_) => l
+                        .errors
+                        .push(format!("{origin}: malformed age plugin identity")),
+                }
+            } else {
+                l.errors.push(format!("{origin}: unknown identity format"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_unwrap_round_trip_with_env_key() {
+        let id = age::x25519::Identity::generate();
+        let recipient = id.to_public().to_string();
+        let src = AgeSource::new();
+        let entry = src.wrap(&recipient, &[7u8; 32]).unwrap();
+        let KeyEntry::Age { enc, .. } = &entry else {
+            panic!()
+        };
+        assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+        assert!(enc.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+        // unwrap with an explicitly loaded identity (env is process-global; avoid mutating it in tests)
+        let l = Loaded {
+            identities: vec![Box::new(id)],
+            pq_identities: 0,
+            unused: vec![],
+            errors: vec![],
+        };
+        let src = AgeSource {
+            loaded: OnceLock::from(l),
+        };
+        assert_eq!(&src.unwrap(&entry).unwrap()[..], &[7u8; 32]);
+    }
+
+    #[test]
+    fn pq_recipient_is_reported() {
+        let err = parse_recipient("age1pq1xyz").err().unwrap().to_string();
+        assert!(err.contains("post-quantum"), "{err}");
+    }
+
+    #[test]
+    fn split_command_handles_quotes() {
+        assert_eq!(
+            split_command(r#"cat "/a b/c" 'd e' f\ g"#).unwrap(),
+            ["cat", "/a b/c", "d e", "f g"]
+        );
+    }
+}

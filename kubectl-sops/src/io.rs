@@ -1,0 +1,148 @@
+//! Input, output and the options both commands share (formats, config lookup).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use sops_engine::config::{find_config, Config};
+use sops_engine::error::exit;
+use sops_engine::stores::{store_for, Format, Store, StoreSettings};
+
+use crate::CliError;
+
+/// Reads FILE, or stdin for `-`/none.
+pub fn read_input(file: Option<&str>) -> Result<Vec<u8>> {
+    match file {
+        None | Some("-") => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError {
+                    code: exit::COULD_NOT_READ_INPUT,
+                    message: format!("stdin: {e}"),
+                })?;
+            Ok(buf)
+        }
+        Some(path) => Ok(std::fs::read(path).map_err(|e| CliError {
+            code: exit::COULD_NOT_READ_INPUT,
+            message: format!("{path}: {e}"),
+        })?),
+    }
+}
+
+/// The name used in messages for FILE.
+pub fn display_name(file: Option<&str>) -> &str {
+    match file {
+        None | Some("-") => "<stdin>",
+        Some(p) => p,
+    }
+}
+
+/// Parses a `--input-type`/`--output-type` value.
+pub fn parse_format(name: &str) -> std::result::Result<Format, String> {
+    Format::from_name(name)
+        .ok_or_else(|| format!("unknown format {name:?} (yaml, json, dotenv, ini, binary)"))
+}
+
+/// The format of FILE: the flag, else its extension; stdin defaults to YAML (Kubernetes manifests).
+pub fn format_of(flag: Option<Format>, file: Option<&str>) -> Format {
+    flag.unwrap_or_else(|| match file {
+        None | Some("-") => Format::Yaml,
+        Some(p) => Format::from_path(p),
+    })
+}
+
+/// `--config`, else `SOPS_CONFIG`, else `.sops.yaml` from the working directory upward.
+pub fn load_config(flag: Option<&Path>) -> Result<Option<Config>> {
+    let explicit = flag
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("SOPS_CONFIG").map(PathBuf::from));
+    let path = match explicit {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(CliError {
+                    code: exit::CONFIG_FILE_NOT_FOUND,
+                    message: format!("config file not found: {}", p.display()),
+                }
+                .into());
+            }
+            p
+        }
+        None => match std::env::current_dir().ok().and_then(|d| find_config(&d)) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    Config::load(&path).map(Some).map_err(|e| {
+        CliError {
+            code: exit::ERROR_READING_CONFIG,
+            message: e.to_string(),
+        }
+        .into()
+    })
+}
+
+/// The store for a format with the config's `stores` settings.
+pub fn store(format: Format, config: Option<&Config>) -> Box<dyn Store> {
+    let default = StoreSettings::default();
+    store_for(format, config.map_or(&default, |c| &c.stores))
+}
+
+/// Writes the result: to stdout, or atomically to a file (temp file in the same directory, fsync,
+/// rename; an existing file's permissions are kept).
+pub fn write_output(bytes: &[u8], target: Option<&str>) -> Result<()> {
+    let fail = |what: &str, e: std::io::Error| CliError {
+        code: exit::COULD_NOT_WRITE_OUTPUT,
+        message: format!("{what}: {e}"),
+    };
+    match target {
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)
+                .and_then(|_| out.flush())
+                .map_err(|e| fail("stdout", e))?;
+            Ok(())
+        }
+        Some(path) => {
+            let p = Path::new(path);
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".kubectl-sops-")
+                .tempfile_in(&dir)
+                .map_err(|e| fail(path, e))?;
+            tmp.write_all(bytes).map_err(|e| fail(path, e))?;
+            tmp.as_file().sync_all().map_err(|e| fail(path, e))?;
+            if let Ok(meta) = std::fs::metadata(p) {
+                std::fs::set_permissions(tmp.path(), meta.permissions())
+                    .map_err(|e| fail(path, e))?;
+            }
+            tmp.persist(p).map_err(|e| fail(path, e.error))?;
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Refuses `-i` together with `--output`, and `-i` on stdin, like sops.
+pub fn check_output_flags(in_place: bool, output: Option<&str>, file: Option<&str>) -> Result<()> {
+    if in_place && output.is_some() {
+        return Err(CliError {
+            code: exit::CONFLICTING_PARAMETERS,
+            message: "--in-place and --output cannot be used together".into(),
+        }
+        .into());
+    }
+    if in_place && matches!(file, None | Some("-")) {
+        return Err(CliError {
+            code: exit::CONFLICTING_PARAMETERS,
+            message: "--in-place needs a file, not stdin".into(),
+        }
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! `kubectl-sops seal`: encrypt to stdout, a file, or in place. Sealing onto an existing encrypted
+//! file keeps its data key and the ciphertext of every unchanged value.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+use sops_engine::error::exit;
+use sops_engine::file::{open, seal_to_bytes, SealSpec};
+use sops_engine::keys::{KeyRing, Recipient};
+use sops_engine::metadata::EncryptionRule;
+use sops_engine::stores::Format;
+use sops_engine::SopsError;
+
+use crate::io::{
+    check_output_flags, display_name, format_of, load_config, parse_format, read_input, store,
+    write_output,
+};
+use crate::{in_file, CliError};
+
+/// Arguments of `seal`.
+#[derive(Args)]
+pub struct SealArgs {
+    /// Plaintext file (`-` or nothing for stdin).
+    pub file: Option<String>,
+    /// Replace FILE with its encrypted form (atomically).
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Write to this file instead of stdout. If it already holds an encrypted version that opens with
+    /// your keys, unchanged values keep their exact ciphertext.
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Input format (default: from the extension; stdin: yaml).
+    #[arg(long, value_parser = parse_format)]
+    pub input_type: Option<Format>,
+    /// Output format (default: the input format).
+    #[arg(long, value_parser = parse_format)]
+    pub output_type: Option<Format>,
+    /// Path used for format detection and .sops.yaml rule matching (for stdin).
+    #[arg(long)]
+    pub filename_override: Option<String>,
+    /// age recipients, comma separated (overrides .sops.yaml keys).
+    #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_delimiter = ',')]
+    pub age: Vec<String>,
+    /// PGP fingerprints, comma separated (overrides .sops.yaml keys).
+    #[arg(long, env = "SOPS_PGP_FP", value_delimiter = ',')]
+    pub pgp: Vec<String>,
+    /// Encrypt only values under keys matching this regex.
+    #[arg(long, group = "rule")]
+    pub encrypted_regex: Option<String>,
+    /// Leave values under keys matching this regex in clear text.
+    #[arg(long, group = "rule")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values under keys ending with this suffix.
+    #[arg(long, group = "rule")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values under keys ending with this suffix in clear text (default `_unencrypted`).
+    #[arg(long, group = "rule")]
+    pub unencrypted_suffix: Option<String>,
+    /// Encrypt only values after a comment matching this regex.
+    #[arg(long, group = "rule")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Leave values after a comment matching this regex in clear text.
+    #[arg(long, group = "rule")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Compute the MAC over encrypted values only.
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+    /// Shamir threshold when .sops.yaml defines several key groups.
+    #[arg(long = "shamir-secret-sharing-threshold")]
+    pub shamir_threshold: Option<usize>,
+    /// Path of .sops.yaml (default: searched from the working directory upward).
+    #[arg(long, env = "SOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl SealArgs {
+    fn flag_rule(&self) -> Option<EncryptionRule> {
+        let pick = |v: &Option<String>, f: fn(String) -> EncryptionRule| v.clone().map(f);
+        pick(&self.encrypted_regex, EncryptionRule::EncryptedRegex)
+            .or_else(|| pick(&self.unencrypted_regex, EncryptionRule::UnencryptedRegex))
+            .or_else(|| pick(&self.encrypted_suffix, EncryptionRule::EncryptedSuffix))
+            .or_else(|| pick(&self.unencrypted_suffix, EncryptionRule::UnencryptedSuffix))
+            .or_else(|| {
+                pick(
+                    &self.encrypted_comment_regex,
+                    EncryptionRule::EncryptedCommentRegex,
+                )
+            })
+            .or_else(|| {
+                pick(
+                    &self.unencrypted_comment_regex,
+                    EncryptionRule::UnencryptedCommentRegex,
+                )
+            })
+    }
+}
+
+/// Runs `seal`.
+pub fn run(a: SealArgs) -> Result<()> {
+    let file = a.file.as_deref();
+    let name = display_name(file);
+    check_output_flags(a.in_place, a.output.as_deref(), file)?;
+    let config = load_config(a.config.as_deref())?;
+    let path_for_rules = a
+        .filename_override
+        .as_deref()
+        .or(file.filter(|f| *f != "-"));
+    let in_format = format_of(a.input_type, path_for_rules);
+    let out_format = a.output_type.unwrap_or(in_format);
+    let input = read_input(file)?;
+    let in_store = store(in_format, config.as_ref());
+    let docs = in_store.load_plain(&input).map_err(|e| in_file(name, e))?;
+    if in_store.has_metadata(&docs) {
+        return Err(in_file(name, SopsError::AlreadyEncrypted).into());
+    }
+
+    // Keys and rule: flags first, then the matching .sops.yaml creation rule.
+    let flag_keys: Vec<Recipient> = a
+        .age
+        .iter()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| Recipient::Age(r.trim().to_string()))
+        .chain(
+            a.pgp
+                .iter()
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| Recipient::Pgp(r.replace(' ', "").to_uppercase())),
+        )
+        .collect();
+    let creation_rule = match (&config, path_for_rules) {
+        (Some(c), Some(p)) => c
+            .rule_for(Path::new(p))
+            .map_err(|e| in_file(name, e))?
+            .cloned(),
+        (Some(c), None) => c
+            .creation_rules
+            .iter()
+            .find(|r| r.path_regex.is_none())
+            .cloned(),
+        _ => None,
+    };
+    let mut spec = SealSpec::default();
+    if !flag_keys.is_empty() {
+        spec.groups = vec![flag_keys];
+    } else if let Some(rule) = &creation_rule {
+        if rule.key_groups.iter().all(|g| g.is_empty()) && !rule.unsupported_keys.is_empty() {
+            return Err(CliError {
+                code: exit::NO_ENCRYPTION_KEY_FOUND,
+                message: format!(
+                    "{name}: the matching .sops.yaml rule only uses {} keys, which this tool cannot use yet; add an age or pgp key",
+                    rule.unsupported_keys.join(", ")
+                ),
+            }
+            .into());
+        }
+        spec.groups = rule.key_groups.clone();
+        spec.shamir_threshold = rule.shamir_threshold;
+    }
+    spec.rule = a
+        .flag_rule()
+        .or_else(|| {
+            creation_rule
+                .as_ref()
+                .map(|r| r.rule.clone())
+                .filter(|r| *r != EncryptionRule::Default)
+        })
+        .unwrap_or_else(|| sops_engine::k8s::default_rule(&docs));
+    spec.mac_only_encrypted =
+        a.mac_only_encrypted || creation_rule.as_ref().is_some_and(|r| r.mac_only_encrypted);
+    if let Some(t) = a.shamir_threshold {
+        spec.shamir_threshold = t;
+    }
+
+    let keys = KeyRing::default();
+    let target = if a.in_place {
+        file
+    } else {
+        a.output.as_deref()
+    };
+    let out_store = store(out_format, config.as_ref());
+    // Stable ciphertext: open the current encrypted version of the target, if any.
+    let previous = match target.filter(|_| !a.in_place) {
+        Some(t) if Path::new(t).is_file() => {
+            let bytes = std::fs::read(t).unwrap_or_default();
+            match open(&bytes, out_store.as_ref(), &keys, false) {
+                Ok(o) => Some(o),
+                Err(SopsError::MetadataNotFound) => None,
+                Err(e) => {
+                    eprintln!("kubectl-sops: note: {t} exists but does not open ({e}); sealing with a new data key");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let bytes = seal_to_bytes(docs, &spec, &keys, previous, out_store.as_ref())
+        .map_err(|e| in_file(name, e))?;
+    write_output(&bytes, target)
+}
