@@ -53,7 +53,9 @@ impl EncryptionRule {
                 "encrypted_suffix" => EncryptionRule::EncryptedSuffix(value.into()),
                 "unencrypted_regex" => EncryptionRule::UnencryptedRegex(value.into()),
                 "encrypted_regex" => EncryptionRule::EncryptedRegex(value.into()),
-                "unencrypted_comment_regex" => EncryptionRule::UnencryptedCommentRegex(value.into()),
+                "unencrypted_comment_regex" => {
+                    EncryptionRule::UnencryptedCommentRegex(value.into())
+                }
                 "encrypted_comment_regex" => EncryptionRule::EncryptedCommentRegex(value.into()),
                 _ => continue,
             };
@@ -139,7 +141,9 @@ impl KeyEntry {
 pub type KeyGroup = Vec<KeyEntry>;
 
 /// The list names of master keys, in the order sops 3.13 writes them (alphabetical).
-const KEY_KINDS: [&str; 7] = ["age", "azure_kv", "gcp_kms", "hc_vault", "hckms", "kms", "pgp"];
+const KEY_KINDS: [&str; 7] = [
+    "age", "azure_kv", "gcp_kms", "hc_vault", "hckms", "kms", "pgp",
+];
 
 /// The parsed `sops` block.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -170,14 +174,17 @@ impl Metadata {
         let text = |key: &str| -> Result<String> {
             match get(map, key) {
                 None | Some(Value::Null) => Ok(String::new()),
-                Some(v) => scalar_text(v).ok_or_else(|| SopsError::InvalidMetadata(format!("{key} is not a string"))),
+                Some(v) => scalar_text(v)
+                    .ok_or_else(|| SopsError::InvalidMetadata(format!("{key} is not a string"))),
             }
         };
         md.lastmodified = text("lastmodified")?;
         md.mac = text("mac")?;
         md.version = text("version")?;
-        let rule_fields: Vec<(&str, String)> =
-            EncryptionRule::FIELDS.iter().map(|f| Ok((*f, text(f)?))).collect::<Result<_>>()?;
+        let rule_fields: Vec<(&str, String)> = EncryptionRule::FIELDS
+            .iter()
+            .map(|f| Ok((*f, text(f)?)))
+            .collect::<Result<_>>()?;
         md.rule = EncryptionRule::from_fields(rule_fields.iter().map(|(k, v)| (*k, v.as_str())))?;
         md.mac_only_encrypted = match get(map, "mac_only_encrypted") {
             None | Some(Value::Null) => false,
@@ -188,7 +195,9 @@ impl Metadata {
             None | Some(Value::Null) => 0,
             Some(Value::Int(i)) => usize::try_from(*i).unwrap_or(0),
             Some(Value::Float(f)) => *f as usize,
-            Some(v) => scalar_text(v).and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+            Some(v) => scalar_text(v)
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
         };
         let flat = group_from_tree(map)?;
         if !flat.is_empty() {
@@ -198,7 +207,11 @@ impl Metadata {
                 match g {
                     Value::Map(m) => md.key_groups.push(group_from_tree(m)?),
                     Value::Comment(_) => {}
-                    _ => return Err(SopsError::InvalidMetadata("key_groups entry is not a map".into())),
+                    _ => {
+                        return Err(SopsError::InvalidMetadata(
+                            "key_groups entry is not a map".into(),
+                        ))
+                    }
                 }
             }
         }
@@ -221,7 +234,11 @@ impl Metadata {
         // alphabetical order of the top-level fields (sops 3.13 sorts the metadata map)
         let mut tail: Vec<(String, Value)> = Vec::new();
         if !single && !self.key_groups.is_empty() {
-            let groups = self.key_groups.iter().map(|g| Value::Map(group_to_tree(g, true))).collect();
+            let groups = self
+                .key_groups
+                .iter()
+                .map(|g| Value::Map(group_to_tree(g, true)))
+                .collect();
             tail.push(("key_groups".into(), Value::Seq(groups)));
         }
         tail.push(("lastmodified".into(), Value::Str(self.lastmodified.clone())));
@@ -230,7 +247,10 @@ impl Metadata {
             tail.push(("mac_only_encrypted".into(), Value::Bool(true)));
         }
         if self.shamir_threshold > 0 {
-            tail.push(("shamir_threshold".into(), Value::Int(self.shamir_threshold as i64)));
+            tail.push((
+                "shamir_threshold".into(),
+                Value::Int(self.shamir_threshold as i64),
+            ));
         }
         let (rule_name, rule_value) = self.rule.field();
         tail.push((rule_name.into(), Value::Str(rule_value.into())));
@@ -299,19 +319,33 @@ fn group_from_tree(map: &Branch) -> Result<KeyGroup> {
     // Read in the written (alphabetical) order: age first, so the default decryption order (age, then
     // pgp, then the rest) only has to move pgp ahead of the key kinds we cannot use anyway.
     for kind in KEY_KINDS {
-        let Some(Value::Seq(entries)) = get(map, kind) else { continue };
+        let Some(Value::Seq(entries)) = get(map, kind) else {
+            continue;
+        };
         for e in entries {
             let Value::Map(fields) = e else {
                 if matches!(e, Value::Comment(_)) {
                     continue;
                 }
-                return Err(SopsError::InvalidMetadata(format!("{kind} entry is not a map")));
+                return Err(SopsError::InvalidMetadata(format!(
+                    "{kind} entry is not a map"
+                )));
             };
             let field = |name: &str| get(fields, name).and_then(scalar_text).unwrap_or_default();
             group.push(match kind {
-                "age" => KeyEntry::Age { recipient: field("recipient"), enc: field("enc") },
-                "pgp" => KeyEntry::Pgp { fp: field("fp"), enc: field("enc"), created_at: field("created_at") },
-                _ => KeyEntry::Other { kind: kind.to_string(), fields: fields.clone() },
+                "age" => KeyEntry::Age {
+                    recipient: field("recipient"),
+                    enc: field("enc"),
+                },
+                "pgp" => KeyEntry::Pgp {
+                    fp: field("fp"),
+                    enc: field("enc"),
+                    created_at: field("created_at"),
+                },
+                _ => KeyEntry::Other {
+                    kind: kind.to_string(),
+                    fields: fields.clone(),
+                },
             });
         }
     }
@@ -330,7 +364,11 @@ fn group_to_tree(group: &KeyGroup, in_key_groups: bool) -> Branch {
                         Item::Pair("enc".into(), Value::Str(enc.clone())),
                         Item::Pair("recipient".into(), Value::Str(recipient.clone())),
                     ],
-                    KeyEntry::Pgp { fp, enc, created_at } => vec![
+                    KeyEntry::Pgp {
+                        fp,
+                        enc,
+                        created_at,
+                    } => vec![
                         Item::Pair("created_at".into(), Value::Str(created_at.clone())),
                         Item::Pair("enc".into(), Value::Str(enc.clone())),
                         Item::Pair("fp".into(), Value::Str(fp.clone())),
@@ -354,7 +392,11 @@ fn flatten_into(v: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
         Value::Map(m) => {
             for item in m {
                 if let Item::Pair(k, v) = item {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}__map_{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}__map_{k}")
+                    };
                     flatten_into(v, &key, out);
                 }
             }
@@ -381,17 +423,24 @@ fn unflatten_insert(root: &mut Value, key: &str, value: String) -> Result<()> {
     rest = &rest[first_end..];
     while !rest.is_empty() {
         let body = &rest[2..];
-        let end = body.find("__map_").into_iter().chain(body.find("__list_")).min().unwrap_or(body.len());
+        let end = body
+            .find("__map_")
+            .into_iter()
+            .chain(body.find("__list_"))
+            .min()
+            .unwrap_or(body.len());
         let part = &body[..end];
         if let Some(name) = part.strip_prefix("map_") {
             steps.push(Step::Map(name));
         } else if let Some(idx) = part.strip_prefix("list_") {
-            let i = idx
-                .parse()
-                .map_err(|_| SopsError::InvalidMetadata(format!("bad flattened metadata key {key}")))?;
+            let i = idx.parse().map_err(|_| {
+                SopsError::InvalidMetadata(format!("bad flattened metadata key {key}"))
+            })?;
             steps.push(Step::List(i));
         } else {
-            return Err(SopsError::InvalidMetadata(format!("bad flattened metadata key {key}")));
+            return Err(SopsError::InvalidMetadata(format!(
+                "bad flattened metadata key {key}"
+            )));
         }
         rest = &body[end..];
     }
@@ -399,21 +448,32 @@ fn unflatten_insert(root: &mut Value, key: &str, value: String) -> Result<()> {
     let n = steps.len();
     for (i, step) in steps.into_iter().enumerate() {
         let last = i + 1 == n;
-        let fresh = || if last { Value::Str(String::new()) } else { Value::Null };
+        let fresh = || {
+            if last {
+                Value::Str(String::new())
+            } else {
+                Value::Null
+            }
+        };
         cur = match step {
             Step::Map(name) => {
                 if !matches!(cur, Value::Map(_)) {
                     *cur = Value::Map(Vec::new());
                 }
                 let Value::Map(m) = cur else { unreachable!() };
-                let pos = match m.iter().position(|it| matches!(it, Item::Pair(k, _) if k == name)) {
+                let pos = match m
+                    .iter()
+                    .position(|it| matches!(it, Item::Pair(k, _) if k == name))
+                {
                     Some(p) => p,
                     None => {
                         m.push(Item::Pair(name.to_string(), fresh()));
                         m.len() - 1
                     }
                 };
-                let Item::Pair(_, v) = &mut m[pos] else { unreachable!() };
+                let Item::Pair(_, v) = &mut m[pos] else {
+                    unreachable!()
+                };
                 v
             }
             Step::List(idx) => {
@@ -439,8 +499,15 @@ mod tests {
     fn sample() -> Metadata {
         Metadata {
             key_groups: vec![vec![
-                KeyEntry::Age { recipient: "age1abc".into(), enc: "-----BEGIN AGE ENCRYPTED FILE-----\nx\n".into() },
-                KeyEntry::Pgp { fp: "ABCD".into(), enc: "armor".into(), created_at: "2026-01-01T00:00:00Z".into() },
+                KeyEntry::Age {
+                    recipient: "age1abc".into(),
+                    enc: "-----BEGIN AGE ENCRYPTED FILE-----\nx\n".into(),
+                },
+                KeyEntry::Pgp {
+                    fp: "ABCD".into(),
+                    enc: "armor".into(),
+                    created_at: "2026-01-01T00:00:00Z".into(),
+                },
             ]],
             shamir_threshold: 0,
             lastmodified: "2026-01-01T00:00:00Z".into(),
@@ -455,19 +522,46 @@ mod tests {
     fn tree_round_trip_and_sorted() {
         let md = sample();
         let tree = md.to_tree();
-        let keys: Vec<&str> = tree.iter().filter_map(|i| if let Item::Pair(k, _) = i { Some(k.as_str()) } else { None }).collect();
-        assert_eq!(keys, ["age", "encrypted_regex", "lastmodified", "mac", "mac_only_encrypted", "pgp", "version"]);
+        let keys: Vec<&str> = tree
+            .iter()
+            .filter_map(|i| {
+                if let Item::Pair(k, _) = i {
+                    Some(k.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "age",
+                "encrypted_regex",
+                "lastmodified",
+                "mac",
+                "mac_only_encrypted",
+                "pgp",
+                "version"
+            ]
+        );
         assert_eq!(Metadata::from_tree(&tree).unwrap(), md);
     }
 
     #[test]
     fn flat_round_trip_with_groups() {
         let mut md = sample();
-        md.key_groups.push(vec![KeyEntry::Age { recipient: "age1def".into(), enc: "e2".into() }]);
+        md.key_groups.push(vec![KeyEntry::Age {
+            recipient: "age1def".into(),
+            enc: "e2".into(),
+        }]);
         md.shamir_threshold = 2;
         let flat = md.to_flat();
-        assert!(flat.iter().any(|(k, v)| k == "key_groups__list_1__map_age__list_0__map_recipient" && v == "age1def"));
-        assert!(flat.iter().any(|(k, v)| k == "shamir_threshold" && v == "2"));
+        assert!(flat.iter().any(|(k, v)| k
+            == "key_groups__list_1__map_age__list_0__map_recipient"
+            && v == "age1def"));
+        assert!(flat
+            .iter()
+            .any(|(k, v)| k == "shamir_threshold" && v == "2"));
         let mut shuffled = flat.clone();
         shuffled.reverse();
         assert_eq!(Metadata::from_flat(&shuffled).unwrap(), md);
@@ -475,7 +569,8 @@ mod tests {
 
     #[test]
     fn two_rules_rejected() {
-        let err = EncryptionRule::from_fields([("encrypted_regex", "a"), ("unencrypted_suffix", "_u")]);
+        let err =
+            EncryptionRule::from_fields([("encrypted_regex", "a"), ("unencrypted_suffix", "_u")]);
         assert!(err.is_err());
     }
 }

@@ -28,7 +28,10 @@ pub struct Comment {
 impl Comment {
     /// A comment on a line of its own.
     pub fn line(text: impl Into<String>) -> Self {
-        Comment { text: text.into(), inline: false }
+        Comment {
+            text: text.into(),
+            inline: false,
+        }
     }
 }
 
@@ -84,7 +87,9 @@ pub fn get<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {
 
 /// Removes the pair with `key` from a map and returns its value.
 pub fn take(branch: &mut Branch, key: &str) -> Option<Value> {
-    let pos = branch.iter().position(|item| matches!(item, Item::Pair(k, _) if k == key))?;
+    let pos = branch
+        .iter()
+        .position(|item| matches!(item, Item::Pair(k, _) if k == key))?;
     match branch.remove(pos) {
         Item::Pair(_, v) => Some(v),
         Item::Comment(_) => None,

@@ -89,11 +89,17 @@ pub struct StoreSettings {
 /// Builds the store for a format.
 pub fn store_for(format: Format, settings: &StoreSettings) -> Box<dyn Store> {
     match format {
-        Format::Yaml => Box::new(yaml::YamlStore { indent: settings.yaml_indent.unwrap_or(4) }),
-        Format::Json => Box::new(json::JsonStore { indent: settings.json_indent }),
+        Format::Yaml => Box::new(yaml::YamlStore {
+            indent: settings.yaml_indent.unwrap_or(4),
+        }),
+        Format::Json => Box::new(json::JsonStore {
+            indent: settings.json_indent,
+        }),
         Format::Dotenv => Box::new(dotenv::DotenvStore),
         Format::Ini => Box::new(ini::IniStore),
-        Format::Binary => Box::new(binary::BinaryStore { indent: settings.json_binary_indent }),
+        Format::Binary => Box::new(binary::BinaryStore {
+            indent: settings.json_binary_indent,
+        }),
     }
 }
 
@@ -109,7 +115,9 @@ pub(crate) fn split_metadata(docs: &mut [Branch]) -> Result<Metadata> {
     }
     match found {
         Some(Value::Map(m)) => Metadata::from_tree(&m),
-        Some(_) => Err(SopsError::InvalidMetadata("the sops key is not a map".into())),
+        Some(_) => Err(SopsError::InvalidMetadata(
+            "the sops key is not a map".into(),
+        )),
         None => Err(SopsError::MetadataNotFound),
     }
 }
