@@ -95,7 +95,7 @@ pub fn parse_recipient(r: &str) -> Result<Box<dyn age::Recipient + Send>> {
             .map_err(|e| bad(format!("not a usable SSH public key: {e:?}"))),
         Some(RecipientKind::Plugin) => {
             let rec = age::plugin::Recipient::from_str(r).map_err(|e| bad(format!("not a plugin recipient: {e}")))?;
-            let plugin = age::plugin::RecipientPluginV1::new(rec.plugin(), &[rec.clone()], &[], age::NoCallbacks)
+            let plugin = age::plugin::RecipientPluginV1::new(rec.plugin(), std::slice::from_ref(&rec), &[], age::NoCallbacks)
                 .map_err(|_| bad(format!("age plugin binary age-plugin-{} not found in PATH", rec.plugin())))?;
             Ok(Box::new(plugin))
         }
@@ -457,7 +457,7 @@ fn add_identity_text(l: &mut Loaded, origin: &str, text: &str, many_per_line: bo
                 match age::plugin::Identity::from_str(w) {
                     Ok(id) => match age::plugin::IdentityPluginV1::new(
                         id.plugin(),
-                        &[id.clone()],
+                        std::slice::from_ref(&id),
                         age::NoCallbacks,
                     ) {
                         Ok(p) => l.identities.push(Box::new(p)),
