@@ -1,1 +1,690 @@
-//! End-to-end tests live in tests/*.rs; this crate has no library code.
+//! Helpers for the end-to-end tests in `tests/*.rs`: finding real peer programs (built by
+//! `scripts/peers.sh build`), running real `sops` in an isolated environment, throw-away GnuPG
+//! homes, the shared test vectors and the workspace's own `kubectl-sops` binary.
+//!
+//! Gate: a test that needs a peer calls [`need`]. Locally a missing peer prints `SKIPPED: …` and the
+//! test returns early (it counts as passed); in CI (`CI=true|1` or `KSOPS_REQUIRE_PEERS` set) a
+//! missing peer panics, so CI can never go green by skipping.
+//!
+//! ```no_run
+//! use e2e_tests::{need, vectors_dir, Sops};
+//! let Some(bins) = need(&["sops"]) else { return };
+//! let dir = tempfile::tempdir().unwrap();
+//! let (code, out, err) = Sops::new(&bins[0], dir.path())
+//!     .age_key_file(vectors_dir().join("keys/gen_age_a.txt"))
+//!     .run(["decrypt", "x.enc.yaml"]);
+//! ```
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::{env, fs, io};
+
+/// Cache directory name used by `scripts/peers.sh` (under `$XDG_CACHE_HOME` or `$HOME/.cache`).
+pub const PEERS_DIR_NAME: &str = "kubectl-sops-peers";
+
+/// Tools taken from `PATH` when they are not in the peers cache (system packages, not pinned).
+/// Pinned peers such as `sops` are never looked up on `PATH`: a stray system sops of another
+/// version must not silently stand in for the pinned one.
+pub const SYSTEM_TOOLS: &[&str] = &["gpg", "gpgconf", "git"];
+
+fn real_env(k: &str) -> Option<OsString> {
+    env::var_os(k)
+}
+
+// ------------------------------------------------------------------------------------- gate
+
+/// True in CI: `CI` is `true`/`1`, or `KSOPS_REQUIRE_PEERS` is set (to anything non-empty).
+pub fn in_ci() -> bool {
+    in_ci_with(real_env)
+}
+
+fn in_ci_with(getenv: impl Fn(&str) -> Option<OsString>) -> bool {
+    let ci = getenv("CI").map(|v| v.to_string_lossy().trim().to_ascii_lowercase());
+    matches!(ci.as_deref(), Some("true") | Some("1"))
+        || getenv("KSOPS_REQUIRE_PEERS").is_some_and(|v| !v.is_empty())
+}
+
+/// `KSOPS_PEER_<NAME>`: upper case, `-` and `.` become `_` (`sops-3.11` → `KSOPS_PEER_SOPS_3_11`).
+pub fn peer_env_var(name: &str) -> String {
+    let n: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("KSOPS_PEER_{n}")
+}
+
+fn nonempty(v: Option<OsString>) -> Option<OsString> {
+    v.filter(|v| !v.is_empty())
+}
+
+/// The default peers bin dir: `$KSOPS_PEERS_ROOT/bin`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers/bin` (the same rule as `peers.sh`).
+pub fn default_peers_bin() -> Option<PathBuf> {
+    default_peers_bin_with(real_env)
+}
+
+fn default_peers_bin_with(getenv: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    if let Some(root) = nonempty(getenv("KSOPS_PEERS_ROOT")) {
+        return Some(PathBuf::from(root).join("bin"));
+    }
+    let cache = match nonempty(getenv("XDG_CACHE_HOME")) {
+        Some(x) => PathBuf::from(x),
+        None => PathBuf::from(nonempty(getenv("HOME"))?).join(".cache"),
+    };
+    Some(cache.join(PEERS_DIR_NAME).join("bin"))
+}
+
+/// Where `name` is expected to be, without checking that it exists:
+/// `$KSOPS_PEER_<NAME>`, else `$KSOPS_PEERS_BIN/<name>`, else [`default_peers_bin`]`/<name>`.
+pub fn peer_location(name: &str) -> Option<PathBuf> {
+    peer_location_with(name, real_env)
+}
+
+fn peer_location_with(name: &str, getenv: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    if let Some(p) = nonempty(getenv(&peer_env_var(name))) {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(bin) = nonempty(getenv("KSOPS_PEERS_BIN")) {
+        return Some(PathBuf::from(bin).join(name));
+    }
+    Some(default_peers_bin_with(getenv)?.join(name))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+/// The executable for peer `name`, if present (see [`peer_location`]; [`SYSTEM_TOOLS`] also
+/// fall back to `PATH`).
+pub fn peer(name: &str) -> Option<PathBuf> {
+    if let Some(p) = peer_location(name).filter(|p| is_executable(p)) {
+        return Some(p);
+    }
+    // An explicit KSOPS_PEER_<NAME> that points nowhere is not silently replaced by PATH.
+    if SYSTEM_TOOLS.contains(&name) && nonempty(real_env(&peer_env_var(name))).is_none() {
+        return which(name);
+    }
+    None
+}
+
+/// All of `names`, in order, or `None` after printing `SKIPPED: …` to stderr.
+/// Panics instead of skipping when [`in_ci`].
+pub fn need(names: &[&str]) -> Option<Vec<PathBuf>> {
+    let mut found = Vec::with_capacity(names.len());
+    let mut missing = Vec::new();
+    for n in names {
+        match peer(n) {
+            Some(p) => found.push(p),
+            None => missing.push(match peer_location(n) {
+                Some(l) => format!("{n} (not at {}; override: {}=PATH)", l.display(), peer_env_var(n)),
+                None => format!("{n} (HOME unset and no KSOPS_PEERS_BIN)"),
+            }),
+        }
+    }
+    if missing.is_empty() {
+        return Some(found);
+    }
+    let msg = format!(
+        "real peer(s) missing: {}; run `scripts/peers.sh build` (cache: {})",
+        missing.join(", "),
+        default_peers_bin().map_or_else(|| "?".into(), |p| p.display().to_string()),
+    );
+    if in_ci() {
+        panic!("{msg}. CI=true/KSOPS_REQUIRE_PEERS is set, so a missing peer is a failure");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+/// Like [`need`] for a single peer.
+pub fn need1(name: &str) -> Option<PathBuf> {
+    need(&[name]).map(|mut v| v.remove(0))
+}
+
+// ------------------------------------------------------------------------------------- paths
+
+/// The cargo workspace root (the directory holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// `shared/vectors/sops` beside the clone (`<workspace>/../shared/vectors/sops`), or
+/// `$KSOPS_VECTORS_DIR`. Not checked for existence; see [`vectors_dir_checked`].
+pub fn vectors_dir() -> PathBuf {
+    if let Some(d) = nonempty(env::var_os("KSOPS_VECTORS_DIR")) {
+        return PathBuf::from(d);
+    }
+    let p = workspace_root().join("../shared/vectors/sops");
+    p.canonicalize().unwrap_or(p)
+}
+
+/// [`vectors_dir`], panicking with a clear message when it is not there.
+pub fn vectors_dir_checked() -> PathBuf {
+    let d = vectors_dir();
+    assert!(
+        d.join("keys").is_dir(),
+        "sops test vectors not found at {} (expected shared/ beside the clone, or set KSOPS_VECTORS_DIR)",
+        d.display()
+    );
+    d
+}
+
+/// Profile output dir (`<target>/<profile>`) of the running test executable, which cargo puts at
+/// `<target>/<profile>/deps/<test>-<hash>`.
+fn exe_profile_dir() -> Option<PathBuf> {
+    let exe = env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    (deps.file_name()? == "deps").then(|| deps.parent().map(Path::to_path_buf))?
+}
+
+/// Cargo's `--profile` name for a profile output dir name (`debug` is the `dev` profile).
+pub fn profile_for_dir(dir_name: &str) -> &str {
+    if dir_name == "debug" {
+        "dev"
+    } else {
+        dir_name
+    }
+}
+
+static BUILD: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// The workspace binary `name` (e.g. `kubectl-sops`), built for the test's own profile.
+///
+/// `$KSOPS_BIN_<NAME>` (e.g. `KSOPS_BIN_KUBECTL_SOPS`) overrides the path and skips building.
+/// Otherwise the binary is taken from the test executable's `<target>/<profile>/` dir (which
+/// follows `CARGO_TARGET_DIR`, `--release`, `--profile`), and `cargo build -p <name>` is run
+/// once per test process first so that it is never stale (a no-op when up to date). Set
+/// `KSOPS_NO_BUILD=1` to skip that build and use whatever is there.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let var = format!(
+        "KSOPS_BIN_{}",
+        peer_env_var(name).trim_start_matches("KSOPS_PEER_")
+    );
+    if let Some(p) = nonempty(env::var_os(&var)) {
+        let p = PathBuf::from(p);
+        assert!(
+            is_executable(&p),
+            "{var}={} is not an executable file",
+            p.display()
+        );
+        return p;
+    }
+    let profile_dir = exe_profile_dir()
+        .or_else(|| {
+            nonempty(env::var_os("CARGO_TARGET_DIR")).map(|t| PathBuf::from(t).join("debug"))
+        })
+        .unwrap_or_else(|| workspace_root().join("target/debug"));
+    let bin = profile_dir.join(name);
+    if nonempty(env::var_os("KSOPS_NO_BUILD")).is_none() {
+        let res = BUILD.get_or_init(|| cargo_build(name, &profile_dir));
+        if let Err(e) = res {
+            panic!("{e}");
+        }
+    }
+    assert!(
+        is_executable(&bin),
+        "{} not found (build it with `cargo build -p {name}`, or set {var})",
+        bin.display()
+    );
+    bin
+}
+
+fn cargo_build(name: &str, profile_dir: &Path) -> Result<(), String> {
+    let dir_name = profile_dir
+        .file_name()
+        .and_then(OsStr::to_str)
+        .unwrap_or("debug");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        name,
+        "--bin",
+        name,
+        "--profile",
+        profile_for_dir(dir_name),
+    ])
+    .current_dir(workspace_root());
+    // Build into the same target dir as the running tests (unless it is a --target <triple> layout,
+    // where the inherited CARGO_TARGET_DIR / default is already right).
+    if let Some(target_root) = profile_dir.parent() {
+        if target_root.join("CACHEDIR.TAG").is_file() {
+            cmd.env("CARGO_TARGET_DIR", target_root);
+        }
+    }
+    eprintln!("e2e-tests: {cmd:?}");
+    let out = cmd
+        .stdout(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", Path::new(&cargo).display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`cargo build -p {name}` failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+// ------------------------------------------------------------------------------------- runner
+
+/// Variables passed through from the test's environment to peers; everything else is dropped
+/// (notably `SOPS_*`, `GNUPGHOME`, `XDG_*` — sops reads `$XDG_CONFIG_HOME/sops/age/keys.txt` —,
+/// cloud credentials and `HOME`, which sops uses for `~/.ssh` identities).
+pub const PASS_ENV: &[&str] = &["PATH", "TMPDIR", "LANG", "LC_ALL", "TZ"];
+
+/// `(exit code, stdout, stderr)`. The code is `128 + signal` when the child was killed by one.
+pub type Outcome = (i32, Vec<u8>, String);
+
+fn exit_code(st: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+}
+
+/// Runs a program (typically a real sops, but also `kubectl-sops`) in `dir` with an isolated
+/// environment: only [`PASS_ENV`] is inherited, `HOME=dir` and `SOPS_DISABLE_VERSION_CHECK=1`.
+/// `SOPS_AGE_KEY_FILE`, `GNUPGHOME`, `SOPS_CONFIG`, … are only set when asked for.
+///
+/// sops looks for `.sops.yaml` from its working directory upwards; `dir` should be a temp dir
+/// (or pin the config with [`Sops::config`]).
+#[derive(Debug, Clone)]
+pub struct Sops {
+    bin: PathBuf,
+    dir: PathBuf,
+    env: Vec<(OsString, OsString)>,
+}
+
+impl Sops {
+    pub fn new(bin: impl AsRef<Path>, dir: impl AsRef<Path>) -> Self {
+        let dir = dir.as_ref().to_path_buf();
+        let mut s = Sops {
+            bin: bin.as_ref().to_path_buf(),
+            dir: dir.clone(),
+            env: Vec::new(),
+        };
+        s = s.env("HOME", &dir).env("SOPS_DISABLE_VERSION_CHECK", "1");
+        s
+    }
+
+    /// Set (or replace) one variable.
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        let k = k.as_ref().to_os_string();
+        self.env.retain(|(ek, _)| *ek != k);
+        self.env.push((k, v.as_ref().to_os_string()));
+        self
+    }
+
+    /// Remove a variable set earlier (including the defaults `HOME`, `SOPS_DISABLE_VERSION_CHECK`).
+    pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Self {
+        self.env.retain(|(ek, _)| ek != k.as_ref());
+        self
+    }
+
+    pub fn age_key_file(self, p: impl AsRef<Path>) -> Self {
+        self.env("SOPS_AGE_KEY_FILE", p.as_ref())
+    }
+
+    pub fn gnupghome(self, p: impl AsRef<Path>) -> Self {
+        self.env("GNUPGHOME", p.as_ref())
+    }
+
+    /// `SOPS_CONFIG` (the `.sops.yaml` to use instead of searching from the working dir).
+    pub fn config(self, p: impl AsRef<Path>) -> Self {
+        self.env("SOPS_CONFIG", p.as_ref())
+    }
+
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The command as it would run (for callers needing more control, e.g. timeouts).
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args).current_dir(&self.dir).env_clear();
+        for k in PASS_ENV {
+            if let Some(v) = env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Run with stdin closed (`/dev/null`).
+    pub fn run<I, S>(&self, args: I) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.run_stdin(args, None)
+    }
+
+    /// Run, feeding `input` on stdin when given.
+    pub fn run_stdin<I, S>(&self, args: I, input: Option<&[u8]>) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = self.command(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        if let Some(data) = input {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            let data = data.to_vec();
+            // Write from a thread so a child that fills its stdout pipe cannot deadlock us.
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&data);
+            });
+        }
+        let out = child.wait_with_output().expect("wait for child");
+        (
+            exit_code(out.status),
+            out.stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Run and require exit 0; returns stdout. Panics with the command's stderr otherwise.
+    pub fn ok<I, S>(&self, args: I) -> Vec<u8>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<OsString> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
+        let (code, out, err) = self.run(&args);
+        assert_eq!(
+            code,
+            0,
+            "{} {:?} exited {code}; stderr:\n{err}",
+            self.bin.display(),
+            args
+        );
+        out
+    }
+
+    /// First line of `--version` (e.g. `sops 3.13.2`).
+    pub fn version(&self) -> String {
+        let out = self.ok(["--version"]);
+        String::from_utf8_lossy(&out)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    }
+}
+
+// ------------------------------------------------------------------------------------- gnupg
+
+/// A throw-away `GNUPGHOME` (short path under `/tmp`, mode 0700: gpg-agent's socket path must
+/// stay short). The agent it may start is killed and the dir removed on drop.
+pub struct GnupgHome {
+    dir: tempfile::TempDir,
+    gpg: PathBuf,
+}
+
+impl GnupgHome {
+    /// Create the home and `gpg --batch --import` each of `keys` (armored `.asc`).
+    /// `Err` when gpg is missing or an import fails; use [`need`]`(&["gpg"])` first to gate.
+    pub fn new<P: AsRef<Path>>(keys: &[P]) -> io::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let gpg =
+            peer("gpg").ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "gpg not found"))?;
+        let dir = tempfile::Builder::new().prefix("ksg").tempdir_in("/tmp")?;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))?;
+        let home = GnupgHome { dir, gpg };
+        for k in keys {
+            let k = k.as_ref();
+            let (code, _, err) = home.gpg_cmd().run([OsStr::new("--import"), k.as_os_str()]);
+            if code != 0 {
+                return Err(io::Error::other(format!(
+                    "gpg --import {} failed ({code}): {err}",
+                    k.display()
+                )));
+            }
+        }
+        Ok(home)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A runner for `gpg --batch …` with this home (same isolation as [`Sops`]).
+    pub fn gpg_cmd(&self) -> GpgCmd<'_> {
+        GpgCmd(self)
+    }
+}
+
+/// See [`GnupgHome::gpg_cmd`].
+pub struct GpgCmd<'a>(&'a GnupgHome);
+
+impl GpgCmd<'_> {
+    pub fn run<I, S>(&self, args: I) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let h = self.0;
+        let args: Vec<OsString> = std::iter::once(OsString::from("--batch"))
+            .chain(args.into_iter().map(|a| a.as_ref().to_os_string()))
+            .collect();
+        Sops::new(&h.gpg, h.path()).gnupghome(h.path()).run(args)
+    }
+}
+
+impl Drop for GnupgHome {
+    fn drop(&mut self) {
+        let gpgconf = self.gpg.with_file_name("gpgconf");
+        let gpgconf = if is_executable(&gpgconf) {
+            gpgconf
+        } else {
+            PathBuf::from("gpgconf")
+        };
+        let _ = Command::new(gpgconf)
+            .args(["--kill", "all"])
+            .env("GNUPGHOME", self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+// ------------------------------------------------------------------------------------- tests
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn envmap(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let m: HashMap<String, OsString> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn ci_detection() {
+        assert!(in_ci_with(envmap(&[("CI", "true")])));
+        assert!(in_ci_with(envmap(&[("CI", "1")])));
+        assert!(in_ci_with(envmap(&[("CI", "TRUE")])));
+        assert!(!in_ci_with(envmap(&[("CI", "false")])));
+        assert!(!in_ci_with(envmap(&[("CI", "0")])));
+        assert!(!in_ci_with(envmap(&[])));
+        assert!(in_ci_with(envmap(&[("KSOPS_REQUIRE_PEERS", "1")])));
+        assert!(!in_ci_with(envmap(&[("KSOPS_REQUIRE_PEERS", "")])));
+    }
+
+    #[test]
+    fn env_var_names() {
+        assert_eq!(peer_env_var("sops"), "KSOPS_PEER_SOPS");
+        assert_eq!(peer_env_var("sops-3.11"), "KSOPS_PEER_SOPS_3_11");
+        assert_eq!(peer_env_var("kube-apiserver"), "KSOPS_PEER_KUBE_APISERVER");
+    }
+
+    #[test]
+    fn peer_location_precedence() {
+        let all = [
+            ("KSOPS_PEER_SOPS", "/o/sops"),
+            ("KSOPS_PEERS_BIN", "/b"),
+            ("KSOPS_PEERS_ROOT", "/r"),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
+        let loc = |n: usize| peer_location_with("sops", envmap(&all[n..]));
+        assert_eq!(loc(0), Some("/o/sops".into()));
+        assert_eq!(loc(1), Some("/b/sops".into()));
+        assert_eq!(loc(2), Some("/r/bin/sops".into()));
+        assert_eq!(loc(3), Some("/x/kubectl-sops-peers/bin/sops".into()));
+        assert_eq!(loc(4), Some("/h/.cache/kubectl-sops-peers/bin/sops".into()));
+        assert_eq!(loc(5), None);
+        // empty values count as unset
+        let e = envmap(&[
+            ("KSOPS_PEERS_BIN", ""),
+            ("XDG_CACHE_HOME", ""),
+            ("HOME", "/h"),
+        ]);
+        assert_eq!(
+            peer_location_with("sops-3.11", e),
+            Some("/h/.cache/kubectl-sops-peers/bin/sops-3.11".into())
+        );
+    }
+
+    #[test]
+    fn profile_names() {
+        assert_eq!(profile_for_dir("debug"), "dev");
+        assert_eq!(profile_for_dir("release"), "release");
+        assert_eq!(profile_for_dir("bench"), "bench");
+    }
+
+    #[test]
+    fn vectors_dir_is_shared_beside_the_clone() {
+        let d = vectors_dir();
+        assert!(d.ends_with("shared/vectors/sops"), "{}", d.display());
+    }
+
+    #[test]
+    fn runner_isolates_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        // `env` prints the child's environment; inherited SOPS_*/GNUPGHOME must not appear.
+        let s = Sops::new("/usr/bin/env", dir.path())
+            .age_key_file("/k.txt")
+            .env("EXTRA", "1");
+        let (code, out, _) = s.run(Vec::<&str>::new());
+        assert_eq!(code, 0);
+        let out = String::from_utf8(out).unwrap();
+        let mut vars: Vec<&str> = out.lines().map(|l| l.split('=').next().unwrap()).collect();
+        vars.sort();
+        for v in &vars {
+            assert!(
+                PASS_ENV.contains(v)
+                    || [
+                        "HOME",
+                        "SOPS_DISABLE_VERSION_CHECK",
+                        "SOPS_AGE_KEY_FILE",
+                        "EXTRA"
+                    ]
+                    .contains(v),
+                "unexpected variable {v} leaked into the child"
+            );
+        }
+        assert!(out.contains(&format!("HOME={}\n", dir.path().display())));
+        assert!(out.contains("SOPS_AGE_KEY_FILE=/k.txt\n"));
+        assert!(out.contains("SOPS_DISABLE_VERSION_CHECK=1\n"));
+        let out2 = String::from_utf8(s.env_remove("EXTRA").run(Vec::<&str>::new()).1).unwrap();
+        assert!(!out2.contains("EXTRA="));
+    }
+
+    #[test]
+    fn runner_stdin_exit_code_and_cwd() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = Sops::new("/bin/sh", dir.path());
+        let (code, out, err) =
+            sh.run_stdin(["-c", "cat; pwd; echo oops >&2; exit 3"], Some(b"in\n"));
+        assert_eq!(code, 3);
+        let cwd = dir.path().canonicalize().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("in\n{}\n", cwd.display())
+        );
+        assert_eq!(err, "oops\n");
+        let (code, _, _) = sh.run(["-c", "kill -9 $$"]);
+        assert_eq!(code, 128 + 9);
+    }
+
+    #[test]
+    fn gnupg_home_imports_and_cleans_up() {
+        let Some(_) = peer("gpg") else {
+            eprintln!("SKIPPED: no gpg");
+            return;
+        };
+        let key = vectors_dir().join("keys/sops_functional_tests_key.asc");
+        if !key.is_file() {
+            eprintln!("SKIPPED: no vectors at {}", vectors_dir().display());
+            return;
+        }
+        let path;
+        {
+            let h = GnupgHome::new(&[&key]).unwrap();
+            path = h.path().to_path_buf();
+            assert!(path.as_os_str().len() < 40, "{}", path.display());
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+            let (code, out, err) = h.gpg_cmd().run(["--list-secret-keys", "--with-colons"]);
+            assert_eq!(code, 0, "{err}");
+            assert!(
+                String::from_utf8_lossy(&out).contains("\nsec:"),
+                "no secret key imported"
+            );
+        }
+        assert!(!path.exists(), "GNUPGHOME not removed");
+        assert!(GnupgHome::new(&[Path::new("/nonexistent.asc")]).is_err());
+    }
+}
