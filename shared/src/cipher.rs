@@ -116,9 +116,11 @@ pub fn go_format_float_f(f: f64) -> String {
         "NaN".into()
     } else if f.is_infinite() {
         if f > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        // Rust's Display is the shortest round-trip representation without exponent, like Go's 'f', -1.
+    } else if f == 0.0 {
         format!("{f}")
+    } else {
+        // Shortest round-trip digits with Go's tie-breaking (Rust's Display rounds ties differently).
+        crate::stores::json::go_format_f(f)
     }
 }
 
@@ -298,6 +300,10 @@ mod tests {
         assert_eq!(go_format_float_f(1e-7), "0.0000001");
         assert_eq!(go_format_float_f(f64::INFINITY), "+Inf");
         assert_eq!(go_format_float_f(f64::NAN), "NaN");
+        assert_eq!(
+            go_format_float_f(-169230132522575.125),
+            "-169230132522575.12"
+        );
     }
 
     #[test]
