@@ -32,7 +32,10 @@ fn big_tree() -> Branch {
 fn benches(c: &mut Criterion) {
     let key = DataKey::generate();
     let rules = Rules::new(&EncryptionRule::Default).unwrap();
-    let settings = WalkSettings { rules: &rules, mac_only_encrypted: false };
+    let settings = WalkSettings {
+        rules: &rules,
+        mac_only_encrypted: false,
+    };
     let plain = vec![big_tree()];
     let mut encrypted = plain.clone();
     encrypt_docs(&mut encrypted, &settings, &mut Cipher::new(&key)).unwrap();
@@ -51,8 +54,12 @@ fn benches(c: &mut Criterion) {
     });
     let yaml = store_for(Format::Yaml, &StoreSettings::default());
     let text = yaml.emit_plain(&plain).unwrap();
-    c.bench_function("yaml parse 10k values", |b| b.iter(|| yaml.load_plain(&text).unwrap()));
-    c.bench_function("yaml emit 10k values", |b| b.iter(|| yaml.emit_plain(&plain).unwrap()));
+    c.bench_function("yaml parse 10k values", |b| {
+        b.iter(|| yaml.load_plain(&text).unwrap())
+    });
+    c.bench_function("yaml emit 10k values", |b| {
+        b.iter(|| yaml.emit_plain(&plain).unwrap())
+    });
 }
 
 criterion_group!(engine, benches);

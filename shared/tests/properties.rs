@@ -29,7 +29,11 @@ fn recipient() -> &'static str {
 }
 
 fn spec(rule: EncryptionRule) -> SealSpec {
-    SealSpec { groups: vec![vec![Recipient::Age(recipient().to_string())]], rule, ..Default::default() }
+    SealSpec {
+        groups: vec![vec![Recipient::Age(recipient().to_string())]],
+        rule,
+        ..Default::default()
+    }
 }
 
 fn key_strategy() -> impl Strategy<Value = String> {
@@ -51,26 +55,32 @@ fn value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Seq),
-            prop::collection::vec((key_strategy(), inner), 0..4).prop_map(|kv| Value::Map(dedup(kv))),
+            prop::collection::vec((key_strategy(), inner), 0..4)
+                .prop_map(|kv| Value::Map(dedup(kv))),
         ]
     })
 }
 
 fn dedup(kv: Vec<(String, Value)>) -> Branch {
     let mut seen = std::collections::HashSet::new();
-    kv.into_iter().filter(|(k, _)| seen.insert(k.clone())).map(|(k, v)| Item::Pair(k, v)).collect()
+    kv.into_iter()
+        .filter(|(k, _)| seen.insert(k.clone()))
+        .map(|(k, v)| Item::Pair(k, v))
+        .collect()
 }
 
 fn doc() -> impl Strategy<Value = Branch> {
-    (prop::collection::vec((key_strategy(), value()), 1..5), prop::option::of("[ a-z]{0,10}")).prop_map(
-        |(kv, c)| {
+    (
+        prop::collection::vec((key_strategy(), value()), 1..5),
+        prop::option::of("[ a-z]{0,10}"),
+    )
+        .prop_map(|(kv, c)| {
             let mut d = dedup(kv);
             if let Some(c) = c {
                 d.insert(0, Item::Comment(Comment::line(c)));
             }
             d
-        },
-    )
+        })
 }
 
 proptest! {
@@ -108,7 +118,10 @@ fn sealed_yaml() -> (String, KeyRing) {
     let plain = b"user: alice\npassword: hunter2\nport: 5432\nlist:\n    - a\n    - true\n";
     let docs = store.load_plain(plain).unwrap();
     let (enc, md) = seal(docs, &spec(EncryptionRule::Default), &keys, None).unwrap();
-    (String::from_utf8(store.emit_encrypted(&enc, &md).unwrap()).unwrap(), keys)
+    (
+        String::from_utf8(store.emit_encrypted(&enc, &md).unwrap()).unwrap(),
+        keys,
+    )
 }
 
 #[test]
@@ -127,7 +140,11 @@ fn any_tampered_value_mac_or_date_fails_without_plaintext() {
             Ok(_) => panic!("tampering at byte {pos} was not detected"),
             Err(e) => e,
         };
-        assert!([24, 25, 51].contains(&err.exit_code()), "unexpected code {} for {err}", err.exit_code());
+        assert!(
+            [24, 25, 51].contains(&err.exit_code()),
+            "unexpected code {} for {err}",
+            err.exit_code()
+        );
         let msg = err.to_string();
         for secret in ["hunter2", "alice", "5432"] {
             assert!(!msg.contains(secret), "plaintext in error: {msg}");
@@ -137,7 +154,9 @@ fn any_tampered_value_mac_or_date_fails_without_plaintext() {
     let i = text.find("lastmodified: \"").unwrap() + "lastmodified: \"".len() + 3;
     let mut b = text.into_bytes();
     b[i] = if b[i] == b'9' { b'8' } else { b'9' };
-    let err = open(&b, store.as_ref(), &keys, false).err().expect("tampered lastmodified must fail");
+    let err = open(&b, store.as_ref(), &keys, false)
+        .err()
+        .expect("tampered lastmodified must fail");
     assert_eq!(err.exit_code(), 24, "{err}");
 }
 
@@ -148,11 +167,23 @@ fn reseal_keeps_unchanged_ciphertext() {
     let plain1 = "a: one\nb: two\nnested:\n    c: 3\n    d: [x, y]\n";
     let plain2 = "a: one\nb: CHANGED\nnested:\n    c: 3\n    d: [x, y]\n";
     let rule = spec(EncryptionRule::Default);
-    let (enc, md) = seal(store.load_plain(plain1.as_bytes()).unwrap(), &rule, &keys, None).unwrap();
+    let (enc, md) = seal(
+        store.load_plain(plain1.as_bytes()).unwrap(),
+        &rule,
+        &keys,
+        None,
+    )
+    .unwrap();
     let v1 = String::from_utf8(store.emit_encrypted(&enc, &md).unwrap()).unwrap();
     let prev = open(v1.as_bytes(), store.as_ref(), &keys, false).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100)); // a new lastmodified second
-    let (enc2, md2) = seal(store.load_plain(plain2.as_bytes()).unwrap(), &rule, &keys, Some(prev)).unwrap();
+    let (enc2, md2) = seal(
+        store.load_plain(plain2.as_bytes()).unwrap(),
+        &rule,
+        &keys,
+        Some(prev),
+    )
+    .unwrap();
     let v2 = String::from_utf8(store.emit_encrypted(&enc2, &md2).unwrap()).unwrap();
     let l1: Vec<&str> = v1.lines().collect();
     let l2: Vec<&str> = v2.lines().collect();

@@ -1,0 +1,1152 @@
+//! Writes trees the way sops 3.13 does: the tree becomes go-yaml v3 nodes (comments as head/line/foot
+//! comments, exactly as sops attaches them), the nodes become events, and a port of the block-style part
+//! of go-yaml's emitter state machine turns the events into text.
+
+use super::scalar::{can_use_plain, format_float};
+use crate::tree::{Branch, Item, Value};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// A go-yaml `Node`, reduced to what sops builds.
+struct Node {
+    kind: Kind,
+    head: String,
+    line: String,
+    foot: String,
+}
+
+enum Kind {
+    Scalar {
+        value: String,
+        tag: Option<&'static str>,
+        style: Style,
+    },
+    Seq(Vec<Node>),
+    /// Keys and values alternate.
+    Map(Vec<Node>),
+}
+
+impl Node {
+    fn new(kind: Kind) -> Self {
+        Node {
+            kind,
+            head: String::new(),
+            line: String::new(),
+            foot: String::new(),
+        }
+    }
+}
+
+fn joined(comments: &mut Vec<String>) -> Option<String> {
+    if comments.is_empty() {
+        return None;
+    }
+    let s = format!("#{}", comments.join("\n#"));
+    comments.clear();
+    Some(s)
+}
+
+fn add_head(node: &mut Node, comments: &mut Vec<String>) {
+    if let Some(c) = joined(comments) {
+        node.head = if node.head.is_empty() {
+            c
+        } else {
+            format!("{c}\n{}", node.head)
+        };
+    }
+}
+
+fn add_foot(node: &mut Node, comments: &mut Vec<String>) {
+    if let Some(c) = joined(comments) {
+        node.foot = if node.foot.is_empty() {
+            c
+        } else {
+            format!("{}\n{c}", node.foot)
+        };
+    }
+}
+
+fn add_line(node: &mut Node, comments: &mut Vec<String>) {
+    if let Some(c) = joined(comments) {
+        node.line = if node.line.is_empty() {
+            c
+        } else {
+            format!("{}\n{c}", node.line)
+        };
+    }
+}
+
+/// The style go-yaml's `Node.Encode` gives a string (encode, then re-parse).
+fn string_style(s: &str) -> Style {
+    let base = if s.contains('\n') {
+        Style::Literal
+    } else if can_use_plain(s) {
+        Style::Plain
+    } else {
+        Style::Double
+    };
+    let a = analyze_scalar(s);
+    let mut style = base;
+    if style == Style::Plain && !a.block_plain_allowed {
+        style = Style::Single;
+    }
+    if style == Style::Single && !a.single_quoted_allowed {
+        style = Style::Double;
+    }
+    if style == Style::Literal && !a.block_allowed {
+        style = Style::Double;
+    }
+    style
+}
+
+fn scalar_node(v: &Value) -> Node {
+    let (value, tag, style) = match v {
+        Value::Null => ("null".to_string(), None, Style::Plain),
+        Value::Bool(b) => (b.to_string(), None, Style::Plain),
+        Value::Int(i) => (i.to_string(), None, Style::Plain),
+        Value::Float(f) => (format_float(*f), None, Style::Plain),
+        Value::Time(t) => (t.clone(), None, Style::Plain),
+        // go-yaml v3.0.4 tags the merge key text even in a plain string.
+        Value::Str(s) if s == "<<" => (s.clone(), Some("merge"), Style::Plain),
+        Value::Str(s) => (s.clone(), None, string_style(s)),
+        Value::Comment(c) => (c.text.clone(), None, string_style(&c.text)),
+        Value::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(s) => (s.to_string(), None, string_style(s)),
+            Err(_) => {
+                use base64::Engine as _;
+                (
+                    base64::engine::general_purpose::STANDARD.encode(b),
+                    Some("binary"),
+                    Style::Plain,
+                )
+            }
+        },
+        Value::Map(_) | Value::Seq(_) => unreachable!("collections are not scalars"),
+    };
+    Node::new(Kind::Scalar { value, tag, style })
+}
+
+fn value_node(v: &Value) -> Node {
+    match v {
+        Value::Map(b) => branch_node(b),
+        Value::Seq(items) => seq_node(items),
+        other => scalar_node(other),
+    }
+}
+
+/// sops `appendTreeBranch`.
+fn branch_node(branch: &Branch) -> Node {
+    let mut map = Node::new(Kind::Map(Vec::new()));
+    let mut content = Vec::new();
+    let mut heads = Vec::new();
+    let mut inlines = Vec::new();
+    let mut beginning = true;
+    for item in branch {
+        match item {
+            Item::Comment(c) if c.inline => inlines.push(c.text.clone()),
+            Item::Comment(c) => heads.push(c.text.clone()),
+            Item::Pair(k, v) => {
+                if beginning {
+                    add_head(&mut map, &mut heads);
+                    beginning = false;
+                }
+                let mut key = scalar_node(&Value::Str(k.clone()));
+                add_head(&mut key, &mut heads);
+                let mut val = value_node(v);
+                add_line(&mut val, &mut inlines);
+                content.push(key);
+                content.push(val);
+            }
+        }
+    }
+    heads.append(&mut inlines);
+    if !heads.is_empty() {
+        if beginning {
+            add_head(&mut map, &mut heads);
+        } else {
+            let n = content.len();
+            add_foot(&mut content[n - 2], &mut heads);
+        }
+    }
+    map.kind = Kind::Map(content);
+    map
+}
+
+/// sops `appendSequence`.
+fn seq_node(items: &[Value]) -> Node {
+    let mut seq = Node::new(Kind::Seq(Vec::new()));
+    let mut content: Vec<Node> = Vec::new();
+    let mut heads = Vec::new();
+    let mut inlines = Vec::new();
+    let mut beginning = true;
+    for item in items {
+        match item {
+            Value::Comment(c) if c.inline => inlines.push(c.text.clone()),
+            Value::Comment(c) => heads.push(c.text.clone()),
+            other => {
+                if beginning {
+                    add_head(&mut seq, &mut heads);
+                    beginning = false;
+                }
+                let mut n = value_node(other);
+                add_head(&mut n, &mut heads);
+                add_line(&mut n, &mut inlines);
+                content.push(n);
+            }
+        }
+    }
+    heads.append(&mut inlines);
+    if !heads.is_empty() {
+        if beginning {
+            add_head(&mut seq, &mut heads);
+        } else {
+            let last = content.last_mut().expect("non-empty");
+            add_foot(last, &mut heads);
+        }
+    }
+    seq.kind = Kind::Seq(content);
+    seq
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum EvKind {
+    StreamStart,
+    StreamEnd,
+    DocStart,
+    DocEnd,
+    Scalar,
+    SeqStart,
+    SeqEnd,
+    MapStart,
+    MapEnd,
+}
+
+struct Ev {
+    kind: EvKind,
+    value: String,
+    tag: Option<&'static str>,
+    style: Style,
+    head: String,
+    line: String,
+    foot: String,
+    tail: String,
+}
+
+impl Ev {
+    fn bare(kind: EvKind) -> Self {
+        Ev {
+            kind,
+            value: String::new(),
+            tag: None,
+            style: Style::Plain,
+            head: String::new(),
+            line: String::new(),
+            foot: String::new(),
+            tail: String::new(),
+        }
+    }
+}
+
+/// go-yaml encoder `node()`: nodes to events (with the foot-to-tail shuffle of mapping keys).
+fn node_events(node: Node, tail: String, out: &mut Vec<Ev>) {
+    let Node {
+        kind,
+        head,
+        line,
+        foot,
+    } = node;
+    match kind {
+        Kind::Map(content) => {
+            out.push(Ev {
+                head,
+                tail,
+                ..Ev::bare(EvKind::MapStart)
+            });
+            let mut tail = String::new();
+            let mut it = content.into_iter();
+            while let (Some(mut k), Some(v)) = (it.next(), it.next()) {
+                let foot = std::mem::take(&mut k.foot);
+                node_events(k, std::mem::take(&mut tail), out);
+                tail = foot;
+                node_events(v, String::new(), out);
+            }
+            out.push(Ev {
+                tail,
+                line,
+                foot,
+                ..Ev::bare(EvKind::MapEnd)
+            });
+        }
+        Kind::Seq(content) => {
+            out.push(Ev {
+                head,
+                ..Ev::bare(EvKind::SeqStart)
+            });
+            for n in content {
+                node_events(n, String::new(), out);
+            }
+            out.push(Ev {
+                line,
+                foot,
+                ..Ev::bare(EvKind::SeqEnd)
+            });
+        }
+        Kind::Scalar { value, tag, style } => {
+            out.push(Ev {
+                value,
+                tag,
+                style,
+                head,
+                line,
+                foot,
+                tail,
+                ..Ev::bare(EvKind::Scalar)
+            });
+        }
+    }
+}
+
+/// Emits documents (one mapping each) like sops' `EmitPlainFile` with `SetIndent(indent)`.
+pub(crate) fn emit_documents(docs: &[&Branch], indent: usize) -> String {
+    let mut evs = vec![Ev::bare(EvKind::StreamStart)];
+    for doc in docs {
+        evs.push(Ev::bare(EvKind::DocStart));
+        node_events(branch_node(doc), String::new(), &mut evs);
+        evs.push(Ev::bare(EvKind::DocEnd));
+    }
+    evs.push(Ev::bare(EvKind::StreamEnd));
+    Emitter::new(indent).run(&evs)
+}
+
+/// Emits one value like sops' `EmitValue` (`yaml.Marshal` of the node: indent 4).
+pub(crate) fn emit_single(v: &Value) -> String {
+    let mut evs = vec![Ev::bare(EvKind::StreamStart), Ev::bare(EvKind::DocStart)];
+    let node = match v {
+        Value::Comment(c) => {
+            // A lone comment is a string to go-yaml.
+            scalar_node(&Value::Str(c.text.clone()))
+        }
+        other => value_node(other),
+    };
+    node_events(node, String::new(), &mut evs);
+    evs.push(Ev::bare(EvKind::DocEnd));
+    evs.push(Ev::bare(EvKind::StreamEnd));
+    Emitter::new(4).run(&evs)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    StreamStart,
+    FirstDocStart,
+    DocStart,
+    DocContent,
+    DocEnd,
+    FlowSeqFirstItem,
+    FlowMapFirstKey,
+    BlockSeqFirstItem,
+    BlockSeqItem,
+    BlockMapFirstKey,
+    BlockMapKey,
+    BlockMapSimpleValue,
+    BlockMapValue,
+    End,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Analysis {
+    multiline: bool,
+    flow_plain_allowed: bool,
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_printable(c: char) -> bool {
+    let u = c as u32;
+    u == 0x0A
+        || (0x20..=0x7E).contains(&u)
+        || (0xA0..=0xD7FF).contains(&u)
+        || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
+}
+
+/// go-yaml `yaml_emitter_analyze_scalar`.
+fn analyze_scalar(value: &str) -> Analysis {
+    if value.is_empty() {
+        return Analysis {
+            multiline: false,
+            flow_plain_allowed: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let chars: Vec<char> = value.chars().collect();
+    let (mut block_ind, mut flow_ind) = (false, false);
+    if value.starts_with("---") || value.starts_with("...") {
+        block_ind = true;
+        flow_ind = true;
+    }
+    let (mut line_breaks, mut special, mut tabs) = (false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut prev_space, mut prev_break) = (false, false);
+    let mut preceded_by_ws = true;
+    let n = chars.len();
+    for (i, &c) in chars.iter().enumerate() {
+        let followed_by_ws = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t');
+        if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                '?' | ':' => {
+                    flow_ind = true;
+                    if followed_by_ws {
+                        block_ind = true;
+                    }
+                }
+                '-' if followed_by_ws => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                ',' | '?' | '[' | ']' | '{' | '}' => flow_ind = true,
+                ':' => {
+                    flow_ind = true;
+                    if followed_by_ws {
+                        block_ind = true;
+                    }
+                }
+                '#' if preceded_by_ws => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                _ => {}
+            }
+        }
+        if c == '\t' {
+            tabs = true;
+        } else if !is_printable(c) {
+            special = true;
+        }
+        if c == ' ' {
+            if i == 0 {
+                leading_space = true;
+            }
+            if i + 1 == n {
+                trailing_space = true;
+            }
+            if prev_break {
+                break_space = true;
+            }
+            prev_space = true;
+            prev_break = false;
+        } else if is_break(c) {
+            line_breaks = true;
+            if i == 0 {
+                leading_break = true;
+            }
+            if i + 1 == n {
+                trailing_break = true;
+            }
+            if prev_space {
+                space_break = true;
+            }
+            prev_space = false;
+            prev_break = true;
+        } else {
+            prev_space = false;
+            prev_break = false;
+        }
+        preceded_by_ws = matches!(c, ' ' | '\t' | '\0') || is_break(c);
+    }
+    let mut a = Analysis {
+        multiline: line_breaks,
+        flow_plain_allowed: true,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || tabs || special {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special {
+        a.block_allowed = false;
+    }
+    if line_breaks {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+    }
+    if flow_ind {
+        a.flow_plain_allowed = false;
+    }
+    if block_ind {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+/// Port of the parts of go-yaml v3's `emitterc.go` that block-style documents use.
+struct Emitter {
+    out: String,
+    best_indent: i32,
+    state: St,
+    states: Vec<St>,
+    indent: i32,
+    indents: Vec<i32>,
+    flow_level: i32,
+    simple_key_context: bool,
+    mapping_context: bool,
+    column: i32,
+    whitespace: bool,
+    indention: bool,
+    foot_indent: i32,
+    head_comment: String,
+    line_comment: String,
+    foot_comment: String,
+    tail_comment: String,
+    key_line_comment: String,
+    tag: Option<&'static str>,
+    sd: Analysis,
+    sd_value: String,
+    sd_style: Style,
+}
+
+impl Emitter {
+    fn new(indent: usize) -> Self {
+        let mut best = i32::try_from(indent).unwrap_or(2);
+        if best == 0 {
+            best = 4;
+        }
+        if !(2..=9).contains(&best) {
+            best = 2;
+        }
+        Emitter {
+            out: String::new(),
+            best_indent: best,
+            state: St::StreamStart,
+            states: Vec::new(),
+            indent: -1,
+            indents: Vec::new(),
+            flow_level: 0,
+            simple_key_context: false,
+            mapping_context: false,
+            column: 0,
+            whitespace: true,
+            indention: true,
+            foot_indent: -1,
+            head_comment: String::new(),
+            line_comment: String::new(),
+            foot_comment: String::new(),
+            tail_comment: String::new(),
+            key_line_comment: String::new(),
+            tag: None,
+            sd: Analysis::default(),
+            sd_value: String::new(),
+            sd_style: Style::Plain,
+        }
+    }
+
+    fn run(mut self, evs: &[Ev]) -> String {
+        for i in 0..evs.len() {
+            self.analyze_event(&evs[i]);
+            self.state_machine(evs, i);
+        }
+        self.out
+    }
+
+    // ---- low-level writers ----
+
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
+    }
+
+    fn put_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+        self.indention = true;
+    }
+
+    fn write_char(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
+    }
+
+    fn write_break_char(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+            self.indention = true;
+        }
+    }
+
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0);
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
+        }
+        if self.foot_indent == indent {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.foot_indent = -1;
+    }
+
+    fn write_indicator(&mut self, ind: &str, need_ws: bool, is_ws: bool, is_indention: bool) {
+        if need_ws && !self.whitespace {
+            self.put(' ');
+        }
+        for c in ind.chars() {
+            self.write_char(c);
+        }
+        self.whitespace = is_ws;
+        self.indention = self.indention && is_indention;
+    }
+
+    fn write_comment(&mut self, comment: &str) {
+        let mut breaks = false;
+        let mut pound = false;
+        for c in comment.chars() {
+            if is_break(c) {
+                self.write_break_char(c);
+                breaks = true;
+                pound = false;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if !pound {
+                    if c != '#' {
+                        self.put('#');
+                        self.put(' ');
+                    }
+                    pound = true;
+                }
+                self.write_char(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        if !breaks {
+            self.put_break();
+        }
+        self.whitespace = true;
+    }
+
+    fn process_head_comment(&mut self) {
+        if !self.tail_comment.is_empty() {
+            self.write_indent();
+            let t = std::mem::take(&mut self.tail_comment);
+            self.write_comment(&t);
+            self.foot_indent = self.indent.max(0);
+        }
+        if self.head_comment.is_empty() {
+            return;
+        }
+        self.write_indent();
+        let h = std::mem::take(&mut self.head_comment);
+        self.write_comment(&h);
+    }
+
+    fn process_line_comment(&mut self, linebreak: bool) {
+        if self.line_comment.is_empty() {
+            if linebreak {
+                self.put_break();
+            }
+            return;
+        }
+        if !self.whitespace {
+            self.put(' ');
+        }
+        let l = std::mem::take(&mut self.line_comment);
+        self.write_comment(&l);
+    }
+
+    fn process_foot_comment(&mut self) {
+        if self.foot_comment.is_empty() {
+            return;
+        }
+        self.write_indent();
+        let f = std::mem::take(&mut self.foot_comment);
+        self.write_comment(&f);
+        self.foot_indent = self.indent.max(0);
+    }
+
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { self.best_indent } else { 0 };
+        } else if !indentless {
+            if self.states.last() == Some(&St::BlockSeqItem) {
+                self.indent += 2;
+            } else {
+                self.indent =
+                    self.best_indent * ((self.indent + self.best_indent) / self.best_indent);
+            }
+        }
+    }
+
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
+    }
+
+    fn pop_state(&mut self) {
+        self.state = self.states.pop().unwrap_or(St::End);
+    }
+
+    // ---- analysis ----
+
+    fn analyze_event(&mut self, ev: &Ev) {
+        self.tag = None;
+        if !ev.head.is_empty() {
+            self.head_comment = ev.head.clone();
+        }
+        if !ev.line.is_empty() {
+            self.line_comment = ev.line.clone();
+        }
+        if !ev.foot.is_empty() {
+            self.foot_comment = ev.foot.clone();
+        }
+        if !ev.tail.is_empty() {
+            self.tail_comment = ev.tail.clone();
+        }
+        if ev.kind == EvKind::Scalar {
+            self.tag = ev.tag;
+            self.sd = analyze_scalar(&ev.value);
+            self.sd_value = ev.value.clone();
+        }
+    }
+
+    // ---- state machine ----
+
+    fn state_machine(&mut self, evs: &[Ev], i: usize) {
+        let ev = &evs[i];
+        match self.state {
+            St::StreamStart => {
+                self.indent = -1;
+                self.column = 0;
+                self.whitespace = true;
+                self.indention = true;
+                self.foot_indent = -1;
+                self.state = St::FirstDocStart;
+            }
+            St::FirstDocStart => self.document_start(ev, true),
+            St::DocStart => self.document_start(ev, false),
+            St::DocContent => {
+                self.states.push(St::DocEnd);
+                self.process_head_comment();
+                self.emit_node(evs, i, false, false);
+                self.process_line_comment(false);
+                self.process_foot_comment();
+            }
+            St::DocEnd => {
+                self.foot_indent = 0;
+                self.process_foot_comment();
+                self.foot_indent = -1;
+                self.write_indent();
+                self.state = St::DocStart;
+            }
+            St::FlowSeqFirstItem => self.flow_end(ev, '[', ']'),
+            St::FlowMapFirstKey => self.flow_end(ev, '{', '}'),
+            St::BlockSeqFirstItem => self.block_sequence_item(evs, i, true),
+            St::BlockSeqItem => self.block_sequence_item(evs, i, false),
+            St::BlockMapFirstKey => self.block_mapping_key(evs, i, true),
+            St::BlockMapKey => self.block_mapping_key(evs, i, false),
+            St::BlockMapSimpleValue => self.block_mapping_value(evs, i, true),
+            St::BlockMapValue => self.block_mapping_value(evs, i, false),
+            St::End => {}
+        }
+    }
+
+    fn document_start(&mut self, ev: &Ev, first: bool) {
+        match ev.kind {
+            EvKind::DocStart => {
+                if !first {
+                    self.write_indent();
+                    self.write_indicator("---", true, false, false);
+                    self.write_indent();
+                }
+                if !self.head_comment.is_empty() {
+                    self.process_head_comment();
+                    self.put_break();
+                }
+                self.state = St::DocContent;
+            }
+            _ => self.state = St::End,
+        }
+    }
+
+    /// Only empty collections are written in flow style: open and close at once.
+    fn flow_end(&mut self, ev: &Ev, open: char, close: char) {
+        self.write_indicator(&open.to_string(), true, true, false);
+        self.increase_indent(true, false);
+        self.flow_level += 1;
+        debug_assert!(matches!(ev.kind, EvKind::SeqEnd | EvKind::MapEnd));
+        if close == '}' {
+            self.process_head_comment();
+        }
+        self.flow_level -= 1;
+        self.pop_indent();
+        if close == ']' && self.column == 0 {
+            self.write_indent();
+        }
+        self.write_indicator(&close.to_string(), false, false, false);
+        self.process_line_comment(false);
+        self.process_foot_comment();
+        self.pop_state();
+    }
+
+    fn block_sequence_item(&mut self, evs: &[Ev], i: usize, first: bool) {
+        if first {
+            self.increase_indent(false, false);
+        }
+        if evs[i].kind == EvKind::SeqEnd {
+            self.pop_indent();
+            self.pop_state();
+            return;
+        }
+        self.process_head_comment();
+        self.write_indent();
+        self.write_indicator("-", true, false, true);
+        self.states.push(St::BlockSeqItem);
+        self.emit_node(evs, i, false, false);
+        self.process_line_comment(false);
+        self.process_foot_comment();
+    }
+
+    fn block_mapping_key(&mut self, evs: &[Ev], i: usize, first: bool) {
+        if first {
+            self.increase_indent(false, false);
+        }
+        self.process_head_comment();
+        if evs[i].kind == EvKind::MapEnd {
+            self.pop_indent();
+            self.pop_state();
+            return;
+        }
+        self.write_indent();
+        if !self.line_comment.is_empty() {
+            self.key_line_comment = std::mem::take(&mut self.line_comment);
+        }
+        if self.check_simple_key(evs, i) {
+            self.states.push(St::BlockMapSimpleValue);
+            self.emit_node(evs, i, true, true);
+        } else {
+            self.write_indicator("?", true, false, true);
+            self.states.push(St::BlockMapValue);
+            self.emit_node(evs, i, true, false);
+        }
+    }
+
+    fn block_mapping_value(&mut self, evs: &[Ev], i: usize, simple: bool) {
+        if simple {
+            self.write_indicator(":", false, false, false);
+        } else {
+            self.write_indent();
+            self.write_indicator(":", true, false, true);
+        }
+        if !self.key_line_comment.is_empty() {
+            match evs[i].kind {
+                EvKind::Scalar if self.line_comment.is_empty() => {
+                    self.line_comment = std::mem::take(&mut self.key_line_comment);
+                }
+                EvKind::MapStart | EvKind::SeqStart => {
+                    std::mem::swap(&mut self.line_comment, &mut self.key_line_comment);
+                    self.process_line_comment(false);
+                    std::mem::swap(&mut self.line_comment, &mut self.key_line_comment);
+                }
+                _ => {}
+            }
+        }
+        self.states.push(St::BlockMapKey);
+        self.emit_node(evs, i, true, false);
+        self.process_line_comment(false);
+        self.process_foot_comment();
+    }
+
+    fn check_empty(evs: &[Ev], i: usize, start: EvKind, end: EvKind) -> bool {
+        evs[i].kind == start && evs.get(i + 1).is_some_and(|e| e.kind == end)
+    }
+
+    fn check_simple_key(&self, evs: &[Ev], i: usize) -> bool {
+        let len = match evs[i].kind {
+            EvKind::Scalar => {
+                if self.sd.multiline {
+                    return false;
+                }
+                self.tag.map_or(0, |t| 2 + t.len()) + self.sd_value.len()
+            }
+            EvKind::SeqStart if Self::check_empty(evs, i, EvKind::SeqStart, EvKind::SeqEnd) => 0,
+            EvKind::MapStart if Self::check_empty(evs, i, EvKind::MapStart, EvKind::MapEnd) => 0,
+            _ => return false,
+        };
+        len <= 128
+    }
+
+    fn emit_node(&mut self, evs: &[Ev], i: usize, mapping: bool, simple_key: bool) {
+        self.mapping_context = mapping;
+        self.simple_key_context = simple_key;
+        let ev = &evs[i];
+        match ev.kind {
+            EvKind::Scalar => {
+                self.select_scalar_style(ev);
+                if let Some(t) = self.tag {
+                    if !self.whitespace {
+                        self.put(' ');
+                    }
+                    self.out.push_str("!!");
+                    self.out.push_str(t);
+                    self.column += 2 + t.len() as i32;
+                    self.whitespace = false;
+                    self.indention = false;
+                }
+                self.increase_indent(true, false);
+                self.process_scalar();
+                self.pop_indent();
+                self.pop_state();
+            }
+            EvKind::SeqStart => {
+                self.state = if self.flow_level > 0
+                    || Self::check_empty(evs, i, EvKind::SeqStart, EvKind::SeqEnd)
+                {
+                    St::FlowSeqFirstItem
+                } else {
+                    St::BlockSeqFirstItem
+                };
+            }
+            EvKind::MapStart => {
+                self.state = if self.flow_level > 0
+                    || Self::check_empty(evs, i, EvKind::MapStart, EvKind::MapEnd)
+                {
+                    St::FlowMapFirstKey
+                } else {
+                    St::BlockMapFirstKey
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn select_scalar_style(&mut self, ev: &Ev) {
+        let mut style = ev.style;
+        if self.simple_key_context && self.sd.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain {
+            if (self.flow_level > 0 && !self.sd.flow_plain_allowed)
+                || (self.flow_level == 0 && !self.sd.block_plain_allowed)
+            {
+                style = Style::Single;
+            }
+            if self.sd_value.is_empty() && (self.flow_level > 0 || self.simple_key_context) {
+                style = Style::Single;
+            }
+        }
+        if style == Style::Single && !self.sd.single_quoted_allowed {
+            style = Style::Double;
+        }
+        if style == Style::Literal
+            && (!self.sd.block_allowed || self.flow_level > 0 || self.simple_key_context)
+        {
+            style = Style::Double;
+        }
+        self.sd_style = style;
+    }
+
+    fn process_scalar(&mut self) {
+        let value = std::mem::take(&mut self.sd_value);
+        let allow_breaks = !self.simple_key_context;
+        let _ = allow_breaks; // lines are never wrapped: sops' encoder has an unlimited width
+        match self.sd_style {
+            Style::Plain => self.write_plain(&value),
+            Style::Single => self.write_single(&value),
+            Style::Double => self.write_double(&value),
+            Style::Literal => self.write_literal(&value),
+        }
+    }
+
+    fn write_plain(&mut self, value: &str) {
+        if !value.is_empty() && !self.whitespace {
+            self.put(' ');
+        }
+        let mut breaks = false;
+        for c in value.chars() {
+            if c == ' ' {
+                self.write_char(c);
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break_char(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.write_char(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        if !value.is_empty() {
+            self.whitespace = false;
+        }
+        self.indention = false;
+    }
+
+    fn write_single(&mut self, value: &str) {
+        self.write_indicator("'", true, false, false);
+        let mut breaks = false;
+        for c in value.chars() {
+            if c == ' ' {
+                self.write_char(c);
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break_char(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if c == '\'' {
+                    self.put('\'');
+                }
+                self.write_char(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double(&mut self, value: &str) {
+        self.write_indicator("\"", true, false, false);
+        for c in value.chars() {
+            if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
+                self.put('\\');
+                let esc = match c {
+                    '\0' => Some('0'),
+                    '\u{7}' => Some('a'),
+                    '\u{8}' => Some('b'),
+                    '\t' => Some('t'),
+                    '\n' => Some('n'),
+                    '\u{b}' => Some('v'),
+                    '\u{c}' => Some('f'),
+                    '\r' => Some('r'),
+                    '\u{1b}' => Some('e'),
+                    '"' => Some('"'),
+                    '\\' => Some('\\'),
+                    '\u{85}' => Some('N'),
+                    '\u{a0}' => Some('_'),
+                    '\u{2028}' => Some('L'),
+                    '\u{2029}' => Some('P'),
+                    _ => None,
+                };
+                match esc {
+                    Some(e) => self.put(e),
+                    None => {
+                        let v = c as u32;
+                        let s = if v <= 0xFF {
+                            format!("x{v:02X}")
+                        } else if v <= 0xFFFF {
+                            format!("u{v:04X}")
+                        } else {
+                            format!("U{v:08X}")
+                        };
+                        for ch in s.chars() {
+                            self.put(ch);
+                        }
+                    }
+                }
+            } else {
+                self.write_char(c);
+            }
+        }
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_block_hints(&mut self, value: &str) {
+        let mut chars = value.chars();
+        if let Some(c0) = value.chars().next() {
+            if c0 == ' ' || is_break(c0) {
+                let hint = char::from_digit(self.best_indent as u32, 10).unwrap_or('2');
+                self.write_indicator(&hint.to_string(), false, false, false);
+            }
+        }
+        let chomp = match chars.next_back() {
+            None => Some('-'),
+            Some(last) if !is_break(last) => Some('-'),
+            Some(_) => match chars.next_back() {
+                None => Some('+'),
+                Some(prev) if is_break(prev) => Some('+'),
+                Some(_) => None,
+            },
+        };
+        if let Some(c) = chomp {
+            self.write_indicator(&c.to_string(), false, false, false);
+        }
+    }
+
+    fn write_literal(&mut self, value: &str) {
+        self.write_indicator("|", true, false, false);
+        self.write_block_hints(value);
+        self.process_line_comment(true);
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in value.chars() {
+            if is_break(c) {
+                self.write_break_char(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.write_char(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+    }
+}
