@@ -132,7 +132,11 @@ pub fn need(names: &[&str]) -> Option<Vec<PathBuf>> {
         match peer(n) {
             Some(p) => found.push(p),
             None => missing.push(match peer_location(n) {
-                Some(l) => format!("{n} (not at {}; override: {}=PATH)", l.display(), peer_env_var(n)),
+                Some(l) => format!(
+                    "{n} (not at {}; override: {}=PATH)",
+                    l.display(),
+                    peer_env_var(n)
+                ),
                 None => format!("{n} (HOME unset and no KSOPS_PEERS_BIN)"),
             }),
         }

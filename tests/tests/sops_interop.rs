@@ -8,18 +8,21 @@ use e2e_tests::{need, vectors_dir_checked, workspace_bin, GnupgHome, Sops};
 
 const PGP_FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
 
-/// Plaintext inputs, one per format, with the features each store must carry.
+/// Plaintext inputs, one per format, with the features each store must carry. Each is already in the
+/// canonical form sops emits (quoting, escaping), so every round trip must give it back byte for byte.
+/// Not here on purpose: comments inside YAML lists (sops 3.13.2 fails its own MAC check on them, see
+/// `list_comments_round_trip`) and inline comments (sops moves them above the key on decryption).
 const INPUTS: &[(&str, &str)] = &[
     (
         "app.yaml",
-        "# top comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n    name: demo # inline note\n    labels:\n        app: demo\ndata:\n    # a comment inside data\n    password: hunter2\n    port: 5432\n    ratio: 0.25\n    enabled: true\n    empty: \"\"\n    nothing: null\n    multi: |\n        line one\n        line two\n    hosts:\n        - a.example.com\n        # comment in a list\n        - b.example.com\n    nested:\n        - name: x\n          value: \"12345\"\n        - name: y\n          value: 'yes'\n---\nsecond: doc\nlist:\n    - 1\n    - 2\n",
+        "# top comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n    name: demo\n    labels:\n        app: demo\ndata:\n    # a comment inside data\n    password: hunter2\n    port: 5432\n    ratio: 0.25\n    enabled: true\n    empty: \"\"\n    nothing: null\n    multi: |\n        line one\n        line two\n    hosts:\n        - a.example.com\n        - b.example.com\n    nested:\n        - name: x\n          value: \"12345\"\n        - name: \"y\"\n          value: \"yes\"\n---\nsecond: doc\nlist:\n    - 1\n    - 2\n",
     ),
     (
         "app.json",
-        "{\n\t\"user\": \"alice\",\n\t\"port\": 8080,\n\t\"ratio\": 1.5,\n\t\"ok\": true,\n\t\"none\": null,\n\t\"html\": \"<b>&</b>\",\n\t\"list\": [\n\t\t1,\n\t\t\"two\",\n\t\t{\n\t\t\t\"k\": \"v\"\n\t\t}\n\t],\n\t\"obj\": {\n\t\t\"inner\": \"x\"\n\t},\n\t\"empty_obj\": {},\n\t\"empty_arr\": []\n}\n",
+        "{\n\t\"user\": \"alice\",\n\t\"port\": 8080,\n\t\"ratio\": 1.5,\n\t\"ok\": true,\n\t\"none\": null,\n\t\"html\": \"\\u003cb\\u003e\\u0026\\u003c/b\\u003e\",\n\t\"list\": [\n\t\t1,\n\t\t\"two\",\n\t\t{\n\t\t\t\"k\": \"v\"\n\t\t}\n\t],\n\t\"obj\": {\n\t\t\"inner\": \"x\"\n\t},\n\t\"empty_obj\": {},\n\t\"empty_arr\": []\n}\n",
     ),
     ("app.env", "# comment\nUSER=alice\nPASSWORD=s3cr=t\nEMPTY=\nMULTI=a\\nb\nPUBLIC_unencrypted=visible\n"),
-    ("app.ini", "[database]\nuser = alice\npassword = secret\n\n[server]\nport = 8080\n"),
+    ("app.ini", "[database]\nuser     = alice\npassword = secret\n\n[server]\nport = 8080\n"),
     ("blob.bin", "raw bytes \u{1} with\nnewlines\n"),
 ];
 
@@ -41,12 +44,16 @@ fn setup() -> Option<Env> {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let keys = vectors.join("keys");
-    let gnupg = need(&["gpg"]).map(|_| GnupgHome::new(&[keys.join("sops_functional_tests_key.asc")]).unwrap());
+    let gnupg = need(&["gpg"])
+        .map(|_| GnupgHome::new(&[keys.join("sops_functional_tests_key.asc")]).unwrap());
     Some(Env {
         _tmp: tmp,
         dir,
         ours: workspace_bin("kubectl-sops"),
-        sops: vec![("sops 3.13.2".into(), peers[0].clone()), ("sops 3.11.0".into(), peers[1].clone())],
+        sops: vec![
+            ("sops 3.13.2".into(), peers[0].clone()),
+            ("sops 3.11.0".into(), peers[1].clone()),
+        ],
         keys,
         gnupg,
     })
@@ -54,7 +61,11 @@ fn setup() -> Option<Env> {
 
 fn recipient(keys: &Path, name: &str) -> String {
     let text = std::fs::read_to_string(keys.join(name)).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("# public key: ")).expect("public key line").trim().to_string()
+    text.lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("public key line")
+        .trim()
+        .to_string()
 }
 
 impl Env {
@@ -80,7 +91,12 @@ fn type_flags(name: &str) -> Vec<String> {
         "ini" => "ini",
         _ => "binary",
     };
-    vec!["--input-type".into(), t.into(), "--output-type".into(), t.into()]
+    vec![
+        "--input-type".into(),
+        t.into(),
+        "--output-type".into(),
+        t.into(),
+    ]
 }
 
 /// Sealed by us with each key setup, decrypted by both real sops versions to the exact input.
@@ -90,8 +106,16 @@ fn real_sops_decrypts_what_we_seal() {
     let a = recipient(&env.keys, "gen_age_a.txt");
     let b = recipient(&env.keys, "gen_age_b.txt");
     let mut setups: Vec<(&str, Vec<String>, &str)> = vec![
-        ("one age recipient", vec!["--age".into(), a.clone()], "gen_age_a.txt"),
-        ("two age recipients (second key)", vec!["--age".into(), format!("{a},{b}")], "gen_age_b.txt"),
+        (
+            "one age recipient",
+            vec!["--age".into(), a.clone()],
+            "gen_age_a.txt",
+        ),
+        (
+            "two age recipients (second key)",
+            vec!["--age".into(), format!("{a},{b}")],
+            "gen_age_b.txt",
+        ),
     ];
     if env.gnupg.is_some() {
         setups.push(("pgp", vec!["--pgp".into(), PGP_FP.into()], "none.txt"));
@@ -109,18 +133,15 @@ fn real_sops_decrypts_what_we_seal() {
                 dargs.extend(type_flags(name));
                 dargs.push(enc.clone());
                 let (code, out, err) = env.run(sops_bin, key).run(&dargs);
-                assert_eq!(code, 0, "{sops_name} could not decrypt our {name} ({what}): {err}");
-                if name.ends_with(".yaml") {
-                    // sops 3.11 moves inline comments above their key; compare without that line
-                    let norm = |s: &str| s.replace(" # inline note", "").replace("# inline note\n", "");
-                    assert_eq!(
-                        norm(&String::from_utf8_lossy(&out)).replace("    \n", ""),
-                        norm(text),
-                        "{sops_name} decrypted our {name} ({what}) differently"
-                    );
-                } else {
-                    assert_eq!(String::from_utf8_lossy(&out), *text, "{sops_name} decrypted our {name} ({what}) differently");
-                }
+                assert_eq!(
+                    code, 0,
+                    "{sops_name} could not decrypt our {name} ({what}): {err}"
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    *text,
+                    "{sops_name} decrypted our {name} ({what}) differently"
+                );
             }
         }
     }
@@ -142,12 +163,11 @@ fn we_unseal_what_real_sops_encrypts() {
             uargs.extend(type_flags(name));
             uargs.push(enc_path);
             let out = env.run(&env.ours, "gen_age_a.txt").ok(&uargs);
-            if name.ends_with(".yaml") && sops_name.contains("3.11") {
-                // 3.11 stored the inline comment as a line of its own; its text must survive
-                assert!(String::from_utf8_lossy(&out).contains("inline note"));
-                continue;
-            }
-            assert_eq!(String::from_utf8_lossy(&out), *text, "we unsealed {sops_name}'s {name} differently");
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                *text,
+                "we unsealed {sops_name}'s {name} differently"
+            );
         }
     }
 }
@@ -162,8 +182,13 @@ fn mask(s: &str) -> String {
             in_armor = true;
         }
         if in_armor {
+            // the age crate adds a random "grease" stanza, so the armor's length varies too
+            let first = l.contains("-----BEGIN");
             if l.contains("-----END") {
                 in_armor = false;
+            }
+            if !first {
+                continue;
             }
             let indent: String = l.chars().take_while(|c| *c == ' ').collect();
             l = format!("{indent}<armor>\n");
@@ -181,8 +206,7 @@ fn mask(s: &str) -> String {
     }
     res.push_str(rest);
     // one-line armor (JSON, dotenv, INI) and timestamps
-    let armor = regex_lite(&res);
-    armor
+    regex_lite(&res)
 }
 
 /// Replaces `-----BEGIN …-----…-----END …-----` runs on one line and RFC 3339 dates.
@@ -192,7 +216,11 @@ fn regex_lite(s: &str) -> String {
         let mut l = line.to_string();
         if let (Some(b), Some(e)) = (l.find("-----BEGIN"), l.rfind("-----END")) {
             if b < e {
-                let tail = l[e..].find("-----\\n").map(|x| e + x + 7).or_else(|| l[e + 8..].find("-----").map(|x| e + 8 + x + 5)).unwrap_or(l.len());
+                let tail = l[e..]
+                    .find("-----\\n")
+                    .map(|x| e + x + 7)
+                    .or_else(|| l[e + 8..].find("-----").map(|x| e + 8 + x + 5))
+                    .unwrap_or(l.len());
                 l = format!("{}<armor>{}", &l[..b], &l[tail..]);
             }
         }
@@ -203,8 +231,10 @@ fn regex_lite(s: &str) -> String {
         while i < bytes.len() {
             if i + 20 <= bytes.len() {
                 let cand: String = bytes[i..i + 20].iter().collect();
-                let shape: String =
-                    cand.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect();
+                let shape: String = cand
+                    .chars()
+                    .map(|c| if c.is_ascii_digit() { '9' } else { c })
+                    .collect();
                 if shape == "9999-99-99T99:99:99Z" {
                     masked.push_str("<time>");
                     i += 20;
@@ -226,7 +256,13 @@ fn encrypted_layout_matches_sops_3_13() {
     let a = recipient(&env.keys, "gen_age_a.txt");
     let sops = &env.sops[0].1;
     for (name, _) in INPUTS {
-        for rule in [vec![], vec!["--encrypted-regex".to_string(), "^(data|password|user)$".into()]] {
+        for rule in [
+            vec![],
+            vec![
+                "--encrypted-regex".to_string(),
+                "^(data|password|user)$".into(),
+            ],
+        ] {
             if name.ends_with(".bin") && !rule.is_empty() {
                 continue;
             }
@@ -240,7 +276,10 @@ fn encrypted_layout_matches_sops_3_13() {
             oargs.extend(type_flags(name));
             oargs.push(env.dir.join(name).display().to_string());
             let ours = env.run(&env.ours, "gen_age_a.txt").ok(&oargs);
-            let (t, o) = (mask(&String::from_utf8_lossy(&theirs)), mask(&String::from_utf8_lossy(&ours)));
+            let (t, o) = (
+                mask(&String::from_utf8_lossy(&theirs)),
+                mask(&String::from_utf8_lossy(&ours)),
+            );
             assert_eq!(o, t, "layout of {name} {rule:?} differs from sops 3.13.2");
             assert_ne!(theirs, ours, "random parts must differ");
         }
@@ -263,7 +302,10 @@ fn key_groups_with_shamir_interoperate() {
         .config(&cfg_path)
         .ok(["seal", &env.dir.join("app.json").display().to_string()]);
     let text = String::from_utf8_lossy(&sealed);
-    assert!(text.contains("\"key_groups\"") && text.contains("\"shamir_threshold\": 2"), "{text}");
+    assert!(
+        text.contains("\"key_groups\"") && text.contains("\"shamir_threshold\": 2"),
+        "{text}"
+    );
     let enc = env.write("groups.enc.json", &sealed);
     // two of three groups: both sops versions and we decrypt; one group alone is not enough
     let two = format!(
@@ -272,7 +314,9 @@ fn key_groups_with_shamir_interoperate() {
         std::fs::read_to_string(env.keys.join("gen_age_c.txt")).unwrap()
     );
     for (sops_name, sops_bin) in &env.sops {
-        let (code, out, err) = Sops::new(sops_bin, &env.dir).env("SOPS_AGE_KEY", &two).run(["decrypt", &enc]);
+        let (code, out, err) = Sops::new(sops_bin, &env.dir)
+            .env("SOPS_AGE_KEY", &two)
+            .run(["decrypt", &enc]);
         assert_eq!(code, 0, "{sops_name}: {err}");
         assert_eq!(String::from_utf8_lossy(&out), INPUTS[1].1);
     }
@@ -283,7 +327,9 @@ fn key_groups_with_shamir_interoperate() {
         .config(&cfg_path)
         .ok(["encrypt", &env.dir.join("app.json").display().to_string()]);
     let theirs_path = env.write("groups-by-sops.enc.json", &theirs);
-    let (code, out, err) = Sops::new(&env.ours, &env.dir).env("SOPS_AGE_KEY", &two).run(["unseal", &theirs_path]);
+    let (code, out, err) = Sops::new(&env.ours, &env.dir)
+        .env("SOPS_AGE_KEY", &two)
+        .run(["unseal", &theirs_path]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(String::from_utf8_lossy(&out), INPUTS[1].1);
 }

@@ -14,36 +14,192 @@ const CASES: &[(&str, &str, &str, &[&str], i32)] = &[
     ("flux-pgp-k8s-secret", "pgp.yaml", "expected.yaml", &[], 0),
     ("gen-binary-text", "blob.enc.txt", "expected.txt", &[], 0),
     ("gen-dotenv", "app.enc.env", "expected.env", &[], 0),
-    ("gen-json-config-indent2-unencrypted-regex", "nested.enc.json", "expected.json", &[], 0),
-    ("gen-json-keygroups-default-threshold", "nested.enc.json", "expected.json", &[], 0),
-    ("gen-json-nested-types", "nested.enc.json", "expected.json", &[], 0),
-    ("gen-negative-mac-mismatch", "simple.enc.yaml", "expected_ignore_mac.yaml", &["--ignore-mac"], 0),
-    ("gen-yaml-config-indent2-maconly", "regex.enc.yaml", "expected.yaml", &[], 0),
-    ("gen-yaml-encrypted-suffix", "suffix.enc.yaml", "expected.yaml", &[], 0),
-    ("gen-yaml-set-rotate", "before.enc.yaml", "expected_before.yaml", &[], 0),
-    ("gen-yaml-set-rotate", "after_set.enc.yaml", "expected_after_set.yaml", &[], 0),
-    ("gen-yaml-set-rotate", "after_rotate.enc.yaml", "expected_after_rotate.yaml", &[], 0),
-    ("gen-yaml-ssh-ed25519", "simple.enc.yaml", "expected.yaml", &[], 0),
-    ("gen-yaml-three-age", "simple.enc.yaml", "expected.yaml", &[], 0),
-    ("gen-yaml-unencrypted-comment-regex", "comment_regex_plain.enc.yaml", "expected.yaml", &[], 0),
-    ("gen-yaml-unencrypted-regex", "regex.enc.yaml", "expected.yaml", &[], 0),
-    ("helm-secrets-age", "secrets.age.yaml", "expected.yaml", &[], 0),
-    ("helm-secrets-file-json", "file.json", "expected.json", &[], 0),
-    ("helm-secrets-file-properties", "file.properties", "expected.properties", &[], 0),
-    ("helm-secrets-pgp-3.5", "secrets.yaml", "expected.yaml", &[], 0),
-    ("ksops-unencrypted-regex-yaml", "secret.enc.yaml", "expected.yaml", &[], 0),
+    (
+        "gen-json-config-indent2-unencrypted-regex",
+        "nested.enc.json",
+        "expected.json",
+        &[],
+        0,
+    ),
+    (
+        "gen-json-keygroups-default-threshold",
+        "nested.enc.json",
+        "expected.json",
+        &[],
+        0,
+    ),
+    (
+        "gen-json-nested-types",
+        "nested.enc.json",
+        "expected.json",
+        &[],
+        0,
+    ),
+    (
+        "gen-negative-mac-mismatch",
+        "simple.enc.yaml",
+        "expected_ignore_mac.yaml",
+        &["--ignore-mac"],
+        0,
+    ),
+    (
+        "gen-yaml-config-indent2-maconly",
+        "regex.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "gen-yaml-encrypted-suffix",
+        "suffix.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "gen-yaml-set-rotate",
+        "before.enc.yaml",
+        "expected_before.yaml",
+        &[],
+        0,
+    ),
+    (
+        "gen-yaml-set-rotate",
+        "after_set.enc.yaml",
+        "expected_after_set.yaml",
+        &[],
+        0,
+    ),
+    (
+        "gen-yaml-set-rotate",
+        "after_rotate.enc.yaml",
+        "expected_after_rotate.yaml",
+        &[],
+        0,
+    ),
+    (
+        "gen-yaml-ssh-ed25519",
+        "simple.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "gen-yaml-three-age",
+        "simple.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "gen-yaml-unencrypted-comment-regex",
+        "comment_regex_plain.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "gen-yaml-unencrypted-regex",
+        "regex.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "helm-secrets-age",
+        "secrets.age.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "helm-secrets-file-json",
+        "file.json",
+        "expected.json",
+        &[],
+        0,
+    ),
+    (
+        "helm-secrets-file-properties",
+        "file.properties",
+        "expected.properties",
+        &[],
+        0,
+    ),
+    (
+        "helm-secrets-pgp-3.5",
+        "secrets.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "ksops-unencrypted-regex-yaml",
+        "secret.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
     ("sops-age-npm-env", "secret.enc.env", "expected.env", &[], 0),
-    ("sops-age-npm-yaml", "secret.enc.yaml", "expected.yaml", &[], 0),
+    (
+        "sops-age-npm-yaml",
+        "secret.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
     ("sops-example-binary", "example.txt", "expected.txt", &[], 0),
     ("sops-example-ini", "example.ini", "expected.ini", &[], 0),
     ("sops-example-yaml", "example.yaml", "expected.yaml", &[], 0),
-    ("sops-functional-comments", "comments.enc.yaml", "expected.yaml", &[], 0),
-    ("sops-functional-format-env", "format.enc.env", "expected.env", &[], 0),
-    ("sops-functional-format-ini", "format.enc.ini", "expected.ini", &[], 0),
-    ("sops-functional-format-json", "format.enc.json", "expected.json", &[], 0),
-    ("sops-functional-format-yaml", "format.enc.yaml", "expected.yaml", &[], 0),
-    ("sops-functional-multiple-keys", "multiple_keys.yaml", "expected.yaml", &[], 0),
-    ("sops-functional-no-mac", "no_mac.yaml", "expected.yaml", &["--ignore-mac"], 0),
+    (
+        "sops-functional-comments",
+        "comments.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "sops-functional-format-env",
+        "format.enc.env",
+        "expected.env",
+        &[],
+        0,
+    ),
+    (
+        "sops-functional-format-ini",
+        "format.enc.ini",
+        "expected.ini",
+        &[],
+        0,
+    ),
+    (
+        "sops-functional-format-json",
+        "format.enc.json",
+        "expected.json",
+        &[],
+        0,
+    ),
+    (
+        "sops-functional-format-yaml",
+        "format.enc.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "sops-functional-multiple-keys",
+        "multiple_keys.yaml",
+        "expected.yaml",
+        &[],
+        0,
+    ),
+    (
+        "sops-functional-no-mac",
+        "no_mac.yaml",
+        "expected.yaml",
+        &["--ignore-mac"],
+        0,
+    ),
     ("sops-nix-binary", "secrets.bin", "expected.bin", &[], 0),
     ("sops-nix-ini", "secrets.ini", "expected.ini", &[], 0),
     ("sops-nix-json", "secrets.json", "expected.json", &[], 0),
@@ -98,7 +254,10 @@ fn split_comments(docs: &[Branch]) -> (Vec<Branch>, Vec<String>) {
             .collect()
     }
     let mut comments = Vec::new();
-    let docs = docs.iter().map(|d| strip_branch(d, &mut comments)).collect();
+    let docs = docs
+        .iter()
+        .map(|d| strip_branch(d, &mut comments))
+        .collect();
     comments.sort();
     (docs, comments)
 }
@@ -106,7 +265,10 @@ fn split_comments(docs: &[Branch]) -> (Vec<Branch>, Vec<String>) {
 fn runner(bin: &Path, dir: &Path, keys: &Path, gnupg: Option<&GnupgHome>) -> Sops {
     let mut s = Sops::new(bin, dir)
         .env("SOPS_AGE_KEY", all_age_keys(keys))
-        .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", keys.join("gen_ssh_ed25519"));
+        .env(
+            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+            keys.join("gen_ssh_ed25519"),
+        );
     if let Some(g) = gnupg {
         s = s.gnupghome(g.path());
     }
@@ -118,7 +280,11 @@ fn every_vector_unseals_to_its_expected_plaintext() {
     let vectors = vectors_dir_checked();
     let keys = vectors.join("keys");
     let have_gpg = need(&["gpg"]).is_some();
-    let gnupg = if have_gpg { Some(GnupgHome::new(&all_pgp_keys(&keys)).expect("import PGP test keys")) } else { None };
+    let gnupg = if have_gpg {
+        Some(GnupgHome::new(&all_pgp_keys(&keys)).expect("import PGP test keys"))
+    } else {
+        None
+    };
     let bin = workspace_bin("kubectl-sops");
     let tmp = tempfile::tempdir().unwrap();
     let sops = runner(&bin, tmp.path(), &keys, gnupg.as_ref());
@@ -131,7 +297,9 @@ fn every_vector_unseals_to_its_expected_plaintext() {
         args.push(enc_path.display().to_string());
         let (got_code, out, err) = sops.run(&args);
         if got_code != *code {
-            failures.push(format!("{dir}/{enc}: exit {got_code}, expected {code}: {err}"));
+            failures.push(format!(
+                "{dir}/{enc}: exit {got_code}, expected {code}: {err}"
+            ));
             continue;
         }
         let format = Format::from_path(enc);
@@ -154,26 +322,42 @@ fn every_vector_unseals_to_its_expected_plaintext() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} vector(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} vector(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn negative_vectors_fail_like_sops_without_printing_plaintext() {
     let vectors = vectors_dir_checked();
     let keys = vectors.join("keys");
-    let gnupg = need(&["gpg"]).map(|_| GnupgHome::new(&all_pgp_keys(&keys)).expect("import PGP test keys"));
+    let gnupg =
+        need(&["gpg"]).map(|_| GnupgHome::new(&all_pgp_keys(&keys)).expect("import PGP test keys"));
     let bin = workspace_bin("kubectl-sops");
     let tmp = tempfile::tempdir().unwrap();
     let sops = runner(&bin, tmp.path(), &keys, gnupg.as_ref());
-    for (dir, file) in [("gen-negative-mac-mismatch", "simple.enc.yaml"), ("sops-functional-no-mac", "no_mac.yaml")] {
+    for (dir, file) in [
+        ("gen-negative-mac-mismatch", "simple.enc.yaml"),
+        ("sops-functional-no-mac", "no_mac.yaml"),
+    ] {
         if dir == "sops-functional-no-mac" && gnupg.is_none() {
             continue;
         }
-        let (code, out, err) = sops.run(["unseal", &vectors.join(dir).join(file).display().to_string()]);
+        let (code, out, err) = sops.run([
+            "unseal",
+            &vectors.join(dir).join(file).display().to_string(),
+        ]);
         assert_eq!(code, 51, "{dir}: {err}");
         assert!(out.is_empty(), "{dir}: printed output on MAC failure");
         assert!(err.contains("MAC mismatch"), "{dir}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "one-line error expected: {err}"
+        );
     }
 }
 
@@ -183,13 +367,22 @@ fn missing_key_exits_128_and_post_quantum_is_reported() {
     let bin = workspace_bin("kubectl-sops");
     let tmp = tempfile::tempdir().unwrap();
     let sops = Sops::new(&bin, tmp.path());
-    let (code, out, err) = sops.run(["unseal", &vectors.join("gen-dotenv/app.enc.env").display().to_string()]);
+    let (code, out, err) = sops.run([
+        "unseal",
+        &vectors.join("gen-dotenv/app.enc.env").display().to_string(),
+    ]);
     assert_eq!(code, 128, "{err}");
     assert!(out.is_empty());
     assert!(err.contains("app.enc.env"), "error names the file: {err}");
 
     let pq = Sops::new(&bin, tmp.path()).age_key_file(vectors.join("keys/flux_age-pq.txt"));
-    let (code, _, err) = pq.run(["unseal", &vectors.join("flux-age-pq/age-pq.yaml").display().to_string()]);
+    let (code, _, err) = pq.run([
+        "unseal",
+        &vectors
+            .join("flux-age-pq/age-pq.yaml")
+            .display()
+            .to_string(),
+    ]);
     assert_eq!(code, 128, "{err}");
     assert!(err.contains("post-quantum"), "{err}");
 }
