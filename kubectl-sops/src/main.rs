@@ -20,7 +20,7 @@ enum Command {
     /// Encrypt a file (like `sops encrypt`); unchanged values keep their ciphertext when sealing onto an
     /// existing encrypted file.
     #[command(visible_alias = "encrypt")]
-    Seal(seal::SealArgs),
+    Seal(Box<seal::SealArgs>),
     /// Decrypt a file (like `sops decrypt`).
     #[command(visible_alias = "decrypt")]
     Unseal(unseal::UnsealArgs),
@@ -54,7 +54,7 @@ pub fn in_file(file: &str, e: SopsError) -> CliError {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Seal(a) => seal::run(a),
+        Command::Seal(a) => seal::run(*a),
         Command::Unseal(a) => unseal::run(a),
     };
     if let Err(e) = result {

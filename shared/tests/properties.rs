@@ -107,7 +107,7 @@ proptest! {
     fn decrypt_of_encrypt_is_identity(docs in prop::collection::vec(doc(), 1..3)) {
         let keys = KeyRing::default();
         let (mut enc, md) = seal(docs.clone(), &spec(EncryptionRule::Default), &keys, None).unwrap();
-        if docs.iter().any(|d| has_encryptable_leaf(d)) {
+        if docs.iter().any(has_encryptable_leaf) {
             prop_assert_ne!(&enc, &docs);
         }
         let rules = Rules::new(&md.rule).unwrap();
