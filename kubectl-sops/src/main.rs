@@ -2,6 +2,7 @@
 
 mod io;
 mod seal;
+mod spec;
 mod unseal;
 
 use clap::{Parser, Subcommand};

@@ -5,18 +5,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use sops_engine::error::exit;
-use sops_engine::file::{open, seal_to_bytes, SealSpec};
+use sops_engine::file::{open, seal_to_bytes};
 use sops_engine::keys::{KeyRing, Recipient};
 use sops_engine::metadata::EncryptionRule;
 use sops_engine::stores::Format;
 use sops_engine::SopsError;
 
+use crate::in_file;
 use crate::io::{
     check_output_flags, display_name, format_of, load_config, parse_format, read_input, store,
     write_output,
 };
-use crate::{in_file, CliError};
+use crate::spec::{creation_rule, spec_from_rule};
 
 /// Arguments of `seal`.
 #[derive(Args)]
@@ -128,46 +128,16 @@ pub fn run(a: SealArgs) -> Result<()> {
                 .map(|r| Recipient::Pgp(r.replace(' ', "").to_uppercase())),
         )
         .collect();
-    let creation_rule = match (&config, path_for_rules) {
-        (Some(c), Some(p)) => c
-            .rule_for(Path::new(p))
-            .map_err(|e| in_file(name, e))?
-            .cloned(),
-        (Some(c), None) => c
-            .creation_rules
-            .iter()
-            .find(|r| r.path_regex.is_none())
-            .cloned(),
-        _ => None,
-    };
-    let mut spec = SealSpec::default();
+    let creation_rule = creation_rule(config.as_ref(), path_for_rules, name)?;
+    let mut spec = spec_from_rule(creation_rule.as_ref(), &docs, name)?;
     if !flag_keys.is_empty() {
         spec.groups = vec![flag_keys];
-    } else if let Some(rule) = &creation_rule {
-        if rule.key_groups.iter().all(|g| g.is_empty()) && !rule.unsupported_keys.is_empty() {
-            return Err(CliError {
-                code: exit::NO_ENCRYPTION_KEY_FOUND,
-                message: format!(
-                    "{name}: the matching .sops.yaml rule only uses {} keys, which this tool cannot use yet; add an age or pgp key",
-                    rule.unsupported_keys.join(", ")
-                ),
-            }
-            .into());
-        }
-        spec.groups = rule.key_groups.clone();
-        spec.shamir_threshold = rule.shamir_threshold;
+        spec.shamir_threshold = 0;
     }
-    spec.rule = a
-        .flag_rule()
-        .or_else(|| {
-            creation_rule
-                .as_ref()
-                .map(|r| r.rule.clone())
-                .filter(|r| *r != EncryptionRule::Default)
-        })
-        .unwrap_or_else(|| sops_engine::k8s::default_rule(&docs));
-    spec.mac_only_encrypted =
-        a.mac_only_encrypted || creation_rule.as_ref().is_some_and(|r| r.mac_only_encrypted);
+    if let Some(rule) = a.flag_rule() {
+        spec.rule = rule;
+    }
+    spec.mac_only_encrypted |= a.mac_only_encrypted;
     if let Some(t) = a.shamir_threshold {
         spec.shamir_threshold = t;
     }

@@ -116,6 +116,52 @@ pub struct SealSpec {
     pub mac_only_encrypted: bool,
 }
 
+impl SealSpec {
+    /// The spec an existing file was sealed with (its key groups, threshold and rule), so a rewrite
+    /// (`edit`, `set`) keeps them. Key kinds this tool cannot write are left out of the groups; `seal`
+    /// keeps the old data key and metadata entries only when the groups are unchanged.
+    pub fn from_metadata(md: &Metadata) -> Self {
+        SealSpec {
+            groups: groups_of(md),
+            shamir_threshold: md.shamir_threshold,
+            rule: md.rule.clone(),
+            mac_only_encrypted: md.mac_only_encrypted,
+        }
+    }
+}
+
+/// Re-seals an opened file with new plaintext documents, keeping its keys, rule, data key and the
+/// ciphertext of every unchanged value (what `edit` and `set` do). Key entries of kinds this tool
+/// cannot use (KMS, Vault, …) are kept as they are.
+pub fn reseal(opened: Opened, mut docs: Vec<Branch>) -> Result<(Vec<Branch>, Metadata)> {
+    if docs.iter().any(|d| {
+        d.iter()
+            .any(|i| matches!(i, Item::Pair(k, _) if k == "sops"))
+    }) {
+        return Err(SopsError::AlreadyEncrypted);
+    }
+    let Opened {
+        metadata,
+        data_key,
+        mut cipher,
+        ..
+    } = opened;
+    let rules = Rules::new(&metadata.rule)?;
+    let settings = WalkSettings {
+        rules: &rules,
+        mac_only_encrypted: metadata.mac_only_encrypted,
+    };
+    let mac = encrypt_docs(&mut docs, &settings, &mut cipher)?;
+    let lastmodified = format_rfc3339_seconds(OffsetDateTime::now_utc());
+    let metadata = Metadata {
+        mac: encrypt_mac(&mac, &lastmodified, &data_key)?,
+        lastmodified,
+        version: SOPS_VERSION.to_string(),
+        ..metadata
+    };
+    Ok((docs, metadata))
+}
+
 fn recipient_set(groups: &[Vec<Recipient>]) -> BTreeSet<(String, String)> {
     groups
         .iter()

@@ -1,0 +1,64 @@
+//! What to seal with when the command line does not say: the matching `.sops.yaml` creation rule,
+//! then the Kubernetes conventions of `sops_engine::k8s`.
+
+use std::path::Path;
+
+use anyhow::Result;
+use sops_engine::config::{Config, CreationRule};
+use sops_engine::error::exit;
+use sops_engine::file::SealSpec;
+use sops_engine::metadata::EncryptionRule;
+use sops_engine::tree::Branch;
+
+use crate::{in_file, CliError};
+
+/// The creation rule of `config` that applies to `path` (a rule without `path_regex` when there is no
+/// path, e.g. stdin without `--filename-override`).
+pub fn creation_rule(
+    config: Option<&Config>,
+    path: Option<&str>,
+    name: &str,
+) -> Result<Option<CreationRule>> {
+    Ok(match (config, path) {
+        (Some(c), Some(p)) => c
+            .rule_for(Path::new(p))
+            .map_err(|e| in_file(name, e))?
+            .cloned(),
+        (Some(c), None) => c
+            .creation_rules
+            .iter()
+            .find(|r| r.path_regex.is_none())
+            .cloned(),
+        _ => None,
+    })
+}
+
+/// The seal spec from a creation rule (keys, threshold, rule) with the Kubernetes default rule when
+/// the creation rule gives none. Errors when the rule only names key kinds this tool cannot use.
+pub fn spec_from_rule(
+    rule: Option<&CreationRule>,
+    docs: &[Branch],
+    name: &str,
+) -> Result<SealSpec> {
+    let mut spec = SealSpec::default();
+    if let Some(r) = rule {
+        if r.key_groups.iter().all(|g| g.is_empty()) && !r.unsupported_keys.is_empty() {
+            return Err(CliError {
+                code: exit::NO_ENCRYPTION_KEY_FOUND,
+                message: format!(
+                    "{name}: the matching .sops.yaml rule only uses {} keys, which this tool cannot use yet; add an age or pgp key",
+                    r.unsupported_keys.join(", ")
+                ),
+            }
+            .into());
+        }
+        spec.groups = r.key_groups.clone();
+        spec.shamir_threshold = r.shamir_threshold;
+        spec.mac_only_encrypted = r.mac_only_encrypted;
+    }
+    spec.rule = rule
+        .map(|r| r.rule.clone())
+        .filter(|r| *r != EncryptionRule::Default)
+        .unwrap_or_else(|| sops_engine::k8s::default_rule(docs));
+    Ok(spec)
+}
