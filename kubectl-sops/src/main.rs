@@ -1,7 +1,13 @@
 //! kubectl-sops: seal and unseal SOPS-encrypted Kubernetes manifests; kubectl runs it as `kubectl sops`.
 
+mod check;
+mod completion;
+mod diff;
+mod edit;
 mod io;
+mod rekey;
 mod seal;
+mod set;
 mod spec;
 mod unseal;
 
@@ -25,6 +31,25 @@ enum Command {
     /// Decrypt a file (like `sops decrypt`).
     #[command(visible_alias = "decrypt")]
     Unseal(unseal::UnsealArgs),
+    /// Edit an encrypted file in $EDITOR (plaintext only in a private tmpfs directory).
+    Edit(edit::EditArgs),
+    /// Set one value (like `sops set`).
+    Set(set::SetArgs),
+    /// Remove one value (like `sops unset`).
+    Unset(set::UnsetArgs),
+    /// Per-field diff of two encrypted files or of a file against a git revision.
+    Diff(diff::DiffArgs),
+    /// Print a masked per-field view of an encrypted file (git `diff.sops.textconv`).
+    Textconv(diff::TextconvArgs),
+    /// Configure git so `git diff` shows per-field changes of encrypted files.
+    GitSetup(diff::GitSetupArgs),
+    /// Make recipients match .sops.yaml or flags without touching values (like `sops updatekeys`).
+    #[command(visible_alias = "updatekeys")]
+    Rekey(rekey::RekeyArgs),
+    /// Check files for pre-commit/CI: unencrypted secrets, MAC, recipients.
+    Check(check::CheckArgs),
+    /// Print shell completions.
+    Completion(completion::CompletionArgs),
 }
 
 /// An error with the exit code to leave with.
@@ -57,6 +82,15 @@ fn main() {
     let result = match cli.command {
         Command::Seal(a) => seal::run(*a),
         Command::Unseal(a) => unseal::run(a),
+        Command::Edit(a) => edit::run(a),
+        Command::Set(a) => set::run(a),
+        Command::Unset(a) => set::run_unset(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Textconv(a) => diff::run_textconv(a),
+        Command::GitSetup(a) => diff::run_git_setup(a),
+        Command::Rekey(a) => rekey::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Completion(a) => completion::run(a),
     };
     if let Err(e) = result {
         let code = e.downcast_ref::<CliError>().map(|c| c.code).unwrap_or(1);
