@@ -2,7 +2,6 @@
 //! additional data, plus the IV cache that keeps unchanged values byte-identical on re-encryption.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::generic_array::GenericArray;
@@ -12,7 +11,6 @@ use aes_gcm::AesGcm;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rand::RngCore;
-use regex::Regex;
 use zeroize::Zeroizing;
 
 use crate::tree::{Comment, Value};
@@ -67,12 +65,26 @@ pub struct EncryptedValue {
     pub datatype: String,
 }
 
-fn enc_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
-            .expect("static regex")
-    })
+/// Splits `ENC[AES256_GCM,data:D,iv:I,tag:T,type:Y]…` into (D, I, T, Y) like sops' start-anchored,
+/// greedy pattern `ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`, without a regex engine (it
+/// runs once per value, so it matters for large files). Every field must be non-empty.
+fn split_fields(s: &str) -> Option<(&str, &str, &str, &str)> {
+    let rest = s.strip_prefix("ENC[AES256_GCM,data:")?;
+    let body = &rest[..rest.rfind(']')?];
+    let type_at = body.rfind(",type:")?;
+    let tag_at = body[..type_at].rfind(",tag:")?;
+    let iv_at = body[..tag_at].rfind(",iv:")?;
+    let fields = (
+        &body[..iv_at],
+        &body[iv_at + 4..tag_at],
+        &body[tag_at + 5..type_at],
+        &body[type_at + 6..],
+    );
+    let all_set = !fields.0.is_empty()
+        && !fields.1.is_empty()
+        && !fields.2.is_empty()
+        && !fields.3.is_empty();
+    all_set.then_some(fields)
 }
 
 /// True when `s` looks like a sops encrypted value.
@@ -83,18 +95,17 @@ pub fn is_encrypted(s: &str) -> bool {
 impl EncryptedValue {
     /// Parses an `ENC[...]` string the way sops does (anchored at the start only).
     pub fn parse(s: &str) -> Result<Self, String> {
-        let caps = enc_regex()
-            .captures(s)
-            .ok_or_else(|| "value is not in sops' ENC[...] format".to_string())?;
-        let b64 = |i: usize, what: &str| {
-            B64.decode(&caps[i])
+        let (data, iv, tag, datatype) =
+            split_fields(s).ok_or_else(|| "value is not in sops' ENC[...] format".to_string())?;
+        let b64 = |f: &str, what: &str| {
+            B64.decode(f)
                 .map_err(|e| format!("invalid base64 in {what}: {e}"))
         };
         Ok(EncryptedValue {
-            data: b64(1, "data")?,
-            iv: b64(2, "iv")?,
-            tag: b64(3, "tag")?,
-            datatype: caps[4].to_string(),
+            data: b64(data, "data")?,
+            iv: b64(iv, "iv")?,
+            tag: b64(tag, "tag")?,
+            datatype: datatype.to_string(),
         })
     }
 
@@ -197,8 +208,13 @@ impl Drop for StashBytes {
 pub struct Cipher {
     gcm: Gcm32,
     /// (additional data, type, plaintext) → IV
-    stash: HashMap<(String, &'static str, StashBytes), [u8; IV_LEN]>,
+    stash: HashMap<StashKey, [u8; IV_LEN]>,
+    /// IVs seen while decrypting, moved into `stash` on the first encryption: decrypt-only runs
+    /// (`unseal`, helm) never pay for hashing.
+    pending: Vec<(StashKey, [u8; IV_LEN])>,
 }
+
+type StashKey = (String, &'static str, StashBytes);
 
 impl Cipher {
     /// A cipher for the given data key with an empty IV cache.
@@ -206,7 +222,15 @@ impl Cipher {
         Cipher {
             gcm: Gcm32::new(GenericArray::from_slice(key.as_bytes())),
             stash: HashMap::new(),
+            pending: Vec::new(),
         }
+    }
+
+    fn stash(&mut self) -> &mut HashMap<StashKey, [u8; IV_LEN]> {
+        if !self.pending.is_empty() {
+            self.stash.extend(self.pending.drain(..));
+        }
+        &mut self.stash
     }
 
     /// Encrypts a leaf value for key path `aad`. Empty strings and empty comments stay empty (like sops).
@@ -219,7 +243,7 @@ impl Cipher {
             return Ok(Some(String::new()));
         }
         let stash_key = (aad.to_string(), datatype, StashBytes(plain.to_vec()));
-        let iv = match self.stash.get(&stash_key) {
+        let iv = match self.stash().get(&stash_key) {
             Some(iv) => *iv,
             None => {
                 let mut iv = [0u8; IV_LEN];
@@ -254,7 +278,7 @@ impl Cipher {
             return Err("tag has the wrong length".into());
         }
         let plain = if ev.iv.len() == IV_LEN {
-            let mut buf = ev.data.clone();
+            let mut buf = ev.data;
             self.gcm
                 .decrypt_in_place_detached(
                     GenericArray::from_slice(&ev.iv),
@@ -275,15 +299,32 @@ impl Cipher {
             plaintext_of(&value),
             <[u8; IV_LEN]>::try_from(ev.iv.as_slice()),
         ) {
-            self.stash
-                .insert((aad.to_string(), t, StashBytes(p.to_vec())), iv);
+            self.pending
+                .push(((aad.to_string(), t, StashBytes(p.to_vec())), iv));
         }
         Ok(value)
     }
 
+    /// A cipher for a new data key that reuses the IVs `other` remembered (what `sops rotate` does:
+    /// every value is re-encrypted under the new key with the IV it had). Reusing an IV under a
+    /// *different* key is safe for AES-GCM; within the new key each IV still belongs to one
+    /// (path, type, plaintext) triple only.
+    pub fn with_stash_from(key: &DataKey, other: &Cipher) -> Self {
+        let mut c = Cipher::new(key);
+        for ((aad, t, p), iv) in other
+            .stash
+            .iter()
+            .chain(other.pending.iter().map(|(k, v)| (k, v)))
+        {
+            c.pending
+                .push(((aad.clone(), *t, StashBytes(p.0.clone())), *iv));
+        }
+        c
+    }
+
     /// Number of IVs remembered.
     pub fn stash_len(&self) -> usize {
-        self.stash.len()
+        self.stash.len() + self.pending.len()
     }
 }
 
@@ -325,6 +366,27 @@ mod tests {
             assert_eq!(fresh.encrypt(&v, "a:b:").unwrap().unwrap(), enc);
             // another path gets a fresh IV and the old one does not decrypt there
             assert!(fresh.decrypt(&enc, "a:c:").is_err());
+        }
+    }
+
+    #[test]
+    fn parses_like_sops_pattern() {
+        let v =
+            EncryptedValue::parse("ENC[AES256_GCM,data:AAAA,iv:AQID,tag:BAUG,type:str]").unwrap();
+        assert_eq!(
+            (v.data, v.iv, v.tag, v.datatype.as_str()),
+            (vec![0, 0, 0], vec![1, 2, 3], vec![4, 5, 6], "str")
+        );
+        // trailing text after `]` is ignored, like sops' start-anchored regex
+        assert!(
+            EncryptedValue::parse("ENC[AES256_GCM,data:AAAA,iv:AQID,tag:BAUG,type:int] x").is_ok()
+        );
+        for bad in [
+            "ENC[AES256_GCM,data:,iv:AQID,tag:BAUG,type:str]",
+            "ENC[AES256_GCM,data:AAAA,iv:AQID,type:str]",
+            "plain",
+        ] {
+            assert!(EncryptedValue::parse(bad).is_err(), "{bad}");
         }
     }
 

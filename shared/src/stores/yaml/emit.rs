@@ -390,7 +390,6 @@ fn analyze_scalar(value: &str) -> Analysis {
             block_allowed: false,
         };
     }
-    let chars: Vec<char> = value.chars().collect();
     let (mut block_ind, mut flow_ind) = (false, false);
     if value.starts_with("---") || value.starts_with("...") {
         block_ind = true;
@@ -402,9 +401,13 @@ fn analyze_scalar(value: &str) -> Analysis {
     let (mut break_space, mut space_break) = (false, false);
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_by_ws = true;
-    let n = chars.len();
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_ws = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t');
+    // one pass without collecting the chars (this runs for every scalar of large files)
+    let mut chars = value.chars().peekable();
+    let mut i = 0usize;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let last = next.is_none();
+        let followed_by_ws = matches!(next, None | Some(' ' | '\t'));
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -449,7 +452,7 @@ fn analyze_scalar(value: &str) -> Analysis {
             if i == 0 {
                 leading_space = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_space = true;
             }
             if prev_break {
@@ -462,7 +465,7 @@ fn analyze_scalar(value: &str) -> Analysis {
             if i == 0 {
                 leading_break = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_break = true;
             }
             if prev_space {
@@ -475,6 +478,7 @@ fn analyze_scalar(value: &str) -> Analysis {
             prev_break = false;
         }
         preceded_by_ws = matches!(c, ' ' | '\t' | '\0') || is_break(c);
+        i += 1;
     }
     let mut a = Analysis {
         multiline: line_breaks,
