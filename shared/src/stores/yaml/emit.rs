@@ -379,8 +379,51 @@ fn is_printable(c: char) -> bool {
         || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
 }
 
+/// The result of [`analyze_scalar`] for the common simple scalars (keys, numbers, `ENC[...]` values,
+/// base64, URLs without spaces), computed in one tight pass; `None` sends everything else through the
+/// full analysis. For these inputs the full analysis only ever sets the flow indicator flag.
+fn analyze_simple_scalar(value: &str) -> Option<Analysis> {
+    let b = value.as_bytes();
+    let first = *b.first()?;
+    if !(first.is_ascii_alphanumeric() || first == b'_' || first == b'/') {
+        return None;
+    }
+    let mut flow_ind = false;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'_'
+            | b'-'
+            | b'.'
+            | b'/'
+            | b'+'
+            | b'='
+            | b'#' => {}
+            b'[' | b']' | b',' | b'{' | b'}' | b'?' => flow_ind = true,
+            b':' if i + 1 < b.len() && !matches!(b[i + 1], b' ' | b'\t') => flow_ind = true,
+            _ => return None,
+        }
+    }
+    Some(Analysis {
+        multiline: false,
+        flow_plain_allowed: !flow_ind,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    })
+}
+
 /// go-yaml `yaml_emitter_analyze_scalar`.
 fn analyze_scalar(value: &str) -> Analysis {
+    if let Some(a) = analyze_simple_scalar(value) {
+        return a;
+    }
+    analyze_scalar_full(value)
+}
+
+fn analyze_scalar_full(value: &str) -> Analysis {
     if value.is_empty() {
         return Analysis {
             multiline: false,
@@ -401,11 +444,24 @@ fn analyze_scalar(value: &str) -> Analysis {
     let (mut break_space, mut space_break) = (false, false);
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_by_ws = true;
-    // one pass without collecting the chars (this runs for every scalar of large files)
+    // one pass without collecting the chars (this runs for every scalar of large files); ASCII text,
+    // the common case, is walked byte by byte
+    let ascii = value.is_ascii();
+    let bytes = value.as_bytes();
     let mut chars = value.chars().peekable();
     let mut i = 0usize;
-    while let Some(c) = chars.next() {
-        let next = chars.peek().copied();
+    loop {
+        let (c, next) = if ascii {
+            match bytes.get(i) {
+                Some(b) => (*b as char, bytes.get(i + 1).map(|b| *b as char)),
+                None => break,
+            }
+        } else {
+            match chars.next() {
+                Some(c) => (c, chars.peek().copied()),
+                None => break,
+            }
+        };
         let last = next.is_none();
         let followed_by_ws = matches!(next, None | Some(' ' | '\t'));
         if i == 0 {
@@ -1152,5 +1208,55 @@ impl Emitter {
                 breaks = false;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(a: &Analysis) -> (bool, bool, bool, bool, bool) {
+        (
+            a.multiline,
+            a.flow_plain_allowed,
+            a.block_plain_allowed,
+            a.single_quoted_allowed,
+            a.block_allowed,
+        )
+    }
+
+    #[test]
+    fn simple_scalar_fast_path_agrees_with_full_analysis() {
+        let mut fast_taken = 0;
+        for v in [
+            "abc",
+            "key_0",
+            "ENC[AES256_GCM,data:YWJj+/=,iv:AAA=,tag:BBB=,type:str]",
+            "https://x.example.com/p?q=1",
+            "a:b",
+            "a:",
+            "a#b",
+            "1.5",
+            "0x1F",
+            "a-b",
+            "/etc/x",
+            "_x",
+            "v1",
+            "a,b",
+            "a[0]",
+            "x{y}",
+            "-a",
+            ".x",
+            "a b",
+        ] {
+            if let Some(fast) = analyze_simple_scalar(v) {
+                fast_taken += 1;
+                assert_eq!(flags(&fast), flags(&analyze_scalar_full(v)), "{v}");
+            }
+        }
+        assert!(
+            fast_taken >= 14,
+            "the fast path should cover the simple cases"
+        );
     }
 }
