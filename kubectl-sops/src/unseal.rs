@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use sops_engine::file::{extract, open, parse_tree_path};
+use sops_engine::file::{extract, open_read_only, parse_tree_path};
 use sops_engine::keys::KeyRing;
 use sops_engine::stores::Format;
 use sops_engine::tree::Value;
@@ -53,13 +53,14 @@ pub fn run(a: UnsealArgs) -> Result<()> {
     let out_format = a.output_type.unwrap_or(in_format);
     let input = read_input(file)?;
     let keys = KeyRing::default();
-    let opened = open(
+    let opened = open_read_only(
         &input,
         store(in_format, config.as_ref()).as_ref(),
         &keys,
         a.ignore_mac,
     )
     .map_err(|e| in_file(name, e))?;
+    drop(input);
     let out_store = store(out_format, config.as_ref());
     let bytes = match &a.extract {
         Some(path) => {

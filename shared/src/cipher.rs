@@ -223,6 +223,8 @@ pub struct Cipher {
     /// IVs seen while decrypting, moved into `stash` on the first encryption: decrypt-only runs
     /// (`unseal`, helm) never pay for hashing.
     pending: Vec<(StashKey, [u8; IV_LEN])>,
+    /// False for read-only use: decrypted IVs are not recorded.
+    remember: bool,
 }
 
 type StashKey = (String, &'static str, StashBytes);
@@ -234,7 +236,13 @@ impl Cipher {
             gcm: Gcm32::new(GenericArray::from_slice(key.as_bytes())),
             stash: HashMap::new(),
             pending: Vec::new(),
+            remember: true,
         }
+    }
+
+    /// Turns recording of decrypted IVs on (the default) or off (read-only use).
+    pub fn remember_ivs(&mut self, on: bool) {
+        self.remember = on;
     }
 
     fn stash(&mut self) -> &mut HashMap<StashKey, [u8; IV_LEN]> {
@@ -306,6 +314,9 @@ impl Cipher {
             return Err(format!("unsupported IV length {}", ev.iv.len()));
         };
         let value = value_from_plaintext(plain, &ev.datatype)?;
+        if !self.remember {
+            return Ok(value);
+        }
         if let (Some((p, t)), Ok(iv)) = (
             plaintext_of(&value),
             <[u8; IV_LEN]>::try_from(ev.iv.as_slice()),

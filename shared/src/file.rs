@@ -76,9 +76,32 @@ fn format_rfc3339_seconds(t: OffsetDateTime) -> String {
 
 /// Parses and decrypts an encrypted file, checking the MAC unless `ignore_mac`.
 pub fn open(input: &[u8], store: &dyn Store, keys: &KeyRing, ignore_mac: bool) -> Result<Opened> {
+    open_with(input, store, keys, ignore_mac, true)
+}
+
+/// Like [`open`] for callers that only read the plaintext (`unseal`, the helm downloader): the IVs
+/// are not remembered, which saves time and memory on large files. The returned `cipher` cannot
+/// keep ciphertext stable; use [`open`] before re-sealing.
+pub fn open_read_only(
+    input: &[u8],
+    store: &dyn Store,
+    keys: &KeyRing,
+    ignore_mac: bool,
+) -> Result<Opened> {
+    open_with(input, store, keys, ignore_mac, false)
+}
+
+fn open_with(
+    input: &[u8],
+    store: &dyn Store,
+    keys: &KeyRing,
+    ignore_mac: bool,
+    remember_ivs: bool,
+) -> Result<Opened> {
     let (mut docs, metadata) = store.load_encrypted(input)?;
     let data_key = keys.data_key(&metadata)?;
     let mut cipher = Cipher::new(&data_key);
+    cipher.remember_ivs(remember_ivs);
     let rules = Rules::new(&metadata.rule)?;
     let settings = WalkSettings {
         rules: &rules,
