@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod rules;
 pub mod stores;
 pub mod tree;
+pub mod treepath;
 pub mod walk;
 
 pub use error::{Result, SopsError};
