@@ -2,6 +2,8 @@
 //! comments, exactly as sops attaches them), the nodes become events, and a port of the block-style part
 //! of go-yaml's emitter state machine turns the events into text.
 
+use std::borrow::Cow;
+
 use super::scalar::{can_use_plain, format_float};
 use crate::tree::{Branch, Item, Value};
 
@@ -13,27 +15,28 @@ enum Style {
     Literal,
 }
 
-/// A go-yaml `Node`, reduced to what sops builds.
-struct Node {
-    kind: Kind,
+/// A go-yaml `Node`, reduced to what sops builds. Scalars borrow the tree's strings, so emitting a
+/// large file does not copy every value.
+struct Node<'a> {
+    kind: Kind<'a>,
     head: String,
     line: String,
     foot: String,
 }
 
-enum Kind {
+enum Kind<'a> {
     Scalar {
-        value: String,
+        value: Cow<'a, str>,
         tag: Option<&'static str>,
         style: Style,
     },
-    Seq(Vec<Node>),
+    Seq(Vec<Node<'a>>),
     /// Keys and values alternate.
-    Map(Vec<Node>),
+    Map(Vec<Node<'a>>),
 }
 
-impl Node {
-    fn new(kind: Kind) -> Self {
+impl<'a> Node<'a> {
+    fn new(kind: Kind<'a>) -> Self {
         Node {
             kind,
             head: String::new(),
@@ -105,23 +108,25 @@ fn string_style(s: &str) -> Style {
     style
 }
 
-fn scalar_node(v: &Value) -> Node {
+fn scalar_node(v: &Value) -> Node<'_> {
     let (value, tag, style) = match v {
-        Value::Null => ("null".to_string(), None, Style::Plain),
-        Value::Bool(b) => (b.to_string(), None, Style::Plain),
-        Value::Int(i) => (i.to_string(), None, Style::Plain),
-        Value::Float(f) => (format_float(*f), None, Style::Plain),
-        Value::Time(t) => (t.clone(), None, Style::Plain),
-        // go-yaml v3.0.4 tags the merge key text even in a plain string.
-        Value::Str(s) if s == "<<" => (s.clone(), Some("merge"), Style::Plain),
-        Value::Str(s) => (s.clone(), None, string_style(s)),
-        Value::Comment(c) => (c.text.clone(), None, string_style(&c.text)),
+        Value::Null => (Cow::Borrowed("null"), None, Style::Plain),
+        Value::Bool(b) => (
+            Cow::Borrowed(if *b { "true" } else { "false" }),
+            None,
+            Style::Plain,
+        ),
+        Value::Int(i) => (Cow::Owned(i.to_string()), None, Style::Plain),
+        Value::Float(f) => (Cow::Owned(format_float(*f)), None, Style::Plain),
+        Value::Time(t) => (Cow::Borrowed(t.as_str()), None, Style::Plain),
+        Value::Str(s) => return str_node(s),
+        Value::Comment(c) => (Cow::Borrowed(c.text.as_str()), None, string_style(&c.text)),
         Value::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(s) => (s.to_string(), None, string_style(s)),
+            Ok(s) => (Cow::Borrowed(s), None, string_style(s)),
             Err(_) => {
                 use base64::Engine as _;
                 (
-                    base64::engine::general_purpose::STANDARD.encode(b),
+                    Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b)),
                     Some("binary"),
                     Style::Plain,
                 )
@@ -132,7 +137,22 @@ fn scalar_node(v: &Value) -> Node {
     Node::new(Kind::Scalar { value, tag, style })
 }
 
-fn value_node(v: &Value) -> Node {
+/// A string scalar node (map keys too).
+fn str_node(s: &str) -> Node<'_> {
+    // go-yaml v3.0.4 tags the merge key text even in a plain string.
+    let (tag, style) = if s == "<<" {
+        (Some("merge"), Style::Plain)
+    } else {
+        (None, string_style(s))
+    };
+    Node::new(Kind::Scalar {
+        value: Cow::Borrowed(s),
+        tag,
+        style,
+    })
+}
+
+fn value_node(v: &Value) -> Node<'_> {
     match v {
         Value::Map(b) => branch_node(b),
         Value::Seq(items) => seq_node(items),
@@ -141,7 +161,7 @@ fn value_node(v: &Value) -> Node {
 }
 
 /// sops `appendTreeBranch`.
-fn branch_node(branch: &Branch) -> Node {
+fn branch_node(branch: &Branch) -> Node<'_> {
     let mut map = Node::new(Kind::Map(Vec::new()));
     let mut content = Vec::new();
     let mut heads = Vec::new();
@@ -156,7 +176,7 @@ fn branch_node(branch: &Branch) -> Node {
                     add_head(&mut map, &mut heads);
                     beginning = false;
                 }
-                let mut key = scalar_node(&Value::Str(k.clone()));
+                let mut key = str_node(k);
                 add_head(&mut key, &mut heads);
                 let mut val = value_node(v);
                 add_line(&mut val, &mut inlines);
@@ -179,9 +199,9 @@ fn branch_node(branch: &Branch) -> Node {
 }
 
 /// sops `appendSequence`.
-fn seq_node(items: &[Value]) -> Node {
+fn seq_node(items: &[Value]) -> Node<'_> {
     let mut seq = Node::new(Kind::Seq(Vec::new()));
-    let mut content: Vec<Node> = Vec::new();
+    let mut content: Vec<Node<'_>> = Vec::new();
     let mut heads = Vec::new();
     let mut inlines = Vec::new();
     let mut beginning = true;
@@ -227,9 +247,9 @@ enum EvKind {
     MapEnd,
 }
 
-struct Ev {
+struct Ev<'a> {
     kind: EvKind,
-    value: String,
+    value: Cow<'a, str>,
     tag: Option<&'static str>,
     style: Style,
     head: String,
@@ -238,11 +258,11 @@ struct Ev {
     tail: String,
 }
 
-impl Ev {
+impl Ev<'_> {
     fn bare(kind: EvKind) -> Self {
         Ev {
             kind,
-            value: String::new(),
+            value: Cow::Borrowed(""),
             tag: None,
             style: Style::Plain,
             head: String::new(),
@@ -254,7 +274,7 @@ impl Ev {
 }
 
 /// go-yaml encoder `node()`: nodes to events (with the foot-to-tail shuffle of mapping keys).
-fn node_events(node: Node, tail: String, out: &mut Vec<Ev>) {
+fn node_events<'a>(node: Node<'a>, tail: String, out: &mut Vec<Ev<'a>>) {
     let Node {
         kind,
         head,
@@ -330,7 +350,7 @@ pub(crate) fn emit_single(v: &Value) -> String {
     let node = match v {
         Value::Comment(c) => {
             // A lone comment is a string to go-yaml.
-            scalar_node(&Value::Str(c.text.clone()))
+            str_node(&c.text)
         }
         other => value_node(other),
     };
@@ -809,7 +829,7 @@ impl Emitter {
         if ev.kind == EvKind::Scalar {
             self.tag = ev.tag;
             self.sd = analyze_scalar(&ev.value);
-            self.sd_value = ev.value.clone();
+            self.sd_value = ev.value.to_string();
         }
     }
 
