@@ -6,6 +6,7 @@
 
 pub mod cipher;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod file;
 pub mod k8s;
