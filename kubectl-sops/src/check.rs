@@ -1,13 +1,258 @@
-//! `kubectl-sops check` (being written).
+//! `kubectl-sops check FILE…`: the pre-commit / CI gate. Exit 0 when every file is fine, 1 when a
+//! problem was found, with one line `FILE: reason` per problem on stdout. Problems:
+//!
+//! - a file a `.sops.yaml` creation rule matches that is not encrypted;
+//! - a Kubernetes `Secret` with plaintext `data`/`stringData` values (encrypted file or not);
+//! - a MAC mismatch (checked when a key is at hand; otherwise a note on stderr, or a problem with
+//!   `--require-keys`);
+//! - age/PGP recipients that differ from the matching creation rule.
+//!
+//! Files no rule matches that hold no Secret are fine, and so are files that do not parse (templates)
+//! unless a rule matches them. `.sops.yaml` itself is never checked.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::Result;
 use clap::Args;
+use sops_engine::config::{Config, CreationRule};
+use sops_engine::error::exit;
+use sops_engine::keys::KeyRing;
+use sops_engine::rekey::{decrypt_with_key, plaintext_secret_values, recipient_drift, Target};
+use sops_engine::stores::Format;
+use sops_engine::SopsError;
+
+use crate::io::{format_of, load_config, parse_format, store};
+use crate::rekey::parallel;
+use crate::CliError;
+
+/// File name endings `--all` picks from `git ls-files` (the pre-commit hook's `files` pattern).
+const FILE_ENDINGS: [&str; 5] = [".yaml", ".yml", ".json", ".env", ".ini"];
 
 /// Arguments of `check`.
 #[derive(Args)]
-pub struct CheckArgs {}
+pub struct CheckArgs {
+    /// Files to check (pre-commit passes the staged ones, relative to the working directory).
+    #[arg(required_unless_present = "all")]
+    pub files: Vec<String>,
+    /// Check every git-tracked YAML/JSON/dotenv/INI file below the working directory.
+    #[arg(long)]
+    pub all: bool,
+    /// Fail when the MAC of an encrypted file cannot be verified for lack of a key.
+    #[arg(long)]
+    pub require_keys: bool,
+    /// Input format (default: from each file's extension).
+    #[arg(long, value_parser = parse_format)]
+    pub input_type: Option<Format>,
+    /// Files checked at once (default: the number of CPUs).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Path of .sops.yaml (default: searched from the working directory upward).
+    #[arg(long, env = "SOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// What checking one file found.
+#[derive(Default)]
+struct Findings {
+    problems: Vec<String>,
+    notes: Vec<String>,
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn rule_name(r: &CreationRule) -> String {
+    match &r.path_regex {
+        Some(re) => format!("creation rule with path_regex {re:?}"),
+        None => "catch-all creation rule (no path_regex)".to_string(),
+    }
+}
+
+fn is_config_file(name: &str, config: Option<&Config>) -> bool {
+    let p = Path::new(name);
+    if p.file_name().is_some_and(|f| f == ".sops.yaml") {
+        return true;
+    }
+    match (config, p.canonicalize()) {
+        (Some(c), Ok(abs)) => c.path.canonicalize().is_ok_and(|cp| cp == abs),
+        _ => false,
+    }
+}
+
+fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing) -> Findings {
+    let mut f = Findings::default();
+    if is_config_file(name, config) {
+        return f;
+    }
+    let input = match std::fs::read(name) {
+        Ok(b) => b,
+        Err(e) => {
+            f.problems.push(format!("cannot read: {e}"));
+            return f;
+        }
+    };
+    let format = format_of(a.input_type, Some(name));
+    let st = store(format, config);
+    let rule = config.and_then(|c| c.rule_for(Path::new(name)).ok().flatten());
+    match st.load_encrypted(&input) {
+        Ok((docs, md)) => {
+            let plain = plaintext_secret_values(&docs);
+            if !plain.is_empty() {
+                f.problems.push(format!(
+                    "Kubernetes Secret with plaintext values at {} (the file is encrypted, but its rule leaves them in clear text)",
+                    plain.join(", ")
+                ));
+            }
+            match keys.data_key(&md) {
+                Ok(k) => match decrypt_with_key(docs, &md, &k, false) {
+                    Ok(_) => {}
+                    Err(
+                        SopsError::MacMismatch { .. } | SopsError::NoMac | SopsError::MacDecrypt(_),
+                    ) => f.problems.push(
+                        "MAC mismatch: the file was changed outside sops or tampered with".into(),
+                    ),
+                    Err(e) => f
+                        .problems
+                        .push(format!("does not decrypt: {}", one_line(&e.to_string()))),
+                },
+                Err(_) if a.require_keys => f.problems.push(
+                    "MAC not verified: no key here can decrypt the file (--require-keys)".into(),
+                ),
+                Err(_) => f.notes.push("MAC not verified (no key)".into()),
+            }
+            if let Some(r) = rule {
+                let (missing, extra) = recipient_drift(&md, &Target::from_rule(r));
+                if !missing.is_empty() || !extra.is_empty() {
+                    let mut why = Vec::new();
+                    if !missing.is_empty() {
+                        why.push(format!("missing {}", missing.join(", ")));
+                    }
+                    if !extra.is_empty() {
+                        why.push(format!("extra {}", extra.join(", ")));
+                    }
+                    f.problems.push(format!(
+                        "recipients differ from .sops.yaml ({}): {}; run `kubectl-sops rekey {name}`",
+                        rule_name(r),
+                        why.join("; ")
+                    ));
+                }
+            }
+        }
+        Err(e) => {
+            let not_encrypted = matches!(e, SopsError::MetadataNotFound)
+                || (format == Format::Binary && matches!(e, SopsError::Parse { .. }));
+            if !not_encrypted && matches!(e, SopsError::InvalidMetadata(_)) {
+                f.problems.push(one_line(&e.to_string()));
+                return f;
+            }
+            let secret_fields = match format {
+                Format::Yaml | Format::Json => st
+                    .load_plain(&input)
+                    .map(|docs| plaintext_secret_values(&docs))
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let mut why = Vec::new();
+            if !secret_fields.is_empty() {
+                why.push(format!(
+                    "Kubernetes Secret with plaintext values at {}",
+                    secret_fields.join(", ")
+                ));
+            }
+            if let Some(r) = rule {
+                why.push(format!("the .sops.yaml {} matches it", rule_name(r)));
+            }
+            if !why.is_empty() {
+                let what = if not_encrypted {
+                    "not encrypted".to_string()
+                } else {
+                    format!("not a sops file ({})", one_line(&e.to_string()))
+                };
+                f.problems.push(format!(
+                    "{what}: {}; encrypt it with `kubectl-sops seal -i {name}`",
+                    why.join("; ")
+                ));
+            }
+        }
+    }
+    f
+}
+
+/// `git ls-files` below the working directory, filtered by [`FILE_ENDINGS`].
+fn git_files() -> Result<Vec<String>> {
+    let out = Command::new("git")
+        .args(["ls-files", "-z", "--cached"])
+        .output()
+        .map_err(|e| CliError {
+            code: exit::GENERIC,
+            message: format!("--all: cannot run git: {e}"),
+        })?;
+    if !out.status.success() {
+        return Err(CliError {
+            code: exit::GENERIC,
+            message: format!(
+                "--all: git ls-files failed: {}",
+                one_line(&String::from_utf8_lossy(&out.stderr))
+            ),
+        }
+        .into());
+    }
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .filter(|p| FILE_ENDINGS.iter().any(|e| p.ends_with(e)) && Path::new(p).is_file())
+        .collect())
+}
 
 /// Runs `check`.
-pub fn run(_a: CheckArgs) -> Result<()> {
-    anyhow::bail!("check: not implemented yet")
+pub fn run(a: CheckArgs) -> Result<()> {
+    let config = load_config(a.config.as_deref())?;
+    let mut files = a.files.clone();
+    if a.all {
+        for f in git_files()? {
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
+    }
+    let keys = KeyRing::default();
+    let jobs = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(4)
+    });
+    let findings = parallel(files.len(), jobs, |i| {
+        check_file(&files[i], &a, config.as_ref(), &keys)
+    });
+    let mut problems = 0;
+    let mut bad_files = 0;
+    for (name, f) in files.iter().zip(&findings) {
+        for n in &f.notes {
+            eprintln!("{name}: note: {n}");
+        }
+        for p in &f.problems {
+            println!("{name}: {p}");
+        }
+        problems += f.problems.len();
+        bad_files += usize::from(!f.problems.is_empty());
+    }
+    if problems > 0 {
+        return Err(CliError {
+            code: exit::GENERIC,
+            message: format!(
+                "check: {problems} problem(s) in {bad_files} of {} file(s)",
+                files.len()
+            ),
+        }
+        .into());
+    }
+    Ok(())
 }

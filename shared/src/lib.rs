@@ -12,6 +12,7 @@ pub mod file;
 pub mod k8s;
 pub mod keys;
 pub mod metadata;
+pub mod rekey;
 pub mod rules;
 pub mod stores;
 pub mod tree;
