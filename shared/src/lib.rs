@@ -14,6 +14,7 @@ pub mod keys;
 pub mod metadata;
 pub mod rekey;
 pub mod rules;
+pub mod secret_data;
 pub mod stores;
 pub mod tree;
 pub mod treepath;
