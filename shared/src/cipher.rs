@@ -122,14 +122,25 @@ impl EncryptedValue {
 
     /// Formats the value back into its `ENC[...]` string.
     pub fn format(&self) -> String {
-        format!(
-            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
-            B64.encode(&self.data),
-            B64.encode(&self.iv),
-            B64.encode(&self.tag),
-            self.datatype
-        )
+        format_parts(&self.data, &self.iv, &self.tag, &self.datatype)
     }
+}
+
+/// Writes `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` in one allocation.
+fn format_parts(data: &[u8], iv: &[u8], tag: &[u8], datatype: &str) -> String {
+    let b64_len = |n: usize| n.div_ceil(3) * 4;
+    let mut s =
+        String::with_capacity(48 + b64_len(data.len()) + b64_len(iv.len()) + b64_len(tag.len()));
+    s.push_str("ENC[AES256_GCM,data:");
+    B64.encode_string(data, &mut s);
+    s.push_str(",iv:");
+    B64.encode_string(iv, &mut s);
+    s.push_str(",tag:");
+    B64.encode_string(tag, &mut s);
+    s.push_str(",type:");
+    s.push_str(datatype);
+    s.push(']');
+    s
 }
 
 /// Formats a float like Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, never an exponent.
@@ -261,29 +272,25 @@ impl Cipher {
         if plain.is_empty() && matches!(v, Value::Str(_) | Value::Bytes(_) | Value::Comment(_)) {
             return Ok(Some(String::new()));
         }
-        let stash_key = (aad.to_string(), datatype, StashBytes(plain.to_vec()));
-        let iv = match self.stash().get(&stash_key) {
-            Some(iv) => *iv,
-            None => {
-                let mut iv = [0u8; IV_LEN];
-                rand::rngs::OsRng.fill_bytes(&mut iv);
-                iv
-            }
+        let known = if self.stash.is_empty() && self.pending.is_empty() {
+            None // a fresh seal: skip building the cache key
+        } else {
+            let stash_key = (aad.to_string(), datatype, StashBytes(plain.to_vec()));
+            self.stash().get(&stash_key).copied()
         };
+        let iv = known.unwrap_or_else(|| {
+            // rand's thread RNG is a CSPRNG (ChaCha, reseeded from the OS); one getrandom call per
+            // value would dominate sealing large files
+            let mut iv = [0u8; IV_LEN];
+            rand::thread_rng().fill_bytes(&mut iv);
+            iv
+        });
         let mut buf = plain;
         let tag = self
             .gcm
             .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
             .map_err(|_| "AES-GCM encryption failed".to_string())?;
-        Ok(Some(
-            EncryptedValue {
-                data: buf.to_vec(),
-                iv: iv.to_vec(),
-                tag: tag.to_vec(),
-                datatype: datatype.into(),
-            }
-            .format(),
-        ))
+        Ok(Some(format_parts(&buf, &iv, &tag, datatype)))
     }
 
     /// Decrypts an `ENC[...]` string with key path `aad`; remembers its IV for later re-encryption.

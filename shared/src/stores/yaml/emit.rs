@@ -252,24 +252,41 @@ struct Ev<'a> {
     value: Cow<'a, str>,
     tag: Option<&'static str>,
     style: Style,
+    /// Head, line, foot and tail comments; boxed because almost every event has none, and a large
+    /// file has tens of thousands of events.
+    comments: Option<Box<EvComments>>,
+}
+
+#[derive(Default)]
+struct EvComments {
     head: String,
     line: String,
     foot: String,
     tail: String,
 }
 
-impl Ev<'_> {
+impl<'a> Ev<'a> {
     fn bare(kind: EvKind) -> Self {
         Ev {
             kind,
             value: Cow::Borrowed(""),
             tag: None,
             style: Style::Plain,
-            head: String::new(),
-            line: String::new(),
-            foot: String::new(),
-            tail: String::new(),
+            comments: None,
         }
+    }
+
+    /// Attaches comments (nothing is allocated when all are empty).
+    fn with(mut self, head: String, line: String, foot: String, tail: String) -> Self {
+        if !(head.is_empty() && line.is_empty() && foot.is_empty() && tail.is_empty()) {
+            self.comments = Some(Box::new(EvComments {
+                head,
+                line,
+                foot,
+                tail,
+            }));
+        }
+        self
     }
 }
 
@@ -283,11 +300,7 @@ fn node_events<'a>(node: Node<'a>, tail: String, out: &mut Vec<Ev<'a>>) {
     } = node;
     match kind {
         Kind::Map(content) => {
-            out.push(Ev {
-                head,
-                tail,
-                ..Ev::bare(EvKind::MapStart)
-            });
+            out.push(Ev::bare(EvKind::MapStart).with(head, String::new(), String::new(), tail));
             let mut tail = String::new();
             let mut it = content.into_iter();
             while let (Some(mut k), Some(v)) = (it.next(), it.next()) {
@@ -296,38 +309,30 @@ fn node_events<'a>(node: Node<'a>, tail: String, out: &mut Vec<Ev<'a>>) {
                 tail = foot;
                 node_events(v, String::new(), out);
             }
-            out.push(Ev {
-                tail,
-                line,
-                foot,
-                ..Ev::bare(EvKind::MapEnd)
-            });
+            out.push(Ev::bare(EvKind::MapEnd).with(String::new(), line, foot, tail));
         }
         Kind::Seq(content) => {
-            out.push(Ev {
+            out.push(Ev::bare(EvKind::SeqStart).with(
                 head,
-                ..Ev::bare(EvKind::SeqStart)
-            });
+                String::new(),
+                String::new(),
+                String::new(),
+            ));
             for n in content {
                 node_events(n, String::new(), out);
             }
-            out.push(Ev {
-                line,
-                foot,
-                ..Ev::bare(EvKind::SeqEnd)
-            });
+            out.push(Ev::bare(EvKind::SeqEnd).with(String::new(), line, foot, String::new()));
         }
         Kind::Scalar { value, tag, style } => {
-            out.push(Ev {
-                value,
-                tag,
-                style,
-                head,
-                line,
-                foot,
-                tail,
-                ..Ev::bare(EvKind::Scalar)
-            });
+            out.push(
+                Ev {
+                    value,
+                    tag,
+                    style,
+                    ..Ev::bare(EvKind::Scalar)
+                }
+                .with(head, line, foot, tail),
+            );
         }
     }
 }
@@ -398,6 +403,38 @@ fn is_printable(c: char) -> bool {
         || (0xA0..=0xD7FF).contains(&u)
         || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
 }
+
+const OTHER: u8 = 0;
+const SAFE: u8 = 1;
+const FLOW: u8 = 2;
+const COLON: u8 = 3;
+
+/// Byte classes of [`analyze_simple_scalar`]: letters, digits and `_-./+=#` are safe, `[]{},?` only
+/// rule out flow plain style, `:` depends on the next byte, everything else takes the full analysis.
+static SIMPLE_CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'_'
+            | b'-'
+            | b'.'
+            | b'/'
+            | b'+'
+            | b'='
+            | b'#' => SAFE,
+            b'[' | b']' | b',' | b'{' | b'}' | b'?' => FLOW,
+            b':' => COLON,
+            _ => OTHER,
+        };
+        c += 1;
+    }
+    t
+};
 
 /// The result of [`analyze_scalar`] for the common simple scalars (keys, numbers, `ENC[...]` values,
 /// base64, URLs without spaces), computed in one tight pass; `None` sends everything else through the
@@ -814,17 +851,19 @@ impl Emitter {
 
     fn analyze_event(&mut self, ev: &Ev) {
         self.tag = None;
-        if !ev.head.is_empty() {
-            self.head_comment = ev.head.clone();
-        }
-        if !ev.line.is_empty() {
-            self.line_comment = ev.line.clone();
-        }
-        if !ev.foot.is_empty() {
-            self.foot_comment = ev.foot.clone();
-        }
-        if !ev.tail.is_empty() {
-            self.tail_comment = ev.tail.clone();
+        if let Some(c) = &ev.comments {
+            if !c.head.is_empty() {
+                self.head_comment = c.head.clone();
+            }
+            if !c.line.is_empty() {
+                self.line_comment = c.line.clone();
+            }
+            if !c.foot.is_empty() {
+                self.foot_comment = c.foot.clone();
+            }
+            if !c.tail.is_empty() {
+                self.tail_comment = c.tail.clone();
+            }
         }
         if ev.kind == EvKind::Scalar {
             self.tag = ev.tag;
@@ -1085,6 +1124,23 @@ impl Emitter {
         if !value.is_empty() && !self.whitespace {
             self.put(' ');
         }
+        if value
+            .bytes()
+            .all(|b| b.is_ascii() && b != b' ' && b != b'\n' && b != b'\r')
+        {
+            // no spaces or breaks (most scalars): the loop below would copy it char by char
+            self.out.push_str(value);
+            self.column += i32::try_from(value.len()).unwrap_or(i32::MAX);
+        } else {
+            self.write_plain_chars(value);
+        }
+        if !value.is_empty() {
+            self.whitespace = false;
+        }
+        self.indention = false;
+    }
+
+    fn write_plain_chars(&mut self, value: &str) {
         let mut breaks = false;
         for c in value.chars() {
             if c == ' ' {
@@ -1104,10 +1160,6 @@ impl Emitter {
                 breaks = false;
             }
         }
-        if !value.is_empty() {
-            self.whitespace = false;
-        }
-        self.indention = false;
     }
 
     fn write_single(&mut self, value: &str) {
