@@ -89,8 +89,31 @@ pub fn store(format: Format, config: Option<&Config>) -> Box<dyn Store> {
 }
 
 /// Writes the result: to stdout, or atomically to a file (temp file in the same directory, fsync,
-/// rename; an existing file's permissions are kept).
+/// rename). An existing file keeps its permissions; a new one gets the usual `0666 & !umask`.
 pub fn write_output(bytes: &[u8], target: Option<&str>) -> Result<()> {
+    write_with_new_mode(bytes, target, 0o666 & !umask())
+}
+
+/// Like [`write_output`] for decrypted output: a file that does not exist yet is created `0600`, so
+/// plaintext written on request is readable by its owner only.
+pub fn write_plaintext_output(bytes: &[u8], target: Option<&str>) -> Result<()> {
+    write_with_new_mode(bytes, target, 0o600)
+}
+
+/// The process umask, read from `/proc/self/status` (no libc call; 022 when unknown).
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+fn write_with_new_mode(bytes: &[u8], target: Option<&str>, new_mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let fail = |what: &str, e: std::io::Error| CliError {
         code: exit::COULD_NOT_WRITE_OUTPUT,
         message: format!("{what}: {e}"),
@@ -115,10 +138,11 @@ pub fn write_output(bytes: &[u8], target: Option<&str>) -> Result<()> {
                 .map_err(|e| fail(path, e))?;
             tmp.write_all(bytes).map_err(|e| fail(path, e))?;
             tmp.as_file().sync_all().map_err(|e| fail(path, e))?;
-            if let Ok(meta) = std::fs::metadata(p) {
-                std::fs::set_permissions(tmp.path(), meta.permissions())
-                    .map_err(|e| fail(path, e))?;
-            }
+            let perms = match std::fs::metadata(p) {
+                Ok(meta) => meta.permissions(),
+                Err(_) => std::fs::Permissions::from_mode(new_mode),
+            };
+            std::fs::set_permissions(tmp.path(), perms).map_err(|e| fail(path, e))?;
             tmp.persist(p).map_err(|e| fail(path, e.error))?;
             if let Ok(d) = std::fs::File::open(&dir) {
                 let _ = d.sync_all();

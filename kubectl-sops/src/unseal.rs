@@ -12,7 +12,7 @@ use sops_engine::tree::Value;
 use crate::in_file;
 use crate::io::{
     check_output_flags, display_name, format_of, load_config, parse_format, read_input, store,
-    write_output,
+    write_plaintext_output,
 };
 
 /// Arguments of `unseal`.
@@ -82,5 +82,5 @@ pub fn run(a: UnsealArgs) -> Result<()> {
     } else {
         a.output.as_deref()
     };
-    write_output(&bytes, target)
+    write_plaintext_output(&bytes, target)
 }

@@ -447,19 +447,10 @@ fn analyze_simple_scalar(value: &str) -> Option<Analysis> {
     }
     let mut flow_ind = false;
     for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'a'..=b'z'
-            | b'A'..=b'Z'
-            | b'0'..=b'9'
-            | b'_'
-            | b'-'
-            | b'.'
-            | b'/'
-            | b'+'
-            | b'='
-            | b'#' => {}
-            b'[' | b']' | b',' | b'{' | b'}' | b'?' => flow_ind = true,
-            b':' if i + 1 < b.len() && !matches!(b[i + 1], b' ' | b'\t') => flow_ind = true,
+        match SIMPLE_CLASS[c as usize] {
+            SAFE => {}
+            FLOW => flow_ind = true,
+            COLON if i + 1 < b.len() && !matches!(b[i + 1], b' ' | b'\t') => flow_ind = true,
             _ => return None,
         }
     }
