@@ -24,7 +24,7 @@ use anyhow::Result;
 use clap::Args;
 use sops_engine::error::exit;
 use sops_engine::file::{open, reseal, seal, Opened};
-use sops_engine::keys::{KeyRing, Recipient};
+use sops_engine::keys::KeyRing;
 use sops_engine::secret_data::{self, DataView};
 use sops_engine::stores::{Format, Store};
 use sops_engine::tree::{Branch, Comment, Item, Value};
@@ -32,7 +32,7 @@ use sops_engine::SopsError;
 use zeroize::Zeroizing;
 
 use crate::io::{format_of, load_config, parse_format, store, write_output};
-use crate::spec::{creation_rule, spec_from_rule};
+use crate::spec::{creation_rule, recipients_from_flags, spec_from_rule};
 use crate::{in_file, CliError};
 
 /// Arguments of `edit`.
@@ -197,18 +197,7 @@ fn new_file_spec(
     docs: &[Branch],
 ) -> Result<sops_engine::file::SealSpec> {
     let file = a.file.as_str();
-    let flag_keys: Vec<Recipient> = a
-        .age
-        .iter()
-        .filter(|r| !r.trim().is_empty())
-        .map(|r| Recipient::Age(r.trim().to_string()))
-        .chain(
-            a.pgp
-                .iter()
-                .filter(|r| !r.trim().is_empty())
-                .map(|r| Recipient::Pgp(r.replace(' ', "").to_uppercase())),
-        )
-        .collect();
+    let flag_keys = recipients_from_flags(&a.age, &a.pgp);
     let rule = creation_rule(config, Some(file), file)?;
     let mut spec = spec_from_rule(rule.as_ref(), docs, file)?;
     if !flag_keys.is_empty() {
@@ -413,7 +402,7 @@ fn editor_command() -> Result<Vec<String>> {
         if value.trim().is_empty() {
             continue;
         }
-        return match split_command(&value) {
+        return match sops_engine::shell::split_command(&value) {
             Some(parts) if !parts.is_empty() => Ok(parts),
             _ => Err(cli(
                 exit::NO_EDITOR_FOUND,
@@ -444,66 +433,6 @@ fn is_executable(p: &Path) -> bool {
     {
         p.is_file()
     }
-}
-
-/// Splits a command line like a POSIX shell (quotes and backslashes; no expansion). None when a
-/// quote is not closed.
-fn split_command(s: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        c => word.push(c),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            c @ ('"' | '\\' | '$' | '`') => word.push(c),
-                            '\n' => {}
-                            c => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                        },
-                        c => word.push(c),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next()? {
-                    '\n' => {}
-                    c => word.push(c),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Some(words)
 }
 
 enum EditorEnd {
@@ -901,7 +830,7 @@ mod tests {
 
     #[test]
     fn command_splitting() {
-        let s = |x: &str| split_command(x).map(|v| v.join("|"));
+        let s = |x: &str| sops_engine::shell::split_command(x).map(|v| v.join("|"));
         assert_eq!(s("vi").as_deref(), Some("vi"));
         assert_eq!(s("  code --wait ").as_deref(), Some("code|--wait"));
         assert_eq!(

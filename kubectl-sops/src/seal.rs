@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 use sops_engine::file::{open, seal_to_bytes};
-use sops_engine::keys::{KeyRing, Recipient};
+use sops_engine::keys::KeyRing;
 use sops_engine::metadata::EncryptionRule;
 use sops_engine::stores::Format;
 use sops_engine::SopsError;
@@ -16,7 +16,7 @@ use crate::io::{
     check_output_flags, display_name, format_of, load_config, parse_format, read_input, store,
     write_output,
 };
-use crate::spec::{creation_rule, spec_from_rule};
+use crate::spec::{creation_rule, recipients_from_flags, spec_from_rule};
 
 /// Arguments of `seal`.
 #[derive(Args)]
@@ -116,18 +116,7 @@ pub fn run(a: SealArgs) -> Result<()> {
     }
 
     // Keys and rule: flags first, then the matching .sops.yaml creation rule.
-    let flag_keys: Vec<Recipient> = a
-        .age
-        .iter()
-        .filter(|r| !r.trim().is_empty())
-        .map(|r| Recipient::Age(r.trim().to_string()))
-        .chain(
-            a.pgp
-                .iter()
-                .filter(|r| !r.trim().is_empty())
-                .map(|r| Recipient::Pgp(r.replace(' ', "").to_uppercase())),
-        )
-        .collect();
+    let flag_keys = recipients_from_flags(&a.age, &a.pgp);
     let creation_rule = creation_rule(config.as_ref(), path_for_rules, name)?;
     let mut spec = spec_from_rule(creation_rule.as_ref(), &docs, name)?;
     if !flag_keys.is_empty() {

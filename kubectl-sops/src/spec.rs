@@ -7,10 +7,23 @@ use anyhow::Result;
 use sops_engine::config::{Config, CreationRule};
 use sops_engine::error::exit;
 use sops_engine::file::SealSpec;
+use sops_engine::keys::Recipient;
 use sops_engine::metadata::EncryptionRule;
 use sops_engine::tree::Branch;
 
 use crate::{in_file, CliError};
+
+/// Recipients given with `--age` and `--pgp` (comma lists already split by clap), in that order.
+pub fn recipients_from_flags(age: &[String], pgp: &[String]) -> Vec<Recipient> {
+    let age = age.iter().map(|r| r.trim()).filter(|r| !r.is_empty());
+    let pgp = pgp
+        .iter()
+        .map(|r| r.replace(' ', "").to_uppercase())
+        .filter(|r| !r.is_empty());
+    age.map(|r| Recipient::Age(r.to_string()))
+        .chain(pgp.map(Recipient::Pgp))
+        .collect()
+}
 
 /// The creation rule of `config` that applies to `path` (a rule without `path_regex` when there is no
 /// path, e.g. stdin without `--filename-override`).

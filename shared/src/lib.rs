@@ -15,6 +15,7 @@ pub mod metadata;
 pub mod rekey;
 pub mod rules;
 pub mod secret_data;
+pub mod shell;
 pub mod stores;
 pub mod tree;
 pub mod treepath;

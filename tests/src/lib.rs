@@ -179,6 +179,17 @@ pub fn vectors_dir() -> PathBuf {
     p.canonicalize().unwrap_or(p)
 }
 
+/// The `# public key:` recipient of an age key file (the vectors' `keys/*.txt`).
+pub fn age_recipient(key_file: &Path) -> String {
+    std::fs::read_to_string(key_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", key_file.display()))
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap_or_else(|| panic!("{}: no `# public key:` line", key_file.display()))
+        .trim()
+        .to_string()
+}
+
 /// [`vectors_dir`], panicking with a clear message when it is not there.
 pub fn vectors_dir_checked() -> PathBuf {
     let d = vectors_dir();

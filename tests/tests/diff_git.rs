@@ -46,13 +46,7 @@ fn secret(password: &str, token: Option<&str>) -> String {
 }
 
 fn recipient(keys: &Path, name: &str) -> String {
-    std::fs::read_to_string(keys.join(name))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("public key line")
-        .trim()
-        .to_string()
+    e2e_tests::age_recipient(&keys.join(name))
 }
 
 /// A temp git repository with a controlled environment for git and kubectl-sops alike.

@@ -28,13 +28,7 @@ struct Env {
 }
 
 fn recipient(keys: &Path, name: &str) -> String {
-    std::fs::read_to_string(keys.join(name))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("public key line")
-        .trim()
-        .to_string()
+    e2e_tests::age_recipient(&keys.join(name))
 }
 
 fn setup() -> Option<Env> {

@@ -21,13 +21,7 @@ fn setup() -> Option<Env> {
     let sops = need(&["sops"])?.remove(0);
     let keys = vectors_dir_checked().join("keys");
     let key = keys.join("gen_age_a.txt");
-    let recipient = std::fs::read_to_string(&key)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("public key line")
-        .trim()
-        .to_string();
+    let recipient = e2e_tests::age_recipient(&key);
     let tmp = tempfile::tempdir().unwrap();
     Some(Env {
         dir: tmp.path().to_path_buf(),

@@ -60,12 +60,7 @@ fn setup() -> Option<Env> {
 }
 
 fn recipient(keys: &Path, name: &str) -> String {
-    let text = std::fs::read_to_string(keys.join(name)).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("public key line")
-        .trim()
-        .to_string()
+    e2e_tests::age_recipient(&keys.join(name))
 }
 
 impl Env {

@@ -332,7 +332,8 @@ fn load_command_identities(recipient: &str) -> Loaded {
 
 /// Runs a key command split like a shell would (no shell involved), with `SOPS_AGE_RECIPIENT` set.
 fn run_key_command(cmd: &str, recipient: &str) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-    let argv = split_command(cmd).ok_or_else(|| format!("failed to parse command {cmd:?}"))?;
+    let argv = crate::shell::split_command(cmd)
+        .ok_or_else(|| format!("failed to parse command {cmd:?}"))?;
     let (prog, args) = argv
         .split_first()
         .ok_or_else(|| "empty key command".to_string())?;
@@ -347,55 +348,6 @@ fn run_key_command(cmd: &str, recipient: &str) -> std::result::Result<Zeroizing<
         return Err(format!("key command {prog} failed with {}", out.status));
     }
     Ok(Zeroizing::new(out.stdout))
-}
-
-/// Minimal shell-like word splitting (quotes and backslashes), like the Go `shlex` sops uses.
-fn split_command(s: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        ch => cur.push(ch),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => cur.push(chars.next()?),
-                        ch => cur.push(ch),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                cur.push(chars.next()?);
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Some(words)
 }
 
 fn add_ssh_file(l: &mut Loaded, path: &PathBuf) {
@@ -509,13 +461,5 @@ mod tests {
     fn pq_recipient_is_reported() {
         let err = parse_recipient("age1pq1xyz").err().unwrap().to_string();
         assert!(err.contains("post-quantum"), "{err}");
-    }
-
-    #[test]
-    fn split_command_handles_quotes() {
-        assert_eq!(
-            split_command(r#"cat "/a b/c" 'd e' f\ g"#).unwrap(),
-            ["cat", "/a b/c", "d e", "f g"]
-        );
     }
 }
