@@ -7,7 +7,7 @@ mod scalar;
 use super::Store;
 use crate::error::{Result, SopsError};
 use crate::metadata::Metadata;
-use crate::tree::{Branch, Item, Value};
+use crate::tree::{Branch, Value};
 
 /// YAML documents with comments, emitted like sops (go-yaml v3).
 pub struct YamlStore {
@@ -35,19 +35,12 @@ impl Store for YamlStore {
     }
     fn emit_plain(&self, docs: &[Branch]) -> Result<Vec<u8>> {
         let refs: Vec<&Branch> = docs.iter().collect();
-        Ok(emit::emit_documents(&refs, self.indent).into_bytes())
+        Ok(emit::emit_documents(&refs, None, self.indent).into_bytes())
     }
     fn emit_encrypted(&self, docs: &[Branch], metadata: &Metadata) -> Result<Vec<u8>> {
         let md = Value::Map(metadata.to_tree());
-        let with_md: Vec<Branch> = docs
-            .iter()
-            .map(|d| {
-                let mut d = d.clone();
-                d.push(Item::Pair("sops".into(), md.clone()));
-                d
-            })
-            .collect();
-        self.emit_plain(&with_md)
+        let refs: Vec<&Branch> = docs.iter().collect();
+        Ok(emit::emit_documents(&refs, Some(("sops", &md)), self.indent).into_bytes())
     }
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>> {
         Ok(emit::emit_single(value).into_bytes())
@@ -59,6 +52,7 @@ mod tests {
     use super::scalar::{format_float, parse_timestamp, resolve_plain, Resolved};
     use super::*;
     use crate::tree::Comment;
+    use crate::tree::Item;
     use std::path::{Path, PathBuf};
 
     fn fixtures() -> PathBuf {

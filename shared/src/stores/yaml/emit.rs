@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::scalar::{can_use_plain, format_float};
-use crate::tree::{Branch, Item, Value};
+use crate::tree::{Branch, Comment, Item, Value};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Style {
@@ -15,37 +15,6 @@ enum Style {
     Literal,
 }
 
-/// A go-yaml `Node`, reduced to what sops builds. Scalars borrow the tree's strings, so emitting a
-/// large file does not copy every value.
-struct Node<'a> {
-    kind: Kind<'a>,
-    head: String,
-    line: String,
-    foot: String,
-}
-
-enum Kind<'a> {
-    Scalar {
-        value: Cow<'a, str>,
-        tag: Option<&'static str>,
-        style: Style,
-    },
-    Seq(Vec<Node<'a>>),
-    /// Keys and values alternate.
-    Map(Vec<Node<'a>>),
-}
-
-impl<'a> Node<'a> {
-    fn new(kind: Kind<'a>) -> Self {
-        Node {
-            kind,
-            head: String::new(),
-            line: String::new(),
-            foot: String::new(),
-        }
-    }
-}
-
 fn joined(comments: &mut Vec<String>) -> Option<String> {
     if comments.is_empty() {
         return None;
@@ -53,36 +22,6 @@ fn joined(comments: &mut Vec<String>) -> Option<String> {
     let s = format!("#{}", comments.join("\n#"));
     comments.clear();
     Some(s)
-}
-
-fn add_head(node: &mut Node, comments: &mut Vec<String>) {
-    if let Some(c) = joined(comments) {
-        node.head = if node.head.is_empty() {
-            c
-        } else {
-            format!("{c}\n{}", node.head)
-        };
-    }
-}
-
-fn add_foot(node: &mut Node, comments: &mut Vec<String>) {
-    if let Some(c) = joined(comments) {
-        node.foot = if node.foot.is_empty() {
-            c
-        } else {
-            format!("{}\n{c}", node.foot)
-        };
-    }
-}
-
-fn add_line(node: &mut Node, comments: &mut Vec<String>) {
-    if let Some(c) = joined(comments) {
-        node.line = if node.line.is_empty() {
-            c
-        } else {
-            format!("{}\n{c}", node.line)
-        };
-    }
 }
 
 /// The style go-yaml's `Node.Encode` gives a string (encode, then re-parse).
@@ -108,7 +47,8 @@ fn string_style(s: &str) -> Style {
     style
 }
 
-fn scalar_node(v: &Value) -> Node<'_> {
+/// The text, tag and style of a scalar event for a leaf value.
+fn scalar_parts(v: &Value) -> (Cow<'_, str>, Option<&'static str>, Style) {
     let (value, tag, style) = match v {
         Value::Null => (Cow::Borrowed("null"), None, Style::Plain),
         Value::Bool(b) => (
@@ -119,7 +59,7 @@ fn scalar_node(v: &Value) -> Node<'_> {
         Value::Int(i) => (Cow::Owned(i.to_string()), None, Style::Plain),
         Value::Float(f) => (Cow::Owned(format_float(*f)), None, Style::Plain),
         Value::Time(t) => (Cow::Borrowed(t.as_str()), None, Style::Plain),
-        Value::Str(s) => return str_node(s),
+        Value::Str(s) => return str_parts(s),
         Value::Comment(c) => (Cow::Borrowed(c.text.as_str()), None, string_style(&c.text)),
         Value::Bytes(b) => match std::str::from_utf8(b) {
             Ok(s) => (Cow::Borrowed(s), None, string_style(s)),
@@ -134,104 +74,18 @@ fn scalar_node(v: &Value) -> Node<'_> {
         },
         Value::Map(_) | Value::Seq(_) => unreachable!("collections are not scalars"),
     };
-    Node::new(Kind::Scalar { value, tag, style })
+    (value, tag, style)
 }
 
-/// A string scalar node (map keys too).
-fn str_node(s: &str) -> Node<'_> {
+/// The parts of a string scalar event (map keys too).
+fn str_parts(s: &str) -> (Cow<'_, str>, Option<&'static str>, Style) {
     // go-yaml v3.0.4 tags the merge key text even in a plain string.
     let (tag, style) = if s == "<<" {
         (Some("merge"), Style::Plain)
     } else {
         (None, string_style(s))
     };
-    Node::new(Kind::Scalar {
-        value: Cow::Borrowed(s),
-        tag,
-        style,
-    })
-}
-
-fn value_node(v: &Value) -> Node<'_> {
-    match v {
-        Value::Map(b) => branch_node(b),
-        Value::Seq(items) => seq_node(items),
-        other => scalar_node(other),
-    }
-}
-
-/// sops `appendTreeBranch`.
-fn branch_node(branch: &Branch) -> Node<'_> {
-    let mut map = Node::new(Kind::Map(Vec::new()));
-    let mut content = Vec::new();
-    let mut heads = Vec::new();
-    let mut inlines = Vec::new();
-    let mut beginning = true;
-    for item in branch {
-        match item {
-            Item::Comment(c) if c.inline => inlines.push(c.text.clone()),
-            Item::Comment(c) => heads.push(c.text.clone()),
-            Item::Pair(k, v) => {
-                if beginning {
-                    add_head(&mut map, &mut heads);
-                    beginning = false;
-                }
-                let mut key = str_node(k);
-                add_head(&mut key, &mut heads);
-                let mut val = value_node(v);
-                add_line(&mut val, &mut inlines);
-                content.push(key);
-                content.push(val);
-            }
-        }
-    }
-    heads.append(&mut inlines);
-    if !heads.is_empty() {
-        if beginning {
-            add_head(&mut map, &mut heads);
-        } else {
-            let n = content.len();
-            add_foot(&mut content[n - 2], &mut heads);
-        }
-    }
-    map.kind = Kind::Map(content);
-    map
-}
-
-/// sops `appendSequence`.
-fn seq_node(items: &[Value]) -> Node<'_> {
-    let mut seq = Node::new(Kind::Seq(Vec::new()));
-    let mut content: Vec<Node<'_>> = Vec::new();
-    let mut heads = Vec::new();
-    let mut inlines = Vec::new();
-    let mut beginning = true;
-    for item in items {
-        match item {
-            Value::Comment(c) if c.inline => inlines.push(c.text.clone()),
-            Value::Comment(c) => heads.push(c.text.clone()),
-            other => {
-                if beginning {
-                    add_head(&mut seq, &mut heads);
-                    beginning = false;
-                }
-                let mut n = value_node(other);
-                add_head(&mut n, &mut heads);
-                add_line(&mut n, &mut inlines);
-                content.push(n);
-            }
-        }
-    }
-    heads.append(&mut inlines);
-    if !heads.is_empty() {
-        if beginning {
-            add_head(&mut seq, &mut heads);
-        } else {
-            let last = content.last_mut().expect("non-empty");
-            add_foot(last, &mut heads);
-        }
-    }
-    seq.kind = Kind::Seq(content);
-    seq
+    (Cow::Borrowed(s), tag, style)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -290,79 +144,367 @@ impl<'a> Ev<'a> {
     }
 }
 
-/// go-yaml encoder `node()`: nodes to events (with the foot-to-tail shuffle of mapping keys).
-fn node_events<'a>(node: Node<'a>, tail: String, out: &mut Vec<Ev<'a>>) {
-    let Node {
-        kind,
-        head,
-        line,
-        foot,
-    } = node;
-    match kind {
-        Kind::Map(content) => {
-            out.push(Ev::bare(EvKind::MapStart).with(head, String::new(), String::new(), tail));
-            let mut tail = String::new();
-            let mut it = content.into_iter();
-            while let (Some(mut k), Some(v)) = (it.next(), it.next()) {
-                let foot = std::mem::take(&mut k.foot);
-                node_events(k, std::mem::take(&mut tail), out);
-                tail = foot;
-                node_events(v, String::new(), out);
+/// Where sops attaches the comments of one map or sequence (its `appendTreeBranch` /
+/// `appendSequence`): leading comments become the collection's head comment, comments before an
+/// entry its head (a key's, or an element's), inline comments the line comment of the next value,
+/// and trailing comments the foot of the last entry.
+struct Attached {
+    own_head: String,
+    /// (head, line) per entry, in order
+    per_entry: Vec<(String, String)>,
+    trailing: String,
+}
+
+fn attach<'a>(entries: impl Iterator<Item = Option<&'a Comment>>) -> Attached {
+    let (mut heads, mut inlines) = (Vec::new(), Vec::new());
+    let mut out = Attached {
+        own_head: String::new(),
+        per_entry: Vec::new(),
+        trailing: String::new(),
+    };
+    let mut beginning = true;
+    for e in entries {
+        match e {
+            Some(c) if c.inline => inlines.push(c.text.clone()),
+            Some(c) => heads.push(c.text.clone()),
+            None => {
+                if beginning {
+                    out.own_head = joined(&mut heads).unwrap_or_default();
+                    beginning = false;
+                }
+                let head = joined(&mut heads).unwrap_or_default();
+                out.per_entry
+                    .push((head, joined(&mut inlines).unwrap_or_default()));
             }
-            out.push(Ev::bare(EvKind::MapEnd).with(String::new(), line, foot, tail));
         }
-        Kind::Seq(content) => {
-            out.push(Ev::bare(EvKind::SeqStart).with(
-                head,
-                String::new(),
-                String::new(),
-                String::new(),
-            ));
-            for n in content {
-                node_events(n, String::new(), out);
-            }
-            out.push(Ev::bare(EvKind::SeqEnd).with(String::new(), line, foot, String::new()));
+    }
+    heads.append(&mut inlines);
+    if let Some(c) = joined(&mut heads) {
+        if beginning {
+            out.own_head = c;
+        } else {
+            out.trailing = c;
         }
-        Kind::Scalar { value, tag, style } => {
-            out.push(
-                Ev {
+    }
+    out
+}
+
+/// A parent's head comment goes before the collection's own leading comments.
+fn combine(parent: String, own: String) -> String {
+    match (parent.is_empty(), own.is_empty()) {
+        (_, true) => parent,
+        (true, false) => own,
+        (false, false) => format!("{parent}\n{own}"),
+    }
+}
+
+/// Comments a parent gives to one node.
+#[derive(Default)]
+struct Given {
+    head: String,
+    line: String,
+    foot: String,
+    tail: String,
+}
+
+enum Frame<'a> {
+    Map {
+        items: &'a [Item],
+        extra: Option<(&'a str, &'a Value)>,
+        pos: usize,
+        entry: usize,
+        attached: Attached,
+        end: Option<Ev<'a>>,
+    },
+    Seq {
+        items: &'a [Value],
+        pos: usize,
+        entry: usize,
+        attached: Attached,
+        end: Option<Ev<'a>>,
+    },
+}
+
+/// The event stream of a tree, produced lazily (go-yaml encoder `node()` over the nodes sops builds,
+/// including the move of a last key's foot comment to the mapping's end), so a large file never
+/// exists as a second tree or as a full event list.
+struct Events<'a> {
+    queue: std::collections::VecDeque<Ev<'a>>,
+    stack: Vec<Frame<'a>>,
+}
+
+impl<'a> Events<'a> {
+    fn new() -> Self {
+        Events {
+            queue: std::collections::VecDeque::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    fn open_map(&mut self, items: &'a [Item], extra: Option<(&'a str, &'a Value)>, given: Given) {
+        // one entry per item (None for a pair), plus the appended extra pair
+        let attached = attach(
+            items
+                .iter()
+                .map(|i| match i {
+                    Item::Comment(c) => Some(c),
+                    Item::Pair(..) => None,
+                })
+                .chain(extra.map(|_| None)),
+        );
+        let head = combine(given.head, attached.own_head.clone());
+        self.queue.push_back(Ev::bare(EvKind::MapStart).with(
+            head,
+            String::new(),
+            String::new(),
+            given.tail,
+        ));
+        let end = Ev::bare(EvKind::MapEnd).with(
+            String::new(),
+            given.line,
+            given.foot,
+            attached.trailing.clone(),
+        );
+        self.stack.push(Frame::Map {
+            items,
+            extra,
+            pos: 0,
+            entry: 0,
+            attached,
+            end: Some(end),
+        });
+    }
+
+    fn open_seq(&mut self, items: &'a [Value], given: Given) {
+        let attached = attach(items.iter().map(|v| match v {
+            Value::Comment(c) => Some(c),
+            _ => None,
+        }));
+        let head = combine(given.head, attached.own_head.clone());
+        self.queue.push_back(Ev::bare(EvKind::SeqStart).with(
+            head,
+            String::new(),
+            String::new(),
+            String::new(),
+        ));
+        let end =
+            Ev::bare(EvKind::SeqEnd).with(String::new(), given.line, given.foot, String::new());
+        self.stack.push(Frame::Seq {
+            items,
+            pos: 0,
+            entry: 0,
+            attached,
+            end: Some(end),
+        });
+    }
+
+    fn open_value(&mut self, v: &'a Value, given: Given) {
+        match v {
+            Value::Map(b) => self.open_map(b, None, given),
+            Value::Seq(items) => self.open_seq(items, given),
+            other => {
+                let (value, tag, style) = scalar_parts(other);
+                let ev = Ev {
                     value,
                     tag,
                     style,
                     ..Ev::bare(EvKind::Scalar)
+                };
+                self.queue
+                    .push_back(ev.with(given.head, given.line, given.foot, given.tail));
+            }
+        }
+    }
+
+    /// Advances the innermost open collection by one entry (or closes it).
+    fn step(&mut self) {
+        enum Next<'a> {
+            Pair(&'a str, &'a Value, String, String),
+            Element(&'a Value, String, String, String),
+            Close(Ev<'a>),
+        }
+        let next = match self.stack.last_mut().expect("a frame is open") {
+            Frame::Map {
+                items,
+                extra,
+                pos,
+                entry,
+                attached,
+                end,
+            } => {
+                let mut found = None;
+                while *pos < items.len() {
+                    let i = *pos;
+                    *pos += 1;
+                    if let Item::Pair(k, v) = &items[i] {
+                        found = Some((k.as_str(), v));
+                        break;
+                    }
                 }
-                .with(head, line, foot, tail),
-            );
+                if found.is_none() {
+                    found = extra.take();
+                }
+                match found {
+                    Some((k, v)) => {
+                        let (head, line) = std::mem::take(&mut attached.per_entry[*entry]);
+                        *entry += 1;
+                        Next::Pair(k, v, head, line)
+                    }
+                    None => Next::Close(end.take().expect("closed once")),
+                }
+            }
+            Frame::Seq {
+                items,
+                pos,
+                entry,
+                attached,
+                end,
+            } => {
+                let mut found = None;
+                while *pos < items.len() {
+                    let i = *pos;
+                    *pos += 1;
+                    if !matches!(items[i], Value::Comment(_)) {
+                        found = Some(&items[i]);
+                        break;
+                    }
+                }
+                match found {
+                    Some(v) => {
+                        let (head, line) = std::mem::take(&mut attached.per_entry[*entry]);
+                        *entry += 1;
+                        let foot = if *entry == attached.per_entry.len() {
+                            std::mem::take(&mut attached.trailing)
+                        } else {
+                            String::new()
+                        };
+                        Next::Element(v, head, line, foot)
+                    }
+                    None => Next::Close(end.take().expect("closed once")),
+                }
+            }
+        };
+        match next {
+            Next::Pair(k, v, head, line) => {
+                let (value, tag, style) = str_parts(k);
+                let key = Ev {
+                    value,
+                    tag,
+                    style,
+                    ..Ev::bare(EvKind::Scalar)
+                };
+                self.queue
+                    .push_back(key.with(head, String::new(), String::new(), String::new()));
+                self.open_value(
+                    v,
+                    Given {
+                        line,
+                        ..Given::default()
+                    },
+                );
+            }
+            Next::Element(v, head, line, foot) => self.open_value(
+                v,
+                Given {
+                    head,
+                    line,
+                    foot,
+                    tail: String::new(),
+                },
+            ),
+            Next::Close(ev) => {
+                self.stack.pop();
+                self.queue.push_back(ev);
+            }
+        }
+    }
+
+    /// The next event of the open collections, if any.
+    fn next_event(&mut self) -> Option<Ev<'a>> {
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Some(e);
+            }
+            if self.stack.is_empty() {
+                return None;
+            }
+            self.step();
         }
     }
 }
 
-/// Emits documents (one mapping each) like sops' `EmitPlainFile` with `SetIndent(indent)`.
-pub(crate) fn emit_documents(docs: &[&Branch], indent: usize) -> String {
-    let mut evs = vec![Ev::bare(EvKind::StreamStart)];
+/// Emits documents (one mapping each) like sops' `EmitPlainFile` with `SetIndent(indent)`; `extra`
+/// is appended as the last key of every document (sops' metadata) without copying the documents.
+pub(crate) fn emit_documents(
+    docs: &[&Branch],
+    extra: Option<(&str, &Value)>,
+    indent: usize,
+) -> String {
+    let mut emitter = Emitter::new(indent);
+    let mut window = Window::default();
+    window.push(&mut emitter, Ev::bare(EvKind::StreamStart));
     for doc in docs {
-        evs.push(Ev::bare(EvKind::DocStart));
-        node_events(branch_node(doc), String::new(), &mut evs);
-        evs.push(Ev::bare(EvKind::DocEnd));
+        window.push(&mut emitter, Ev::bare(EvKind::DocStart));
+        let mut events = Events::new();
+        events.open_map(doc, extra, Given::default());
+        while let Some(ev) = events.next_event() {
+            window.push(&mut emitter, ev);
+        }
+        window.push(&mut emitter, Ev::bare(EvKind::DocEnd));
     }
-    evs.push(Ev::bare(EvKind::StreamEnd));
-    Emitter::new(indent).run(&evs)
+    window.push(&mut emitter, Ev::bare(EvKind::StreamEnd));
+    window.finish(emitter)
 }
 
 /// Emits one value like sops' `EmitValue` (`yaml.Marshal` of the node: indent 4).
 pub(crate) fn emit_single(v: &Value) -> String {
-    let mut evs = vec![Ev::bare(EvKind::StreamStart), Ev::bare(EvKind::DocStart)];
-    let node = match v {
+    let mut emitter = Emitter::new(4);
+    let mut window = Window::default();
+    window.push(&mut emitter, Ev::bare(EvKind::StreamStart));
+    window.push(&mut emitter, Ev::bare(EvKind::DocStart));
+    let mut events = Events::new();
+    match v {
+        // A lone comment is a string to go-yaml.
         Value::Comment(c) => {
-            // A lone comment is a string to go-yaml.
-            str_node(&c.text)
+            let (value, tag, style) = str_parts(&c.text);
+            events.queue.push_back(Ev {
+                value,
+                tag,
+                style,
+                ..Ev::bare(EvKind::Scalar)
+            });
         }
-        other => value_node(other),
-    };
-    node_events(node, String::new(), &mut evs);
-    evs.push(Ev::bare(EvKind::DocEnd));
-    evs.push(Ev::bare(EvKind::StreamEnd));
-    Emitter::new(4).run(&evs)
+        other => events.open_value(other, Given::default()),
+    }
+    while let Some(ev) = events.next_event() {
+        window.push(&mut emitter, ev);
+    }
+    window.push(&mut emitter, Ev::bare(EvKind::DocEnd));
+    window.push(&mut emitter, Ev::bare(EvKind::StreamEnd));
+    window.finish(emitter)
+}
+
+/// The two-event window the emitter looks at (an event and the one after it).
+#[derive(Default)]
+struct Window<'a> {
+    evs: Vec<Ev<'a>>,
+}
+
+impl<'a> Window<'a> {
+    fn push(&mut self, emitter: &mut Emitter, ev: Ev<'a>) {
+        self.evs.push(ev);
+        if self.evs.len() == 2 {
+            emitter.handle(&self.evs, 0);
+            self.evs.remove(0);
+        }
+    }
+
+    fn finish(self, mut emitter: Emitter) -> String {
+        for i in 0..self.evs.len() {
+            emitter.handle(&self.evs, i);
+        }
+        emitter.out
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -685,12 +827,10 @@ impl Emitter {
         }
     }
 
-    fn run(mut self, evs: &[Ev]) -> String {
-        for i in 0..evs.len() {
-            self.analyze_event(&evs[i]);
-            self.state_machine(evs, i);
-        }
-        self.out
+    /// Processes event `i`; `evs[i + 1]`, when present, is the lookahead go-yaml needs.
+    fn handle(&mut self, evs: &[Ev], i: usize) {
+        self.analyze_event(&evs[i]);
+        self.state_machine(evs, i);
     }
 
     // ---- low-level writers ----

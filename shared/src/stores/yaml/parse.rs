@@ -264,6 +264,39 @@ impl Doc<'_> {
         }
     }
 
+    /// Moves the finished document out of the arena (no copy of its strings). Aliases were already
+    /// expanded with copies (`build`) when they were read, so consuming the arena here is safe.
+    fn take_value(&mut self, v: AVal) -> Value {
+        match v {
+            AVal::Leaf(v) => v,
+            AVal::Cont(cid) if self.conts[cid].is_map => Value::Map(self.take_branch(cid)),
+            AVal::Cont(cid) => {
+                let items = std::mem::take(&mut self.conts[cid].items);
+                Value::Seq(
+                    items
+                        .into_iter()
+                        .map(|i| match i {
+                            AItem::Comment(c) => Value::Comment(c),
+                            AItem::Elem(v) | AItem::Pair(_, v) => self.take_value(v),
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    fn take_branch(&mut self, cid: usize) -> Branch {
+        let items = std::mem::take(&mut self.conts[cid].items);
+        items
+            .into_iter()
+            .map(|i| match i {
+                AItem::Comment(c) => Item::Comment(c),
+                AItem::Pair(k, v) => Item::Pair(k, self.take_value(v)),
+                AItem::Elem(v) => Item::Pair(String::new(), self.take_value(v)),
+            })
+            .collect()
+    }
+
     fn build_branch(&self, cid: usize) -> Branch {
         self.conts[cid]
             .items
@@ -361,7 +394,7 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
                     None => d.new_cont(true, false, Some(0)),
                 };
                 d.flush(root, 0);
-                docs.push(d.build_branch(root));
+                docs.push(d.take_branch(root));
             }
             Event::Comment(text, placement) => {
                 let text = text.into_owned();
