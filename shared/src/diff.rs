@@ -434,30 +434,12 @@ pub fn ciphertext_fingerprint(enc: &str) -> String {
     format!("enc:{}", &hex::encode(h)[..8])
 }
 
-/// HMAC-SHA256 (RFC 2104) built on `sha2`.
+/// HMAC-SHA256 (RFC 2104), from the RustCrypto `hmac` crate.
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut k = Zeroizing::new([0u8; BLOCK]);
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut ipad = Zeroizing::new([0x36u8; BLOCK]);
-    let mut opad = Zeroizing::new([0x5cu8; BLOCK]);
-    for i in 0..BLOCK {
-        ipad[i] ^= k[i];
-        opad[i] ^= k[i];
-    }
-    let inner = Sha256::new()
-        .chain_update(ipad.as_slice())
-        .chain_update(msg)
-        .finalize();
-    Sha256::new()
-        .chain_update(opad.as_slice())
-        .chain_update(inner)
-        .finalize()
-        .into()
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
 }
 
 /// Keyed digests of plaintext values for display: `hmac:` and 8 hex digits of
