@@ -36,8 +36,13 @@ impl DataKey {
 
     /// Wraps 32 bytes recovered from a master key; other lengths are refused.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let arr: [u8; 32] = bytes.try_into().ok()?;
-        Some(DataKey(Zeroizing::new(arr)))
+        if bytes.len() != 32 {
+            return None;
+        }
+        // copied straight into the zeroizing buffer: no unwiped copy on the stack
+        let mut k = Zeroizing::new([0u8; 32]);
+        k.copy_from_slice(bytes);
+        Some(DataKey(k))
     }
 
     /// The raw key bytes.
@@ -108,9 +113,10 @@ impl EncryptedValue {
     pub fn parse(s: &str) -> Result<Self, String> {
         let (data, iv, tag, datatype) =
             split_fields(s).ok_or_else(|| "value is not in sops' ENC[...] format".to_string())?;
+        // the decoder's error names the offending byte, which must not reach a message
         let b64 = |f: &str, what: &str| {
             B64.decode(f)
-                .map_err(|e| format!("invalid base64 in {what}: {e}"))
+                .map_err(|_| format!("invalid base64 in {what}"))
         };
         Ok(EncryptedValue {
             data: b64(data, "data")?,
@@ -169,23 +175,44 @@ pub fn go_parse_float(s: &str) -> Option<f64> {
     }
 }
 
+/// The plaintext bytes of a leaf: borrowed from the tree where they are already there (strings,
+/// comments, times), else a zeroizing buffer holding the formatted number or boolean.
+pub(crate) enum Plain<'a> {
+    /// Bytes of the tree value itself.
+    Borrowed(&'a [u8]),
+    /// Formatted text (numbers), wiped when dropped.
+    Owned(Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for Plain<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Plain::Borrowed(b) => b,
+            Plain::Owned(v) => v,
+        }
+    }
+}
+
+/// Like [`plaintext_of`] without copying strings: what the MAC and the cipher use on every leaf.
+pub(crate) fn plain_bytes(v: &Value) -> Option<(Plain<'_>, &'static str)> {
+    let owned = |s: String| Plain::Owned(Zeroizing::new(s.into_bytes()));
+    Some(match v {
+        Value::Str(s) => (Plain::Borrowed(s.as_bytes()), "str"),
+        // Raw bytes (binary files that are not UTF-8) are a Go string in sops, hence type `str`.
+        Value::Bytes(b) => (Plain::Borrowed(b), "str"),
+        Value::Int(i) => (owned(i.to_string()), "int"),
+        Value::Float(f) => (owned(go_format_float_f(*f)), "float"),
+        Value::Bool(b) => (Plain::Borrowed(if *b { b"True" } else { b"False" }), "bool"),
+        Value::Time(t) => (Plain::Borrowed(t.as_bytes()), "time"),
+        Value::Comment(c) => (Plain::Borrowed(c.text.as_bytes()), "comment"),
+        Value::Null | Value::Map(_) | Value::Seq(_) => return None,
+    })
+}
+
 /// The plaintext bytes and type tag sops encrypts for a leaf (`None` for maps, sequences and null).
 pub fn plaintext_of(v: &Value) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
-    let (bytes, t): (Vec<u8>, &'static str) = match v {
-        Value::Str(s) => (s.as_bytes().to_vec(), "str"),
-        // Raw bytes (binary files that are not UTF-8) are a Go string in sops, hence type `str`.
-        Value::Bytes(b) => (b.clone(), "str"),
-        Value::Int(i) => (i.to_string().into_bytes(), "int"),
-        Value::Float(f) => (go_format_float_f(*f).into_bytes(), "float"),
-        Value::Bool(b) => (
-            (if *b { "True" } else { "False" }).as_bytes().to_vec(),
-            "bool",
-        ),
-        Value::Time(t) => (t.as_bytes().to_vec(), "time"),
-        Value::Comment(c) => (c.text.as_bytes().to_vec(), "comment"),
-        Value::Null | Value::Map(_) | Value::Seq(_) => return None,
-    };
-    Some((Zeroizing::new(bytes), t))
+    plain_bytes(v).map(|(p, t)| (Zeroizing::new(p.to_vec()), t))
 }
 
 fn value_from_plaintext(bytes: Vec<u8>, datatype: &str) -> Result<Value, String> {
@@ -266,7 +293,7 @@ impl Cipher {
     /// Encrypts a leaf value for key path `aad`. Empty strings and empty comments stay empty (like sops).
     /// Returns `None` for values that are not leaves.
     pub fn encrypt(&mut self, v: &Value, aad: &str) -> Result<Option<String>, String> {
-        let Some((plain, datatype)) = plaintext_of(v) else {
+        let Some((plain, datatype)) = plain_bytes(v) else {
             return Ok(None);
         };
         if plain.is_empty() && matches!(v, Value::Str(_) | Value::Bytes(_) | Value::Comment(_)) {
@@ -285,7 +312,7 @@ impl Cipher {
             rand::thread_rng().fill_bytes(&mut iv);
             iv
         });
-        let mut buf = plain;
+        let mut buf = Zeroizing::new(plain.to_vec());
         let tag = self
             .gcm
             .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
@@ -325,7 +352,7 @@ impl Cipher {
             return Ok(value);
         }
         if let (Some((p, t)), Ok(iv)) = (
-            plaintext_of(&value),
+            plain_bytes(&value),
             <[u8; IV_LEN]>::try_from(ev.iv.as_slice()),
         ) {
             self.pending
@@ -417,6 +444,17 @@ mod tests {
         ] {
             assert!(EncryptedValue::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn parse_errors_name_no_input_bytes() {
+        // `-` is not base64; the decoder's own message would name the byte and its offset
+        let e = EncryptedValue::parse("ENC[AES256_GCM,data:hunter2-x,iv:AQID,tag:BAUG,type:str]")
+            .unwrap_err();
+        assert_eq!(e, "invalid base64 in data");
+        assert!(DataKey::from_slice(&[1; 31]).is_none());
+        assert!(DataKey::from_slice(&[1; 33]).is_none());
+        assert_eq!(DataKey::from_slice(&[7; 32]).unwrap().as_bytes(), &[7; 32]);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `.sops.yaml`: found like sops finds it (from the working directory upward, or given explicitly),
 //! its `creation_rules` matched against the target path, and its `stores` settings.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use regex::Regex;
 
 use crate::error::{Result, SopsError};
+use crate::keys::pgp::normalize_fingerprint;
 use crate::keys::Recipient;
 use crate::metadata::EncryptionRule;
 use crate::stores::{yaml::YamlStore, Store, StoreSettings};
@@ -98,21 +99,36 @@ const UNSUPPORTED_KEY_FIELDS: [&str; 6] = [
     "hc_vault",
 ];
 
-fn parse_group(m: &Branch, unsupported: &mut Vec<String>) -> Vec<Recipient> {
+/// The keys of one `key_groups` entry in sops' order (`extractMasterKeys`): the keys of its `merge`
+/// entries first (recursively), then its own; duplicates dropped.
+fn parse_key_group(m: &Branch, unsupported: &mut Vec<String>) -> Vec<Recipient> {
     let mut group = Vec::new();
-    for r in string_list(get(m, "age")) {
-        if !group.contains(&Recipient::Age(r.clone())) {
-            group.push(Recipient::Age(r));
+    if let Some(Value::Seq(merged)) = get(m, "merge") {
+        for mm in merged.iter().filter_map(Value::as_map) {
+            group.extend(parse_key_group(mm, unsupported));
         }
     }
-    for r in string_list(get(m, "pgp")) {
-        let fp: String = r
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_uppercase();
-        if !group.contains(&Recipient::Pgp(fp.clone())) {
-            group.push(Recipient::Pgp(fp));
+    group.extend(parse_group(m, unsupported));
+    let mut unique = Vec::with_capacity(group.len());
+    for r in group {
+        if !unique.contains(&r) {
+            unique.push(r);
+        }
+    }
+    unique
+}
+
+/// The age and PGP keys a map names directly (duplicates dropped); the other key kinds it names
+/// are added to `unsupported`.
+fn parse_group(m: &Branch, unsupported: &mut Vec<String>) -> Vec<Recipient> {
+    let mut group = Vec::new();
+    let ages = string_list(get(m, "age")).into_iter().map(Recipient::Age);
+    let pgps = string_list(get(m, "pgp"))
+        .into_iter()
+        .map(|fp| Recipient::Pgp(normalize_fingerprint(&fp)));
+    for r in ages.chain(pgps) {
+        if !group.contains(&r) {
+            group.push(r);
         }
     }
     for f in UNSUPPORTED_KEY_FIELDS {
@@ -124,6 +140,34 @@ fn parse_group(m: &Branch, unsupported: &mut Vec<String>) -> Vec<Recipient> {
         }
     }
     group
+}
+
+/// The absolute, lexically cleaned form of a path, like Go's `filepath.Abs` (which sops applies to
+/// both the file and the config directory before matching `path_regex`): `.` and `..` components are
+/// resolved without looking at the file system.
+fn absolute(p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                } // `..` at the root stays at the root
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 impl Config {
@@ -175,22 +219,9 @@ impl Config {
                 };
                 match get(m, "key_groups") {
                     Some(Value::Seq(groups)) if !groups.is_empty() => {
-                        for g in groups {
-                            if let Value::Map(gm) = g {
-                                let mut group = parse_group(gm, &mut rule.unsupported_keys);
-                                if let Some(Value::Seq(merged)) = get(gm, "merge") {
-                                    for mg in merged {
-                                        if let Value::Map(mm) = mg {
-                                            for r in parse_group(mm, &mut rule.unsupported_keys) {
-                                                if !group.contains(&r) {
-                                                    group.push(r);
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                                rule.key_groups.push(group);
-                            }
+                        for gm in groups.iter().filter_map(Value::as_map) {
+                            let group = parse_key_group(gm, &mut rule.unsupported_keys);
+                            rule.key_groups.push(group);
                         }
                     }
                     _ => {
@@ -216,22 +247,8 @@ impl Config {
         if self.creation_rules.is_empty() {
             return Ok(None);
         }
-        let abs = if file.is_absolute() {
-            file.to_path_buf()
-        } else {
-            std::env::current_dir()
-                .map(|d| d.join(file))
-                .unwrap_or_else(|_| file.to_path_buf())
-        };
-        let dir = self.path.parent().map(|d| {
-            if d.is_absolute() {
-                d.to_path_buf()
-            } else {
-                std::env::current_dir()
-                    .map(|c| c.join(d))
-                    .unwrap_or_else(|_| d.to_path_buf())
-            }
-        });
+        let abs = absolute(file);
+        let dir = self.path.parent().map(absolute);
         let rel = match dir.as_deref().and_then(|d| abs.strip_prefix(d).ok()) {
             Some(r) => r.to_string_lossy().into_owned(),
             None => abs.to_string_lossy().into_owned(),
@@ -250,5 +267,41 @@ impl Config {
             }
         }
         Err(SopsError::Config("no matching creation rules found".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_keys_come_first_recursively_like_sops() {
+        let yaml = b"creation_rules:\n  - key_groups:\n      - age: [age1own]\n        merge:\n          - age: [age1m1]\n            merge:\n              - age: [age1deep, age1own]\n          - pgp: ['fbc7 b9e2']\n";
+        let cfg = Config::parse(yaml, Path::new("/x/.sops.yaml")).unwrap();
+        let age = |s: &str| Recipient::Age(s.into());
+        assert_eq!(
+            cfg.creation_rules[0].key_groups,
+            vec![vec![
+                age("age1deep"),
+                age("age1own"),
+                age("age1m1"),
+                Recipient::Pgp("FBC7B9E2".into()),
+            ]]
+        );
+    }
+
+    #[test]
+    fn paths_are_cleaned_before_matching() {
+        let yaml = b"creation_rules:\n  - path_regex: ^secrets/[^/]+\\.yaml$\n    age: age1a\n";
+        let cfg = Config::parse(yaml, Path::new("/repo/sub/../.sops.yaml")).unwrap();
+        for file in [
+            "/repo/secrets/a.yaml",
+            "/repo/./secrets/a.yaml",
+            "/repo/other/../secrets/a.yaml",
+        ] {
+            assert!(cfg.rule_for(Path::new(file)).unwrap().is_some(), "{file}");
+        }
+        assert!(cfg.rule_for(Path::new("/repo/other/a.yaml")).is_err());
+        assert_eq!(absolute(Path::new("/../a/./b/..")), PathBuf::from("/a"));
     }
 }

@@ -98,14 +98,10 @@ pub enum SopsError {
     /// The MAC could not be decrypted (wrong data key or tampered `lastmodified`/`mac`).
     #[error("Cannot decrypt MAC: {0}")]
     MacDecrypt(String),
-    /// The MAC does not match.
-    #[error("MAC mismatch. File has {stored}, computed {computed}")]
-    MacMismatch {
-        /// The MAC in the file.
-        stored: String,
-        /// The MAC of the content.
-        computed: String,
-    },
+    /// The MAC does not match. Unlike sops, the two MACs are not printed: each is an unsalted hash of
+    /// the plaintext values, which lets anyone reading the log test guesses of a weak secret.
+    #[error("MAC mismatch: the values, lastmodified or mac were changed outside sops")]
+    MacMismatch,
     /// The file has no MAC.
     #[error("MAC mismatch. File has no MAC")]
     NoMac,
@@ -129,6 +125,9 @@ pub enum SopsError {
     /// The config file given with `--config` does not exist.
     #[error("config file not found: {0}")]
     ConfigNotFound(String),
+    /// `SOPS_DECRYPTION_ORDER` names a key type twice.
+    #[error("Duplicate decryption key type: {0}")]
+    DuplicateDecryptionKeyType(String),
     /// A tree path (`["a"][0]`) is malformed or does not exist.
     #[error("{0}")]
     TreePath(String),
@@ -150,12 +149,13 @@ impl SopsError {
             SopsError::Decrypt { .. } => ERROR_DECRYPTING_TREE,
             SopsError::Encrypt { .. } => ERROR_ENCRYPTING_TREE,
             SopsError::MacDecrypt(_) => ERROR_DECRYPTING_MAC,
-            SopsError::MacMismatch { .. } | SopsError::NoMac => MAC_MISMATCH,
+            SopsError::MacMismatch | SopsError::NoMac => MAC_MISMATCH,
             SopsError::DataKey(_) => COULD_NOT_RETRIEVE_KEY,
             SopsError::NoEncryptionKey(_) => GENERIC,
             SopsError::KeyWrap { .. } => GENERIC,
             SopsError::Config(_) => GENERIC,
             SopsError::ConfigNotFound(_) => CONFIG_FILE_NOT_FOUND,
+            SopsError::DuplicateDecryptionKeyType(_) => DUPLICATE_DECRYPTION_KEY_TYPE,
             SopsError::TreePath(_) => INVALID_TREE_PATH_FORMAT,
             SopsError::Other(_) => GENERIC,
         }

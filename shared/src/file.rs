@@ -23,8 +23,11 @@ use time::OffsetDateTime;
 
 use crate::cipher::{Cipher, DataKey};
 use crate::error::{Result, SopsError};
-use crate::keys::{shamir, KeyRing, Recipient};
-use crate::metadata::{EncryptionRule, KeyEntry, Metadata, SOPS_VERSION};
+use crate::keys::{recipient_groups, shamir, KeyRing, Recipient};
+use crate::metadata::{
+    effective_threshold, now_rfc3339, rewrite_version, rfc3339_seconds, EncryptionRule, KeyEntry,
+    Metadata, SOPS_VERSION,
+};
 use crate::rules::Rules;
 use crate::stores::Store;
 use crate::tree::{Branch, Item, Value};
@@ -47,31 +50,44 @@ pub fn normalize_lastmodified(s: &str) -> Result<String> {
     let t = OffsetDateTime::parse(s.trim(), &Rfc3339).map_err(|_| {
         SopsError::InvalidMetadata(format!("lastmodified {s:?} is not an RFC 3339 time"))
     })?;
-    Ok(format_rfc3339_seconds(t))
+    Ok(rfc3339_seconds(t))
 }
 
-fn format_rfc3339_seconds(t: OffsetDateTime) -> String {
-    let date = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let off = t.offset();
-    if off.is_utc() {
-        format!("{date}Z")
-    } else {
-        let (h, m, _) = off.as_hms();
-        let sign = if off.is_negative() { '-' } else { '+' };
-        format!(
-            "{date}{sign}{:02}:{:02}",
-            h.unsigned_abs(),
-            m.unsigned_abs()
-        )
+/// True when a document already has a top-level `sops` key (sealing it again is refused).
+fn has_sops_key(docs: &[Branch]) -> bool {
+    docs.iter().any(|d| {
+        d.iter()
+            .any(|i| matches!(i, Item::Pair(k, _) if k == "sops"))
+    })
+}
+
+/// Decrypts encrypted documents with a known data key and checks the MAC against the metadata
+/// (unless `ignore_mac`). `remember_ivs` keeps every value's IV in the returned cipher.
+pub(crate) fn decrypt_verified(
+    mut docs: Vec<Branch>,
+    md: &Metadata,
+    data_key: &DataKey,
+    ignore_mac: bool,
+    remember_ivs: bool,
+) -> Result<(Vec<Branch>, Cipher)> {
+    let mut cipher = Cipher::new(data_key);
+    cipher.remember_ivs(remember_ivs);
+    let rules = Rules::new(&md.rule)?;
+    let settings = WalkSettings {
+        rules: &rules,
+        mac_only_encrypted: md.mac_only_encrypted,
+    };
+    let computed = decrypt_docs(&mut docs, &settings, &mut cipher)?;
+    if !ignore_mac {
+        if md.mac.is_empty() {
+            return Err(SopsError::NoMac);
+        }
+        let aad = normalize_lastmodified(&md.lastmodified)?;
+        if decrypt_mac(&md.mac, &aad, data_key)? != computed {
+            return Err(SopsError::MacMismatch);
+        }
     }
+    Ok((docs, cipher))
 }
 
 /// Parses and decrypts an encrypted file, checking the MAC unless `ignore_mac`.
@@ -98,26 +114,9 @@ fn open_with(
     ignore_mac: bool,
     remember_ivs: bool,
 ) -> Result<Opened> {
-    let (mut docs, metadata) = store.load_encrypted(input)?;
+    let (docs, metadata) = store.load_encrypted(input)?;
     let data_key = keys.data_key(&metadata)?;
-    let mut cipher = Cipher::new(&data_key);
-    cipher.remember_ivs(remember_ivs);
-    let rules = Rules::new(&metadata.rule)?;
-    let settings = WalkSettings {
-        rules: &rules,
-        mac_only_encrypted: metadata.mac_only_encrypted,
-    };
-    let computed = decrypt_docs(&mut docs, &settings, &mut cipher)?;
-    if !ignore_mac {
-        if metadata.mac.is_empty() {
-            return Err(SopsError::NoMac);
-        }
-        let aad = normalize_lastmodified(&metadata.lastmodified)?;
-        let stored = decrypt_mac(&metadata.mac, &aad, &data_key)?;
-        if stored != computed {
-            return Err(SopsError::MacMismatch { stored, computed });
-        }
-    }
+    let (docs, cipher) = decrypt_verified(docs, &metadata, &data_key, ignore_mac, remember_ivs)?;
     Ok(Opened {
         docs,
         metadata,
@@ -145,7 +144,7 @@ impl SealSpec {
     /// keeps the old data key and metadata entries only when the groups are unchanged.
     pub fn from_metadata(md: &Metadata) -> Self {
         SealSpec {
-            groups: groups_of(md),
+            groups: recipient_groups(md),
             shamir_threshold: md.shamir_threshold,
             rule: md.rule.clone(),
             mac_only_encrypted: md.mac_only_encrypted,
@@ -157,10 +156,7 @@ impl SealSpec {
 /// ciphertext of every unchanged value (what `edit` and `set` do). Key entries of kinds this tool
 /// cannot use (KMS, Vault, …) are kept as they are.
 pub fn reseal(opened: Opened, mut docs: Vec<Branch>) -> Result<(Vec<Branch>, Metadata)> {
-    if docs.iter().any(|d| {
-        d.iter()
-            .any(|i| matches!(i, Item::Pair(k, _) if k == "sops"))
-    }) {
+    if has_sops_key(&docs) {
         return Err(SopsError::AlreadyEncrypted);
     }
     let Opened {
@@ -175,11 +171,11 @@ pub fn reseal(opened: Opened, mut docs: Vec<Branch>) -> Result<(Vec<Branch>, Met
         mac_only_encrypted: metadata.mac_only_encrypted,
     };
     let mac = encrypt_docs(&mut docs, &settings, &mut cipher)?;
-    let lastmodified = format_rfc3339_seconds(OffsetDateTime::now_utc());
+    let lastmodified = now_rfc3339();
     let metadata = Metadata {
         mac: encrypt_mac(&mac, &lastmodified, &data_key)?,
         lastmodified,
-        version: SOPS_VERSION.to_string(),
+        version: rewrite_version(&metadata.version),
         ..metadata
     };
     Ok((docs, metadata))
@@ -190,13 +186,6 @@ fn recipient_set(groups: &[Vec<Recipient>]) -> BTreeSet<(String, String)> {
         .iter()
         .flatten()
         .map(|r| (r.kind().to_string(), r.id().to_string()))
-        .collect()
-}
-
-fn groups_of(md: &Metadata) -> Vec<Vec<Recipient>> {
-    md.key_groups
-        .iter()
-        .map(|g| g.iter().filter_map(Recipient::of_entry).collect())
         .collect()
 }
 
@@ -212,10 +201,7 @@ pub fn seal(
     if docs.is_empty() {
         return Err(SopsError::NoDocument);
     }
-    if docs.iter().any(|d| {
-        d.iter()
-            .any(|i| matches!(i, Item::Pair(k, _) if k == "sops"))
-    }) {
+    if has_sops_key(&docs) {
         return Err(SopsError::AlreadyEncrypted);
     }
     if spec.groups.iter().all(|g| g.is_empty()) {
@@ -227,7 +213,7 @@ pub fn seal(
     let new_set = recipient_set(&spec.groups);
     // Keep the previous data key only when nobody lost access and the group layout is the same.
     let reuse = previous.filter(|p| {
-        let old_groups = groups_of(&p.metadata);
+        let old_groups = recipient_groups(&p.metadata);
         let has_foreign = p
             .metadata
             .all_keys()
@@ -244,11 +230,9 @@ pub fn seal(
             (k, c, None)
         }
     };
+    let threshold = effective_threshold(spec.shamir_threshold, spec.groups.len());
     let key_groups = match old_md {
-        Some(md)
-            if groups_of(&md) == spec.groups
-                && md.shamir_threshold == effective_threshold(spec) =>
-        {
+        Some(md) if recipient_groups(&md) == spec.groups && md.shamir_threshold == threshold => {
             md.key_groups
         }
         _ => wrap_for_groups(&data_key, spec, keys)?,
@@ -259,10 +243,10 @@ pub fn seal(
         mac_only_encrypted: spec.mac_only_encrypted,
     };
     let mac = encrypt_docs(&mut docs, &settings, &mut cipher)?;
-    let lastmodified = format_rfc3339_seconds(OffsetDateTime::now_utc());
+    let lastmodified = now_rfc3339();
     let metadata = Metadata {
         key_groups,
-        shamir_threshold: effective_threshold(spec),
+        shamir_threshold: threshold,
         mac: encrypt_mac(&mac, &lastmodified, &data_key)?,
         lastmodified,
         rule: spec.rule.clone(),
@@ -272,24 +256,22 @@ pub fn seal(
     Ok((docs, metadata))
 }
 
-/// The threshold written to the file: 0 for one group, else the given one or the number of groups.
-fn effective_threshold(spec: &SealSpec) -> usize {
-    match (spec.groups.len(), spec.shamir_threshold) {
-        (0 | 1, _) => 0,
-        (n, 0) => n,
-        (_, t) => t,
-    }
-}
-
-/// Wraps the data key (or one Shamir share per group) for every recipient.
+/// Wraps the data key (or one Shamir share per group) for every recipient. Every group needs a key
+/// (like sops' "empty key group provided"): the share of an empty group would be lost.
 pub fn wrap_for_groups(
     data_key: &DataKey,
     spec: &SealSpec,
     keys: &KeyRing,
 ) -> Result<Vec<Vec<KeyEntry>>> {
+    if let Some(i) = spec.groups.iter().position(Vec::is_empty) {
+        return Err(SopsError::NoEncryptionKey(format!(
+            "key group {} has no age or PGP key to encrypt the data key for",
+            i + 1
+        )));
+    }
     let n = spec.groups.len();
     let secrets = if n > 1 {
-        let t = effective_threshold(spec);
+        let t = effective_threshold(spec.shamir_threshold, n);
         if t > n {
             return Err(SopsError::Other(format!(
                 "shamir threshold {t} is larger than the number of key groups ({n})"
@@ -405,6 +387,73 @@ mod tests {
             normalize_lastmodified("2026-11-23T08:43:07+02:00").unwrap(),
             "2026-11-23T08:43:07+02:00"
         );
+    }
+
+    fn one_age_group() -> Vec<Recipient> {
+        vec![Recipient::Age(
+            age::x25519::Identity::generate().to_public().to_string(),
+        )]
+    }
+
+    #[test]
+    fn empty_key_group_is_refused_instead_of_losing_its_share() {
+        let spec = SealSpec {
+            groups: vec![one_age_group(), Vec::new()],
+            shamir_threshold: 2,
+            ..Default::default()
+        };
+        let e = wrap_for_groups(&DataKey::generate(), &spec, &KeyRing::default()).unwrap_err();
+        assert!(e.to_string().contains("key group 2"), "{e}");
+        let docs = vec![vec![Item::Pair("a".into(), Value::Str("b".into()))]];
+        assert!(seal(docs, &spec, &KeyRing::default(), None).is_err());
+    }
+
+    #[test]
+    fn mac_mismatch_prints_no_hash_of_the_plaintext() {
+        let key = DataKey::generate();
+        let rules = Rules::new(&EncryptionRule::Default).unwrap();
+        let settings = WalkSettings {
+            rules: &rules,
+            mac_only_encrypted: false,
+        };
+        let mut docs = vec![vec![Item::Pair("pw".into(), Value::Str("hunter2".into()))]];
+        let mac = encrypt_docs(&mut docs, &settings, &mut Cipher::new(&key)).unwrap();
+        let lastmodified = "2026-01-02T03:04:05Z".to_string();
+        let md = Metadata {
+            mac: encrypt_mac(&mac, &lastmodified, &key).unwrap(),
+            lastmodified,
+            ..Default::default()
+        };
+        assert!(decrypt_verified(docs.clone(), &md, &key, false, false).is_ok());
+        // another value under the same key: the MAC no longer matches
+        let mut other = vec![vec![Item::Pair("pw".into(), Value::Str("hunter3".into()))]];
+        encrypt_docs(&mut other, &settings, &mut Cipher::new(&key)).unwrap();
+        let Err(e) = decrypt_verified(other, &md, &key, false, false) else {
+            panic!("a changed value must fail the MAC check");
+        };
+        assert!(matches!(e, SopsError::MacMismatch));
+        let msg = e.to_string();
+        assert!(!msg.contains(&mac) && !msg.contains(&mac[..16]), "{msg}");
+        assert_eq!(e.exit_code(), crate::error::exit::MAC_MISMATCH);
+    }
+
+    #[test]
+    fn reseal_keeps_a_newer_version_only() {
+        let key = DataKey::generate();
+        let opened = |version: &str| Opened {
+            docs: Vec::new(),
+            metadata: Metadata {
+                version: version.into(),
+                ..Default::default()
+            },
+            cipher: Cipher::new(&key),
+            data_key: key.clone(),
+        };
+        let docs = vec![vec![Item::Pair("a".into(), Value::Int(1))]];
+        let (_, md) = reseal(opened("3.7.3"), docs.clone()).unwrap();
+        assert_eq!(md.version, SOPS_VERSION);
+        let (_, md) = reseal(opened("3.99.0"), docs).unwrap();
+        assert_eq!(md.version, "3.99.0");
     }
 
     #[test]

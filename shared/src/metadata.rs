@@ -167,6 +167,69 @@ pub struct Metadata {
 /// The version we write, the newest sops whose layout we follow.
 pub const SOPS_VERSION: &str = "3.13.2";
 
+/// The version to write when rewriting a file that `version` wrote: ours, unless the file comes from a
+/// newer sops (what `sops edit` does; a version that is not `X.Y.Z` is replaced).
+pub fn rewrite_version(version: &str) -> String {
+    let triple = |v: &str| -> Option<([u64; 3], bool)> {
+        let v = v.strip_prefix('v').unwrap_or(v);
+        let (core, pre) = match v.find(['-', '+']) {
+            Some(i) => (&v[..i], v[i..].starts_with('-')),
+            None => (v, false),
+        };
+        let mut it = core.split('.').map(|p| p.parse::<u64>().ok());
+        let t = [it.next()??, it.next()??, it.next()??];
+        it.next().is_none().then_some((t, pre))
+    };
+    match (triple(version), triple(SOPS_VERSION)) {
+        // a pre-release sorts before its release
+        (Some((theirs, pre)), Some((ours, _))) if theirs > ours || (theirs == ours && !pre) => {
+            version.to_string()
+        }
+        _ => SOPS_VERSION.to_string(),
+    }
+}
+
+/// The Shamir threshold as it takes effect for `groups` key groups: none (0) for a single group, all
+/// groups when the threshold is not set.
+pub fn effective_threshold(threshold: usize, groups: usize) -> usize {
+    match (groups, threshold) {
+        (0 | 1, _) => 0,
+        (n, 0) => n,
+        (_, t) => t,
+    }
+}
+
+/// A time as sops writes `lastmodified` and `created_at` (Go's `time.RFC3339`): whole seconds, `Z` for
+/// a zero offset, else `±hh:mm`.
+pub fn rfc3339_seconds(t: time::OffsetDateTime) -> String {
+    let date = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let off = t.offset();
+    if off.is_utc() {
+        format!("{date}Z")
+    } else {
+        let (h, m, _) = off.as_hms();
+        let sign = if off.is_negative() { '-' } else { '+' };
+        format!(
+            "{date}{sign}{:02}:{:02}",
+            h.unsigned_abs(),
+            m.unsigned_abs()
+        )
+    }
+}
+
+/// The current UTC time formatted by [`rfc3339_seconds`].
+pub fn now_rfc3339() -> String {
+    rfc3339_seconds(time::OffsetDateTime::now_utc())
+}
+
 impl Metadata {
     /// Reads the metadata from the `sops` map of a YAML/JSON document.
     pub fn from_tree(map: &Branch) -> Result<Self> {
@@ -273,7 +336,8 @@ impl Metadata {
     pub fn from_flat(pairs: &[(String, String)]) -> Result<Self> {
         let mut root = Value::Map(Vec::new());
         for (k, v) in pairs {
-            unflatten_insert(&mut root, k, v.clone())?;
+            // every list element takes at least one pair, so no valid index reaches `pairs.len()`
+            unflatten_insert(&mut root, k, v.clone(), pairs.len())?;
         }
         match root {
             Value::Map(m) => Self::from_tree(&m),
@@ -410,8 +474,9 @@ fn flatten_into(v: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// Inserts a flattened `a__list_0__map_b` key into a nested tree.
-fn unflatten_insert(root: &mut Value, key: &str, value: String) -> Result<()> {
+/// Inserts a flattened `a__list_0__map_b` key into a nested tree. List indexes must be below
+/// `max_index` (a forged `__list_99999999999` would otherwise allocate without bound).
+fn unflatten_insert(root: &mut Value, key: &str, value: String, max_index: usize) -> Result<()> {
     enum Step<'a> {
         Map(&'a str),
         List(usize),
@@ -433,7 +498,7 @@ fn unflatten_insert(root: &mut Value, key: &str, value: String) -> Result<()> {
         if let Some(name) = part.strip_prefix("map_") {
             steps.push(Step::Map(name));
         } else if let Some(idx) = part.strip_prefix("list_") {
-            let i = idx.parse().map_err(|_| {
+            let i = idx.parse().ok().filter(|i| *i < max_index).ok_or_else(|| {
                 SopsError::InvalidMetadata(format!("bad flattened metadata key {key}"))
             })?;
             steps.push(Step::List(i));
@@ -565,6 +630,46 @@ mod tests {
         let mut shuffled = flat.clone();
         shuffled.reverse();
         assert_eq!(Metadata::from_flat(&shuffled).unwrap(), md);
+    }
+
+    #[test]
+    fn forged_flat_list_index_is_an_error_not_an_allocation() {
+        let mut flat = sample().to_flat();
+        flat.push((
+            "key_groups__list_99999999999999__map_age__list_0__map_recipient".into(),
+            "age1x".into(),
+        ));
+        assert!(matches!(
+            Metadata::from_flat(&flat),
+            Err(SopsError::InvalidMetadata(_))
+        ));
+    }
+
+    #[test]
+    fn rewrite_version_keeps_only_newer_versions() {
+        assert_eq!(rewrite_version("3.8.1"), SOPS_VERSION);
+        assert_eq!(rewrite_version("1.14"), SOPS_VERSION);
+        assert_eq!(rewrite_version("garbage"), SOPS_VERSION);
+        assert_eq!(rewrite_version(SOPS_VERSION), SOPS_VERSION);
+        assert_eq!(rewrite_version("3.13.2-rc.1"), SOPS_VERSION);
+        assert_eq!(rewrite_version("3.14.0"), "3.14.0");
+        assert_eq!(rewrite_version("v4.0.0"), "v4.0.0");
+        assert_eq!(rewrite_version("3.13.10"), "3.13.10");
+    }
+
+    #[test]
+    fn rfc3339_like_go() {
+        use time::macros::datetime;
+        assert_eq!(
+            rfc3339_seconds(datetime!(2026-01-02 03:04:05.678 UTC)),
+            "2026-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            rfc3339_seconds(datetime!(2026-01-02 03:04:05 -05:30)),
+            "2026-01-02T03:04:05-05:30"
+        );
+        let now = now_rfc3339();
+        assert!(now.len() == 20 && now.ends_with('Z'), "{now}");
     }
 
     #[test]

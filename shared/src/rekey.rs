@@ -22,13 +22,11 @@ use std::collections::BTreeSet;
 use crate::cipher::{Cipher, DataKey};
 use crate::config::CreationRule;
 use crate::error::{Result, SopsError};
-use crate::file::{normalize_lastmodified, reseal, wrap_for_groups, Opened, SealSpec};
+use crate::file::{decrypt_verified, reseal, wrap_for_groups, Opened, SealSpec};
 use crate::keys::pgp::normalize_fingerprint;
-use crate::keys::{KeyRing, Recipient};
-use crate::metadata::{KeyEntry, KeyGroup, Metadata};
-use crate::rules::Rules;
+use crate::keys::{recipient_groups, KeyRing, Recipient};
+use crate::metadata::{effective_threshold, KeyEntry, KeyGroup, Metadata};
 use crate::tree::{Branch, Item, Value};
-use crate::walk::{decrypt_docs, decrypt_mac, WalkSettings};
 
 /// The key groups a file should have.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,11 +63,7 @@ impl Target {
     /// The key groups the file has now (all entries of other kinds kept).
     pub fn from_metadata(md: &Metadata) -> Self {
         Target {
-            groups: md
-                .key_groups
-                .iter()
-                .map(|g| g.iter().filter_map(Recipient::of_entry).collect())
-                .collect(),
+            groups: recipient_groups(md),
             keep_kinds: md
                 .all_keys()
                 .filter(|k| matches!(k, KeyEntry::Other { .. }))
@@ -131,15 +125,6 @@ pub struct Plan {
     /// The Shamir threshold to write (0 for a single group).
     pub new_threshold: usize,
     target: Target,
-}
-
-/// The threshold as it takes effect: none for one group, all groups when unset.
-fn effective_threshold(threshold: usize, groups: usize) -> usize {
-    match (groups, threshold) {
-        (0 | 1, _) => 0,
-        (n, 0) => n,
-        (_, t) => t,
-    }
 }
 
 impl Plan {
@@ -332,29 +317,12 @@ fn spec_for(plan: &Plan) -> SealSpec {
 /// Decrypts encrypted documents with a known data key and checks the MAC (unless `ignore_mac`).
 /// Returns the plaintext documents and the cipher holding every value's IV.
 pub fn decrypt_with_key(
-    mut docs: Vec<Branch>,
+    docs: Vec<Branch>,
     md: &Metadata,
     data_key: &DataKey,
     ignore_mac: bool,
 ) -> Result<(Vec<Branch>, Cipher)> {
-    let mut cipher = Cipher::new(data_key);
-    let rules = Rules::new(&md.rule)?;
-    let settings = WalkSettings {
-        rules: &rules,
-        mac_only_encrypted: md.mac_only_encrypted,
-    };
-    let computed = decrypt_docs(&mut docs, &settings, &mut cipher)?;
-    if !ignore_mac {
-        if md.mac.is_empty() {
-            return Err(SopsError::NoMac);
-        }
-        let aad = normalize_lastmodified(&md.lastmodified)?;
-        let stored = decrypt_mac(&md.mac, &aad, data_key)?;
-        if stored != computed {
-            return Err(SopsError::MacMismatch { stored, computed });
-        }
-    }
-    Ok((docs, cipher))
+    decrypt_verified(docs, md, data_key, ignore_mac, true)
 }
 
 /// Rotates the data key: decrypts (MAC checked unless `ignore_mac`), wraps a new data key for the

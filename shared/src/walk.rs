@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::cipher::{plaintext_of, Cipher, DataKey};
+use crate::cipher::{plain_bytes, Cipher, DataKey};
 use crate::error::{Result, SopsError};
 use crate::rules::Rules;
 use crate::tree::{Branch, Comment, Item, Value};
@@ -31,7 +31,7 @@ impl Mac {
         if matches!(v, Value::Comment(_)) {
             return;
         }
-        if let Some((bytes, _)) = plaintext_of(v) {
+        if let Some((bytes, _)) = plain_bytes(v) {
             self.0.update(&bytes[..]);
         }
     }

@@ -191,7 +191,8 @@ impl KeySource for AgeSource {
                 "failed to decrypt the sops data key with age: {e}"
             )))
         })?;
-        let mut out = Zeroizing::new(Vec::new());
+        // room for any data key or share up front: growing the buffer would free unwiped copies
+        let mut out = Zeroizing::new(Vec::with_capacity(256));
         r.read_to_end(&mut out)
             .map_err(|e| SopsError::Other(format!("failed to read the age payload: {e}")))?;
         Ok(out)
@@ -255,7 +256,7 @@ fn load_identities() -> Loaded {
             }
         }
     }
-    match std::env::var(env::KEY) {
+    match std::env::var(env::KEY).map(Zeroizing::new) {
         Ok(keys) => {
             let before = l.identities.len() + l.pq_identities;
             add_identity_text(&mut l, env::KEY, &keys, true);

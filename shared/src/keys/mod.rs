@@ -21,7 +21,7 @@ pub trait KeySource: Send + Sync {
 
 use crate::cipher::DataKey;
 use crate::error::SopsError;
-use crate::metadata::{KeyGroup, Metadata};
+use crate::metadata::{effective_threshold, KeyGroup, Metadata};
 
 /// A recipient to encrypt the data key for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -47,21 +47,52 @@ impl Recipient {
         }
     }
     /// The recipient an existing metadata entry was made for (None for kinds we cannot write).
-    pub fn of_entry(e: &crate::metadata::KeyEntry) -> Option<Recipient> {
+    pub fn of_entry(e: &KeyEntry) -> Option<Recipient> {
         match e {
-            crate::metadata::KeyEntry::Age { recipient, .. } => {
-                Some(Recipient::Age(recipient.clone()))
-            }
-            crate::metadata::KeyEntry::Pgp { fp, .. } => Some(Recipient::Pgp(fp.clone())),
-            crate::metadata::KeyEntry::Other { .. } => None,
+            KeyEntry::Age { recipient, .. } => Some(Recipient::Age(recipient.clone())),
+            KeyEntry::Pgp { fp, .. } => Some(Recipient::Pgp(fp.clone())),
+            KeyEntry::Other { .. } => None,
         }
     }
+}
+
+/// The age and PGP recipients of every key group of a file (entries of other kinds left out).
+pub fn recipient_groups(md: &Metadata) -> Vec<Vec<Recipient>> {
+    md.key_groups
+        .iter()
+        .map(|g| g.iter().filter_map(Recipient::of_entry).collect())
+        .collect()
+}
+
+/// Environment variable with the key types to try first in each key group (sops' `--decryption-order`).
+pub const DECRYPTION_ORDER_ENV: &str = "SOPS_DECRYPTION_ORDER";
+
+/// The order sops tries the keys of a group in when none is given.
+pub const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
+
+/// Parses a comma separated decryption order like sops: an empty string is the default order, a key
+/// type named twice is an error (exit code 112). Entries are not trimmed (sops does not trim them).
+pub fn parse_decryption_order(s: &str) -> Result<Vec<String>> {
+    if s.is_empty() {
+        return Ok(DEFAULT_DECRYPTION_ORDER.map(String::from).to_vec());
+    }
+    let mut order: Vec<String> = Vec::new();
+    for kind in s.split(',') {
+        if order.iter().any(|k| k == kind) {
+            return Err(SopsError::DuplicateDecryptionKeyType(kind.to_string()));
+        }
+        order.push(kind.to_string());
+    }
+    Ok(order)
 }
 
 /// All key sources of this build.
 pub struct KeyRing {
     age: age::AgeSource,
     pgp: pgp::PgpSource,
+    /// `SOPS_DECRYPTION_ORDER` as set (parsed when a data key is needed, so a bad value only fails
+    /// commands that decrypt, like sops).
+    decryption_order: String,
 }
 
 impl Default for KeyRing {
@@ -69,6 +100,7 @@ impl Default for KeyRing {
         KeyRing {
             age: age::AgeSource::new(),
             pgp: pgp::PgpSource::new(),
+            decryption_order: std::env::var(DECRYPTION_ORDER_ENV).unwrap_or_default(),
         }
     }
 }
@@ -84,7 +116,7 @@ impl KeyRing {
     }
 
     /// Wraps `secret` for one recipient.
-    pub fn wrap(&self, r: &Recipient, secret: &[u8]) -> Result<crate::metadata::KeyEntry> {
+    pub fn wrap(&self, r: &Recipient, secret: &[u8]) -> Result<KeyEntry> {
         self.source(r.kind())
             .expect("age and pgp are built in")
             .wrap(r.id(), secret)
@@ -93,16 +125,13 @@ impl KeyRing {
     /// Recovers the data key from the metadata: one group unwraps it whole; with several groups, shares
     /// are collected until the Shamir threshold is reached.
     pub fn data_key(&self, md: &Metadata) -> Result<DataKey> {
+        let order = parse_decryption_order(&self.decryption_order)?;
         let mut report = Vec::new();
         let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         let groups = md.key_groups.len();
-        let threshold = match (groups, md.shamir_threshold) {
-            (0 | 1, _) => 1,
-            (n, 0) => n,
-            (_, t) => t,
-        };
+        let threshold = effective_threshold(md.shamir_threshold, groups).max(1);
         for (gi, group) in md.key_groups.iter().enumerate() {
-            match self.unwrap_group(group) {
+            match self.unwrap_group(group, &order) {
                 Ok(secret) => {
                     report.push(format!("Group {gi}: OK"));
                     parts.push(secret);
@@ -145,21 +174,14 @@ impl KeyRing {
         })
     }
 
+    /// Tries the keys of a group in decryption order until one unwraps the secret.
     fn unwrap_group(
         &self,
         group: &KeyGroup,
+        order: &[String],
     ) -> std::result::Result<Zeroizing<Vec<u8>>, Vec<String>> {
         let mut errors = Vec::new();
-        // default decryption order: age, then pgp, then everything else
-        let mut ordered: Vec<&crate::metadata::KeyEntry> =
-            group.iter().filter(|k| k.kind() == "age").collect();
-        ordered.extend(group.iter().filter(|k| k.kind() == "pgp"));
-        ordered.extend(
-            group
-                .iter()
-                .filter(|k| k.kind() != "age" && k.kind() != "pgp"),
-        );
-        for entry in ordered {
+        for entry in in_decryption_order(group, order) {
             match self.source(entry.kind()) {
                 Some(src) => match src.unwrap(entry) {
                     Ok(secret) => return Ok(secret),
@@ -173,5 +195,88 @@ impl KeyRing {
             }
         }
         Err(errors)
+    }
+}
+
+/// The keys of a group in decryption order: a stable sort by the position of their type in `order`,
+/// unlisted types last (sops' `sortKeyGroupIndices`).
+fn in_decryption_order<'a>(group: &'a KeyGroup, order: &[String]) -> Vec<&'a KeyEntry> {
+    let mut ordered: Vec<&KeyEntry> = group.iter().collect();
+    ordered.sort_by_key(|k| {
+        order
+            .iter()
+            .position(|o| o == k.kind())
+            .unwrap_or(order.len())
+    });
+    ordered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn age(r: &str) -> KeyEntry {
+        KeyEntry::Age {
+            recipient: r.into(),
+            enc: String::new(),
+        }
+    }
+
+    fn pgp(fp: &str) -> KeyEntry {
+        KeyEntry::Pgp {
+            fp: fp.into(),
+            enc: String::new(),
+            created_at: String::new(),
+        }
+    }
+
+    fn kms(arn: &str) -> KeyEntry {
+        KeyEntry::Other {
+            kind: "kms".into(),
+            fields: vec![crate::tree::Item::Pair(
+                "arn".into(),
+                crate::tree::Value::Str(arn.into()),
+            )],
+        }
+    }
+
+    #[test]
+    fn decryption_order_like_sops() {
+        assert_eq!(parse_decryption_order("").unwrap(), ["age", "pgp"]);
+        assert_eq!(parse_decryption_order("pgp,age").unwrap(), ["pgp", "age"]);
+        let e = parse_decryption_order("pgp,age,pgp").unwrap_err();
+        assert_eq!(e.to_string(), "Duplicate decryption key type: pgp");
+        assert_eq!(
+            e.exit_code(),
+            crate::error::exit::DUPLICATE_DECRYPTION_KEY_TYPE
+        );
+
+        let group = vec![kms("k1"), pgp("P1"), age("a1"), pgp("P2"), age("a2")];
+        let kinds = |order: &str| -> Vec<String> {
+            in_decryption_order(&group, &parse_decryption_order(order).unwrap())
+                .iter()
+                .map(|e| e.describe())
+                .collect()
+        };
+        assert_eq!(kinds(""), ["a1", "a2", "P1", "P2", "kms k1"]);
+        assert_eq!(kinds("pgp"), ["P1", "P2", "kms k1", "a1", "a2"]);
+        assert_eq!(kinds("kms,pgp,age"), ["kms k1", "P1", "P2", "a1", "a2"]);
+    }
+
+    #[test]
+    fn bad_decryption_order_fails_data_key_with_its_exit_code() {
+        let ring = KeyRing {
+            decryption_order: "age,age".into(),
+            ..KeyRing::default()
+        };
+        let md = Metadata {
+            key_groups: vec![vec![age("age1x")]],
+            ..Default::default()
+        };
+        let e = ring.data_key(&md).unwrap_err();
+        assert!(
+            matches!(e, SopsError::DuplicateDecryptionKeyType(ref k) if k == "age"),
+            "{e}"
+        );
     }
 }

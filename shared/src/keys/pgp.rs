@@ -13,13 +13,11 @@
 
 use super::KeySource;
 use crate::error::{Result, SopsError};
-use crate::metadata::KeyEntry;
+use crate::metadata::{now_rfc3339, KeyEntry};
 use std::ffi::{OsStr, OsString};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 /// Environment variable naming the gpg binary (as in sops).
@@ -162,14 +160,6 @@ fn short_key_id(fp: &str) -> &str {
         Some((start, _)) => &fp[start..],
         None => fp,
     }
-}
-
-/// Current UTC time as RFC 3339 with whole seconds (`2026-01-02T03:04:05Z`).
-fn now_rfc3339() -> String {
-    let now = OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(0).unwrap_or(now);
-    now.format(&Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 impl KeySource for PgpSource {
@@ -321,6 +311,8 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::{vectors, TestHome};
     use super::*;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
 
     const FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
     const KEY: &str = "keys/sops_functional_tests_key.asc";
