@@ -437,7 +437,8 @@ pub fn ciphertext_fingerprint(enc: &str) -> String {
 /// HMAC-SHA256 (RFC 2104), from the RustCrypto `hmac` crate.
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(msg);
     mac.finalize().into_bytes().into()
 }

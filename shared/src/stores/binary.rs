@@ -66,15 +66,13 @@ impl Store for BinaryStore {
     }
 
     fn emit_encrypted(&self, docs: &[Branch], metadata: &Metadata) -> Result<Vec<u8>> {
-        let mut doc = docs.first().cloned().unwrap_or_default();
         let mut md = metadata.to_tree();
         if metadata.rule == EncryptionRule::Default {
             crate::tree::take(&mut md, EncryptionRule::Default.field().0);
         }
-        doc.push(Item::Pair("sops".into(), Value::Map(md)));
-        let mut out = self.json().emit_branch(&doc)?;
-        out.push(b'\n');
-        Ok(out)
+        let doc = docs.first().map_or(&[][..], Vec::as_slice);
+        self.json()
+            .emit_document(doc, Some(("sops", &Value::Map(md))))
     }
 
     fn emit_value(&self, _value: &Value) -> Result<Vec<u8>> {

@@ -107,14 +107,12 @@ impl Store for DotenvStore {
         for item in docs.remove(0) {
             match item {
                 Item::Pair(k, v) if k.starts_with(SOPS_PREFIX) => {
+                    // `load_plain` gives strings (`\n` already decoded) or bytes
                     let text = match v {
                         Value::Str(s) => s,
                         Value::Bytes(b) => go_lossy_utf8(&b),
                         other => go_val_to_string(&other).unwrap_or_default(),
                     };
-                    // sops decodes `\n` once more for metadata (DecodeNewLines)
-                    let text =
-                        String::from_utf8(decode_newlines(text.as_bytes())).expect("still UTF-8");
                     flat.push((k[SOPS_PREFIX.len()..].to_string(), text));
                 }
                 other => data.push(other),
@@ -160,11 +158,15 @@ impl Store for DotenvStore {
     }
 
     fn emit_encrypted(&self, docs: &[Branch], metadata: &Metadata) -> Result<Vec<u8>> {
-        let mut doc = docs.first().cloned().unwrap_or_default();
+        let mut out = self.emit_plain(docs)?;
         for (k, v) in metadata.to_flat() {
-            doc.push(Item::Pair(format!("{SOPS_PREFIX}{k}"), Value::Str(v)));
+            out.extend_from_slice(SOPS_PREFIX.as_bytes());
+            out.extend_from_slice(k.as_bytes());
+            out.push(b'=');
+            encode_newlines_into(v.as_bytes(), &mut out);
+            out.push(b'\n');
         }
-        self.emit_plain(&[doc])
+        Ok(out)
     }
 
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>> {

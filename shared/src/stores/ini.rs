@@ -47,14 +47,15 @@ fn emit_err(message: impl Into<String>) -> SopsError {
     }
 }
 
-#[derive(Debug, Default)]
+/// (No `Debug`: a key holds a plaintext value.)
+#[derive(Default)]
 struct IniKey {
     name: String,
     value: String,
     comment: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct IniSection {
     name: String,
     comment: String,

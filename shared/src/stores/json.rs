@@ -46,10 +46,15 @@ impl JsonStore {
         }
     }
 
-    /// The document as sops writes it (no trailing newline).
-    pub(crate) fn emit_branch(&self, branch: &Branch) -> Result<Vec<u8>> {
+    /// The document as sops writes it, with `extra` (the metadata) as its last key, and a final newline.
+    pub(crate) fn emit_document(
+        &self,
+        branch: &[Item],
+        extra: Option<(&str, &Value)>,
+    ) -> Result<Vec<u8>> {
         let mut out = Vec::new();
-        write_map(branch, 0, &self.indent_unit(), &mut out)?;
+        write_map(branch, extra, 0, &self.indent_unit(), &mut out)?;
+        out.push(b'\n');
         Ok(out)
     }
 }
@@ -69,17 +74,13 @@ impl Store for JsonStore {
         let doc = docs
             .first()
             .ok_or_else(|| emit_err("there is no document to write"))?;
-        let mut out = self.emit_branch(doc)?;
-        out.push(b'\n');
-        Ok(out)
+        self.emit_document(doc, None)
     }
 
     fn emit_encrypted(&self, docs: &[Branch], metadata: &Metadata) -> Result<Vec<u8>> {
-        let mut doc = docs.first().cloned().unwrap_or_default();
-        doc.push(Item::Pair("sops".into(), Value::Map(metadata.to_tree())));
-        let mut out = self.emit_branch(&doc)?;
-        out.push(b'\n');
-        Ok(out)
+        let md = Value::Map(metadata.to_tree());
+        let doc = docs.first().map_or(&[][..], Vec::as_slice);
+        self.emit_document(doc, Some(("sops", &md)))
     }
 
     /// Like `sops decrypt --extract`: a map is written as a whole file (trailing newline), a string raw,
@@ -201,33 +202,106 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Parses one value. Iterative (an explicit stack of open containers), so the nesting limit, not
+    /// the thread's stack size, bounds how deep a document may be.
     fn parse_value(&mut self) -> Result<Value> {
-        self.skip_ws();
-        let Some(c) = self.peek() else {
-            return Err(self.eof());
-        };
-        match c {
-            b'{' => {
-                self.enter()?;
-                self.pos += 1;
-                let m = self.parse_object_body()?;
-                self.depth -= 1;
-                Ok(Value::Map(m))
-            }
-            b'[' => {
-                self.enter()?;
-                self.pos += 1;
-                let s = self.parse_array_body()?;
-                self.depth -= 1;
-                Ok(Value::Seq(s))
-            }
-            b'"' => Ok(Value::Str(self.parse_string()?)),
-            b't' => self.literal("true", Value::Bool(true)),
-            b'f' => self.literal("false", Value::Bool(false)),
-            b'n' => self.literal("null", Value::Null),
-            b'-' | b'0'..=b'9' => self.parse_number(),
-            _ => Err(self.unexpected(c, "looking for beginning of value")),
+        enum Open {
+            /// An object: its pairs so far and the key whose value is being read.
+            Obj(Branch, String),
+            Arr(Vec<Value>),
         }
+        let mut stack: Vec<Open> = Vec::new();
+        loop {
+            self.skip_ws();
+            let Some(c) = self.peek() else {
+                return Err(self.eof());
+            };
+            let mut v = match c {
+                b'{' => {
+                    self.enter()?;
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        self.depth -= 1;
+                        Value::Map(Vec::new())
+                    } else {
+                        let key = self.object_key()?;
+                        stack.push(Open::Obj(Vec::new(), key));
+                        continue;
+                    }
+                }
+                b'[' => {
+                    self.enter()?;
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        self.depth -= 1;
+                        Value::Seq(Vec::new())
+                    } else {
+                        stack.push(Open::Arr(Vec::new()));
+                        continue;
+                    }
+                }
+                b'"' => Value::Str(self.parse_string()?),
+                b't' => self.literal("true", Value::Bool(true))?,
+                b'f' => self.literal("false", Value::Bool(false))?,
+                b'n' => self.literal("null", Value::Null)?,
+                b'-' | b'0'..=b'9' => self.parse_number()?,
+                _ => return Err(self.unexpected(c, "looking for beginning of value")),
+            };
+            // Store the value in its container; close every container that ends right after it.
+            loop {
+                let (is_obj, close) = match stack.last() {
+                    None => return Ok(v),
+                    Some(Open::Obj(..)) => (true, b'}'),
+                    Some(Open::Arr(_)) => (false, b']'),
+                };
+                match stack.last_mut() {
+                    Some(Open::Obj(items, key)) => items.push(Item::Pair(std::mem::take(key), v)),
+                    Some(Open::Arr(items)) => items.push(v),
+                    None => unreachable!("checked above"),
+                }
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if let Some(Open::Obj(_, key)) = stack.last_mut() {
+                            *key = self.object_key()?;
+                        }
+                        break;
+                    }
+                    Some(c) if c == close => {
+                        self.pos += 1;
+                        self.depth -= 1;
+                        v = match stack.pop() {
+                            Some(Open::Obj(items, _)) => Value::Map(items),
+                            Some(Open::Arr(items)) => Value::Seq(items),
+                            None => unreachable!("checked above"),
+                        };
+                    }
+                    Some(c) if is_obj => {
+                        return Err(self.unexpected(c, "after object key:value pair"))
+                    }
+                    Some(c) => return Err(self.unexpected(c, "after array element")),
+                    None => return Err(self.eof()),
+                }
+            }
+        }
+    }
+
+    /// An object key and the `:` after it.
+    fn object_key(&mut self) -> Result<String> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b'"') => {}
+            Some(c) => return Err(self.unexpected(c, "looking for beginning of object key string")),
+            None => return Err(self.eof()),
+        }
+        let key = self.parse_string()?;
+        self.expect_byte(b':', "after object key")?;
+        Ok(key)
     }
 
     fn enter(&mut self) -> Result<()> {
@@ -255,61 +329,6 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(v)
-    }
-
-    fn parse_object_body(&mut self) -> Result<Branch> {
-        let mut out = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(out);
-        }
-        loop {
-            self.skip_ws();
-            match self.peek() {
-                Some(b'"') => {}
-                Some(c) => {
-                    return Err(self.unexpected(c, "looking for beginning of object key string"))
-                }
-                None => return Err(self.eof()),
-            }
-            let key = self.parse_string()?;
-            self.expect_byte(b':', "after object key")?;
-            let v = self.parse_value()?;
-            out.push(Item::Pair(key, v));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(out);
-                }
-                Some(c) => return Err(self.unexpected(c, "after object key:value pair")),
-                None => return Err(self.eof()),
-            }
-        }
-    }
-
-    fn parse_array_body(&mut self) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(out);
-        }
-        loop {
-            out.push(self.parse_value()?);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(out);
-                }
-                Some(c) => return Err(self.unexpected(c, "after array element")),
-                None => return Err(self.eof()),
-            }
-        }
     }
 
     fn hex4(&mut self) -> Result<u32> {
@@ -435,21 +454,22 @@ impl<'a> Parser<'a> {
             }
         }
         let text = std::str::from_utf8(&self.s[start..self.pos]).expect("number text is ASCII");
-        number_value(text)
+        number_value(text).ok_or_else(|| {
+            // sops quotes the number here; it may be a secret, so only its position is given
+            parse_err(format!("number out of range (offset {})", start + 1))
+        })
     }
 }
 
 /// sops 3.13.2 `normalizeJSONNumber`: an integer that fits int64 (`strconv.ParseInt`) stays an int,
-/// anything else is a float64 (`strconv.ParseFloat`; out of range is an error).
-fn number_value(text: &str) -> Result<Value> {
+/// anything else is a float64 (`strconv.ParseFloat`; out of range is an error: `None`).
+fn number_value(text: &str) -> Option<Value> {
     if let Ok(i) = text.parse::<i64>() {
-        return Ok(Value::Int(i));
+        return Some(Value::Int(i));
     }
     match text.parse::<f64>() {
-        Ok(f) if f.is_finite() => Ok(Value::Float(f)),
-        _ => Err(parse_err(format!(
-            "strconv.ParseFloat: parsing \"{text}\": value out of range"
-        ))),
+        Ok(f) if f.is_finite() => Some(Value::Float(f)),
+        _ => None,
     }
 }
 
@@ -491,11 +511,20 @@ fn newline_indent(out: &mut Vec<u8>, unit: &str, depth: usize) {
     }
 }
 
-fn write_map(branch: &Branch, depth: usize, unit: &str, out: &mut Vec<u8>) -> Result<()> {
+fn write_map(
+    items: &[Item],
+    extra: Option<(&str, &Value)>,
+    depth: usize,
+    unit: &str,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     out.push(b'{');
     let mut empty = true;
-    for item in branch {
-        let Item::Pair(k, v) = item else { continue };
+    let pairs = items.iter().filter_map(|i| match i {
+        Item::Pair(k, v) => Some((k.as_str(), v)),
+        Item::Comment(_) => None,
+    });
+    for (k, v) in pairs.chain(extra) {
         if !empty {
             out.push(b',');
         }
@@ -521,7 +550,7 @@ fn write_value(v: &Value, depth: usize, unit: &str, out: &mut Vec<u8>) -> Result
         Value::Str(s) | Value::Time(s) => go_quote_into(s.as_bytes(), out),
         Value::Bytes(b) => go_quote_into(b, out),
         Value::Comment(c) => go_quote_into(c.text.as_bytes(), out),
-        Value::Map(m) => write_map(m, depth, unit, out)?,
+        Value::Map(m) => write_map(m, None, depth, unit, out)?,
         Value::Seq(items) => {
             out.push(b'[');
             let mut empty = true;
@@ -773,8 +802,8 @@ pub(crate) fn go_json_float(f: f64) -> Result<String> {
     Ok(s)
 }
 
-/// Go's `strconv.FormatFloat(f, 'G', -1, 64)`.
-fn go_format_g_upper(f: f64) -> String {
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)` (`'G'` when `upper`).
+pub(crate) fn go_format_g(f: f64, upper: bool) -> String {
     if f.is_nan() {
         return "NaN".into();
     }
@@ -788,7 +817,7 @@ fn go_format_g_upper(f: f64) -> String {
     let exp = point - 1;
     // with the shortest precision Go decides between %e and %f with precision 6
     if !(-4..6).contains(&exp) {
-        go_format_exp(f, true)
+        go_format_exp(f, upper)
     } else {
         go_format_f(f)
     }
@@ -802,7 +831,7 @@ pub(crate) fn go_val_to_string(v: &Value) -> Option<String> {
         Value::Bytes(b) => go_lossy_utf8(b),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => {
-            let g = go_format_g_upper(*f);
+            let g = go_format_g(*f, true);
             if !g.contains('.') && !g.contains('E') && f.is_finite() {
                 format!("{}.0", go_format_f(*f))
             } else {
@@ -822,7 +851,7 @@ pub(crate) fn go_sprint_v(v: &Value) -> String {
     match v {
         Value::Float(f) => {
             if !f.is_finite() {
-                return go_format_g_upper(*f);
+                return go_format_g(*f, true);
             }
             if *f == 0.0 {
                 return if f.is_sign_negative() { "-0" } else { "0" }.into();

@@ -329,6 +329,13 @@ mod tests {
         assert_eq!(format_float(f64::INFINITY), ".inf");
         assert_eq!(format_float(f64::NEG_INFINITY), "-.inf");
         assert_eq!(format_float(f64::NAN), ".nan");
+        assert_eq!(format_float(-0.0), "-0");
+        // Go breaks the tie of the exact value …575.125 to even; Rust's `{:e}` would give …513e+14
+        assert_eq!(format_float(169230132522575.12), "1.6923013252257512e+14");
+        assert_eq!(
+            format_float(-1.6923013252257512e14),
+            "-1.6923013252257512e+14"
+        );
     }
 
     fn emit_one(key: &str, v: Value) -> String {
@@ -420,6 +427,36 @@ mod tests {
         assert_eq!(s.load_plain(b"").unwrap(), Vec::<Branch>::new());
         // duplicates in later documents are not checked by sops either
         assert!(s.load_plain(b"a: 1\n---\nb: 1\nb: 2\n").is_ok());
+    }
+
+    /// sops 3.13.2 refuses these (first document: go-yaml's decode into a map; uint64: its tree walk);
+    /// the reader used to turn them into a null and a rounded float.
+    #[test]
+    fn undecodable_scalars_like_sops() {
+        let s = YamlStore { indent: 4 };
+        for bad in [
+            "a: !!bool secretvalue\n",
+            "a: !!int secretvalue\n",
+            "a: !!binary secretvalue!\n",
+            "a: 18446744073709551615\n",
+            "b: 1\n---\na: !!int 18446744073709551615\n",
+        ] {
+            let e = s.load_plain(bad.as_bytes()).expect_err(bad).to_string();
+            assert!(
+                !e.contains("secretvalue") && !e.contains("18446744073709551615 "),
+                "{e}"
+            );
+            assert!(e.contains("line "), "{e}");
+        }
+        // in later documents sops keeps a null for a tag it cannot decode
+        let docs = s.load_plain(b"a: 1\n---\nb: !!bool yes\n").unwrap();
+        assert_eq!(docs[1], vec![Item::Pair("b".into(), Value::Null)]);
+        // one more than u64::MAX is a float for go-yaml too
+        let docs = s.load_plain(b"a: 18446744073709551616\n").unwrap();
+        assert_eq!(
+            docs[0],
+            vec![Item::Pair("a".into(), Value::Float(18446744073709551616.0))]
+        );
     }
 
     #[test]

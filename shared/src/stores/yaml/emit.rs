@@ -788,7 +788,6 @@ struct Emitter {
     key_line_comment: String,
     tag: Option<&'static str>,
     sd: Analysis,
-    sd_value: String,
     sd_style: Style,
 }
 
@@ -822,7 +821,6 @@ impl Emitter {
             key_line_comment: String::new(),
             tag: None,
             sd: Analysis::default(),
-            sd_value: String::new(),
             sd_style: Style::Plain,
         }
     }
@@ -999,7 +997,6 @@ impl Emitter {
         if ev.kind == EvKind::Scalar {
             self.tag = ev.tag;
             self.sd = analyze_scalar(&ev.value);
-            self.sd_value = ev.value.to_string();
         }
     }
 
@@ -1160,7 +1157,7 @@ impl Emitter {
                 if self.sd.multiline {
                     return false;
                 }
-                self.tag.map_or(0, |t| 2 + t.len()) + self.sd_value.len()
+                self.tag.map_or(0, |t| 2 + t.len()) + evs[i].value.len()
             }
             EvKind::SeqStart if Self::check_empty(evs, i, EvKind::SeqStart, EvKind::SeqEnd) => 0,
             EvKind::MapStart if Self::check_empty(evs, i, EvKind::MapStart, EvKind::MapEnd) => 0,
@@ -1187,7 +1184,7 @@ impl Emitter {
                     self.indention = false;
                 }
                 self.increase_indent(true, false);
-                self.process_scalar();
+                self.process_scalar(&ev.value);
                 self.pop_indent();
                 self.pop_state();
             }
@@ -1224,7 +1221,7 @@ impl Emitter {
             {
                 style = Style::Single;
             }
-            if self.sd_value.is_empty() && (self.flow_level > 0 || self.simple_key_context) {
+            if ev.value.is_empty() && (self.flow_level > 0 || self.simple_key_context) {
                 style = Style::Single;
             }
         }
@@ -1239,15 +1236,14 @@ impl Emitter {
         self.sd_style = style;
     }
 
-    fn process_scalar(&mut self) {
-        let value = std::mem::take(&mut self.sd_value);
-        let allow_breaks = !self.simple_key_context;
-        let _ = allow_breaks; // lines are never wrapped: sops' encoder has an unlimited width
+    /// Writes the scalar of the current event (lines are never wrapped: sops' encoder has an
+    /// unlimited width).
+    fn process_scalar(&mut self, value: &str) {
         match self.sd_style {
-            Style::Plain => self.write_plain(&value),
-            Style::Single => self.write_single(&value),
-            Style::Double => self.write_double(&value),
-            Style::Literal => self.write_literal(&value),
+            Style::Plain => self.write_plain(value),
+            Style::Single => self.write_single(value),
+            Style::Double => self.write_double(value),
+            Style::Literal => self.write_literal(value),
         }
     }
 

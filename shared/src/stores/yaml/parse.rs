@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use granit_parser::{Event, Parser, Placement, ScalarStyle, Span};
+use granit_parser::{ErrorKind, Event, Parser, Placement, ScalarStyle, Span};
 
 use super::scalar::{resolve_plain, resolve_tagged};
 use crate::error::{Result, SopsError};
@@ -14,6 +14,31 @@ fn err(message: impl Into<String>) -> SopsError {
         format: "YAML",
         message: message.into(),
     }
+}
+
+/// Deepest nesting of maps and sequences in a document, aliases expanded (like the JSON store; go-yaml
+/// allows 10000). Every later pass over the tree (encryption, emit, drop) is then safe for the stack.
+const MAX_DEPTH: usize = 1000;
+
+/// go-yaml's `allowedAliasRatio`: how much of a document may come from alias expansion (99% for small
+/// documents, down to 10% above four million nodes). Stops "billion laughs" documents.
+fn allowed_alias_ratio(decoded: usize) -> f64 {
+    const LOW: usize = 400_000;
+    const HIGH: usize = 4_000_000;
+    if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
+
+fn too_deep(span: &Span) -> SopsError {
+    err(format!(
+        "exceeded max depth ({MAX_DEPTH} nested maps/sequences) at {}",
+        at(span)
+    ))
 }
 
 fn at(span: &Span) -> String {
@@ -42,11 +67,14 @@ struct Cont {
     entries: usize,
 }
 
+// Only one frame per open collection exists at a time: the size of the map variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Frame {
     Map {
         cid: usize,
         key: Option<(String, Span)>,
-        keys: Vec<(String, usize)>,
+        /// Keys seen so far and their lines (duplicate check, first document only).
+        keys: HashMap<String, usize>,
     },
     Seq {
         cid: usize,
@@ -85,6 +113,10 @@ struct Doc<'a> {
     root: Option<usize>,
     check_dups: bool,
     flow_depth: usize,
+    /// Nodes read, counting the copies made for aliases (go-yaml `decodeCount`).
+    decoded: usize,
+    /// Nodes copied for aliases (go-yaml `aliasCount`).
+    aliased: usize,
     _src: &'a str,
 }
 
@@ -242,6 +274,41 @@ impl Doc<'_> {
         }
     }
 
+    /// Number of nodes and nesting height (maps/sequences) of a value.
+    fn measure(&self, v: &AVal) -> (usize, usize) {
+        fn value(v: &Value) -> (usize, usize) {
+            let (mut n, mut h) = (1, 0);
+            let mut child = |c: &Value| {
+                let (cn, ch) = value(c);
+                n += cn;
+                h = h.max(ch);
+            };
+            match v {
+                Value::Map(b) => b.iter().for_each(|i| match i {
+                    Item::Pair(_, v) => child(v),
+                    Item::Comment(_) => {}
+                }),
+                Value::Seq(items) => items.iter().for_each(child),
+                _ => return (1, 0),
+            }
+            (n, h + 1)
+        }
+        match v {
+            AVal::Leaf(v) => value(v),
+            AVal::Cont(cid) => {
+                let (mut n, mut h) = (1, 0);
+                for i in &self.conts[*cid].items {
+                    if let AItem::Pair(_, v) | AItem::Elem(v) = i {
+                        let (cn, ch) = self.measure(v);
+                        n += cn;
+                        h = h.max(ch);
+                    }
+                }
+                (n, h + 1)
+            }
+        }
+    }
+
     fn build(&self, v: &AVal) -> Value {
         match v {
             AVal::Leaf(v) => v.clone(),
@@ -310,44 +377,61 @@ impl Doc<'_> {
     }
 }
 
+/// Why a scalar has no tree value.
+enum BadScalar {
+    /// An explicit core tag go-yaml cannot decode (`!!bool yes`, bad `!!binary`): an error in the first
+    /// document (sops decodes it into a map first), a null in later ones.
+    Tag,
+    /// An integer that only fits 64 unsigned bits (a Go `uint64`, which sops cannot walk).
+    Uint,
+}
+
 /// Types a scalar like sops (go-yaml `node.Decode` into `interface{}`).
-fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Value {
+fn scalar_value(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+) -> std::result::Result<Value, BadScalar> {
     if let Some(tag) = tag {
         let (handle, suffix) = tag.parts();
         if handle == "tag:yaml.org,2002:" {
             return match suffix {
-                "str" => Value::Str(text.to_string()),
+                "str" => Ok(Value::Str(text.to_string())),
                 "binary" => {
                     use base64::Engine as _;
                     let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
                     match base64::engine::general_purpose::STANDARD.decode(cleaned) {
-                        Ok(bytes) => match String::from_utf8(bytes) {
+                        Ok(bytes) => Ok(match String::from_utf8(bytes) {
                             Ok(s) => Value::Str(s),
                             Err(e) => Value::Bytes(e.into_bytes()),
-                        },
-                        Err(_) => Value::Null,
+                        }),
+                        Err(_) => Err(BadScalar::Tag),
                     }
                 }
                 s => match resolve_tagged(s, text) {
-                    Some(r) => r.into_value(text),
-                    None => Value::Null,
+                    Some(r) => r.into_value(text).ok_or(BadScalar::Uint),
+                    None => Err(BadScalar::Tag),
                 },
             };
         }
         if handle != "!" || !suffix.is_empty() {
             // Custom tags: go-yaml keeps the text.
-            return Value::Str(text.to_string());
+            return Ok(Value::Str(text.to_string()));
         }
     }
     if style != ScalarStyle::Plain {
-        return Value::Str(text.to_string());
+        return Ok(Value::Str(text.to_string()));
     }
-    resolve_plain(text).into_value(text)
+    resolve_plain(text).into_value(text).ok_or(BadScalar::Uint)
 }
 
 /// Parses a YAML stream into one branch per document.
 pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
-    let options = granit_parser::options! { block_scalar_eof_without_line_feed: true };
+    let options = granit_parser::options! {
+        block_scalar_eof_without_line_feed: true,
+        flow_nesting_limit: MAX_DEPTH,
+        block_nesting_limit: MAX_DEPTH,
+    };
     let mut parser = Parser::new_from_str_with_options(input, options);
     let mut docs = Vec::new();
     let mut doc: Option<Doc> = None;
@@ -360,8 +444,13 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
             Some(Ok(x)) => x,
             Some(Err(e)) => {
                 let m = e.marker();
+                // The parser's own messages may quote the input: only the position is reported.
+                let what = match e.kind() {
+                    ErrorKind::RecursionLimitExceeded => "nesting too deep",
+                    _ => "syntax error",
+                };
                 return Err(err(format!(
-                    "syntax error at line {} column {}",
+                    "{what} at line {} column {}",
                     m.line(),
                     m.col() + 1
                 )));
@@ -383,6 +472,8 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
                     root: None,
                     check_dups: first_doc,
                     flow_depth: 0,
+                    decoded: 0,
+                    aliased: 0,
                     _src: input,
                 });
                 first_doc = false;
@@ -425,8 +516,24 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
                 let d = doc
                     .as_mut()
                     .ok_or_else(|| err("scalar outside a document"))?;
+                d.decoded += 1;
                 let is_key = d.node_start(&span);
-                let value = scalar_value(&text, style, tag.as_deref());
+                let value = match scalar_value(&text, style, tag.as_deref()) {
+                    Ok(v) => v,
+                    Err(BadScalar::Tag) if !d.check_dups => Value::Null,
+                    Err(BadScalar::Tag) => {
+                        return Err(err(format!(
+                            "cannot decode the tagged value at {}",
+                            at(&span)
+                        )))
+                    }
+                    Err(BadScalar::Uint) => {
+                        return Err(err(format!(
+                            "unsupported value type uint64 (an integer above 9223372036854775807) at {}",
+                            at(&span)
+                        )))
+                    }
+                };
                 if is_key {
                     let key = match value {
                         Value::Str(s) => s,
@@ -452,14 +559,14 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
                     }) = d.frames.last_mut()
                     {
                         if d.check_dups {
-                            if let Some((_, line)) = keys.iter().find(|(k, _)| *k == key) {
+                            if let Some(line) = keys.get(&key) {
                                 return Err(err(format!(
                                     "line {}: mapping key already defined at line {}",
                                     span.start.line(),
                                     line
                                 )));
                             }
-                            keys.push((key.clone(), span.start.line()));
+                            keys.insert(key.clone(), span.start.line());
                         }
                         *slot = Some((key, span));
                         d.recent = Recent::Key(*cid);
@@ -489,6 +596,32 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
                     .get(&id)
                     .cloned()
                     .ok_or_else(|| err(format!("unknown anchor at {}", at(&span))))?;
+                if let AVal::Cont(cid) = target {
+                    let open = d.frames.iter().any(|f| match f {
+                        Frame::Map { cid: c, .. } | Frame::Seq { cid: c } => *c == cid,
+                    });
+                    if open {
+                        return Err(err(format!(
+                            "anchor value contains itself, at {}",
+                            at(&span)
+                        )));
+                    }
+                }
+                let (nodes, height) = d.measure(&target);
+                d.decoded += 1 + nodes;
+                d.aliased += nodes;
+                if d.aliased > 100
+                    && d.decoded > 1000
+                    && d.aliased as f64 / d.decoded as f64 > allowed_alias_ratio(d.decoded)
+                {
+                    return Err(err(format!(
+                        "document contains excessive aliasing, at {}",
+                        at(&span)
+                    )));
+                }
+                if d.frames.len() + height > MAX_DEPTH {
+                    return Err(too_deep(&span));
+                }
                 if is_key {
                     let key = match &target {
                         AVal::Leaf(Value::Str(s)) => s.clone(),
@@ -508,8 +641,12 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
                 let d = doc
                     .as_mut()
                     .ok_or_else(|| err("collection outside a document"))?;
+                d.decoded += 1;
                 if d.node_start(&span) {
                     return Err(err(format!("a map key must be a string, at {}", at(&span))));
+                }
+                if d.frames.len() >= MAX_DEPTH {
+                    return Err(too_deep(&span));
                 }
                 let flow = style == granit_parser::StructureStyle::Flow;
                 let indent = if is_map || flow {
@@ -528,7 +665,7 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Branch>> {
                     Frame::Map {
                         cid,
                         key: None,
-                        keys: Vec::new(),
+                        keys: HashMap::new(),
                     }
                 } else {
                     Frame::Seq { cid }

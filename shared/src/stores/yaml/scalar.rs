@@ -17,17 +17,18 @@ pub(crate) enum Resolved {
 }
 
 impl Resolved {
-    /// The tree value for this resolution of `text`.
-    pub(crate) fn into_value(self, text: &str) -> Value {
-        match self {
+    /// The tree value for this resolution of `text`; `None` for an unsigned integer above `i64::MAX`,
+    /// which sops cannot handle (go-yaml gives a `uint64`, sops' tree walk rejects it).
+    pub(crate) fn into_value(self, text: &str) -> Option<Value> {
+        Some(match self {
             Resolved::Null => Value::Null,
             Resolved::Bool(b) => Value::Bool(b),
             Resolved::Int(i) => Value::Int(i),
-            Resolved::Uint(u) => Value::Float(u as f64),
+            Resolved::Uint(_) => return None,
             Resolved::Float(f) => Value::Float(f),
             Resolved::Time(t) => Value::Time(t),
             Resolved::Str => Value::Str(text.to_string()),
-        }
+        })
     }
     fn is_str(&self) -> bool {
         matches!(self, Resolved::Str)
@@ -70,7 +71,11 @@ fn resolve_with(s: &str, allow_time: bool) -> Resolved {
                     return Resolved::Time(t);
                 }
             }
-            let plain: String = s.chars().filter(|&c| c != '_').collect();
+            let plain: std::borrow::Cow<'_, str> = if s.contains('_') {
+                s.chars().filter(|&c| c != '_').collect::<String>().into()
+            } else {
+                s.into()
+            };
             if let Some(i) = go_parse_int(&plain) {
                 return Resolved::Int(i);
             }
@@ -378,48 +383,12 @@ fn format_time(
 /// Go `strconv.FormatFloat(f, 'g', -1, 64)` with go-yaml's `.inf`/`.nan` spellings.
 pub(crate) fn format_float(f: f64) -> String {
     if f.is_nan() {
-        return ".nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            ".inf".into()
-        } else {
-            "-.inf".into()
-        };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    // Shortest round-trip digits via Rust's `{:e}` ("1.2345e-7").
-    let sci = format!("{:e}", f.abs());
-    let (mant, exp) = sci.split_once('e').expect("exponent form");
-    let exp: i32 = exp.parse().expect("exponent");
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    let neg = if f < 0.0 { "-" } else { "" };
-    // Go picks the exponent form with precision 6 when printing the shortest representation.
-    if !(-4..6).contains(&exp) {
-        let mut m = digits[..1].to_string();
-        if digits.len() > 1 {
-            m.push('.');
-            m.push_str(&digits[1..]);
-        }
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{neg}{m}e{sign}{:02}", exp.abs());
-    }
-    let nd = digits.len() as i32;
-    let s = if exp >= nd - 1 {
-        format!("{digits}{}", "0".repeat((exp - (nd - 1)) as usize))
-    } else if exp >= 0 {
-        let p = (exp + 1) as usize;
-        format!("{}.{}", &digits[..p], &digits[p..])
+        ".nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { ".inf" } else { "-.inf" }.into()
     } else {
-        format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
-    };
-    format!("{neg}{s}")
+        crate::stores::json::go_format_g(f, false)
+    }
 }
 
 /// go-yaml `isOldBool`: YAML 1.1 booleans are quoted on output.
