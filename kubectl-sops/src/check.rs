@@ -23,8 +23,8 @@ use sops_engine::stores::Format;
 use sops_engine::SopsError;
 
 use crate::io::{format_of, load_config, parse_format, store};
-use crate::rekey::parallel;
-use crate::CliError;
+use crate::rekey::{job_count, parallel};
+use crate::{one_line, CliError};
 
 /// File name endings `--all` picks from `git ls-files` (the pre-commit hook's `files` pattern).
 const FILE_ENDINGS: [&str; 5] = [".yaml", ".yml", ".json", ".env", ".ini"];
@@ -57,14 +57,6 @@ pub struct CheckArgs {
 struct Findings {
     problems: Vec<String>,
     notes: Vec<String>,
-}
-
-fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn rule_name(r: &CreationRule) -> String {
@@ -112,11 +104,12 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
             match keys.data_key(&md) {
                 Ok(k) => match decrypt_with_key(docs, &md, &k, false) {
                     Ok(_) => {}
-                    Err(
-                        SopsError::MacMismatch { .. } | SopsError::NoMac | SopsError::MacDecrypt(_),
-                    ) => f.problems.push(
-                        "MAC mismatch: the file was changed outside sops or tampered with".into(),
-                    ),
+                    Err(SopsError::MacMismatch | SopsError::NoMac | SopsError::MacDecrypt(_)) => {
+                        f.problems.push(
+                            "MAC mismatch: the file was changed outside sops or tampered with"
+                                .into(),
+                        )
+                    }
                     Err(e) => f
                         .problems
                         .push(format!("does not decrypt: {}", one_line(&e.to_string()))),
@@ -224,11 +217,7 @@ pub fn run(a: CheckArgs) -> Result<()> {
         }
     }
     let keys = KeyRing::default();
-    let jobs = a.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|p| p.get())
-            .unwrap_or(4)
-    });
+    let jobs = job_count(a.jobs);
     let findings = parallel(files.len(), jobs, |i| {
         check_file(&files[i], &a, config.as_ref(), &keys)
     });

@@ -115,6 +115,14 @@ fn try_open(bytes: &[u8], st: &dyn Store, keys: &KeyRing, name: &str) -> Result<
     }
 }
 
+/// `--show-values` on a file no key at hand decrypts.
+fn no_key_for_values(name: &str) -> anyhow::Error {
+    CliError::err(
+        exit::COULD_NOT_READ_INPUT,
+        format!("{name}: --show-values needs the keys, and no key could decrypt this file"),
+    )
+}
+
 fn load_side(
     bytes: &[u8],
     name: &str,
@@ -125,15 +133,7 @@ fn load_side(
     let (stored, metadata) = st.load_encrypted(bytes).map_err(|e| in_file(name, e))?;
     let opened = match try_open(bytes, st, keys, name)? {
         Some(o) => Some(o),
-        None if show_values => {
-            return Err(CliError {
-                code: exit::COULD_NOT_READ_INPUT,
-                message: format!(
-                    "{name}: --show-values needs the keys, and no key could decrypt this file"
-                ),
-            }
-            .into())
-        }
+        None if show_values => return Err(no_key_for_values(name)),
         None => None,
     };
     Ok(Side {
@@ -357,15 +357,7 @@ pub fn run_textconv(a: TextconvArgs) -> Result<()> {
     let opened = match try_open(&bytes, st.as_ref(), &KeyRing::default(), name) {
         Ok(Some(o)) => Some(o),
         Ok(None) if !a.show_values => None,
-        Ok(None) => {
-            return Err(CliError {
-                code: exit::COULD_NOT_READ_INPUT,
-                message: format!(
-                    "{name}: --show-values needs the keys, and no key could decrypt this file"
-                ),
-            }
-            .into())
-        }
+        Ok(None) => return Err(no_key_for_values(name)),
         Err(e) if !a.show_values => {
             eprintln!("kubectl-sops: textconv: {e:#}; showing ciphertext fingerprints");
             None

@@ -16,7 +16,7 @@
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -31,8 +31,8 @@ use sops_engine::tree::{Branch, Comment, Item, Value};
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
 
-use crate::io::{format_of, load_config, parse_format, store, write_output};
-use crate::spec::{creation_rule, recipients_from_flags, spec_from_rule};
+use crate::io::{read_input, write_output, FileArgs, Stores};
+use crate::spec::seal_spec;
 use crate::{in_file, CliError};
 
 /// Arguments of `edit`.
@@ -45,15 +45,6 @@ pub struct EditArgs {
     /// Encrypted file to edit; a file that does not exist yet is created from a template and
     /// encrypted with the matching .sops.yaml creation rule (or --age/--pgp).
     pub file: String,
-    /// Input format (default: from the extension).
-    #[arg(long, value_parser = parse_format)]
-    pub input_type: Option<Format>,
-    /// Output format (default: the input format).
-    #[arg(long, value_parser = parse_format)]
-    pub output_type: Option<Format>,
-    /// Do not check the MAC (tampered or hand-edited files).
-    #[arg(long)]
-    pub ignore_mac: bool,
     /// Show Secret `data` values as stored (base64) instead of decoded.
     #[arg(long, visible_alias = "no-decode")]
     pub raw_data: bool,
@@ -67,9 +58,8 @@ pub struct EditArgs {
     /// PGP fingerprints for a new file, comma separated (overrides .sops.yaml keys).
     #[arg(long, env = "SOPS_PGP_FP", value_delimiter = ',')]
     pub pgp: Vec<String>,
-    /// Path of .sops.yaml (default: searched from the working directory upward).
-    #[arg(long, env = "SOPS_CONFIG")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: FileArgs,
 }
 
 /// Environment variables naming the editor, in the order they are honoured.
@@ -78,31 +68,23 @@ const EDITOR_VARS: &[&str] = &["SOPS_EDITOR", "KUBE_EDITOR", "EDITOR", "VISUAL"]
 /// Prefix of the explanation lines put at the top of the file being edited (removed on save).
 const HEADER_PREFIX: &str = "# kubectl-sops:";
 
-fn cli(code: i32, message: impl Into<String>) -> anyhow::Error {
-    CliError {
-        code,
-        message: message.into(),
-    }
-    .into()
-}
-
 /// Runs `edit`.
 pub fn run(a: EditArgs) -> Result<()> {
     let file = a.file.as_str();
-    let config = load_config(a.config.as_deref())?;
-    let in_format = format_of(a.input_type, Some(file));
-    let out_format = a.output_type.unwrap_or(in_format);
-    let in_store = store(in_format, config.as_ref());
-    let out_store = store(out_format, config.as_ref());
+    let Stores {
+        config,
+        in_format,
+        input: in_store,
+        output: out_store,
+    } = a.files.stores(Some(file))?;
     let keys = KeyRing::default();
     let decode_secrets = in_format == Format::Yaml && !a.raw_data;
 
     // What to encrypt with afterwards, decided (and checked) before any plaintext is written.
     let (existing, mut docs, mut header) = if Path::new(file).exists() {
-        let input = std::fs::read(file)
-            .map_err(|e| cli(exit::COULD_NOT_READ_INPUT, format!("{file}: {e}")))?;
-        let mut opened =
-            open(&input, in_store.as_ref(), &keys, a.ignore_mac).map_err(|e| in_file(file, e))?;
+        let input = read_input(Some(file))?;
+        let mut opened = open(&input, in_store.as_ref(), &keys, a.files.ignore_mac)
+            .map_err(|e| in_file(file, e))?;
         let docs = std::mem::take(&mut opened.docs);
         (Some(opened), docs, Vec::new())
     } else {
@@ -111,7 +93,7 @@ pub fn run(a: EditArgs) -> Result<()> {
             _ => Path::new("."),
         };
         if !parent.is_dir() {
-            return Err(cli(
+            return Err(CliError::err(
                 exit::COULD_NOT_WRITE_OUTPUT,
                 format!("{file}: directory {} does not exist", parent.display()),
             ));
@@ -180,7 +162,7 @@ fn reseal_to_bytes(
 }
 
 fn interrupted(file: &str, sig: i32) -> anyhow::Error {
-    cli(
+    CliError::err(
         128 + sig,
         format!(
             "{file}: interrupted by {}; the file is unchanged and the plaintext copy was removed",
@@ -197,13 +179,7 @@ fn new_file_spec(
     docs: &[Branch],
 ) -> Result<sops_engine::file::SealSpec> {
     let file = a.file.as_str();
-    let flag_keys = recipients_from_flags(&a.age, &a.pgp);
-    let rule = creation_rule(config, Some(file), file)?;
-    let mut spec = spec_from_rule(rule.as_ref(), docs, file)?;
-    if !flag_keys.is_empty() {
-        spec.groups = vec![flag_keys];
-        spec.shamir_threshold = 0;
-    }
+    let spec = seal_spec(config, Some(file), file, docs, &a.age, &a.pgp)?;
     if spec.groups.iter().all(Vec::is_empty) {
         return Err(in_file(
             file,
@@ -304,9 +280,9 @@ fn edit_in_private_dir(
         .unwrap_or(OsStr::new("file"))
         .to_os_string();
     let mut dir = private::PrivateDir::create(&base_name, a.allow_disk_temp)
-        .map_err(|e| cli(exit::COULD_NOT_WRITE_OUTPUT, format!("{file}: {e}")))?;
+        .map_err(|e| CliError::err(exit::COULD_NOT_WRITE_OUTPUT, format!("{file}: {e}")))?;
     dir.write(plaintext).map_err(|e| {
-        cli(
+        CliError::err(
             exit::COULD_NOT_WRITE_OUTPUT,
             format!("{file}: could not write the temporary file: {e}"),
         )
@@ -314,7 +290,7 @@ fn edit_in_private_dir(
     let interactive = std::io::stdin().is_terminal();
     loop {
         if signals::pending().is_some() {
-            return Err(cli(1, "interrupted"));
+            return Err(CliError::err(1, "interrupted"));
         }
         let status = match run_editor(&editor, dir.file())? {
             EditorEnd::Exited(st) => st,
@@ -322,11 +298,11 @@ fn edit_in_private_dir(
                 dir.remove();
                 reap(child);
                 dir.remove();
-                return Err(cli(1, "interrupted"));
+                return Err(CliError::err(1, "interrupted"));
             }
         };
         if !status.success() {
-            return Err(cli(
+            return Err(CliError::err(
                 exit::NO_EDITOR_FOUND,
                 format!(
                     "{file}: the editor {} failed ({status}); the file is unchanged",
@@ -335,13 +311,13 @@ fn edit_in_private_dir(
             ));
         }
         let edited = Zeroizing::new(std::fs::read(dir.file()).map_err(|e| {
-            cli(
+            CliError::err(
                 exit::COULD_NOT_READ_INPUT,
                 format!("{file}: could not read the edited file: {e}"),
             )
         })?);
         if edited.as_slice() == plaintext {
-            return Err(cli(
+            return Err(CliError::err(
                 exit::FILE_HAS_NOT_BEEN_MODIFIED,
                 "File has not changed, exiting.",
             ));
@@ -353,7 +329,7 @@ fn edit_in_private_dir(
                     "kubectl-sops: {file}: the edited content is not valid: {e}. Press Enter to return to the editor, or Ctrl+C to exit."
                 );
                 if !wait_for_enter() {
-                    return Err(cli(
+                    return Err(CliError::err(
                         e.exit_code(),
                         format!(
                             "{file}: the edited content is not valid: {e}; the file is unchanged"
@@ -362,7 +338,7 @@ fn edit_in_private_dir(
                 }
             }
             Err(e) => {
-                return Err(cli(
+                return Err(CliError::err(
                     e.exit_code(),
                     format!("{file}: the edited content is not valid: {e}; the file is unchanged"),
                 ))
@@ -404,7 +380,7 @@ fn editor_command() -> Result<Vec<String>> {
         }
         return match sops_engine::shell::split_command(&value) {
             Some(parts) if !parts.is_empty() => Ok(parts),
-            _ => Err(cli(
+            _ => Err(CliError::err(
                 exit::NO_EDITOR_FOUND,
                 format!("invalid ${var}: {value} (unbalanced quotes)"),
             )),
@@ -416,7 +392,7 @@ fn editor_command() -> Result<Vec<String>> {
     if on_path {
         Ok(vec!["vi".to_string()])
     } else {
-        Err(cli(
+        Err(CliError::err(
             exit::NO_EDITOR_FOUND,
             "no editor available: set SOPS_EDITOR, KUBE_EDITOR, EDITOR or VISUAL (vi is not on PATH)",
         ))
@@ -447,7 +423,7 @@ fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd> {
         .arg(path)
         .spawn()
         .map_err(|e| {
-            cli(
+            CliError::err(
                 exit::NO_EDITOR_FOUND,
                 format!("could not run the editor {}: {e}", editor[0]),
             )
@@ -465,7 +441,7 @@ fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd> {
                 signals::set_child(None);
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(cli(1, format!("waiting for the editor: {e}")));
+                return Err(CliError::err(1, format!("waiting for the editor: {e}")));
             }
         }
         if signals::pending().is_some() {

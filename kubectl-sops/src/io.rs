@@ -1,14 +1,90 @@
-//! Input, output and the options both commands share (formats, config lookup).
+//! Input, output and the options the commands share (formats, config lookup, stores).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use clap::Args;
 use sops_engine::config::{find_config, Config};
 use sops_engine::error::exit;
 use sops_engine::stores::{store_for, Format, Store, StoreSettings};
 
 use crate::CliError;
+
+/// sops' exit code for a missing or non-existent input file (`codes.NoFileSpecified`).
+pub const NO_FILE_SPECIFIED: i32 = 100;
+
+/// `--input-type`, `--output-type`, `--ignore-mac` and `--config`, shared by the commands that open
+/// an encrypted file.
+#[derive(Args)]
+pub struct FileArgs {
+    /// Input format: yaml, json, dotenv, ini, binary (default: from the extension; stdin: yaml).
+    #[arg(long, value_parser = parse_format)]
+    pub input_type: Option<Format>,
+    /// Output format (default: the input format).
+    #[arg(long, value_parser = parse_format)]
+    pub output_type: Option<Format>,
+    /// Do not check the MAC (tampered or hand-edited files).
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// Path of .sops.yaml (default: searched from the working directory upward).
+    #[arg(long, env = "SOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl FileArgs {
+    /// The config and stores for FILE (`None`/`-`: stdin).
+    pub fn stores(&self, file: Option<&str>) -> Result<Stores> {
+        stores(
+            self.config.as_deref(),
+            self.input_type,
+            self.output_type,
+            file,
+        )
+    }
+}
+
+/// The `.sops.yaml` of a run and the stores that read its input and write its output.
+pub struct Stores {
+    /// `.sops.yaml`, when there is one.
+    pub config: Option<Config>,
+    /// The input format.
+    pub in_format: Format,
+    /// Reads the input.
+    pub input: Box<dyn Store>,
+    /// Writes the output.
+    pub output: Box<dyn Store>,
+}
+
+/// Loads the config ([`load_config`]) and picks the stores: the input format from the flag or the
+/// name of FILE ([`format_of`]), the output format from its flag or the input format.
+pub fn stores(
+    config: Option<&Path>,
+    input_type: Option<Format>,
+    output_type: Option<Format>,
+    file: Option<&str>,
+) -> Result<Stores> {
+    let config = load_config(config)?;
+    let in_format = format_of(input_type, file);
+    let out_format = output_type.unwrap_or(in_format);
+    Ok(Stores {
+        input: store(in_format, config.as_ref()),
+        output: store(out_format, config.as_ref()),
+        in_format,
+        config,
+    })
+}
+
+/// Fails like sops (exit 100) when FILE is given but does not exist (`-`/none is stdin).
+pub fn require_existing(file: Option<&str>) -> Result<()> {
+    match file {
+        Some(p) if p != "-" && !Path::new(p).exists() => Err(CliError::err(
+            NO_FILE_SPECIFIED,
+            format!("{p}: cannot operate on non-existent file"),
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// Reads FILE, or stdin for `-`/none.
 pub fn read_input(file: Option<&str>) -> Result<Vec<u8>> {

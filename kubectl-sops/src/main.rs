@@ -69,6 +69,26 @@ impl std::fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+impl CliError {
+    /// This error as an `anyhow::Error`, ready for `?` or `Err(…)`.
+    pub fn err(code: i32, message: impl Into<String>) -> anyhow::Error {
+        CliError {
+            code,
+            message: message.into(),
+        }
+        .into()
+    }
+}
+
+/// Folds a multi-line message (key failure reports) into one line, `; ` between its lines.
+pub fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Attaches the file name to an engine error, keeping its exit code.
 pub fn in_file(file: &str, e: SopsError) -> CliError {
     CliError {
@@ -94,14 +114,7 @@ fn main() {
     };
     if let Err(e) = result {
         let code = e.downcast_ref::<CliError>().map(|c| c.code).unwrap_or(1);
-        // one line: multi-line reports (key failures) are folded
-        let msg = format!("{e:#}")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        eprintln!("kubectl-sops: {msg}");
+        eprintln!("kubectl-sops: {}", one_line(&format!("{e:#}")));
         std::process::exit(code);
     }
 }

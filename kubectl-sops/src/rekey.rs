@@ -26,7 +26,7 @@ use sops_engine::tree::Branch;
 use sops_engine::SopsError;
 
 use crate::io::{format_of, load_config, parse_format, store, write_output};
-use crate::CliError;
+use crate::{one_line, CliError};
 
 /// Arguments of `rekey`.
 #[derive(Args)]
@@ -123,14 +123,6 @@ fn fail(name: &str, e: SopsError) -> CliError {
         code: e.exit_code(),
         message: format!("{name}: {}", one_line(&e.to_string())),
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Shared settings of a run.
@@ -278,6 +270,15 @@ impl Reporter {
     }
 }
 
+/// The `--jobs` flag, else the number of CPUs.
+pub(crate) fn job_count(flag: Option<usize>) -> usize {
+    flag.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(4)
+    })
+}
+
 /// Runs `f` on every index in `0..n` with `jobs` threads; results in index order.
 pub(crate) fn parallel<T: Send>(n: usize, jobs: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let next = AtomicUsize::new(0);
@@ -334,11 +335,7 @@ pub fn run(a: RekeyArgs) -> Result<()> {
         keys: &keys,
     };
     let n = a.files.len();
-    let jobs = a.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|p| p.get())
-            .unwrap_or(4)
-    });
+    let jobs = job_count(a.jobs);
     let interactive = !a.yes && std::io::stdin().is_terminal();
     let reporter = Mutex::new(Reporter {
         total: n,

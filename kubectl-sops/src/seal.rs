@@ -13,10 +13,10 @@ use sops_engine::SopsError;
 
 use crate::in_file;
 use crate::io::{
-    check_output_flags, display_name, format_of, load_config, parse_format, read_input, store,
+    check_output_flags, display_name, parse_format, read_input, require_existing, stores,
     write_output,
 };
-use crate::spec::{creation_rule, recipients_from_flags, spec_from_rule};
+use crate::spec::seal_spec;
 
 /// Arguments of `seal`.
 #[derive(Args)]
@@ -101,28 +101,35 @@ pub fn run(a: SealArgs) -> Result<()> {
     let file = a.file.as_deref();
     let name = display_name(file);
     check_output_flags(a.in_place, a.output.as_deref(), file)?;
-    let config = load_config(a.config.as_deref())?;
+    require_existing(file)?;
     let path_for_rules = a
         .filename_override
         .as_deref()
         .or(file.filter(|f| *f != "-"));
-    let in_format = format_of(a.input_type, path_for_rules);
-    let out_format = a.output_type.unwrap_or(in_format);
+    let stores = stores(
+        a.config.as_deref(),
+        a.input_type,
+        a.output_type,
+        path_for_rules,
+    )?;
     let input = read_input(file)?;
-    let in_store = store(in_format, config.as_ref());
-    let docs = in_store.load_plain(&input).map_err(|e| in_file(name, e))?;
-    if in_store.has_metadata(&docs) {
+    let docs = stores
+        .input
+        .load_plain(&input)
+        .map_err(|e| in_file(name, e))?;
+    if stores.input.has_metadata(&docs) {
         return Err(in_file(name, SopsError::AlreadyEncrypted).into());
     }
 
     // Keys and rule: flags first, then the matching .sops.yaml creation rule.
-    let flag_keys = recipients_from_flags(&a.age, &a.pgp);
-    let creation_rule = creation_rule(config.as_ref(), path_for_rules, name)?;
-    let mut spec = spec_from_rule(creation_rule.as_ref(), &docs, name)?;
-    if !flag_keys.is_empty() {
-        spec.groups = vec![flag_keys];
-        spec.shamir_threshold = 0;
-    }
+    let mut spec = seal_spec(
+        stores.config.as_ref(),
+        path_for_rules,
+        name,
+        &docs,
+        &a.age,
+        &a.pgp,
+    )?;
     if let Some(rule) = a.flag_rule() {
         spec.rule = rule;
     }
@@ -137,7 +144,7 @@ pub fn run(a: SealArgs) -> Result<()> {
     } else {
         a.output.as_deref()
     };
-    let out_store = store(out_format, config.as_ref());
+    let out_store = stores.output;
     // Stable ciphertext: open the current encrypted version of the target, if any.
     let previous = match target.filter(|_| !a.in_place) {
         Some(t) if Path::new(t).is_file() => {

@@ -9,43 +9,20 @@
 //! a float (`type:float`). Both print as `5` when decrypted; integers inside objects are integers in
 //! sops too.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::Args;
-use sops_engine::config::Config;
 use sops_engine::file::{open, parse_tree_path, reseal, Opened, PathStep};
 use sops_engine::keys::KeyRing;
-use sops_engine::stores::Format;
 use sops_engine::tree::Branch;
 use sops_engine::treepath::{self, PathError};
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
 
-use crate::io::{format_of, load_config, parse_format, read_input, store, write_output};
+use crate::io::{read_input, write_output, FileArgs, Stores, NO_FILE_SPECIFIED};
 use crate::{in_file, CliError};
 
 /// sops' exit code for a malformed index or value (`codes.ErrorInvalidSetFormat`).
 const INVALID_SET_FORMAT: i32 = 7;
-/// sops' exit code for missing positional arguments (`codes.NoFileSpecified`).
-const NO_FILE_SPECIFIED: i32 = 100;
-
-/// Options `set` and `unset` share.
-#[derive(Args)]
-pub struct Common {
-    /// Input format (default: from the extension).
-    #[arg(long, value_parser = parse_format)]
-    pub input_type: Option<Format>,
-    /// Format to write the file back in (default: the input format).
-    #[arg(long, value_parser = parse_format)]
-    pub output_type: Option<Format>,
-    /// Do not check the MAC (tampered or hand-edited files).
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Path of .sops.yaml (only its `stores` settings matter here).
-    #[arg(long, env = "SOPS_CONFIG")]
-    pub config: Option<PathBuf>,
-}
 
 /// Arguments of `set`.
 #[derive(Args)]
@@ -69,7 +46,7 @@ pub struct SetArgs {
     #[arg(long)]
     pub idempotent: bool,
     #[command(flatten)]
-    pub common: Common,
+    pub common: FileArgs,
 }
 
 /// Arguments of `unset`.
@@ -83,22 +60,18 @@ pub struct UnsetArgs {
     #[arg(long)]
     pub idempotent: bool,
     #[command(flatten)]
-    pub common: Common,
-}
-
-fn cli_err(code: i32, message: String) -> anyhow::Error {
-    CliError { code, message }.into()
+    pub common: FileArgs,
 }
 
 /// Parses PATH; like sops, a malformed or empty path exits 7.
 fn tree_path(file: &str, path: &str, what: &str) -> Result<Vec<PathStep>> {
     match parse_tree_path(path) {
         Ok(steps) if !steps.is_empty() => Ok(steps),
-        Ok(_) => Err(cli_err(
+        Ok(_) => Err(CliError::err(
             INVALID_SET_FORMAT,
             format!("{file}: invalid {what} index format: the path is empty"),
         )),
-        Err(e) => Err(cli_err(
+        Err(e) => Err(CliError::err(
             INVALID_SET_FORMAT,
             format!("{file}: invalid {what} index format: {e}"),
         )),
@@ -114,9 +87,9 @@ fn path_err(file: &str, e: PathError) -> anyhow::Error {
 fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
     let bytes = if a.value_stdin {
         if a.value.is_some() {
-            return Err(cli_err(
+            return Err(CliError::err(
                 NO_FILE_SPECIFIED,
-                "with --value-stdin, give only FILE and PATH".into(),
+                "with --value-stdin, give only FILE and PATH",
             ));
         }
         Zeroizing::new(read_input(None)?)
@@ -125,15 +98,15 @@ fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
             (Some(p), None) => p.as_str(),
             (None, Some(p)) => p.as_str(),
             (Some(_), Some(_)) => {
-                return Err(cli_err(
+                return Err(CliError::err(
                     NO_FILE_SPECIFIED,
-                    "with --value-file=F, give only FILE and PATH".into(),
+                    "with --value-file=F, give only FILE and PATH",
                 ))
             }
             (None, None) => {
-                return Err(cli_err(
+                return Err(CliError::err(
                     NO_FILE_SPECIFIED,
-                    "--value-file needs the file holding the value".into(),
+                    "--value-file needs the file holding the value",
                 ))
             }
         };
@@ -142,18 +115,18 @@ fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
         match &a.value {
             Some(v) => Zeroizing::new(v.clone().into_bytes()),
             None => {
-                return Err(cli_err(
+                return Err(CliError::err(
                     NO_FILE_SPECIFIED,
-                    "missing VALUE (or use --value-stdin / --value-file)".into(),
+                    "missing VALUE (or use --value-stdin / --value-file)",
                 ))
             }
         }
     };
     match std::str::from_utf8(&bytes) {
         Ok(s) => Ok(Zeroizing::new(s.to_string())),
-        Err(_) => Err(cli_err(
+        Err(_) => Err(CliError::err(
             INVALID_SET_FORMAT,
-            "the value is not valid JSON (not UTF-8)".into(),
+            "the value is not valid JSON (not UTF-8)",
         )),
     }
 }
@@ -161,34 +134,29 @@ fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
 /// An opened file and how to write it back.
 struct Target {
     opened: Opened,
-    out_format: Format,
-    config: Option<Config>,
+    stores: Stores,
 }
 
 /// Opens FILE for a change: its bytes decrypted with the keys at hand.
-fn open_file(file: &str, c: &Common) -> Result<Target> {
-    let config = load_config(c.config.as_deref())?;
-    let in_format = format_of(c.input_type, Some(file));
-    let out_format = c.output_type.unwrap_or(in_format);
+fn open_file(file: &str, c: &FileArgs) -> Result<Target> {
+    let stores = c.stores(Some(file))?;
     let input = read_input(Some(file))?;
     let opened = open(
         &input,
-        store(in_format, config.as_ref()).as_ref(),
+        stores.input.as_ref(),
         &KeyRing::default(),
         c.ignore_mac,
     )
     .map_err(|e| in_file(file, e))?;
-    Ok(Target {
-        opened,
-        out_format,
-        config,
-    })
+    Ok(Target { opened, stores })
 }
 
 /// Re-seals the changed documents onto the opened file and writes FILE atomically.
 fn write_back(file: &str, t: Target, docs: Vec<Branch>) -> Result<()> {
     let (docs, md) = reseal(t.opened, docs).map_err(|e| in_file(file, e))?;
-    let bytes = store(t.out_format, t.config.as_ref())
+    let bytes = t
+        .stores
+        .output
         .emit_encrypted(&docs, &md)
         .map_err(|e| in_file(file, e))?;
     write_output(&bytes, Some(file))
@@ -200,7 +168,7 @@ pub fn run(a: SetArgs) -> Result<()> {
     let steps = tree_path(file, &a.path, "set")?;
     let text = value_text(&a)?;
     let value = treepath::parse_json_value(&text).map_err(|e| {
-        cli_err(
+        CliError::err(
             INVALID_SET_FORMAT,
             format!("{file}: invalid value for set: {e}"),
         )

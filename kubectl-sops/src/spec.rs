@@ -14,7 +14,7 @@ use sops_engine::tree::Branch;
 use crate::{in_file, CliError};
 
 /// Recipients given with `--age` and `--pgp` (comma lists already split by clap), in that order.
-pub fn recipients_from_flags(age: &[String], pgp: &[String]) -> Vec<Recipient> {
+fn recipients_from_flags(age: &[String], pgp: &[String]) -> Vec<Recipient> {
     let age = age.iter().map(|r| r.trim()).filter(|r| !r.is_empty());
     let pgp = pgp
         .iter()
@@ -27,7 +27,7 @@ pub fn recipients_from_flags(age: &[String], pgp: &[String]) -> Vec<Recipient> {
 
 /// The creation rule of `config` that applies to `path` (a rule without `path_regex` when there is no
 /// path, e.g. stdin without `--filename-override`).
-pub fn creation_rule(
+fn creation_rule(
     config: Option<&Config>,
     path: Option<&str>,
     name: &str,
@@ -46,31 +46,44 @@ pub fn creation_rule(
     })
 }
 
-/// The seal spec from a creation rule (keys, threshold, rule) with the Kubernetes default rule when
-/// the creation rule gives none. Errors when the rule only names key kinds this tool cannot use.
-pub fn spec_from_rule(
-    rule: Option<&CreationRule>,
-    docs: &[Branch],
+/// The seal spec for a new file: the `--age`/`--pgp` recipients when given (one key group), else the
+/// keys of the creation rule matching `path`; the rule's encryption rule, else the Kubernetes default
+/// (`sops_engine::k8s`). Errors when no flag key is given and the rule only names key kinds this tool
+/// cannot use.
+pub fn seal_spec(
+    config: Option<&Config>,
+    path: Option<&str>,
     name: &str,
+    docs: &[Branch],
+    age: &[String],
+    pgp: &[String],
 ) -> Result<SealSpec> {
+    let flag_keys = recipients_from_flags(age, pgp);
+    let rule = creation_rule(config, path, name)?;
     let mut spec = SealSpec::default();
-    if let Some(r) = rule {
-        if r.key_groups.iter().all(|g| g.is_empty()) && !r.unsupported_keys.is_empty() {
-            return Err(CliError {
-                code: exit::NO_ENCRYPTION_KEY_FOUND,
-                message: format!(
+    if let Some(r) = &rule {
+        if flag_keys.is_empty()
+            && r.key_groups.iter().all(|g| g.is_empty())
+            && !r.unsupported_keys.is_empty()
+        {
+            return Err(CliError::err(
+                exit::NO_ENCRYPTION_KEY_FOUND,
+                format!(
                     "{name}: the matching .sops.yaml rule only uses {} keys, which this tool cannot use yet; add an age or pgp key",
                     r.unsupported_keys.join(", ")
                 ),
-            }
-            .into());
+            ));
         }
         spec.groups = r.key_groups.clone();
         spec.shamir_threshold = r.shamir_threshold;
         spec.mac_only_encrypted = r.mac_only_encrypted;
     }
+    if !flag_keys.is_empty() {
+        spec.groups = vec![flag_keys];
+        spec.shamir_threshold = 0;
+    }
     spec.rule = rule
-        .map(|r| r.rule.clone())
+        .map(|r| r.rule)
         .filter(|r| *r != EncryptionRule::Default)
         .unwrap_or_else(|| sops_engine::k8s::default_rule(docs));
     Ok(spec)

@@ -1,19 +1,17 @@
 //! `kubectl-sops unseal`: decrypt to stdout, a file, or in place.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::Args;
+use sops_engine::error::exit;
 use sops_engine::file::{extract, open_read_only, parse_tree_path};
 use sops_engine::keys::KeyRing;
-use sops_engine::stores::Format;
 use sops_engine::tree::Value;
 
-use crate::in_file;
 use crate::io::{
-    check_output_flags, display_name, format_of, load_config, parse_format, read_input, store,
-    write_plaintext_output,
+    check_output_flags, display_name, read_input, require_existing, write_plaintext_output,
+    FileArgs,
 };
+use crate::{in_file, CliError};
 
 /// Arguments of `unseal`.
 #[derive(Args)]
@@ -26,21 +24,11 @@ pub struct UnsealArgs {
     /// Write to this file instead of stdout.
     #[arg(long)]
     pub output: Option<String>,
-    /// Input format (default: from the extension; stdin: yaml).
-    #[arg(long, value_parser = parse_format)]
-    pub input_type: Option<Format>,
-    /// Output format (default: the input format).
-    #[arg(long, value_parser = parse_format)]
-    pub output_type: Option<Format>,
     /// Print only this part of the tree, e.g. '["data"]["password"]'.
     #[arg(long)]
     pub extract: Option<String>,
-    /// Do not check the MAC (tampered or hand-edited files).
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Path of .sops.yaml (only its `stores` settings matter here).
-    #[arg(long, env = "SOPS_CONFIG")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: FileArgs,
 }
 
 /// Runs `unseal`.
@@ -48,25 +36,22 @@ pub fn run(a: UnsealArgs) -> Result<()> {
     let file = a.file.as_deref();
     let name = display_name(file);
     check_output_flags(a.in_place, a.output.as_deref(), file)?;
-    let config = load_config(a.config.as_deref())?;
-    let in_format = format_of(a.input_type, file);
-    let out_format = a.output_type.unwrap_or(in_format);
+    require_existing(file)?;
+    let stores = a.files.stores(file)?;
     let input = read_input(file)?;
     let keys = KeyRing::default();
-    let opened = open_read_only(
-        &input,
-        store(in_format, config.as_ref()).as_ref(),
-        &keys,
-        a.ignore_mac,
-    )
-    .map_err(|e| in_file(name, e))?;
+    let opened = open_read_only(&input, stores.input.as_ref(), &keys, a.files.ignore_mac)
+        .map_err(|e| in_file(name, e))?;
     drop(input);
-    let out_store = store(out_format, config.as_ref());
+    let out_store = stores.output;
     let bytes = match &a.extract {
         Some(path) => {
             let steps = parse_tree_path(path).map_err(|e| in_file(name, e))?;
             let doc = opened.docs.first().cloned().unwrap_or_default();
-            match extract(&doc, &steps).map_err(|e| in_file(name, e))? {
+            // a path that is not in the tree is a plain failure in sops (1), not a format error (91)
+            let value = extract(&doc, &steps)
+                .map_err(|e| CliError::err(exit::GENERIC, format!("{name}: {e}")))?;
+            match value {
                 Value::Str(s) => s.into_bytes(),
                 Value::Bytes(b) => b,
                 Value::Map(m) => out_store.emit_plain(&[m]).map_err(|e| in_file(name, e))?,

@@ -259,6 +259,19 @@ fn errors_exit_like_sops() {
         (&["unset", "F", r#"["nope"]"#], "missing key"),
         (&["unset", "F", r#"["list"][9]"#], "index out of bounds"),
         (&["unset", "F", r#"["type"]["x"]"#], "through a scalar"),
+        (
+            &["decrypt", "--extract", r#"["stringData"]["nope"]"#, "F"],
+            "extract a missing key",
+        ),
+        (
+            &["decrypt", "--extract", "nope", "F"],
+            "malformed extract path",
+        ),
+        (&["decrypt", "missing.yaml"], "decrypt a missing file"),
+        (
+            &["encrypt", "--age", "R", "missing.yaml"],
+            "encrypt a missing file",
+        ),
     ];
     for (args, what) in cases {
         let mut codes = Vec::new();
@@ -268,7 +281,11 @@ fn errors_exit_like_sops() {
             let before = env.read(&name);
             let args: Vec<&str> = args
                 .iter()
-                .map(|a| if *a == "F" { file.as_str() } else { a })
+                .map(|a| match *a {
+                    "F" => file.as_str(),
+                    "R" => env.recipient.as_str(),
+                    a => a,
+                })
                 .collect();
             let runner = if by_sops { env.sops() } else { env.ours() };
             let (code, _, err) = runner.run(&args);
@@ -282,6 +299,27 @@ fn errors_exit_like_sops() {
         assert_eq!(codes[0], codes[1], "{what}: ours vs sops exit code");
         assert_ne!(codes[0], 0, "{what}");
     }
+}
+
+/// `--age` replaces the keys of the matching creation rule, so a rule that only names key kinds we
+/// cannot use (KMS) does not stop `seal --age`, as with `sops encrypt --age`; without the flag both
+/// refuse.
+#[test]
+fn age_flag_overrides_a_rule_without_usable_keys() {
+    let Some(env) = setup() else { return };
+    env.write(
+        ".sops.yaml",
+        "creation_rules:\n  - kms: arn:aws:kms:us-east-1:123456789012:key/abc\n",
+    );
+    let plain = env.write("plain.yaml", SECRET);
+    let sealed = env
+        .ours()
+        .ok(["seal", "--age", &env.recipient, plain.as_str()]);
+    std::fs::write(env.dir.join("sealed.yaml"), &sealed).unwrap();
+    assert_eq!(env.sops_decrypt(&env.path("sealed.yaml")), SECRET);
+    let (code, _, err) = env.ours().run(["seal", plain.as_str()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("kms"), "{err}");
 }
 
 const SOPS_SECRET: &str = "apiVersion: isindir.github.com/v1alpha3\nkind: SopsSecret\nmetadata:\n    name: app-secrets\nspec:\n    suspend: false\n    secretTemplates:\n        - name: db\n          labels:\n            app: db\n          stringData:\n            password: hunter2\n        - name: token\n          data:\n            token: aHVudGVyMg==\n";
