@@ -138,20 +138,6 @@ pub struct SealSpec {
     pub mac_only_encrypted: bool,
 }
 
-impl SealSpec {
-    /// The spec an existing file was sealed with (its key groups, threshold and rule), so a rewrite
-    /// (`edit`, `set`) keeps them. Key kinds this tool cannot write are left out of the groups; `seal`
-    /// keeps the old data key and metadata entries only when the groups are unchanged.
-    pub fn from_metadata(md: &Metadata) -> Self {
-        SealSpec {
-            groups: recipient_groups(md),
-            shamir_threshold: md.shamir_threshold,
-            rule: md.rule.clone(),
-            mac_only_encrypted: md.mac_only_encrypted,
-        }
-    }
-}
-
 /// Re-seals an opened file with new plaintext documents, keeping its keys, rule, data key and the
 /// ciphertext of every unchanged value (what `edit` and `set` do). Key entries of kinds this tool
 /// cannot use (KMS, Vault, …) are kept as they are.
