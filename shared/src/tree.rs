@@ -17,7 +17,7 @@ pub enum Item {
 }
 
 /// A comment as sops keeps it: the text after the `#` (leading space included).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Comment {
     /// The text after `#`; after encryption, an `ENC[...,type:comment]` string.
     pub text: String,
@@ -36,7 +36,7 @@ impl Comment {
 }
 
 /// A value in the tree.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Value {
     /// `null` / `~` / empty YAML value. Never encrypted, never hashed.
     Null,
@@ -93,5 +93,54 @@ pub fn take(branch: &mut Branch, key: &str) -> Option<Value> {
     match branch.remove(pos) {
         Item::Pair(_, v) => Some(v),
         Item::Comment(_) => None,
+    }
+}
+
+/// Debug output never shows values or comment text (they may be secrets): only their kind and size.
+/// Structure and keys are shown.
+impl std::fmt::Debug for Comment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Comment(<{} bytes>{})",
+            self.text.len(),
+            if self.inline { ", inline" } else { "" }
+        )
+    }
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Bool(_) => f.write_str("Bool(<redacted>)"),
+            Value::Int(_) => f.write_str("Int(<redacted>)"),
+            Value::Float(_) => f.write_str("Float(<redacted>)"),
+            Value::Str(s) => write!(f, "Str(<{} bytes>)", s.len()),
+            Value::Time(_) => f.write_str("Time(<redacted>)"),
+            Value::Bytes(b) => write!(f, "Bytes(<{} bytes>)", b.len()),
+            Value::Comment(c) => write!(f, "{c:?}"),
+            Value::Map(m) => f.debug_tuple("Map").field(m).finish(),
+            Value::Seq(s) => f.debug_tuple("Seq").field(s).finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_values() {
+        let v = Value::Map(vec![
+            Item::Pair("password".into(), Value::Str("hunter2".into())),
+            Item::Pair("pin".into(), Value::Int(1234)),
+            Item::Comment(Comment::line(" secret note")),
+        ]);
+        let shown = format!("{v:?}");
+        assert!(shown.contains("password"), "keys stay visible: {shown}");
+        for secret in ["hunter2", "1234", "secret note"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }
