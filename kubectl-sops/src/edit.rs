@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::Args;
 use sops_engine::error::exit;
-use sops_engine::file::{open, reseal, seal, Opened};
+use sops_engine::file::{open, prepare_new, reseal, seal, Opened};
 use sops_engine::keys::KeyRing;
 use sops_engine::secret_data::{self, DataView};
 use sops_engine::stores::{Format, Store};
@@ -86,7 +86,7 @@ pub fn run(a: EditArgs) -> Result<()> {
         let mut opened = open(&input, in_store.as_ref(), &keys, a.files.ignore_mac)
             .map_err(|e| in_file(file, e))?;
         let docs = std::mem::take(&mut opened.docs);
-        (Some(opened), docs, Vec::new())
+        (Existing::File(opened), docs, Vec::new())
     } else {
         let parent = match Path::new(file).parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -99,8 +99,10 @@ pub fn run(a: EditArgs) -> Result<()> {
             ));
         }
         let docs = template(in_format, in_store.as_ref()).map_err(|e| in_file(file, e))?;
-        new_file_spec(&a, config.as_ref(), &docs)?;
-        (None, docs, template_header(in_format))
+        // wrap the data key now, so a key that cannot be used fails before the editor opens
+        let spec = new_file_spec(&a, config.as_ref(), &docs)?;
+        let prepared = prepare_new(&spec, &keys).map_err(|e| in_file(file, e))?;
+        (Existing::New(prepared), docs, template_header(in_format))
     };
     let view = if decode_secrets {
         secret_data::decode(&mut docs)
@@ -136,10 +138,10 @@ pub fn run(a: EditArgs) -> Result<()> {
     };
 
     let bytes = match existing {
-        Some(opened) => reseal_to_bytes(opened, docs, out_store.as_ref()),
-        None => {
+        Existing::File(opened) => reseal_to_bytes(opened, docs, out_store.as_ref()),
+        Existing::New(prepared) => {
             let spec = new_file_spec(&a, config.as_ref(), &docs)?;
-            seal(docs, &spec, &keys, None)
+            seal(docs, &spec, &keys, Some(prepared))
                 .and_then(|(docs, md)| out_store.emit_encrypted(&docs, &md))
         }
     }
@@ -150,6 +152,13 @@ pub fn run(a: EditArgs) -> Result<()> {
     write_output(&bytes, Some(file))?;
     drop(signals);
     Ok(())
+}
+
+/// What the edited text is sealed onto: the opened file, or the data key already wrapped for a new
+/// file.
+enum Existing {
+    File(Opened),
+    New(Opened),
 }
 
 fn reseal_to_bytes(

@@ -242,6 +242,28 @@ pub fn seal(
     Ok((docs, metadata))
 }
 
+/// Generates a data key and wraps it for the recipients of `spec` right away, before any content
+/// exists: what `sops edit` does for a new file, so that a key that cannot be used fails before the
+/// user types anything. Pass the result to [`seal`] as `previous`; its key entries are then reused.
+pub fn prepare_new(spec: &SealSpec, keys: &KeyRing) -> Result<Opened> {
+    let data_key = DataKey::generate();
+    let key_groups = wrap_for_groups(&data_key, spec, keys)?;
+    let metadata = Metadata {
+        key_groups,
+        shamir_threshold: effective_threshold(spec.shamir_threshold, spec.groups.len()),
+        rule: spec.rule.clone(),
+        mac_only_encrypted: spec.mac_only_encrypted,
+        version: SOPS_VERSION.to_string(),
+        ..Metadata::default()
+    };
+    Ok(Opened {
+        docs: Vec::new(),
+        cipher: Cipher::new(&data_key),
+        data_key,
+        metadata,
+    })
+}
+
 /// Wraps the data key (or one Shamir share per group) for every recipient. Every group needs a key
 /// (like sops' "empty key group provided"): the share of an empty group would be lost.
 pub fn wrap_for_groups(

@@ -467,6 +467,16 @@ fn new_file_from_template_with_creation_rule() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no matching creation rules"), "{err}");
 
+    // a recipient that cannot be used fails when the data key is wrapped, before the editor runs
+    // (like sops), so nothing typed is lost
+    let (code, _, err) =
+        env.ours(&ed)
+            .run(["edit", "--age", "age1notavalidrecipient", "new2.yaml"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("new2.yaml"), "{err}");
+    assert!(!env.path("never.rec").exists(), "the editor ran");
+    assert!(!env.path("new2.yaml").exists());
+
     // --age without a config, for a JSON file: sops' example, encrypted and readable by sops
     let ed = env.script(
         "edj",
