@@ -45,6 +45,8 @@ struct Loaded {
 #[derive(Default)]
 pub struct AgeSource {
     loaded: OnceLock<Loaded>,
+    /// Identity text given by the caller (an imported key file), used besides the discovered ones.
+    extra: Option<Zeroizing<String>>,
 }
 
 impl AgeSource {
@@ -53,8 +55,23 @@ impl AgeSource {
         AgeSource::default()
     }
 
+    /// Like [`AgeSource::new`], plus the identities in `text` (the lines of an age key file), tried
+    /// after the discovered ones.
+    pub fn with_identities(text: Zeroizing<String>) -> Self {
+        AgeSource {
+            loaded: OnceLock::new(),
+            extra: Some(text),
+        }
+    }
+
     fn loaded(&self) -> &Loaded {
-        self.loaded.get_or_init(load_identities)
+        self.loaded.get_or_init(|| {
+            let mut l = load_identities();
+            if let Some(text) = &self.extra {
+                add_identity_text(&mut l, "imported age key", text, false);
+            }
+            l
+        })
     }
 }
 
@@ -454,6 +471,7 @@ mod tests {
         };
         let src = AgeSource {
             loaded: OnceLock::from(l),
+            extra: None,
         };
         assert_eq!(&src.unwrap(&entry).unwrap()[..], &[7u8; 32]);
     }

@@ -106,6 +106,22 @@ impl Default for KeyRing {
 }
 
 impl KeyRing {
+    /// The default key ring plus the age identities in `text` (an imported key file's content).
+    pub fn with_age_identities(self, text: Zeroizing<String>) -> Self {
+        KeyRing {
+            age: age::AgeSource::with_identities(text),
+            ..self
+        }
+    }
+
+    /// The key ring with PGP keys taken from the GnuPG home `dir` (passed to gpg as `--homedir`).
+    pub fn with_pgp_homedir(self, dir: impl Into<std::path::PathBuf>) -> Self {
+        KeyRing {
+            pgp: pgp::PgpSource::with_homedir(dir),
+            ..self
+        }
+    }
+
     /// The source for a metadata list name.
     pub fn source(&self, kind: &str) -> Option<&dyn KeySource> {
         match kind {
