@@ -1,10 +1,10 @@
 #!/bin/sh
 # Install hook of the `secrets` helm plugins (plugin.yaml, plugins/helm4/*/plugin.yaml).
 # Puts a working helm-secrets binary at "$HELM_PLUGIN_DIR/bin/helm-secrets":
-#   1. $HELM_SECRETS_BINARY when set (a prebuilt binary, e.g. from a release or a debug build);
+#   1. $HELM_SECRETS_BINARY when set (a prebuilt binary, e.g. a debug build): linked, not copied;
 #   2. <repo>/target/release/helm-secrets when present;
 #   3. otherwise `cargo build --release -p helm-secrets` in the repo.
-# The binary is copied (not linked), so `cargo clean` does not break the installed plugin.
+# Otherwise the binary is copied (not linked), so `cargo clean` does not break the installed plugin.
 set -eu
 
 say() { printf '[helm-secrets] %s\n' "$*" >&2; }
@@ -37,7 +37,14 @@ if [ ! -x "$src" ]; then
 fi
 mkdir -p "$plugin_dir/bin"
 tmp=$plugin_dir/bin/.helm-secrets.$$
-cp "$src" "$tmp" && chmod 0755 "$tmp" && mv -f "$tmp" "$plugin_dir/bin/helm-secrets" || {
+if [ -n "${HELM_SECRETS_BINARY:-}" ]; then
+    src=$(cd -P "$(dirname "$src")" && pwd)/$(basename "$src")
+    put() { ln -s "$src" "$tmp"; }
+else
+    put() { cp "$src" "$tmp" && chmod 0755 "$tmp"; }
+fi
+# replace atomically: concurrent installs (tests) never see a half-written binary
+put && mv -f "$tmp" "$plugin_dir/bin/helm-secrets" || {
     rm -f "$tmp"
     say "could not copy $src to $plugin_dir/bin/helm-secrets"
     exit 1

@@ -40,13 +40,28 @@ pub fn may_be_encrypted(bytes: &[u8]) -> bool {
     bytes.windows(4).any(|w| w == b"sops")
 }
 
+/// The format of a `--set-file` file: by extension like sops (binary when unknown).
+pub fn file_format(name: &str) -> Format {
+    Format::from_path(name)
+}
+
 /// Decrypts the content of values file `name` (MAC checked). A file without sops metadata is
 /// returned as it is.
 pub fn decrypt(name: &str, bytes: Vec<u8>, keys: &KeyRing) -> Result<Decrypted, Failure> {
+    decrypt_as(values_format(name), name, bytes, keys)
+}
+
+/// Like [`decrypt`] with the format given.
+pub fn decrypt_as(
+    format: Format,
+    name: &str,
+    bytes: Vec<u8>,
+    keys: &KeyRing,
+) -> Result<Decrypted, Failure> {
     if !may_be_encrypted(&bytes) {
         return Ok(Decrypted::Plain(bytes));
     }
-    let store = store_for(values_format(name), &StoreSettings::default());
+    let store = store_for(format, &StoreSettings::default());
     let opened = match open_read_only(&bytes, store.as_ref(), keys, false) {
         Ok(o) => o,
         Err(SopsError::MetadataNotFound) => return Ok(Decrypted::Plain(bytes)),

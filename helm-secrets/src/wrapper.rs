@@ -236,7 +236,11 @@ fn resolve_one(job: &Job, keys: &KeyRing, s: &Settings) -> Result<Outcome, Failu
                 }
                 Err(e) => return Err(Failure::new(format!("{path}: {e}"))),
             };
-            match decrypt(path, bytes, keys)? {
+            let format = match job {
+                Job::SetFile(_) => crate::decrypt::file_format(path),
+                _ => crate::decrypt::values_format(path),
+            };
+            match crate::decrypt::decrypt_as(format, path, bytes, keys)? {
                 Decrypted::Plain(_) => Ok(Outcome::Keep),
                 d => Ok(Outcome::Secret(d)),
             }
@@ -327,8 +331,26 @@ fn global_flags(get: impl Fn(&str) -> Option<String>) -> Vec<String> {
     flags
 }
 
+/// The namespace helm takes out of an attached `-fVALUE` before running a plugin.
+///
+/// Both helms parse a plugin's arguments for their global flags as shorthand chains, so
+/// `-fsops.enc.yaml` reads as `-f -s -o -p -s -. -e -n c.yaml` and sets `HELM_NAMESPACE=c.yaml`
+/// (checked with helm 3.21.4 and 4.2.4). The value after the first `n` of such an argument is what
+/// `HELM_NAMESPACE` then holds; `-f=VALUE` is not affected.
+fn leaked_namespace(args: &[String]) -> Vec<&str> {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .filter_map(|a| a.strip_prefix("-f").filter(|_| !a.starts_with("--")))
+        .filter(|v| !v.starts_with('='))
+        .filter_map(|v| v.split_once('n').map(|(_, ns)| ns))
+        .filter(|ns| !ns.is_empty())
+        .collect()
+}
+
 /// Runs the wrapper: decrypts, then replaces this process with helm.
 pub fn run(args: Vec<String>, s: &Settings) -> Result<(), Failure> {
+    let env_ns = std::env::var("HELM_NAMESPACE").unwrap_or_default();
+    let ns_is_artifact = !env_ns.is_empty() && leaked_namespace(&args).contains(&env_ns.as_str());
     let Plan { pieces, jobs } = plan(args);
     let outcomes = resolve_all(&jobs, s)?;
     let use_memfd = crate::memfd::available();
@@ -369,7 +391,11 @@ pub fn run(args: Vec<String>, s: &Settings) -> Result<(), Failure> {
             },
         });
     }
-    let mut argv = global_flags(|k| std::env::var(k).ok());
+    let mut argv = global_flags(|k| {
+        (k != "HELM_NAMESPACE" || !ns_is_artifact)
+            .then(|| std::env::var(k).ok())
+            .flatten()
+    });
     argv.extend(render(pieces, &res, &jobs));
     for f in &files {
         f.inherit()
@@ -377,7 +403,12 @@ pub fn run(args: Vec<String>, s: &Settings) -> Result<(), Failure> {
     }
     let helm = helm_binary();
     use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(&helm).args(&argv).exec();
+    let mut cmd = std::process::Command::new(&helm);
+    cmd.args(&argv);
+    if ns_is_artifact {
+        cmd.env_remove("HELM_NAMESPACE");
+    }
+    let err = cmd.exec();
     Err(Failure::new(format!(
         "cannot run helm ({}): {err}",
         Path::new(&helm).display()
@@ -516,6 +547,19 @@ mod tests {
         let out = render(p.pieces, &[], &p.jobs);
         assert_eq!(out.len(), 400_002);
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn namespace_taken_from_attached_values_flag() {
+        let a = args(&[
+            "template",
+            "-fsops.enc.yaml",
+            "-f=an.yaml",
+            "-fabc",
+            "--",
+            "-fxny",
+        ]);
+        assert_eq!(leaked_namespace(&a), ["c.yaml"]);
     }
 
     #[test]

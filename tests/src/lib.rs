@@ -19,7 +19,6 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::{env, fs, io};
 
 /// Cache directory name used by `scripts/peers.sh` (under `$XDG_CACHE_HOME` or `$HOME/.cache`).
@@ -218,7 +217,9 @@ pub fn profile_for_dir(dir_name: &str) -> &str {
     }
 }
 
-static BUILD: OnceLock<Result<(), String>> = OnceLock::new();
+/// `cargo build` results of this test process, per binary name (each is built once).
+static BUILD: std::sync::Mutex<Vec<(String, Result<(), String>)>> =
+    std::sync::Mutex::new(Vec::new());
 
 /// The workspace binary `name` (e.g. `kubectl-sops`), built for the test's own profile.
 ///
@@ -248,8 +249,12 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target/debug"));
     let bin = profile_dir.join(name);
     if nonempty(env::var_os("KSOPS_NO_BUILD")).is_none() {
-        let res = BUILD.get_or_init(|| cargo_build(name, &profile_dir));
-        if let Err(e) = res {
+        let mut built = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if !built.iter().any(|(n, _)| n == name) {
+            let res = cargo_build(name, &profile_dir);
+            built.push((name.to_string(), res));
+        }
+        if let Some((_, Err(e))) = built.iter().find(|(n, _)| n == name) {
             panic!("{e}");
         }
     }
