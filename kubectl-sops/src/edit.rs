@@ -26,6 +26,7 @@ use sops_engine::error::exit;
 use sops_engine::file::{open, prepare_new, reseal, seal, Opened};
 use sops_engine::keys::KeyRing;
 use sops_engine::secret_data::{self, DataView};
+use sops_engine::signals;
 use sops_engine::stores::{Format, Store};
 use sops_engine::tree::{Branch, Comment, Item, Value};
 use sops_engine::SopsError;
@@ -427,16 +428,20 @@ enum EditorEnd {
 }
 
 fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd> {
-    let mut child = Command::new(&editor[0])
-        .args(&editor[1..])
-        .arg(path)
-        .spawn()
-        .map_err(|e| {
-            CliError::err(
-                exit::NO_EDITOR_FOUND,
-                format!("could not run the editor {}: {e}", editor[0]),
-            )
-        })?;
+    let mut cmd = Command::new(&editor[0]);
+    cmd.args(&editor[1..]).arg(path);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the forked child before exec and only makes one prctl call.
+        unsafe { cmd.pre_exec(signals::die_with_parent) };
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        CliError::err(
+            exit::NO_EDITOR_FOUND,
+            format!("could not run the editor {}: {e}", editor[0]),
+        )
+    })?;
     signals::set_child(Some(child.id()));
     // A signal that came before the child was known has not been forwarded yet.
     if let Some(sig) = signals::pending() {
@@ -677,135 +682,6 @@ mod private {
             }
         }
         String::from_utf8_lossy(&out).into_owned()
-    }
-}
-
-// ------------------------------------------------------------------------------------ signals
-
-#[cfg(unix)]
-mod signals {
-    //! SIGINT/SIGTERM/SIGHUP while editing: recorded and forwarded to the editor, so the main thread
-    //! can wipe the private directory and exit 128+signal. A tiny binding to libc's `signal` and
-    //! `kill` (std links libc already); the handler only does async-signal-safe work.
-
-    use std::os::raw::c_int;
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    /// Hang-up.
-    pub const SIGHUP: c_int = 1;
-    /// Interrupt (Ctrl+C).
-    pub const SIGINT: c_int = 2;
-    /// Termination request.
-    pub const SIGTERM: c_int = 15;
-    const HANDLED: [c_int; 3] = [SIGHUP, SIGINT, SIGTERM];
-    const SIG_ERR: usize = usize::MAX;
-
-    static PENDING: AtomicI32 = AtomicI32::new(0);
-    static CHILD: AtomicI32 = AtomicI32::new(0);
-
-    extern "C" {
-        fn signal(signum: c_int, handler: usize) -> usize;
-        fn kill(pid: i32, sig: c_int) -> c_int;
-    }
-
-    extern "C" fn on_signal(sig: c_int) {
-        PENDING.store(sig, Ordering::SeqCst);
-        let pid = CHILD.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: kill is async-signal-safe; pid is our own child.
-            unsafe {
-                kill(pid, sig);
-            }
-        }
-    }
-
-    /// Restores the previous dispositions on drop.
-    pub struct Guard {
-        previous: Vec<(c_int, usize)>,
-    }
-
-    /// Installs the handlers. Like sops (Go's `signal.Notify`), a signal ignored before (a background
-    /// job's SIGINT, SIGHUP under nohup) is handled too: the plaintext must not outlive the process.
-    pub fn install() -> Guard {
-        let handler = on_signal as extern "C" fn(c_int) as usize;
-        let mut previous = Vec::new();
-        for sig in HANDLED {
-            // SAFETY: installs a handler that only touches atomics and calls kill.
-            let prev = unsafe { signal(sig, handler) };
-            if prev != SIG_ERR {
-                previous.push((sig, prev));
-            }
-        }
-        Guard { previous }
-    }
-
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            for (sig, prev) in &self.previous {
-                // SAFETY: puts back the disposition that was there before.
-                unsafe { signal(*sig, *prev) };
-            }
-        }
-    }
-
-    /// The signal received since [`install`], if any.
-    pub fn pending() -> Option<i32> {
-        match PENDING.load(Ordering::SeqCst) {
-            0 => None,
-            s => Some(s),
-        }
-    }
-
-    /// Records the running editor, to forward signals to it.
-    pub fn set_child(pid: Option<u32>) {
-        let pid = pid.and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
-        CHILD.store(pid, Ordering::SeqCst);
-    }
-
-    /// Sends `sig` to our child `pid`.
-    pub fn send(pid: u32, sig: i32) {
-        if let Ok(pid) = i32::try_from(pid) {
-            // SAFETY: plain kill(2) on our own child.
-            unsafe {
-                kill(pid, sig);
-            }
-        }
-    }
-
-    /// The name of a handled signal.
-    pub fn name(sig: i32) -> String {
-        match sig {
-            SIGHUP => "SIGHUP".into(),
-            SIGINT => "SIGINT".into(),
-            SIGTERM => "SIGTERM".into(),
-            s => format!("signal {s}"),
-        }
-    }
-}
-
-#[cfg(not(unix))]
-mod signals {
-    //! No signal handling off Unix: the private directory is still removed on every other path.
-
-    /// Termination request (unused here).
-    pub const SIGTERM: i32 = 15;
-    /// Nothing to restore.
-    pub struct Guard;
-    /// No handlers.
-    pub fn install() -> Guard {
-        Guard
-    }
-    /// Never a signal.
-    pub fn pending() -> Option<i32> {
-        None
-    }
-    /// Nothing to record.
-    pub fn set_child(_pid: Option<u32>) {}
-    /// Nothing to send.
-    pub fn send(_pid: u32, _sig: i32) {}
-    /// The signal number.
-    pub fn name(sig: i32) -> String {
-        format!("signal {sig}")
     }
 }
 
