@@ -13,6 +13,7 @@ pub mod k8s;
 pub mod keys;
 pub mod metadata;
 pub mod output;
+pub mod private_dir;
 pub mod rekey;
 pub mod rules;
 pub mod secret_data;

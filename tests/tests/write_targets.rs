@@ -281,7 +281,8 @@ fn killed_edit_takes_its_editor_with_it() {
     std::fs::write(
         &editor,
         format!(
-            "#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n",
+            "#!/bin/sh\necho \"$1\" > '{}.file'\necho $$ > '{}'\nexec sleep 60\n",
+            pidfile.display(),
             pidfile.display()
         ),
     )
@@ -327,5 +328,10 @@ fn killed_edit_takes_its_editor_with_it() {
             "the editor (pid {pid}) outlived its killed parent"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL cannot be caught: the private dir is left behind, so remove it here
+    let edited = std::fs::read_to_string(format!("{}.file", pidfile.display())).unwrap();
+    if let Some(dir) = Path::new(edited.trim()).parent() {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
