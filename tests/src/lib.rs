@@ -157,7 +157,9 @@ pub fn need(names: &[&str]) -> Option<Vec<PathBuf>> {
 /// panics when [`in_ci`].
 fn skip_or_fail<T>(msg: &str) -> Option<T> {
     if in_ci() {
-        panic!("{msg}. CI=true/KSOPS_REQUIRE_PEERS is set, so a missing peer is a failure");
+        panic!(
+            "{msg}. CI=true/KSOPS_REQUIRE_PEERS is set, so a missing peer or cluster is a failure"
+        );
     }
     eprintln!("SKIPPED: {msg}");
     None
