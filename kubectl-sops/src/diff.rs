@@ -44,7 +44,11 @@ Exit status like diff(1): 0 no difference, 1 differences, 2 trouble.";
 #[command(after_long_help = DIFF_HELP)]
 pub struct DiffArgs {
     /// The old version (with --rev: the file to compare with its committed version).
-    #[arg(value_name = "OLD|FILE", required_unless_present = "files", conflicts_with = "files")]
+    #[arg(
+        value_name = "OLD|FILE",
+        required_unless_present = "files",
+        conflicts_with = "files"
+    )]
     pub old: Option<String>,
     /// The new version (not with --rev).
     #[arg(value_name = "NEW", conflicts_with = "rev")]

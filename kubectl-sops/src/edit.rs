@@ -25,8 +25,8 @@ use clap::Args;
 use sops_engine::error::exit;
 use sops_engine::file::{open, prepare_new, reseal, seal, Opened};
 use sops_engine::keys::KeyRing;
-use sops_engine::secret_data::{self, DataView};
 use sops_engine::private_dir::PrivateDir;
+use sops_engine::secret_data::{self, DataView};
 use sops_engine::signals;
 use sops_engine::stores::{Format, Store};
 use sops_engine::tree::{Branch, Comment, Item, Value};
@@ -493,7 +493,6 @@ fn reap(mut child: Child) {
 }
 
 // ------------------------------------------------------------------------------------ private dir
-
 
 #[cfg(test)]
 mod tests {

@@ -54,7 +54,12 @@ pub enum OutputFormat {
 #[command(after_long_help = APPLY_HELP)]
 pub struct ApplyArgs {
     /// File, directory (its .yaml, .yml and .json files) or `-` for stdin; may be repeated.
-    #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-", required = true)]
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        required = true
+    )]
     pub files: Vec<String>,
     /// Also read the subdirectories of directories given with -f.
     #[arg(short = 'R', long)]
@@ -102,8 +107,10 @@ struct Outcome {
 
 async fn apply_all(a: &ApplyArgs, loaded: manifests::Manifests) -> Result<()> {
     let cluster = a.cluster.connect().await?;
-    let (first, rest): (Vec<Manifest>, Vec<Manifest>) =
-        loaded.objects.into_iter().partition(|m| goes_first(&m.object));
+    let (first, rest): (Vec<Manifest>, Vec<Manifest>) = loaded
+        .objects
+        .into_iter()
+        .partition(|m| goes_first(&m.object));
     let mut resolver = Resolver::default();
     let mut outcomes = Vec::new();
     for (phase, batch) in [first, rest].into_iter().enumerate() {

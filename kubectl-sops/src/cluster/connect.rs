@@ -85,7 +85,9 @@ impl ClusterArgs {
                 Err(file_err) => Config::incluster().map_err(|_| {
                     CliError::err(
                         1,
-                        format!("no usable kubeconfig (set KUBECONFIG or --kubeconfig): {file_err}"),
+                        format!(
+                            "no usable kubeconfig (set KUBECONFIG or --kubeconfig): {file_err}"
+                        ),
                     )
                 })?,
             },

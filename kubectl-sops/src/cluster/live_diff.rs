@@ -252,7 +252,9 @@ fn changes(p: &Pair, show_values: bool) -> Vec<String> {
     for (path, v) in &new {
         match old_map.get(path) {
             None => lines.push(format!("+ {path}: {}", show(path, v))),
-            Some(o) if o != v => lines.push(format!("~ {path}: {} -> {}", show(path, o), show(path, v))),
+            Some(o) if o != v => {
+                lines.push(format!("~ {path}: {} -> {}", show(path, o), show(path, v)))
+            }
             Some(_) => {}
         }
     }
@@ -284,8 +286,8 @@ fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
         .filter(|w| !w.is_empty())
         .ok_or_else(|| CliError::err(2, "KUBECTL_EXTERNAL_DIFF: unbalanced quotes"))?;
     let session = signals::install();
-    let dir = PrivateDir::create(std::ffi::OsStr::new("diff"), false)
-        .map_err(|e| CliError::err(2, e))?;
+    let dir =
+        PrivateDir::create(std::ffi::OsStr::new("diff"), false).map_err(|e| CliError::err(2, e))?;
     let (live_dir, merged_dir) = (dir.dir().join("LIVE"), dir.dir().join("MERGED"));
     let write_side = |d: &Path, side: &dyn Fn(&Pair) -> Option<Json>| -> Result<()> {
         create_private_dir(d)?;
@@ -303,7 +305,9 @@ fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
         Ok(())
     };
     write_side(&live_dir, &|p| {
-        p.live.as_ref().map(|l| masked_side(p, l, true, show_values))
+        p.live
+            .as_ref()
+            .map(|l| masked_side(p, l, true, show_values))
     })?;
     write_side(&merged_dir, &|p| {
         Some(masked_side(p, &p.merged, false, show_values))
@@ -328,8 +332,14 @@ fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
     match status?.code() {
         Some(0) => Ok(true),
         Some(1) => Ok(false),
-        Some(n) => Err(CliError::err(n, format!("{} exited with status {n}", argv[0]))),
-        None => Err(CliError::err(2, format!("{} was killed by a signal", argv[0]))),
+        Some(n) => Err(CliError::err(
+            n,
+            format!("{} exited with status {n}", argv[0]),
+        )),
+        None => Err(CliError::err(
+            2,
+            format!("{} was killed by a signal", argv[0]),
+        )),
     }
 }
 
@@ -347,7 +357,11 @@ fn masked_side(p: &Pair, side: &Json, is_live: bool, show_values: bool) -> Json 
         p.live.as_ref().map(normalize)
     };
     let is_secret = objects::is_secret(&o);
-    let tag = if is_live { "*** (before)" } else { "*** (after)" };
+    let tag = if is_live {
+        "*** (before)"
+    } else {
+        "*** (after)"
+    };
     if let Json::Object(m) = &mut o {
         for (k, v) in m.iter_mut() {
             if masked(k, is_secret, p.masked_everywhere) {

@@ -102,8 +102,7 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
     let docs = if encrypted {
         let all_raw = raw
             && stored.iter().all(|d| {
-                d.is_empty()
-                    || objects::tree_to_json(d).is_ok_and(|o| objects::is_sops_secret(&o))
+                d.is_empty() || objects::tree_to_json(d).is_ok_and(|o| objects::is_sops_secret(&o))
             });
         if all_raw {
             // sent as they are: nothing to decrypt, the operator in the cluster holds the keys

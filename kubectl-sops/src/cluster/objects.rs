@@ -48,7 +48,9 @@ fn value_to_json(v: &Value, path: &str) -> Result<Json, ObjectError> {
         Value::Int(i) => Json::from(*i),
         Value::Float(f) => serde_json::Number::from_f64(*f)
             .map(Json::Number)
-            .ok_or_else(|| ObjectError(format!("{path}: a NaN or infinite number has no JSON form")))?,
+            .ok_or_else(|| {
+                ObjectError(format!("{path}: a NaN or infinite number has no JSON form"))
+            })?,
         Value::Str(s) | Value::Time(s) => Json::String(s.clone()),
         Value::Bytes(b) => Json::String(B64.encode(b)),
         Value::Map(m) => Json::Object(map_to_json(m, path)?),
@@ -179,11 +181,7 @@ pub fn fold_string_data(o: &mut Json) -> Result<(), ObjectError> {
             Json::String(s) => s,
             Json::Null => String::new(),
             Json::Bool(_) | Json::Number(_) => v.to_string(),
-            _ => {
-                return Err(ObjectError(format!(
-                    "stringData.{k} is not a string"
-                )))
-            }
+            _ => return Err(ObjectError(format!("stringData.{k} is not a string"))),
         };
         data.insert(k, Json::String(B64.encode(text.as_bytes())));
     }

@@ -50,7 +50,11 @@ pub fn describe(e: &kube::Error, server: &str) -> (bool, String) {
     match e {
         kube::Error::Api(s) => (
             false,
-            format!("{}: {}", non_empty(&s.reason, "Error"), one_line(&s.message)),
+            format!(
+                "{}: {}",
+                non_empty(&s.reason, "Error"),
+                one_line(&s.message)
+            ),
         ),
         other => (
             true,
