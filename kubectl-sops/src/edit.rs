@@ -14,18 +14,14 @@
 //! - Kubernetes `Secret` `data` values are shown decoded (see `sops_engine::secret_data`), unless
 //!   `--raw-data`.
 
-use std::ffi::OsStr;
-use std::io::IsTerminal;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus};
-use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
+use sops_engine::editor;
 use sops_engine::error::exit;
 use sops_engine::file::{open, prepare_new, reseal, seal, Opened};
 use sops_engine::keys::KeyRing;
-use sops_engine::private_dir::PrivateDir;
 use sops_engine::secret_data::{self, DataView};
 use sops_engine::signals;
 use sops_engine::stores::{Format, Store};
@@ -277,222 +273,21 @@ fn strip_header(bytes: &[u8], header: &[String]) -> Zeroizing<Vec<u8>> {
 
 // ------------------------------------------------------------------------------------ edit loop
 
-/// Writes the plaintext into a private directory, runs the editor until the content parses (or fails),
-/// and returns the parsed documents. The directory is gone when this returns (or unwinds).
+/// The shared editor session (`sops_engine::editor`) with this command's editor variables.
 fn edit_in_private_dir(
     file: &str,
     plaintext: &[u8],
     a: &EditArgs,
     parse: impl Fn(&[u8]) -> std::result::Result<Vec<Branch>, SopsError>,
 ) -> Result<Vec<Branch>> {
-    let editor = editor_command()?;
-    let base_name = Path::new(file)
-        .file_name()
-        .unwrap_or(OsStr::new("file"))
-        .to_os_string();
-    let mut dir = PrivateDir::create(&base_name, a.allow_disk_temp)
-        .map_err(|e| CliError::err(exit::COULD_NOT_WRITE_OUTPUT, format!("{file}: {e}")))?;
-    dir.write(plaintext).map_err(|e| {
-        CliError::err(
-            exit::COULD_NOT_WRITE_OUTPUT,
-            format!("{file}: could not write the temporary file: {e}"),
-        )
-    })?;
-    let interactive = std::io::stdin().is_terminal();
-    loop {
-        if signals::pending().is_some() {
-            return Err(CliError::err(1, "interrupted"));
-        }
-        let status = match run_editor(&editor, dir.file())? {
-            EditorEnd::Exited(st) => st,
-            EditorEnd::Interrupted(child) => {
-                dir.remove();
-                reap(child);
-                dir.remove();
-                return Err(CliError::err(1, "interrupted"));
-            }
-        };
-        if !status.success() {
-            return Err(CliError::err(
-                exit::NO_EDITOR_FOUND,
-                format!(
-                    "{file}: the editor {} failed ({status}); the file is unchanged",
-                    editor[0]
-                ),
-            ));
-        }
-        let edited = Zeroizing::new(std::fs::read(dir.file()).map_err(|e| {
-            CliError::err(
-                exit::COULD_NOT_READ_INPUT,
-                format!("{file}: could not read the edited file: {e}"),
-            )
-        })?);
-        if edited.as_slice() == plaintext {
-            return Err(CliError::err(
-                exit::FILE_HAS_NOT_BEEN_MODIFIED,
-                "File has not changed, exiting.",
-            ));
-        }
-        match parse(&edited) {
-            Ok(docs) => return Ok(docs),
-            Err(e) if interactive => {
-                eprintln!(
-                    "kubectl-sops: {file}: the edited content is not valid: {e}. Press Enter to return to the editor, or Ctrl+C to exit."
-                );
-                if !wait_for_enter() {
-                    return Err(CliError::err(
-                        e.exit_code(),
-                        format!(
-                            "{file}: the edited content is not valid: {e}; the file is unchanged"
-                        ),
-                    ));
-                }
-            }
-            Err(e) => {
-                return Err(CliError::err(
-                    e.exit_code(),
-                    format!("{file}: the edited content is not valid: {e}; the file is unchanged"),
-                ))
-            }
-        }
-    }
-}
-
-/// Waits for a line on stdin; false on end of input or a signal.
-fn wait_for_enter() -> bool {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let got = std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0);
-        let _ = tx.send(got);
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(got) => return got,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if signals::pending().is_some() {
-                    return false;
-                }
-            }
-            Err(_) => return false,
-        }
-    }
-}
-
-/// The editor command line: the first non-empty of [`EDITOR_VARS`], split like a shell would, else `vi`.
-fn editor_command() -> Result<Vec<String>> {
-    for var in EDITOR_VARS {
-        let Some(value) = std::env::var_os(var) else {
-            continue;
-        };
-        let value = value.to_string_lossy();
-        if value.trim().is_empty() {
-            continue;
-        }
-        return match sops_engine::shell::split_command(&value) {
-            Some(parts) if !parts.is_empty() => Ok(parts),
-            _ => Err(CliError::err(
-                exit::NO_EDITOR_FOUND,
-                format!("invalid ${var}: {value} (unbalanced quotes)"),
-            )),
-        };
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join("vi"))))
-        .unwrap_or(false);
-    if on_path {
-        Ok(vec!["vi".to_string()])
-    } else {
-        Err(CliError::err(
-            exit::NO_EDITOR_FOUND,
-            "no editor available: set SOPS_EDITOR, KUBE_EDITOR, EDITOR or VISUAL (vi is not on PATH)",
-        ))
-    }
-}
-
-fn is_executable(p: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        p.is_file()
-    }
-}
-
-enum EditorEnd {
-    Exited(ExitStatus),
-    /// A signal arrived while the editor ran (it was forwarded to the editor).
-    Interrupted(Child),
-}
-
-fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd> {
-    let mut cmd = Command::new(&editor[0]);
-    cmd.args(&editor[1..]).arg(path);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: the closure runs in the forked child before exec and only makes one prctl call.
-        unsafe { cmd.pre_exec(signals::die_with_parent) };
-    }
-    let mut child = cmd.spawn().map_err(|e| {
-        CliError::err(
-            exit::NO_EDITOR_FOUND,
-            format!("could not run the editor {}: {e}", editor[0]),
-        )
-    })?;
-    signals::set_child(Some(child.id()));
-    // A signal that came before the child was known has not been forwarded yet.
-    if let Some(sig) = signals::pending() {
-        signals::send(child.id(), sig);
-    }
-    let end = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break EditorEnd::Exited(st),
-            Ok(None) => {}
-            Err(e) => {
-                signals::set_child(None);
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(CliError::err(1, format!("waiting for the editor: {e}")));
-            }
-        }
-        if signals::pending().is_some() {
-            break EditorEnd::Interrupted(child);
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let opts = editor::EditOptions {
+        editor_vars: EDITOR_VARS,
+        allow_disk_temp: a.allow_disk_temp,
+        tool: "kubectl-sops",
     };
-    if matches!(end, EditorEnd::Exited(_)) {
-        signals::set_child(None);
-    }
-    Ok(end)
+    editor::edit_in_private_dir(file, plaintext, &opts, parse)
+        .map_err(|e| CliError::err(e.exit_code(), e.to_string()))
 }
-
-/// Gives an interrupted editor 2 s to exit, then SIGTERM, 2 s more, then SIGKILL.
-fn reap(mut child: Child) {
-    let wait = |child: &mut Child, d: Duration| {
-        let start = Instant::now();
-        while start.elapsed() < d {
-            if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    };
-    if !wait(&mut child, Duration::from_secs(2)) {
-        signals::send(child.id(), signals::SIGTERM);
-        if !wait(&mut child, Duration::from_secs(2)) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-    signals::set_child(None);
-}
-
-// ------------------------------------------------------------------------------------ private dir
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@
 pub mod cipher;
 pub mod config;
 pub mod diff;
+pub mod editor;
 pub mod error;
 pub mod file;
 pub mod k8s;

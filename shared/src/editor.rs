@@ -1,0 +1,338 @@
+//! An editor session on plaintext that must not reach the disk: the text goes into a
+//! [`PrivateDir`] (0700 on tmpfs, zeroed and removed on every exit path), the user's editor runs on
+//! it until the content parses, and signals (SIGINT/SIGTERM/SIGHUP) are forwarded to the editor and
+//! end the session after the directory is wiped. Used by `kubectl-sops edit` and `helm secrets edit`.
+//!
+//! - The editor is the first non-empty variable of [`EditOptions::editor_vars`], split like a shell
+//!   command line (`code --wait` works), else `vi` when it is on `PATH`.
+//! - Invalid content re-opens the editor only when stdin is a terminal; otherwise the session fails
+//!   and the caller leaves the file untouched (sops would loop).
+//! - The editor dies with us when we are killed (`PR_SET_PDEATHSIG` on Linux).
+
+use std::ffi::OsStr;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::error::{exit, SopsError};
+use crate::private_dir::PrivateDir;
+use crate::signals;
+
+/// How a session runs.
+#[derive(Clone, Debug)]
+pub struct EditOptions<'a> {
+    /// Variables naming the editor, first set wins (e.g. `SOPS_EDITOR`, `EDITOR`, `VISUAL`).
+    pub editor_vars: &'a [&'a str],
+    /// Allow the system temp dir when no tmpfs directory is usable.
+    pub allow_disk_temp: bool,
+    /// Prefix of the prompt printed after invalid content (e.g. `kubectl-sops`).
+    pub tool: &'a str,
+}
+
+/// Why a session ended without new content. Messages are one line and hold no plaintext.
+#[derive(Debug, Error)]
+pub enum EditError {
+    /// No editor could be found or the variable naming it is malformed.
+    #[error("{0}")]
+    NoEditor(String),
+    /// The editor could not be started.
+    #[error("could not run the editor {editor}: {source}")]
+    Spawn {
+        /// The editor program.
+        editor: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The editor exited with a failure.
+    #[error("{file}: the editor {editor} failed ({status}); the file is unchanged")]
+    EditorFailed {
+        /// The file being edited.
+        file: String,
+        /// The editor program.
+        editor: String,
+        /// Its exit status.
+        status: ExitStatus,
+    },
+    /// The private directory or its file could not be made.
+    #[error("{file}: {reason}")]
+    TempDir {
+        /// The file being edited.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// The edited file could not be read back.
+    #[error("{file}: could not read the edited file: {source}")]
+    ReadBack {
+        /// The file being edited.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The content was saved unchanged.
+    #[error("File has not changed, exiting.")]
+    Unchanged,
+    /// The edited content does not parse (or is refused by the caller's check).
+    #[error("{file}: the edited content is not valid: {source}; the file is unchanged")]
+    Invalid {
+        /// The file being edited.
+        file: String,
+        /// The parse error (never holds values).
+        source: SopsError,
+    },
+    /// Waiting for the editor failed.
+    #[error("waiting for the editor: {0}")]
+    Wait(std::io::Error),
+    /// A signal arrived; see [`signals::pending`] for which.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl EditError {
+    /// sops' exit code for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EditError::NoEditor(_) | EditError::Spawn { .. } | EditError::EditorFailed { .. } => {
+                exit::NO_EDITOR_FOUND
+            }
+            EditError::TempDir { .. } => exit::COULD_NOT_WRITE_OUTPUT,
+            EditError::ReadBack { .. } => exit::COULD_NOT_READ_INPUT,
+            EditError::Unchanged => exit::FILE_HAS_NOT_BEEN_MODIFIED,
+            EditError::Invalid { source, .. } => source.exit_code(),
+            EditError::Wait(_) | EditError::Interrupted => exit::GENERIC,
+        }
+    }
+}
+
+/// Writes `plaintext` into a private directory as `file`'s base name, runs the editor until
+/// `parse` accepts the content, and returns what it parsed. The directory is gone when this
+/// returns (or unwinds). Install [`signals::install`] around the call so signals are recorded.
+pub fn edit_in_private_dir<T>(
+    file: &str,
+    plaintext: &[u8],
+    opts: &EditOptions<'_>,
+    parse: impl Fn(&[u8]) -> Result<T, SopsError>,
+) -> Result<T, EditError> {
+    let editor = editor_command(opts.editor_vars)?;
+    let base_name = Path::new(file)
+        .file_name()
+        .unwrap_or(OsStr::new("file"))
+        .to_os_string();
+    let mut dir = PrivateDir::create(&base_name, opts.allow_disk_temp).map_err(|reason| {
+        EditError::TempDir {
+            file: file.to_string(),
+            reason,
+        }
+    })?;
+    dir.write(plaintext).map_err(|e| EditError::TempDir {
+        file: file.to_string(),
+        reason: format!("could not write the temporary file: {e}"),
+    })?;
+    let interactive = std::io::stdin().is_terminal();
+    loop {
+        if signals::pending().is_some() {
+            return Err(EditError::Interrupted);
+        }
+        let status = match run_editor(&editor, dir.file())? {
+            EditorEnd::Exited(st) => st,
+            EditorEnd::Interrupted(child) => {
+                dir.remove();
+                reap(child);
+                dir.remove();
+                return Err(EditError::Interrupted);
+            }
+        };
+        if !status.success() {
+            return Err(EditError::EditorFailed {
+                file: file.to_string(),
+                editor: editor[0].clone(),
+                status,
+            });
+        }
+        let edited =
+            Zeroizing::new(
+                std::fs::read(dir.file()).map_err(|source| EditError::ReadBack {
+                    file: file.to_string(),
+                    source,
+                })?,
+            );
+        if edited.as_slice() == plaintext {
+            return Err(EditError::Unchanged);
+        }
+        match parse(&edited) {
+            Ok(v) => return Ok(v),
+            Err(e) if interactive => {
+                eprintln!(
+                    "{}: {file}: the edited content is not valid: {e}. Press Enter to return to the editor, or Ctrl+C to exit.",
+                    opts.tool
+                );
+                if !wait_for_enter() {
+                    return Err(EditError::Invalid {
+                        file: file.to_string(),
+                        source: e,
+                    });
+                }
+            }
+            Err(e) => {
+                return Err(EditError::Invalid {
+                    file: file.to_string(),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+/// Waits for a line on stdin; false on end of input or a signal.
+fn wait_for_enter() -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let got = std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0);
+        let _ = tx.send(got);
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(got) => return got,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if signals::pending().is_some() {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The editor command line: the first non-empty of `vars`, split like a shell would, else `vi`.
+pub fn editor_command(vars: &[&str]) -> Result<Vec<String>, EditError> {
+    for var in vars {
+        let Some(value) = std::env::var_os(var) else {
+            continue;
+        };
+        let value = value.to_string_lossy();
+        if value.trim().is_empty() {
+            continue;
+        }
+        return match crate::shell::split_command(&value) {
+            Some(parts) if !parts.is_empty() => Ok(parts),
+            _ => Err(EditError::NoEditor(format!(
+                "invalid ${var}: {value} (unbalanced quotes)"
+            ))),
+        };
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join("vi"))))
+        .unwrap_or(false);
+    if on_path {
+        Ok(vec!["vi".to_string()])
+    } else {
+        Err(EditError::NoEditor(format!(
+            "no editor available: set {} (vi is not on PATH)",
+            vars.join(", ")
+        )))
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        p.is_file()
+    }
+}
+
+enum EditorEnd {
+    Exited(ExitStatus),
+    /// A signal arrived while the editor ran (it was forwarded to the editor).
+    Interrupted(Child),
+}
+
+fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd, EditError> {
+    let mut cmd = Command::new(&editor[0]);
+    cmd.args(&editor[1..]).arg(path);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the forked child before exec and only makes one prctl call.
+        unsafe { cmd.pre_exec(signals::die_with_parent) };
+    }
+    let mut child = cmd.spawn().map_err(|source| EditError::Spawn {
+        editor: editor[0].clone(),
+        source,
+    })?;
+    signals::set_child(Some(child.id()));
+    // A signal that came before the child was known has not been forwarded yet.
+    if let Some(sig) = signals::pending() {
+        signals::send(child.id(), sig);
+    }
+    let end = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break EditorEnd::Exited(st),
+            Ok(None) => {}
+            Err(e) => {
+                signals::set_child(None);
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(EditError::Wait(e));
+            }
+        }
+        if signals::pending().is_some() {
+            break EditorEnd::Interrupted(child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if matches!(end, EditorEnd::Exited(_)) {
+        signals::set_child(None);
+    }
+    Ok(end)
+}
+
+/// Gives an interrupted editor 2 s to exit, then SIGTERM, 2 s more, then SIGKILL.
+fn reap(mut child: Child) {
+    let wait = |child: &mut Child, d: Duration| {
+        let start = Instant::now();
+        while start.elapsed() < d {
+            if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    };
+    if !wait(&mut child, Duration::from_secs(2)) {
+        signals::send(child.id(), signals::SIGTERM);
+        if !wait(&mut child, Duration::from_secs(2)) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    signals::set_child(None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_sops() {
+        assert_eq!(EditError::Unchanged.exit_code(), 200);
+        assert_eq!(EditError::NoEditor(String::new()).exit_code(), 201);
+        assert_eq!(
+            EditError::Invalid {
+                file: "f".into(),
+                source: SopsError::AlreadyEncrypted
+            }
+            .exit_code(),
+            SopsError::AlreadyEncrypted.exit_code()
+        );
+    }
+}
