@@ -1,24 +1,383 @@
-//! `helm secrets encrypt|decrypt|view|edit` on values files.
+//! `helm secrets encrypt|enc|decrypt|dec|view|edit` on values files, with the engine, the
+//! `.sops.yaml` creation rules and the stable ciphertext of kubectl-sops:
+//!
+//! - `encrypt [-i] [--output F] [--age R,…] [--pgp FP,…] FILE`: keys from the flags, else
+//!   `SOPS_AGE_RECIPIENTS`/`SOPS_PGP_FP`, else the matching creation rule. Encrypting onto an
+//!   `--output` that already holds an encrypted version keeps the data key and the ciphertext of
+//!   every unchanged value.
+//! - `decrypt [-i] [--output F] FILE`, `view FILE`: plaintext to stdout (or in place / to a new
+//!   0600 file when asked).
+//! - `edit [--allow-disk-temp] FILE`: the shared editor session (plaintext only on tmpfs); unchanged
+//!   values keep their ciphertext. A new file is encrypted with the matching creation rule.
+
+use std::path::{Path, PathBuf};
+
+use sops_engine::config::{find_config, Config};
+use sops_engine::editor::{self, EditOptions};
+use sops_engine::error::exit;
+use sops_engine::file::{open, open_read_only, prepare_new, reseal, seal, seal_to_bytes, SealSpec};
+use sops_engine::keys::{KeyRing, Recipient};
+use sops_engine::signals;
+use sops_engine::stores::{store_for, Format, Store, StoreSettings};
+use sops_engine::tree::Branch;
+use sops_engine::SopsError;
+use zeroize::Zeroizing;
 
 use crate::error::Failure;
 use crate::settings::Settings;
 
-/// `encrypt [-i] FILE`.
-pub fn encrypt(_args: &[String], _s: &Settings) -> Result<(), Failure> {
-    Err(Failure::new("encrypt: not implemented yet"))
+/// Editor variables for `edit`, first set wins (as `sops edit`).
+const EDITOR_VARS: &[&str] = &["SOPS_EDITOR", "EDITOR", "VISUAL"];
+
+/// The options of one command.
+#[derive(Default, Debug)]
+struct Opts {
+    file: Option<String>,
+    in_place: bool,
+    output: Option<String>,
+    age: Vec<String>,
+    pgp: Vec<String>,
+    allow_disk_temp: bool,
 }
 
-/// `decrypt [-i] FILE`.
-pub fn decrypt(_args: &[String], _s: &Settings) -> Result<(), Failure> {
-    Err(Failure::new("decrypt: not implemented yet"))
+fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> {
+    let mut o = Opts::default();
+    let mut it = args.iter();
+    let usage = |m: String| Failure {
+        code: exit::CONFLICTING_PARAMETERS,
+        message: format!("{cmd}: {m}"),
+    };
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let known = |f: &str| allowed.contains(&f);
+        let mut value = |f: &str| -> Result<String, Failure> {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| usage(format!("{f} needs a value")))
+        };
+        match flag {
+            "-i" | "--in-place" if known("-i") => o.in_place = true,
+            "--output" if known("--output") => o.output = Some(value(flag)?),
+            "--age" if known("--age") => o.age.extend(split_list(&value(flag)?)),
+            "--pgp" if known("--pgp") => o.pgp.extend(split_list(&value(flag)?)),
+            "--allow-disk-temp" if known("--allow-disk-temp") => o.allow_disk_temp = true,
+            f if f.starts_with('-') && f != "-" => {
+                return Err(usage(format!("unknown option {f}")))
+            }
+            _ if o.file.is_none() => o.file = Some(a.clone()),
+            _ => {
+                return Err(usage(format!(
+                    "unexpected argument {a:?} (one file at a time)"
+                )))
+            }
+        }
+    }
+    if o.file.is_none() {
+        return Err(usage("no file given".into()));
+    }
+    if o.in_place && o.output.is_some() {
+        return Err(usage("-i and --output cannot be used together".into()));
+    }
+    Ok(o)
 }
 
-/// `view FILE`.
-pub fn view(_args: &[String], _s: &Settings) -> Result<(), Failure> {
-    Err(Failure::new("view: not implemented yet"))
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
-/// `edit FILE`.
-pub fn edit(_args: &[String], _s: &Settings) -> Result<(), Failure> {
-    Err(Failure::new("edit: not implemented yet"))
+/// `SOPS_CONFIG`, else `.sops.yaml` from the working directory upward.
+fn load_config() -> Result<Option<Config>, Failure> {
+    let path = match std::env::var_os("SOPS_CONFIG").filter(|v| !v.is_empty()) {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            if !p.is_file() {
+                return Err(Failure {
+                    code: exit::CONFIG_FILE_NOT_FOUND,
+                    message: format!("config file not found: {}", p.display()),
+                });
+            }
+            p
+        }
+        None => match std::env::current_dir().ok().and_then(|d| find_config(&d)) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    Config::load(&path).map(Some).map_err(|e| Failure {
+        code: exit::ERROR_READING_CONFIG,
+        message: e.to_string(),
+    })
+}
+
+fn store(file: &str, config: Option<&Config>) -> Box<dyn Store> {
+    let default = StoreSettings::default();
+    store_for(
+        Format::from_path(file),
+        config.map_or(&default, |c| &c.stores),
+    )
+}
+
+fn read(file: &str) -> Result<Vec<u8>, Failure> {
+    std::fs::read(file).map_err(|e| Failure {
+        code: if e.kind() == std::io::ErrorKind::NotFound {
+            crate::NO_FILE_SPECIFIED
+        } else {
+            exit::COULD_NOT_READ_INPUT
+        },
+        message: format!("{file}: {e}"),
+    })
+}
+
+/// Writes to stdout, or to `target` through the shared atomic writer.
+fn write(bytes: &[u8], target: Option<&str>, new_mode: u32) -> Result<(), Failure> {
+    let fail = |what: &str, e: std::io::Error| Failure {
+        code: exit::COULD_NOT_WRITE_OUTPUT,
+        message: format!("{what}: {e}"),
+    };
+    match target {
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)
+                .and_then(|_| out.flush())
+                .map_err(|e| fail("stdout", e))
+        }
+        Some(t) => {
+            sops_engine::output::write_file(Path::new(t), bytes, new_mode).map_err(|e| fail(t, e))
+        }
+    }
+}
+
+/// The seal spec: recipients from flags or `SOPS_AGE_RECIPIENTS`/`SOPS_PGP_FP`, else the creation
+/// rule matching `file`; the rule's encryption rule, else sops' default.
+fn seal_spec(o: &Opts, config: Option<&Config>, file: &str) -> Result<SealSpec, Failure> {
+    let env_list = |k: &str| std::env::var(k).map(|v| split_list(&v)).unwrap_or_default();
+    let age = if o.age.is_empty() {
+        env_list("SOPS_AGE_RECIPIENTS")
+    } else {
+        o.age.clone()
+    };
+    let pgp = if o.pgp.is_empty() {
+        env_list("SOPS_PGP_FP")
+    } else {
+        o.pgp.clone()
+    };
+    let flag_keys: Vec<Recipient> = age
+        .into_iter()
+        .map(Recipient::Age)
+        .chain(
+            pgp.into_iter()
+                .map(|p| Recipient::Pgp(p.replace(' ', "").to_uppercase())),
+        )
+        .collect();
+    let rule = match config {
+        Some(c) => c
+            .rule_for(Path::new(file))
+            .map_err(|e| Failure::engine(file, e))?
+            .cloned(),
+        None => None,
+    };
+    let mut spec = SealSpec::default();
+    if let Some(r) = &rule {
+        spec.groups = r.key_groups.clone();
+        spec.shamir_threshold = r.shamir_threshold;
+        spec.mac_only_encrypted = r.mac_only_encrypted;
+        spec.rule = r.rule.clone();
+    }
+    if !flag_keys.is_empty() {
+        spec.groups = vec![flag_keys];
+        spec.shamir_threshold = 0;
+    }
+    if spec.groups.iter().all(Vec::is_empty) {
+        let why = match &rule {
+            Some(r) if !r.unsupported_keys.is_empty() => format!(
+                "the matching .sops.yaml rule only uses {} keys, which this tool cannot use; add an age or pgp key",
+                r.unsupported_keys.join(", ")
+            ),
+            _ => "config file not found, or has no creation rules, and no keys provided through command line options (--age, --pgp, SOPS_AGE_RECIPIENTS)".into(),
+        };
+        return Err(Failure {
+            code: exit::NO_ENCRYPTION_KEY_FOUND,
+            message: format!("{file}: {why}"),
+        });
+    }
+    Ok(spec)
+}
+
+/// `encrypt`.
+pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
+    let o = parse("encrypt", args, &["-i", "--output", "--age", "--pgp"])?;
+    let file = o.file.as_deref().unwrap_or_default();
+    let config = load_config()?;
+    let st = store(file, config.as_ref());
+    let input = read(file)?;
+    let docs = st
+        .load_plain(&input)
+        .map_err(|e| Failure::engine(file, e))?;
+    drop(input);
+    if st.has_metadata(&docs) {
+        return Err(Failure::engine(file, SopsError::AlreadyEncrypted));
+    }
+    let spec = seal_spec(&o, config.as_ref(), file)?;
+    let keys = KeyRing::default();
+    let target = if o.in_place {
+        Some(file)
+    } else {
+        o.output.as_deref()
+    };
+    // stable ciphertext: the current encrypted version of --output, when it opens with our keys
+    let previous = match o.output.as_deref() {
+        Some(t) if Path::new(t).is_file() => {
+            let bytes = std::fs::read(t).unwrap_or_default();
+            open(&bytes, store(t, config.as_ref()).as_ref(), &keys, false).ok()
+        }
+        _ => None,
+    };
+    let bytes = seal_to_bytes(docs, &spec, &keys, previous, st.as_ref())
+        .map_err(|e| Failure::engine(file, e))?;
+    write(&bytes, target, sops_engine::output::default_mode())
+}
+
+fn decrypted(file: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let config = load_config()?;
+    let st = store(file, config.as_ref());
+    let input = read(file)?;
+    let opened = open_read_only(&input, st.as_ref(), &KeyRing::default(), false)
+        .map_err(|e| Failure::engine(file, e))?;
+    drop(input);
+    Ok(Zeroizing::new(
+        st.emit_plain(&opened.docs)
+            .map_err(|e| Failure::engine(file, e))?,
+    ))
+}
+
+/// `decrypt`.
+pub fn decrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
+    let o = parse("decrypt", args, &["-i", "--output"])?;
+    let file = o.file.as_deref().unwrap_or_default();
+    let plain = decrypted(file)?;
+    let target = if o.in_place {
+        Some(file)
+    } else {
+        o.output.as_deref()
+    };
+    write(&plain, target, 0o600)
+}
+
+/// `view`.
+pub fn view(args: &[String], _s: &Settings) -> Result<(), Failure> {
+    let o = parse("view", args, &[])?;
+    let plain = decrypted(o.file.as_deref().unwrap_or_default())?;
+    write(&plain, None, 0o600)
+}
+
+/// `edit`.
+pub fn edit(args: &[String], _s: &Settings) -> Result<(), Failure> {
+    let o = parse("edit", args, &["--allow-disk-temp", "--age", "--pgp"])?;
+    let file = o.file.as_deref().unwrap_or_default();
+    let config = load_config()?;
+    let st = store(file, config.as_ref());
+    let keys = KeyRing::default();
+    let (existing, plaintext) = if Path::new(file).exists() {
+        let input = read(file)?;
+        let mut opened =
+            open(&input, st.as_ref(), &keys, false).map_err(|e| Failure::engine(file, e))?;
+        let docs = std::mem::take(&mut opened.docs);
+        let text = st.emit_plain(&docs).map_err(|e| Failure::engine(file, e))?;
+        (Existing::File(opened), Zeroizing::new(text))
+    } else {
+        // wrap the data key first, so an unusable key fails before anything is typed
+        let spec = seal_spec(&o, config.as_ref(), file)?;
+        let prepared = prepare_new(&spec, &keys).map_err(|e| Failure::engine(file, e))?;
+        (Existing::New(prepared, spec), Zeroizing::new(Vec::new()))
+    };
+    let parse_docs = |bytes: &[u8]| -> Result<Vec<Branch>, SopsError> {
+        let docs = st.load_plain(bytes)?;
+        if st.has_metadata(&docs) {
+            return Err(SopsError::AlreadyEncrypted);
+        }
+        Ok(docs)
+    };
+    let guard = signals::install();
+    let opts = EditOptions {
+        editor_vars: EDITOR_VARS,
+        allow_disk_temp: o.allow_disk_temp,
+        tool: "[helm-secrets]",
+    };
+    let edited = editor::edit_in_private_dir(file, &plaintext, &opts, parse_docs);
+    drop(plaintext);
+    let interrupted = |sig: i32| Failure {
+        code: 128 + sig,
+        message: format!(
+            "{file}: interrupted by {}; the file is unchanged and the plaintext copy was removed",
+            signals::name(sig)
+        ),
+    };
+    let docs = match (edited, signals::pending()) {
+        (_, Some(sig)) => return Err(interrupted(sig)),
+        (Err(e), None) => {
+            return Err(Failure {
+                code: e.exit_code(),
+                message: e.to_string(),
+            })
+        }
+        (Ok(d), None) => d,
+    };
+    let sealed = match existing {
+        Existing::File(opened) => reseal(opened, docs),
+        Existing::New(prepared, spec) => seal(docs, &spec, &keys, Some(prepared)),
+    }
+    .and_then(|(docs, md)| st.emit_encrypted(&docs, &md))
+    .map_err(|e| Failure::engine(file, e))?;
+    if let Some(sig) = signals::pending() {
+        return Err(interrupted(sig));
+    }
+    write(&sealed, Some(file), sops_engine::output::default_mode())?;
+    drop(guard);
+    Ok(())
+}
+
+/// What the edited text is sealed onto.
+enum Existing {
+    File(sops_engine::file::Opened),
+    New(sops_engine::file::Opened, SealSpec),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn option_parsing() {
+        let o = parse(
+            "encrypt",
+            &a(&["--age=x,y", "-i", "f.yaml"]),
+            &["-i", "--age"],
+        )
+        .unwrap();
+        assert!(o.in_place);
+        assert_eq!(o.age, ["x", "y"]);
+        assert_eq!(o.file.as_deref(), Some("f.yaml"));
+        assert!(parse("view", &a(&["-i", "f"]), &[]).is_err());
+        assert!(parse("view", &a(&[]), &[]).is_err());
+        assert!(parse("view", &a(&["a", "b"]), &[]).is_err());
+        assert!(parse(
+            "decrypt",
+            &a(&["-i", "--output", "o", "f"]),
+            &["-i", "--output"]
+        )
+        .is_err());
+    }
 }

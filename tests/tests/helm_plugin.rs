@@ -623,3 +623,76 @@ fn helm_secrets_env_policies_and_helm_secrets_vectors() {
     assert_eq!(a, b);
     s.assert_no_plaintext_files();
 }
+
+#[test]
+fn encrypt_decrypt_view_edit_through_both_helms() {
+    let Some((helm3, helm4, sops)) = peers() else {
+        return;
+    };
+    let s = Setup::new();
+    s.install(&helm4, Install::Helm4Dirs);
+    let r = s.recipient();
+    std::fs::write(
+        s.path("work/.sops.yaml"),
+        format!("creation_rules:\n  - path_regex: secrets.*\\.yaml$\n    age: {r}\n"),
+    )
+    .unwrap();
+    let editor = s.path("home/editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/^note: .*/note: edited/' \"$1\"\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let plain = std::fs::read_to_string(s.path("plain/values.yaml")).unwrap() + "note: first\n";
+    for (i, helm) in [&helm3, &helm4].into_iter().enumerate() {
+        let f = format!("secrets.{i}.yaml");
+        std::fs::write(s.work().join(&f), &plain).unwrap();
+        // enc -i (creation rule), then real sops reads it
+        s.helm_ok(helm, &["secrets", "enc", "-i", &f]);
+        let enc = std::fs::read_to_string(s.work().join(&f)).unwrap();
+        assert!(!enc.contains(&s.token) && enc.contains("ENC[AES256_GCM"));
+        let real = s.runner(&sops).ok(["decrypt", f.as_str()]);
+        assert!(String::from_utf8_lossy(&real).contains(&s.token));
+        // view / dec print the plaintext; encrypting again is refused (203)
+        let view = s.helm_ok(helm, &["secrets", "view", &f]);
+        assert!(view.contains(&s.token) && view.contains("note: first"));
+        assert_eq!(s.helm_ok(helm, &["secrets", "dec", &f]), view);
+        let (code, _, err) = s.helm(helm, &["secrets", "encrypt", &f]);
+        assert_eq!(code, 203, "{err}");
+        // edit: only the edited value and the MAC change; the plaintext never lands in the tree
+        let (code, _, err) =
+            s.runner(helm)
+                .env("EDITOR", &editor)
+                .run(["secrets", "edit", f.as_str()]);
+        assert_eq!(code, 0, "{err}");
+        let after = std::fs::read_to_string(s.work().join(&f)).unwrap();
+        let changed: Vec<&str> = enc
+            .lines()
+            .zip(after.lines())
+            .filter(|(a, b)| a != b)
+            .map(|(a, _)| a.trim_start().split(':').next().unwrap())
+            .collect();
+        assert!(
+            changed
+                .iter()
+                .all(|k| ["note", "mac", "lastmodified"].contains(k)),
+            "changed: {changed:?}"
+        );
+        let real = String::from_utf8(s.runner(&sops).ok(["decrypt", f.as_str()])).unwrap();
+        assert!(real.contains("note: edited") && real.contains(&s.token));
+        // unchanged edit: sops' exit code 200
+        let (code, _, _) =
+            s.runner(helm)
+                .env("EDITOR", "true")
+                .run(["secrets", "edit", f.as_str()]);
+        assert_eq!(code, 200);
+        // the file then renders through the wrapper
+        let out = s.helm_ok(helm, &["secrets", "template", "r", "chart", "-f", &f]);
+        assert!(out.contains("note: \"edited\""), "{out}");
+    }
+    s.assert_no_plaintext_files();
+}
