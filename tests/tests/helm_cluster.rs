@@ -1,0 +1,183 @@
+//! The `secrets` plugin against the local control plane (real etcd + kube-apiserver from
+//! `scripts/peers.sh up`): `helm secrets upgrade --install` creates the release with real Helm 3 and
+//! Helm 4, and the Secret it renders reads back with real kubectl holding the decrypted value; the
+//! `secrets+age-import-kubernetes://` and `secrets+gpg-import-kubernetes://` forms read their key
+//! from a Secret with kube-rs.
+
+mod helm_support;
+
+use std::ffi::OsStr;
+
+use e2e_tests::{cluster, need1, vectors_dir_checked};
+use helm_support::{peers, Install, Setup};
+
+/// `kubectl get secret NAME -n NS` with `.data[KEY]` base64-decoded.
+fn secret_value(c: &e2e_tests::Cluster, ns: &str, name: &str, key: &str) -> String {
+    c.kubectl_ok([
+        "get",
+        "secret",
+        name,
+        "-n",
+        ns,
+        "-o",
+        &format!("go-template={{{{index .data \"{key}\" | base64decode}}}}"),
+    ])
+}
+
+#[test]
+fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
+    let Some((helm3, helm4, sops)) = peers() else {
+        return;
+    };
+    let Some(c) = cluster() else { return };
+    let s = Setup::new();
+    s.encrypt_fixtures(&sops);
+    s.install(&helm4, Install::Helm4Dirs);
+    let ns = c.fresh_namespace("helm-secrets");
+    for (helm, rel) in [(&helm3, "rel3"), (&helm4, "rel4")] {
+        for round in 0..2 {
+            // a second round upgrades the existing release
+            let (code, out, err) = s.runner(helm).env("KUBECONFIG", c.kubeconfig()).run([
+                "secrets",
+                "upgrade",
+                "--install",
+                rel,
+                "chart",
+                "-n",
+                &ns,
+                "-f",
+                "ours.enc.yaml",
+                "--set-file",
+                "file=file.enc.txt",
+                "--timeout",
+                "60s",
+            ]);
+            let out = String::from_utf8_lossy(&out);
+            assert_eq!(code, 0, "{} round {round}: {out}{err}", helm.display());
+            assert!(!out.contains(&s.token) && !err.contains(&s.token));
+        }
+        assert_eq!(secret_value(&c, &ns, rel, "password"), s.token);
+        assert_eq!(secret_value(&c, &ns, rel, "user"), "bob");
+        assert_eq!(
+            secret_value(&c, &ns, rel, "file"),
+            format!("file-{}", s.token)
+        );
+        let cm = c.kubectl_ok([
+            "get",
+            "configmap",
+            &format!("{rel}-cfg"),
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.metadata.namespace}",
+        ]);
+        assert_eq!(cm, ns, "helm's -n reached the helm the wrapper ran");
+        let (code, out, err) = s
+            .runner(helm)
+            .env("KUBECONFIG", c.kubeconfig())
+            .run(["status", rel, "-n", &ns]);
+        assert_eq!(code, 0, "{err}");
+        assert!(String::from_utf8_lossy(&out).contains("REVISION: 2"));
+    }
+    s.assert_no_plaintext_files();
+}
+
+#[test]
+fn key_import_from_a_kubernetes_secret() {
+    let Some((helm3, helm4, sops)) = peers() else {
+        return;
+    };
+    let Some(c) = cluster() else { return };
+    let s = Setup::new();
+    s.encrypt_fixtures(&sops);
+    s.install(&helm4, Install::Helm4Dirs);
+    let ns = c.fresh_namespace("helm-keys");
+    let key = s.path("home/key.txt");
+    c.kubectl_ok([
+        "create",
+        "secret",
+        "generic",
+        "age-key",
+        "-n",
+        &ns,
+        &format!("--from-file=key.txt={}", key.display()),
+    ]);
+    let plain = s.path("plain/values.yaml");
+    for helm in [&helm3, &helm4] {
+        let expected = s.helm_ok(
+            helm,
+            &["template", "r", "chart", "-f", plain.to_str().unwrap()],
+        );
+        let url = format!("secrets+age-import-kubernetes://{ns}/age-key#key.txt?ours.enc.yaml");
+        let (code, out, err) = s
+            .runner(helm)
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("KUBECONFIG", c.kubeconfig())
+            .run(["template", "r", "chart", "-f", &url]);
+        assert_eq!(code, 0, "{url}: {err}");
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        // a wrong key name fails in one line, naming the secret
+        let bad = format!("secrets+age-import-kubernetes://{ns}/age-key#nope?ours.enc.yaml");
+        let (code, _, err) = s
+            .runner(helm)
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("KUBECONFIG", c.kubeconfig())
+            .run(["template", "r", "chart", "-f", &bad]);
+        assert_ne!(code, 0);
+        assert!(err.contains("age-key") && err.contains("nope"), "{err}");
+        // the unprivileged user is refused by RBAC
+        let (code, _, err) = s
+            .runner(helm)
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("KUBECONFIG", c.unprivileged_kubeconfig())
+            .run(["template", "r", "chart", "-f", &url]);
+        assert_ne!(code, 0);
+        assert!(err.to_lowercase().contains("forbidden"), "{err}");
+    }
+    // PGP: the helm-secrets project's own key and fixture, imported from a Secret into a throw-away
+    // GnuPG home
+    if need1("gpg").is_some() {
+        let v = vectors_dir_checked();
+        c.kubectl_ok([
+            "create",
+            "secret",
+            "generic",
+            "gpg-key",
+            "-n",
+            &ns,
+            &format!(
+                "--from-file=private.asc={}",
+                v.join("keys/helm-secrets_private.gpg.asc").display()
+            ),
+        ]);
+        let file = v.join("helm-secrets-pgp-3.5/secrets.yaml");
+        let url = format!(
+            "secrets+gpg-import-kubernetes://{ns}/gpg-key#private.asc?{}",
+            file.display()
+        );
+        let ours = s
+            .runner(&s.helm_secrets)
+            .env("KUBECONFIG", c.kubeconfig())
+            .ok([
+                OsStr::new("downloader"),
+                "".as_ref(),
+                "".as_ref(),
+                "".as_ref(),
+                url.as_ref(),
+            ]);
+        let gpg =
+            e2e_tests::GnupgHome::new(&[v.join("keys/helm-secrets_private.gpg.asc")]).unwrap();
+        let real = s
+            .runner(&sops)
+            .gnupghome(gpg.path())
+            .ok([OsStr::new("decrypt"), file.as_os_str()]);
+        let lines = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&ours), lines(&real));
+    }
+    s.assert_no_plaintext_files();
+}
