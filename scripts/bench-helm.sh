@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Bench: `helm template` of a small chart with N (default 10) encrypted values files, side by side in
+# one hyperfine run per helm major:
+#   plain       the N plaintext files                      (the baseline)
+#   downloader  -f secrets://FILE through our getter       (one helm-secrets process per file)
+#   wrapper     helm secrets template … -f FILE            (one process, parallel decryption, memfds)
+#   sops-dl     -f sopsdl://FILE through a getter that runs real `sops decrypt` per file
+# and prints the time each adds per file over plain. Needs hyperfine (apt-get install hyperfine), the
+# peers helm3/helm4/sops (scripts/peers.sh build) and builds target/release/helm-secrets when missing.
+#
+# usage: scripts/bench-helm.sh [N]       env: RUNS (default 15), WARMUP (default 3), KEEP=1 keeps the dir
+set -euo pipefail
+N=${1:-10}
+RUNS=${RUNS:-15}
+WARMUP=${WARMUP:-3}
+ROOT=$(cd -P "$(dirname "$0")/.." && pwd)
+PEERS=${KSOPS_PEERS_BIN:-${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}/bin}
+for p in helm3 helm4 sops; do
+    [[ -x $PEERS/$p ]] || { echo "bench-helm: $PEERS/$p missing (run scripts/peers.sh build)" >&2; exit 1; }
+done
+command -v hyperfine >/dev/null || { echo "bench-helm: hyperfine missing (apt-get install hyperfine)" >&2; exit 1; }
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/helm-secrets
+[[ -x $BIN ]] || (cd "$ROOT" && cargo build --release -q -p helm-secrets)
+
+W=$(mktemp -d /tmp/bench-helm.XXXXXX)
+[[ -n ${KEEP:-} ]] || trap 'rm -rf "$W"' EXIT
+cd "$W"
+export HOME=$W/home HELM_DATA_HOME=$W/home/data HELM_CONFIG_HOME=$W/home/config HELM_CACHE_HOME=$W/home/cache
+export SOPS_DISABLE_VERSION_CHECK=1 HELM_SECRETS_BINARY=$BIN
+unset HELM_PLUGINS SOPS_CONFIG SOPS_AGE_KEY SOPS_AGE_KEY_CMD
+mkdir -p "$HOME" chart/templates plain enc
+KEY=$ROOT/../shared/vectors/sops/keys/gen_age_a.txt
+if [[ -f $KEY ]]; then cp "$KEY" key.txt; else age-keygen -o key.txt 2>/dev/null; fi
+export SOPS_AGE_KEY_FILE=$W/key.txt
+R=$(sed -n 's/^# public key: //p' key.txt)
+
+printf 'apiVersion: v2\nname: bench\nversion: 0.1.0\n' > chart/Chart.yaml
+cat > chart/templates/secret.yaml <<'T'
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}
+stringData:
+{{- range $k, $v := .Values }}
+  {{ $k }}: {{ toJson $v | quote }}
+{{- end }}
+T
+for i in $(seq 1 "$N"); do
+    {
+        echo "app$i:"
+        for j in $(seq 1 20); do echo "  key$j: value-$i-$j-$RANDOM$RANDOM"; done
+        echo "  port: $((8000 + i))"
+        echo "  enabled: true"
+        echo "  list: [a, b, c]"
+    } > "plain/v$i.yaml"
+    "$BIN" encrypt --age "$R" "plain/v$i.yaml" > "enc/v$i.yaml"
+done
+
+# a getter that runs real sops per file (what the helm-secrets plugin does)
+mkdir -p sopsdl/bin
+cat > sopsdl/plugin.yaml <<'Y'
+name: "sopsdl"
+version: "0.1.0"
+usage: "bench: real sops decrypt per file"
+description: "bench only"
+downloaders:
+  - command: "bin/sopsdl"
+    protocols: ["sopsdl"]
+Y
+printf '#!/bin/sh\nexec "%s" decrypt --input-type yaml --output-type yaml "${4#sopsdl://}"\n' "$PEERS/sops" > sopsdl/bin/sopsdl
+chmod +x sopsdl/bin/sopsdl
+"$PEERS/helm4" plugin install "$ROOT/plugins/helm4/secrets" >/dev/null 2>&1
+"$PEERS/helm4" plugin install "$ROOT/plugins/helm4/secrets-getter" >/dev/null 2>&1
+"$PEERS/helm3" plugin install "$W/sopsdl" >/dev/null
+
+args() { local pre=$1 dir=$2 a=""; for i in $(seq 1 "$N"); do a+=" -f $pre$dir/v$i.yaml"; done; echo "$a"; }
+PLAIN=$(args "" plain)
+DL=$(args "secrets://" enc)
+WR=$(args "" enc)
+SD=$(args "sopsdl://" enc)
+for h in helm3 helm4; do
+    H=$PEERS/$h
+    # all four render the same
+    ref=$("$H" template r chart $PLAIN | sha256sum)
+    for v in "$H template r chart $DL" "$H secrets template r chart $WR" "$H template r chart $SD"; do
+        [[ $($v | sha256sum) == "$ref" ]] || { echo "bench-helm: $v renders differently" >&2; exit 1; }
+    done
+    echo "== $h ($("$H" version --short 2>/dev/null)), $N values files, $(nproc) cores"
+    hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$W/$h.json" \
+        -n plain "$H template r chart $PLAIN" \
+        -n downloader "$H template r chart $DL" \
+        -n wrapper "$H secrets template r chart $WR" \
+        -n sops-dl "$H template r chart $SD" >/dev/null
+    python3 - "$W/$h.json" "$N" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+n = int(sys.argv[2])
+base = res["plain"]["mean"]
+print(f"{'':12}{'mean ms':>9}{'± ms':>8}{'added/file ms':>15}")
+for name in ["plain", "downloader", "wrapper", "sops-dl"]:
+    r = res[name]
+    add = (r["mean"] - base) / n * 1000
+    print(f"{name:12}{r['mean']*1000:9.1f}{r['stddev']*1000:8.1f}{add:15.2f}")
+sops_add = (res["sops-dl"]["mean"] - base) / n
+for name in ["downloader", "wrapper"]:
+    add = (res[name]["mean"] - base) / n
+    print(f"{name}: {add*1000:.2f} ms/file added = {add/sops_add*100:.1f}% of what the sops downloader adds "
+          f"(target: <= 5 ms and <= 20%)")
+PY
+done
