@@ -73,3 +73,81 @@ pub fn decrypt_as(
         .map_err(|e| Failure::engine(name, e))?;
     Ok(Decrypted::Secret(Zeroizing::new(out)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn vectors() -> Option<PathBuf> {
+        let v = std::env::var_os("KSOPS_VECTORS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/sops")
+            });
+        v.join("keys").is_dir().then_some(v)
+    }
+
+    #[test]
+    fn plaintext_passes_through() {
+        let keys = KeyRing::default();
+        let d = decrypt("v.yaml", b"a: 1\n".to_vec(), &keys).unwrap();
+        assert!(matches!(d, Decrypted::Plain(_)));
+        assert_eq!(d.bytes(), b"a: 1\n");
+        // mentions sops but has no metadata
+        let d = decrypt("v.yaml", b"tool: sops\n".to_vec(), &keys).unwrap();
+        assert!(matches!(d, Decrypted::Plain(_)));
+    }
+
+    #[test]
+    fn helm_secrets_vector_decrypts_like_real_sops() {
+        let Some(v) = vectors() else {
+            eprintln!("SKIPPED: no shared vectors");
+            return;
+        };
+        let key = std::fs::read_to_string(v.join("keys/helm-secrets_age-key.txt")).unwrap();
+        let keys = KeyRing::default().with_age_identities(Zeroizing::new(key));
+        let enc = std::fs::read(v.join("helm-secrets-age/secrets.age.yaml")).unwrap();
+        let d = decrypt("secrets.age.yaml", enc, &keys).unwrap();
+        assert!(matches!(d, Decrypted::Secret(_)));
+        let expected = std::fs::read(v.join("helm-secrets-age/expected.yaml")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(d.bytes())
+                .lines()
+                .collect::<Vec<_>>(),
+            String::from_utf8_lossy(&expected)
+                .lines()
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn tampered_vector_fails_with_the_mac_error_and_no_value() {
+        let Some(v) = vectors() else {
+            eprintln!("SKIPPED: no shared vectors");
+            return;
+        };
+        let keys = KeyRing::default().with_age_identities(Zeroizing::new(
+            std::fs::read_to_string(v.join("keys/gen_age_a.txt")).unwrap(),
+        ));
+        let enc = std::fs::read(v.join("gen-negative-mac-mismatch/simple.enc.yaml")).unwrap();
+        let plain =
+            std::fs::read_to_string(v.join("gen-negative-mac-mismatch/expected_ignore_mac.yaml"))
+                .unwrap();
+        let e = match decrypt("simple.enc.yaml", enc, &keys) {
+            Err(e) => e,
+            Ok(_) => panic!("a tampered file must not decrypt"),
+        };
+        assert_eq!(e.code, sops_engine::error::exit::MAC_MISMATCH, "{e}");
+        assert!(e.message.starts_with("simple.enc.yaml: "));
+        for line in plain
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(_, v)| v.trim())
+        {
+            if line.len() > 3 {
+                assert!(!e.message.contains(line), "value leaked: {e}");
+            }
+        }
+    }
+}
