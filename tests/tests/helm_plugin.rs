@@ -407,6 +407,53 @@ fn helm_secrets_env_policies_and_helm_secrets_vectors() {
         .map(str::to_string)
         .collect();
     assert_eq!(a, b);
+
+    // PGP: the helm-secrets project's key, by HELM_SECRETS_LOAD_GPG_KEYS and by secrets+gpg-import://
+    if e2e_tests::need1("gpg").is_some() {
+        let asc = v.join("keys/helm-secrets_private.gpg.asc");
+        let file = v.join("helm-secrets-pgp-3.5/secrets.yaml");
+        let gpg = e2e_tests::GnupgHome::new(&[&asc]).unwrap();
+        let real = s
+            .runner(&sops)
+            .gnupghome(gpg.path())
+            .ok([OsStr::new("decrypt"), file.as_os_str()]);
+        let lines = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let plain_url = format!("secrets://{}", file.display());
+        let ours = s
+            .runner(&s.helm_secrets)
+            .env("HELM_SECRETS_LOAD_GPG_KEYS", &asc)
+            .ok(["downloader", "", "", "", plain_url.as_str()]);
+        assert_eq!(lines(&ours), lines(&real));
+        let url = format!("secrets+gpg-import://{}?{}", asc.display(), file.display());
+        for helm in [&helm3, &helm4] {
+            let (code, _, err) = s.runner(helm).run([
+                "template",
+                "r",
+                "chart",
+                "-f",
+                &url,
+                "--show-only",
+                "templates/config.yaml",
+            ]);
+            assert_eq!(code, 0, "{url}: {err}");
+        }
+        let ours = s
+            .runner(&s.helm_secrets)
+            .ok(["downloader", "", "", "", url.as_str()]);
+        assert_eq!(lines(&ours), lines(&real));
+        // without the key: a one-line failure
+        let (code, out, err) =
+            s.runner(&s.helm_secrets)
+                .run(["downloader", "", "", "", plain_url.as_str()]);
+        assert_ne!(code, 0);
+        assert!(out.is_empty());
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
     s.assert_no_plaintext_files();
 }
 
