@@ -54,3 +54,14 @@ if ! "$plugin_dir/bin/helm-secrets" --version >/dev/null 2>&1; then
     exit 1
 fi
 say "installed $("$plugin_dir/bin/helm-secrets" --version) into $plugin_dir/bin"
+
+# Two plugins named `secrets` in one plugins dir: Helm 4 loads neither, Helm 3 refuses both.
+name=$(sed -n 's/^name: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$plugin_dir/plugin.yaml" | head -n 1)
+for other in "$(dirname "$HELM_PLUGIN_DIR")"/*/plugin.yaml; do
+    [ -f "$other" ] || continue
+    other_dir=$(cd -P "$(dirname "$other")" && pwd)
+    [ "$other_dir" = "$plugin_dir" ] && continue
+    if grep -Eq "^name: *\"?$name\"? *\$" "$other"; then
+        say "WARNING: $(dirname "$other") is also a plugin named '$name'; remove one of them (helm plugin uninstall $name, then reinstall): with two, Helm 4 loads neither"
+    fi
+done
