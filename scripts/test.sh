@@ -12,14 +12,14 @@ bash scripts/peers.sh build
 
 log=$(mktemp)
 cp_dir=
-cleanup() {
+stop_plane() {
   if [[ -n $cp_dir ]]; then
     bash scripts/peers.sh down || true
     rm -rf "$cp_dir"
+    cp_dir=
   fi
-  rm -f "$log"
 }
-trap cleanup EXIT
+trap 'stop_plane; rm -f "$log"' EXIT
 
 # Our own state dir per run, so concurrent runs (other clones, other worktrees) never share a plane.
 # It starts in the background while fmt and clippy run; `wait` collects it before the tests.
@@ -43,6 +43,7 @@ set +a
 
 status=0
 cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+stop_plane   # now, so that the summary below stays the last line
 # one closing line for the whole run (cargo prints one `test result:` line per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
