@@ -448,7 +448,7 @@ cp_stop() {       # stop the recorded daemons (apiserver first), TERM then KILL 
 cp_lock() {       # serialize up/down on one RUN (the lock file lives beside it)
   mkdir -p "$(dirname "$RUN")"
   exec 8>"$RUN.lock"
-  flock -w "${1:-300}" 8 || die "another 'peers.sh up/down' holds $RUN.lock"
+  flock -w "${1:-300}" 8
 }
 cp_up() {
   umask 077                     # keys, tokens and kubeconfigs are private
@@ -456,7 +456,7 @@ cp_up() {
   need_cmd openssl openssl
   need_cmd curl curl
   etcd=$(cp_bin etcd); kas=$(cp_bin kube-apiserver)
-  cp_lock
+  cp_lock || die "another 'peers.sh up/down' still holds $RUN.lock after 300s"
   if cp_alive; then log "control plane already running, reused: KUBECONFIG=$RUN/kubeconfig"; return 0; fi
   if [[ -d $RUN ]]; then
     [[ -f $RUN/$CP_MARK || -z $(ls -A "$RUN") ]] || die "$RUN exists and was not made by 'peers.sh up'; refusing to use it"
@@ -480,8 +480,9 @@ cp_up() {
   log "control plane ready in $(since "$t0"): $(cp_url '') (export KUBECONFIG=$RUN/kubeconfig)"
 }
 cp_down() {       # never fails: meant for EXIT traps
+  [[ -d $RUN || -e $RUN.lock ]] || return 0
+  cp_lock 60 || log "$RUN.lock still held after 60s; stopping the recorded processes anyway"
   [[ -d $RUN ]] || return 0
-  cp_lock 60 || true
   cp_stop || true
   if [[ -f $RUN/$CP_MARK ]]; then rm -rf "$RUN" || true; fi
   log "control plane stopped ($RUN)"
