@@ -130,9 +130,10 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                         why.push(format!("extra {}", extra.join(", ")));
                     }
                     f.problems.push(format!(
-                        "recipients differ from .sops.yaml ({}): {}; run `kubectl-sops rekey {name}`",
+                        "recipients differ from .sops.yaml ({}): {}; run `{} rekey {name}`",
                         rule_name(r),
-                        why.join("; ")
+                        why.join("; "),
+                        crate::prog::name()
                     ));
                 }
             }

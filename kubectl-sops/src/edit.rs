@@ -337,7 +337,8 @@ fn edit_in_private_dir(
             Ok(docs) => return Ok(docs),
             Err(e) if interactive => {
                 eprintln!(
-                    "kubectl-sops: {file}: the edited content is not valid: {e}. Press Enter to return to the editor, or Ctrl+C to exit."
+                    "{}: {file}: the edited content is not valid: {e}. Press Enter to return to the editor, or Ctrl+C to exit.",
+                    crate::prog::name()
                 );
                 if !wait_for_enter() {
                     return Err(CliError::err(

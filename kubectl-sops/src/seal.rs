@@ -153,7 +153,10 @@ pub fn run(a: SealArgs) -> Result<()> {
                 Ok(o) => Some(o),
                 Err(SopsError::MetadataNotFound) => None,
                 Err(e) => {
-                    eprintln!("kubectl-sops: note: {t} exists but does not open ({e}); sealing with a new data key");
+                    eprintln!(
+                        "{}: note: {t} exists but does not open ({e}); sealing with a new data key",
+                        crate::prog::name()
+                    );
                     None
                 }
             }

@@ -28,21 +28,18 @@ impl PrivateDir {
             .chain(std::iter::once(PathBuf::from("/dev/shm")));
         for base in candidates {
             match fs_type(&base) {
-                Some(t) if MEMORY_FS.contains(&t.as_str()) => {
-                    match make_dir(&base, file_name) {
-                        Ok(d) => return Ok(d),
-                        Err(e) => tried.push(format!("{}: {e}", base.display())),
-                    }
-                }
+                Some(t) if MEMORY_FS.contains(&t.as_str()) => match make_dir(&base, file_name) {
+                    Ok(d) => return Ok(d),
+                    Err(e) => tried.push(format!("{}: {e}", base.display())),
+                },
                 Some(t) => tried.push(format!("{} is {t}, not tmpfs", base.display())),
                 None => tried.push(format!("{} is not usable", base.display())),
             }
         }
         if allow_disk {
             let base = std::env::temp_dir();
-            return make_dir(&base, file_name).map_err(|e| {
-                format!("could not create a directory in {}: {e}", base.display())
-            });
+            return make_dir(&base, file_name)
+                .map_err(|e| format!("could not create a directory in {}: {e}", base.display()));
         }
         Err(format!(
             "no memory-backed directory for the plaintext ({}); pass --allow-disk-temp to use {} (the plaintext may then reach the disk)",

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{need, vectors_dir_checked, workspace_bin, workspace_root, Sops};
+use e2e_tests::{need, vectors_dir_checked, workspace_bin, Sops};
 
 const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    namespace: app\ntype: Opaque\nstringData:\n    password: hunter2\n    user: app\n    port: \"5432\"\nlist:\n    - one\n    - two\n";
 
@@ -376,8 +376,9 @@ fn sops_secret_and_lists_encrypt_only_the_secret_fields() {
     assert!(enc.contains("kind: ENC["), "{enc}");
 }
 
+/// The `kubectl_complete-sops` binary built beside `kubectl-sops`.
 fn completion_script() -> PathBuf {
-    workspace_root().join("kubectl-sops/kubectl_complete-sops")
+    workspace_bin("kubectl-sops").with_file_name("kubectl_complete-sops")
 }
 
 fn path_with(dir: &Path) -> String {
