@@ -129,6 +129,7 @@ pub fn run(a: SealArgs) -> Result<()> {
         &docs,
         &a.age,
         &a.pgp,
+        a.flag_rule().is_none(),
     )?;
     if let Some(rule) = a.flag_rule() {
         spec.rule = rule;

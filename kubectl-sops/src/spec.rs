@@ -48,8 +48,8 @@ fn creation_rule(
 
 /// The seal spec for a new file: the `--age`/`--pgp` recipients when given (one key group), else the
 /// keys of the creation rule matching `path`; the rule's encryption rule, else the Kubernetes default
-/// (`sops_engine::k8s`). Errors when no flag key is given and the rule only names key kinds this tool
-/// cannot use.
+/// (`sops_engine::k8s`), announced in one line on stderr when `announce_default` (the caller has no
+/// rule flag). Errors when no flag key is given and the rule only names key kinds this tool cannot use.
 pub fn seal_spec(
     config: Option<&Config>,
     path: Option<&str>,
@@ -57,6 +57,7 @@ pub fn seal_spec(
     docs: &[Branch],
     age: &[String],
     pgp: &[String],
+    announce_default: bool,
 ) -> Result<SealSpec> {
     let flag_keys = recipients_from_flags(age, pgp);
     let rule = creation_rule(config, path, name)?;
@@ -82,9 +83,22 @@ pub fn seal_spec(
         spec.groups = vec![flag_keys];
         spec.shamir_threshold = 0;
     }
-    spec.rule = rule
+    spec.rule = match rule
         .map(|r| r.rule)
         .filter(|r| *r != EncryptionRule::Default)
-        .unwrap_or_else(|| sops_engine::k8s::default_rule(docs));
+    {
+        Some(r) => r,
+        None => {
+            let r = sops_engine::k8s::default_rule(docs);
+            if announce_default {
+                eprintln!(
+                    "{}: {name}: no .sops.yaml rule or rule flag applies; {}",
+                    crate::prog::name(),
+                    sops_engine::k8s::describe_default(&r)
+                );
+            }
+            r
+        }
+    };
     Ok(spec)
 }

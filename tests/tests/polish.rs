@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{need1, workspace_bin, Outcome, Sops};
+use e2e_tests::{age_recipient, need1, vectors_dir_checked, workspace_bin, Outcome, Sops};
 
 fn ours() -> PathBuf {
     workspace_bin("kubectl-sops")
@@ -158,4 +158,125 @@ complete -p kubectl
         );
         assert!(text(&out).contains("kubectl_complete-sops"), "{shell}");
     }
+}
+
+// ------------------------------------------------------------------ 3: Kubernetes defaults
+
+/// Real sops 3.13.2 and an age key from the vectors, in a fresh directory.
+struct Env {
+    sops: PathBuf,
+    key: PathBuf,
+    recipient: String,
+    dir: tempfile::TempDir,
+}
+
+fn env() -> Option<Env> {
+    let sops = need1("sops")?;
+    let key = vectors_dir_checked().join("keys/gen_age_a.txt");
+    Some(Env {
+        sops,
+        recipient: age_recipient(&key),
+        key,
+        dir: tempfile::tempdir().unwrap(),
+    })
+}
+
+impl Env {
+    fn ours(&self) -> Sops {
+        Sops::new(ours(), self.dir.path()).age_key_file(&self.key)
+    }
+    fn sops(&self) -> Sops {
+        Sops::new(&self.sops, self.dir.path()).age_key_file(&self.key)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap()
+    }
+}
+
+const MIXED: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    labels:\n        app: db\ntype: Opaque\nstringData:\n    password: hunter2\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n    name: settings\ndata:\n    mode: fast\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n    name: web\nspec:\n    replicas: 2\n    template:\n        metadata:\n            labels:\n                app: web\n        spec:\n            containers:\n                - name: web\n                  image: nginx\n";
+
+/// A Secret, a ConfigMap and a Deployment sealed without a rule: every document keeps apiVersion,
+/// kind and metadata readable, everything else is encrypted, one stderr line says so, and real sops
+/// decrypts the result to the input.
+#[test]
+fn objects_without_a_rule_keep_api_version_kind_and_metadata() {
+    let Some(e) = env() else { return };
+    e.write("app.yaml", MIXED);
+    let (code, out, err) = e.ours().run([
+        "seal",
+        "--age",
+        &e.recipient,
+        "--output",
+        "app.enc.yaml",
+        "app.yaml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        "kubectl-sops: app.yaml: no .sops.yaml rule or rule flag applies; Kubernetes objects: apiVersion, kind and metadata stay readable, every other value is encrypted (unencrypted_regex: ^(apiVersion|kind|metadata)$)\n"
+    );
+    let enc = e.read("app.enc.yaml");
+    for clear in [
+        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    labels:\n        app: db\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n    name: settings\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n    name: web\n",
+        "        metadata:\n            labels:\n                app: web\n",
+    ] {
+        assert!(enc.contains(clear), "{clear:?} in\n{enc}");
+    }
+    for secret in ["hunter2", "Opaque", "fast", "nginx", "replicas: 2"] {
+        assert!(!enc.contains(secret), "{secret} in clear:\n{enc}");
+    }
+    assert!(enc.contains("    password: ENC["), "{enc}");
+    assert!(enc.contains("    mode: ENC["), "{enc}");
+    // real sops reads the rule from every document's metadata and decrypts
+    let plain = e.sops().ok(["decrypt", "app.enc.yaml"]);
+    assert_eq!(text(&plain), MIXED);
+    // …and so do we
+    assert_eq!(text(&e.ours().ok(["unseal", "app.enc.yaml"])), MIXED);
+
+    // a Secret alone keeps the Flux rule, also announced
+    let secret = MIXED.split("---\n").next().unwrap();
+    e.write("s.yaml", secret);
+    let (code, _, err) = e.ours().run(["seal", "--age", &e.recipient, "s.yaml"]);
+    assert_eq!(code, 0);
+    assert!(
+        err.ends_with("Kubernetes Secrets: only data and stringData are encrypted (encrypted_regex: ^(data|stringData)$)\n"),
+        "{err}"
+    );
+    // a rule flag: no note
+    let (_, _, err) = e.ours().run([
+        "seal",
+        "--age",
+        &e.recipient,
+        "--encrypted-regex",
+        "^data$",
+        "s.yaml",
+    ]);
+    assert_eq!(err, "");
+}
+
+/// A Secret whose `stringData` holds a key named `kind` would leak under the object rule: sops'
+/// default applies instead, and the note says so.
+#[test]
+fn objects_rule_never_leaves_secret_values_in_clear() {
+    let Some(e) = env() else { return };
+    let leaky = MIXED.replace("    password: hunter2\n", "    kind: hunter2\n");
+    e.write("leaky.yaml", &leaky);
+    let (code, out, err) = e.ours().run(["seal", "--age", &e.recipient, "leaky.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.ends_with("every value is encrypted (sops' default)\n"),
+        "{err}"
+    );
+    let enc = text(&out);
+    assert!(!enc.contains("hunter2"));
+    e.write("leaky.enc.yaml", &enc);
+    assert_eq!(text(&e.sops().ok(["decrypt", "leaky.enc.yaml"])), leaky);
 }

@@ -366,14 +366,19 @@ fn sops_secret_and_lists_encrypt_only_the_secret_fields() {
     );
     assert_eq!(env.sops_decrypt(&f), mixed);
 
-    // a List holding something else: everything is encrypted (sops' default)
+    // a List holding something else: the object rule, apiVersion, kind and metadata stay readable
     let other = SECRET_LIST.replace(
         "kind: Secret\n      metadata:\n        name: b",
         "kind: ConfigMap\n      metadata:\n        name: b",
     );
-    env.seal(false, "other.yaml", &other);
+    let f = env.seal(false, "other.yaml", &other);
     let enc = env.read("other.yaml");
-    assert!(enc.contains("kind: ENC["), "{enc}");
+    assert_eq!(encrypted_keys(&enc), ["password", "token"], "{enc}");
+    assert!(
+        enc.contains("    unencrypted_regex: ^(apiVersion|kind|metadata)$\n"),
+        "{enc}"
+    );
+    assert_eq!(env.sops_decrypt(&f), other);
 }
 
 /// The `kubectl_complete-sops` binary built beside `kubectl-sops`.
