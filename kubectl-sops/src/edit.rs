@@ -330,7 +330,7 @@ fn edit_in_private_dir(
         if edited.as_slice() == plaintext {
             return Err(CliError::err(
                 exit::FILE_HAS_NOT_BEEN_MODIFIED,
-                "File has not changed, exiting.",
+                format!("{file}: File has not changed, exiting."),
             ));
         }
         match parse(&edited) {

@@ -4,9 +4,10 @@
 //!
 //! Files are processed in parallel. One line per file: `FILE: updated (+…, -…)`,
 //! `FILE: already up to date` (the file is not rewritten), `FILE: rotated`, on stdout, or
-//! `FILE: error: …` on stderr. A progress bar is drawn on stderr when it is a terminal. When stdin is
+//! `kubectl-sops: FILE: …` on stderr. A progress bar is drawn on stderr when it is a terminal. When stdin is
 //! a terminal and `--yes` is not given, the key group changes of each file are shown and confirmed
-//! first, like `sops updatekeys`.
+//! first, like `sops updatekeys`; when it is not (CI, pipes), they are applied without asking and
+//! printed (without `--yes`).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -354,8 +355,8 @@ pub fn run(a: RekeyArgs) -> Result<()> {
             // a single file's error is reported once, by main, with its own exit code
             Outcome::Failed(e) if n > 1 => r.line(
                 &format!(
-                    "{}: error: {}",
-                    name,
+                    "{}: {name}: {}",
+                    crate::prog::name(),
                     e.message
                         .strip_prefix(&format!("{name}: "))
                         .unwrap_or(&e.message)

@@ -280,3 +280,193 @@ fn objects_rule_never_leaves_secret_values_in_clear() {
     e.write("leaky.enc.yaml", &enc);
     assert_eq!(text(&e.sops().ok(["decrypt", "leaky.enc.yaml"])), leaky);
 }
+
+// ------------------------------------------------------------------ 5: one line, naming the file
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\nstringData:\n    password: hunter2\n    user: app\n";
+
+impl Env {
+    /// FILE sealed by us for key `gen_age_<which>`.
+    fn sealed_for(&self, name: &str, which: &str) -> String {
+        let key = vectors_dir_checked().join(format!("keys/gen_age_{which}.txt"));
+        self.write(&format!("plain-{name}"), SECRET);
+        let out = self.ours().ok([
+            "seal",
+            "--age",
+            &age_recipient(&key),
+            &format!("plain-{name}"),
+        ]);
+        self.write(name, &text(&out));
+        age_recipient(&key)
+    }
+}
+
+fn one_line_err(err: &str) -> &str {
+    assert!(
+        err.ends_with('\n') && err.matches('\n').count() == 1,
+        "one line expected: {err:?}"
+    );
+    err.trim_end()
+}
+
+#[test]
+fn edit_without_change_names_the_file() {
+    let Some(e) = env() else { return };
+    e.sealed_for("s.enc.yaml", "a");
+    let (code, _, err) = e.ours().env("EDITOR", "true").run(["edit", "s.enc.yaml"]);
+    assert_eq!(code, 200);
+    assert_eq!(
+        one_line_err(&err),
+        "kubectl-sops: s.enc.yaml: File has not changed, exiting."
+    );
+}
+
+#[test]
+fn no_key_error_is_one_readable_line_with_exit_128() {
+    let Some(e) = env() else { return };
+    let b = e.sealed_for("s.enc.yaml", "b");
+    let (code, out, err) = e.ours().run(["unseal", "s.enc.yaml"]);
+    assert_eq!(code, 128, "{err}");
+    assert!(out.is_empty());
+    let line = one_line_err(&err);
+    assert!(
+        line.starts_with("kubectl-sops: s.enc.yaml: no key could decrypt the data key (tried age1"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&b[b.len() - 6..]),
+        "names the recipient: {line}"
+    );
+    assert!(line.contains("no identity here matches"), "{line}");
+    assert!(line.len() < 300, "{} chars: {line}", line.len());
+    // real sops agrees on the exit code
+    let (code, _, _) = e.sops().run(["decrypt", "s.enc.yaml"]);
+    assert_eq!(code, 128);
+}
+
+#[test]
+fn value_error_path_has_no_doubled_colon() {
+    let Some(e) = env() else { return };
+    e.sealed_for("s.enc.yaml", "a");
+    // swap the two ciphertexts: each now fails its authentication (the path is in the AAD)
+    let enc = e.read("s.enc.yaml");
+    let grab = |k: &str| {
+        let l = enc.lines().find(|l| l.trim_start().starts_with(k)).unwrap();
+        l.split_once(": ").unwrap().1.to_string()
+    };
+    let (p, u) = (grab("password:"), grab("user:"));
+    let swapped = enc.replace(&p, "@P@").replace(&u, &p).replace("@P@", &u);
+    e.write("x.enc.yaml", &swapped);
+    let (code, _, err) = e.ours().run(["unseal", "x.enc.yaml"]);
+    assert_eq!(code, 25, "{err}");
+    let line = one_line_err(&err);
+    assert!(
+        line.starts_with(
+            "kubectl-sops: x.enc.yaml: could not decrypt value at stringData:password: "
+        ),
+        "{line}"
+    );
+    assert!(!line.contains("::"), "{line}");
+    let (code, _, _) = e.sops().run(["decrypt", "x.enc.yaml"]);
+    assert_eq!(code, 25, "real sops exits the same");
+}
+
+#[test]
+fn seal_output_onto_an_undecryptable_file_says_what_happens_in_one_line() {
+    let Some(e) = env() else { return };
+    let b = e.sealed_for("s.enc.yaml", "b");
+    e.write("plain.yaml", SECRET);
+    let a = e.recipient.clone();
+    let (code, _, err) = e.ours().run([
+        "seal",
+        "--age",
+        &a,
+        "--encrypted-regex",
+        "^(data|stringData)$",
+        "--output",
+        "s.enc.yaml",
+        "plain.yaml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let line = one_line_err(&err);
+    let line = line
+        .rsplit_once("kubectl-sops: note: ")
+        .map(|(_, l)| l)
+        .unwrap_or(line);
+    assert!(
+        line.starts_with(
+            "s.enc.yaml: no key here can decrypt it, so it is replaced by a new encryption"
+        ),
+        "{line}"
+    );
+    assert!(line.contains(&format!("for {a};")), "{line}");
+    assert!(
+        line.ends_with(&format!("its recipient(s) {b} lose access")),
+        "{line}"
+    );
+}
+
+#[test]
+fn multi_file_rekey_errors_use_the_usual_prefix() {
+    let Some(e) = env() else { return };
+    e.sealed_for("good.enc.yaml", "a");
+    e.write("broken.enc.yaml", "a: [\n");
+    let (code, _, err) = e.ours().run([
+        "rekey",
+        "-y",
+        "--add-age",
+        &e.recipient,
+        "good.enc.yaml",
+        "broken.enc.yaml",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("kubectl-sops: broken.enc.yaml: ")),
+        "{err}"
+    );
+    assert!(!err.contains(": error: "), "{err}");
+    assert_eq!(
+        lines.last(),
+        Some(&"kubectl-sops: failed updating 1 of 2 file(s)")
+    );
+}
+
+/// Every exit code the tool uses is in the README's table.
+#[test]
+fn readme_lists_every_exit_code() {
+    use sops_engine::error::exit;
+    let readme = std::fs::read_to_string(e2e_tests::workspace_root().join("README.md")).unwrap();
+    let codes = [
+        0,
+        exit::GENERIC,
+        exit::COULD_NOT_READ_INPUT,
+        exit::COULD_NOT_WRITE_OUTPUT,
+        exit::ERROR_DUMPING_TREE,
+        exit::ERROR_READING_CONFIG,
+        7,
+        exit::CONFLICTING_PARAMETERS,
+        exit::ERROR_ENCRYPTING_TREE,
+        exit::ERROR_DECRYPTING_MAC,
+        exit::ERROR_DECRYPTING_TREE,
+        exit::MAC_MISMATCH,
+        exit::CONFIG_FILE_NOT_FOUND,
+        exit::INVALID_TREE_PATH_FORMAT,
+        exit::NEED_AT_LEAST_ONE_DOCUMENT,
+        100,
+        exit::NO_ENCRYPTION_KEY_FOUND,
+        exit::DUPLICATE_DECRYPTION_KEY_TYPE,
+        exit::COULD_NOT_RETRIEVE_KEY,
+        exit::FILE_HAS_NOT_BEEN_MODIFIED,
+        exit::NO_EDITOR_FOUND,
+        exit::FILE_ALREADY_ENCRYPTED,
+    ];
+    for c in codes {
+        assert!(
+            readme.contains(&format!("\n| {c} | ")),
+            "exit code {c} missing from README"
+        );
+    }
+}
