@@ -470,3 +470,35 @@ fn readme_lists_every_exit_code() {
         );
     }
 }
+
+// ------------------------------------------------------------------ 7: rekey without a terminal
+
+#[test]
+fn rekey_without_a_terminal_applies_and_prints_what_changed() {
+    let Some(e) = env() else { return };
+    e.sealed_for("s.enc.yaml", "a");
+    let c = age_recipient(&vectors_dir_checked().join("keys/gen_age_c.txt"));
+    let (code, out, err) = e.ours().run(["rekey", "--add-age", &c, "s.enc.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let out = text(&out);
+    assert!(
+        out.contains("s.enc.yaml: changed without asking (stdin is not a terminal; -y to silence):\nGroup 1\n"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("\n    {}\n", e.recipient)), "{out}");
+    assert!(out.contains(&format!("\n+++ {c}\n")), "{out}");
+    assert!(
+        out.ends_with(&format!("s.enc.yaml: updated (+{c})\n")),
+        "{out}"
+    );
+    // real sops sees the new recipient
+    let enc = e.read("s.enc.yaml");
+    assert!(enc.contains(&c));
+    assert_eq!(text(&e.sops().ok(["decrypt", "s.enc.yaml"])), SECRET);
+    // with -y: just the summary line
+    let (_, out, _) = e.ours().run(["rekey", "-y", "--rm-age", &c, "s.enc.yaml"]);
+    assert_eq!(text(&out), format!("s.enc.yaml: updated (-{c})\n"));
+    // --help says so
+    let help = text(&e.ours().ok(["rekey", "--help"]));
+    assert!(help.contains("Without a terminal on stdin"), "{help}");
+}
