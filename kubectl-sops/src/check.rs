@@ -35,7 +35,8 @@ pub struct CheckArgs {
     /// Files to check (pre-commit passes the staged ones, relative to the working directory).
     #[arg(required_unless_present = "all")]
     pub files: Vec<String>,
-    /// Check every git-tracked YAML/JSON/dotenv/INI file below the working directory.
+    /// Check every YAML/JSON/dotenv/INI file below the working directory that git tracks or would
+    /// (untracked files not ignored by .gitignore included); ends with a summary line.
     #[arg(long)]
     pub all: bool,
     /// Fail when the MAC of an encrypted file cannot be verified for lack of a key.
@@ -57,6 +58,8 @@ pub struct CheckArgs {
 struct Findings {
     problems: Vec<String>,
     notes: Vec<String>,
+    /// Not looked at: `.sops.yaml`, or a file that does not parse and that no rule covers.
+    skipped: bool,
 }
 
 fn rule_name(r: &CreationRule) -> String {
@@ -80,6 +83,7 @@ fn is_config_file(name: &str, config: Option<&Config>) -> bool {
 fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing) -> Findings {
     let mut f = Findings::default();
     if is_config_file(name, config) {
+        f.skipped = true;
         return f;
     }
     let input = match std::fs::read(name) {
@@ -145,13 +149,17 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                 f.problems.push(one_line(&e.to_string()));
                 return f;
             }
-            let secret_fields = match format {
-                Format::Yaml | Format::Json => st
-                    .load_plain(&input)
-                    .map(|docs| plaintext_secret_values(&docs))
-                    .unwrap_or_default(),
-                _ => Vec::new(),
+            let plain_docs = match format {
+                Format::Yaml | Format::Json => st.load_plain(&input).ok(),
+                _ => None,
             };
+            let secret_fields = plain_docs
+                .as_deref()
+                .map(plaintext_secret_values)
+                .unwrap_or_default();
+            if plain_docs.is_none() && rule.is_none() && !not_encrypted {
+                f.skipped = true;
+            }
             let mut why = Vec::new();
             if !secret_fields.is_empty() {
                 why.push(format!(
@@ -168,8 +176,13 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                 } else {
                     format!("not a sops file ({})", one_line(&e.to_string()))
                 };
+                // without a rule, seal needs the recipients on the command line
+                let seal = match rule {
+                    Some(_) => format!("{} seal -i {name}", crate::prog::name()),
+                    None => format!("{} seal -i --age RECIPIENT {name}", crate::prog::name()),
+                };
                 f.problems.push(format!(
-                    "{what}: {}; encrypt it with `kubectl-sops seal -i {name}`",
+                    "{what}: {}; encrypt it with `{seal}`",
                     why.join("; ")
                 ));
             }
@@ -178,10 +191,17 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
     f
 }
 
-/// `git ls-files` below the working directory, filtered by [`FILE_ENDINGS`].
+/// `git ls-files` below the working directory, tracked and untracked-but-not-ignored, filtered by
+/// [`FILE_ENDINGS`].
 fn git_files() -> Result<Vec<String>> {
     let out = Command::new("git")
-        .args(["ls-files", "-z", "--cached"])
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
         .output()
         .map_err(|e| CliError {
             code: exit::GENERIC,
@@ -224,6 +244,7 @@ pub fn run(a: CheckArgs) -> Result<()> {
     });
     let mut problems = 0;
     let mut bad_files = 0;
+    let skipped = findings.iter().filter(|f| f.skipped).count();
     for (name, f) in files.iter().zip(&findings) {
         for n in &f.notes {
             eprintln!("{name}: note: {n}");
@@ -234,15 +255,22 @@ pub fn run(a: CheckArgs) -> Result<()> {
         problems += f.problems.len();
         bad_files += usize::from(!f.problems.is_empty());
     }
+    let summary = format!(
+        "check: {} file(s) checked, {skipped} skipped, {bad_files} failed",
+        files.len() - skipped
+    );
     if problems > 0 {
         return Err(CliError {
             code: exit::GENERIC,
             message: format!(
-                "check: {problems} problem(s) in {bad_files} of {} file(s)",
+                "{summary} ({problems} problem(s) in {bad_files} of {} file(s))",
                 files.len()
             ),
         }
         .into());
+    }
+    if a.all {
+        eprintln!("{}: {summary}", crate::prog::name());
     }
     Ok(())
 }

@@ -38,10 +38,10 @@ pub struct SetArgs {
     /// Read the value from stdin (keeps it out of shell history and process listings).
     #[arg(long, conflicts_with = "value_file")]
     pub value_stdin: bool,
-    /// Read the value from a file: `--value-file=F`, or bare `--value-file` to read it from the file
-    /// named by VALUE (sops' form).
-    #[arg(long, num_args = 0..=1, require_equals = true, value_name = "F")]
-    pub value_file: Option<Option<String>>,
+    /// Read the value from file F (`--value-file F FILE PATH`). sops' order, `--value-file FILE PATH
+    /// F`, is recognized by its PATH (the argument that starts with `[`).
+    #[arg(long, value_name = "F")]
+    pub value_file: Option<String>,
     /// Do not write the file when the value is already there (same value and type).
     #[arg(long)]
     pub idempotent: bool,
@@ -94,23 +94,13 @@ fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
         }
         Zeroizing::new(read_input(None)?)
     } else if let Some(f) = &a.value_file {
-        let path = match (f, &a.value) {
-            (Some(p), None) => p.as_str(),
-            (None, Some(p)) => p.as_str(),
-            (Some(_), Some(_)) => {
-                return Err(CliError::err(
-                    NO_FILE_SPECIFIED,
-                    "with --value-file=F, give only FILE and PATH",
-                ))
-            }
-            (None, None) => {
-                return Err(CliError::err(
-                    NO_FILE_SPECIFIED,
-                    "--value-file needs the file holding the value",
-                ))
-            }
-        };
-        Zeroizing::new(read_input(Some(path))?)
+        if a.value.is_some() {
+            return Err(CliError::err(
+                NO_FILE_SPECIFIED,
+                "with --value-file F, give only FILE and PATH",
+            ));
+        }
+        Zeroizing::new(read_input(Some(f))?)
     } else {
         match &a.value {
             Some(v) => Zeroizing::new(v.clone().into_bytes()),
@@ -162,8 +152,22 @@ fn write_back(file: &str, t: Target, docs: Vec<Branch>) -> Result<()> {
     write_output(&bytes, Some(file))
 }
 
+/// sops' argument order `--value-file FILE PATH VALUE_FILE` arrives as `value_file = FILE`,
+/// `file = PATH`, `path = VALUE_FILE`: put each where it belongs. Recognized by PATH, the one
+/// argument that starts with `[`.
+fn sops_value_file_order(mut a: SetArgs) -> SetArgs {
+    if a.value.is_none() && a.file.starts_with('[') && !a.path.starts_with('[') {
+        if let Some(vf) = a.value_file.take() {
+            let path = std::mem::replace(&mut a.file, vf);
+            a.value_file = Some(std::mem::replace(&mut a.path, path));
+        }
+    }
+    a
+}
+
 /// Runs `set`.
 pub fn run(a: SetArgs) -> Result<()> {
+    let a = sops_value_file_order(a);
     let file = a.file.as_str();
     let steps = tree_path(file, &a.path, "set")?;
     let text = value_text(&a)?;

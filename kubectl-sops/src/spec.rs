@@ -33,10 +33,19 @@ fn creation_rule(
     name: &str,
 ) -> Result<Option<CreationRule>> {
     Ok(match (config, path) {
-        (Some(c), Some(p)) => c
-            .rule_for(Path::new(p))
-            .map_err(|e| in_file(name, e))?
-            .cloned(),
+        (Some(c), Some(p)) => match c.rule_for(Path::new(p)) {
+            Ok(r) => r.cloned(),
+            Err(sops_engine::SopsError::Config(m)) if m == "no matching creation rules found" => {
+                return Err(CliError::err(
+                    exit::GENERIC,
+                    format!(
+                        "{name}: no matching creation rules found ({} has no rule for {p})",
+                        c.path.display()
+                    ),
+                ))
+            }
+            Err(e) => return Err(in_file(name, e).into()),
+        },
         (Some(c), None) => c
             .creation_rules
             .iter()
@@ -61,6 +70,17 @@ pub fn seal_spec(
 ) -> Result<SealSpec> {
     let flag_keys = recipients_from_flags(age, pgp);
     let rule = creation_rule(config, path, name)?;
+    if let (Some(c), None, None, true) = (config, path, &rule, flag_keys.is_empty()) {
+        if !c.creation_rules.is_empty() {
+            return Err(CliError::err(
+                exit::GENERIC,
+                format!(
+                    "no creation rule of {} matches {name} (its rules have a path_regex, and {name} has no path): give --filename-override PATH, the path the rules should match, or --age/--pgp",
+                    c.path.display()
+                ),
+            ));
+        }
+    }
     let mut spec = SealSpec::default();
     if let Some(r) = &rule {
         if flag_keys.is_empty()

@@ -502,3 +502,157 @@ fn rekey_without_a_terminal_applies_and_prints_what_changed() {
     let help = text(&e.ours().ok(["rekey", "--help"]));
     assert!(help.contains("Without a terminal on stdin"), "{help}");
 }
+
+// ------------------------------------------------------------------ 4: errors that mislead
+
+/// `seal -` inside a repo whose rules all have a path_regex: the error says no rule matched `<stdin>`
+/// and points to `--filename-override`, which then works (real sops decrypts the result).
+#[test]
+fn seal_from_stdin_without_a_matching_rule_points_to_filename_override() {
+    let Some(e) = env() else { return };
+    e.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {}\n",
+            e.recipient
+        ),
+    );
+    let (code, out, err) = e.ours().run_stdin(["seal", "-"], Some(SECRET.as_bytes()));
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    let line = one_line_err(&err);
+    assert!(
+        line.starts_with("kubectl-sops: no creation rule of "),
+        "{line}"
+    );
+    assert!(line.contains("matches <stdin>"), "{line}");
+    assert!(line.contains("--filename-override"), "{line}");
+    assert!(!line.contains("config file not found"), "{line}");
+    let out = e.ours().run_stdin(
+        ["seal", "--filename-override", "secrets/db.yaml", "-"],
+        Some(SECRET.as_bytes()),
+    );
+    assert_eq!(out.0, 0, "{}", out.2);
+    e.write("db.enc.yaml", &text(&out.1));
+    assert_eq!(text(&e.sops().ok(["decrypt", "db.enc.yaml"])), SECRET);
+    // a path no rule matches says so too
+    e.write("other.yaml", SECRET);
+    let (code, _, err) = e.ours().run(["seal", "other.yaml"]);
+    assert_eq!(code, 1);
+    assert!(
+        one_line_err(&err).ends_with(".sops.yaml has no rule for other.yaml)"),
+        "{err}"
+    );
+}
+
+/// `check`'s advice for a file no rule covers is a command that works.
+#[test]
+fn check_suggests_a_seal_command_that_works() {
+    let Some(e) = env() else { return };
+    e.write("s.yaml", SECRET);
+    let (code, out, _) = e.ours().run(["check", "s.yaml"]);
+    assert_eq!(code, 1);
+    let out = text(&out);
+    let cmd = out
+        .split_once("encrypt it with `")
+        .and_then(|(_, r)| r.split_once('`'))
+        .map(|(c, _)| c.to_string())
+        .unwrap_or_else(|| panic!("no suggestion in {out}"));
+    assert_eq!(cmd, "kubectl-sops seal -i --age RECIPIENT s.yaml");
+    let args: Vec<String> = cmd
+        .replace("RECIPIENT", &e.recipient)
+        .split(' ')
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let (code, _, err) = e.ours().run(&args);
+    assert_eq!(code, 0, "the suggestion fails: {err}");
+    let (code, _, err) = e.ours().run(["check", "s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// `check --all` looks at untracked files that .gitignore does not exclude, and ends with a summary.
+#[test]
+fn check_all_covers_untracked_files_and_summarizes() {
+    let Some(e) = env() else { return };
+    let Some(git) = need1("git") else { return };
+    let git = |args: &[&str]| {
+        let (code, _, err) = Sops::new(&git, e.dir.path()).run(args);
+        assert_eq!(code, 0, "git {args:?}: {err}");
+    };
+    git(&["init", "-q"]);
+    e.sealed_for("tracked.enc.yaml", "a");
+    e.write(".gitignore", "ignored.yaml\nplain-*\n");
+    e.write("ignored.yaml", SECRET);
+    e.write("template.yaml", "{{ .Values.x }}: [\n");
+    git(&["add", "tracked.enc.yaml", ".gitignore"]);
+    let (code, out, err) = e.ours().run(["check", "--all"]);
+    assert_eq!(code, 0, "{}{err}", text(&out));
+    assert_eq!(
+        err.lines().last(),
+        Some("kubectl-sops: check: 1 file(s) checked, 1 skipped, 0 failed"),
+        "{err}"
+    );
+    // an untracked plaintext Secret is caught
+    e.write("new.yaml", SECRET);
+    let (code, out, err) = e.ours().run(["check", "--all"]);
+    assert_eq!(code, 1, "{err}");
+    let out = text(&out);
+    assert!(out.starts_with("new.yaml: not encrypted"), "{out}");
+    assert!(!out.contains("ignored.yaml"), "{out}");
+    assert_eq!(
+        one_line_err(&err),
+        "kubectl-sops: check: 2 file(s) checked, 1 skipped, 1 failed (1 problem(s) in 1 of 3 file(s))"
+    );
+}
+
+/// `--value-file F FILE PATH` reads the value from F; sops' order `--value-file FILE PATH F` still
+/// works.
+#[test]
+fn set_value_file_takes_its_value() {
+    let Some(e) = env() else { return };
+    e.sealed_for("s.enc.yaml", "a");
+    e.write("v1.json", "\"first\"");
+    e.write("v2.json", "\"second\"");
+    let p = r#"["stringData"]["password"]"#;
+    e.ours()
+        .ok(["set", "--value-file", "v1.json", "s.enc.yaml", p]);
+    assert_eq!(
+        e.sops().ok(["decrypt", "--extract", p, "s.enc.yaml"]),
+        b"first"
+    );
+    e.ours()
+        .ok(["set", "--value-file", "s.enc.yaml", p, "v2.json"]);
+    assert_eq!(
+        e.sops().ok(["decrypt", "--extract", p, "s.enc.yaml"]),
+        b"second"
+    );
+    let (code, _, err) = e.ours().run(["set", "s.enc.yaml", p, "--value-file"]);
+    assert_eq!(code, 2, "the flag needs its value: {err}");
+}
+
+/// `--extract` with a missing key names it, as sops does, with the same exit code.
+#[test]
+fn extract_names_the_missing_component_like_sops() {
+    let Some(e) = env() else { return };
+    e.sealed_for("s.enc.yaml", "a");
+    for (path, what) in [
+        (r#"["stringData"]["nope"]"#, "component ['nope'] not found"),
+        (r#"["nope"]["x"]"#, "component ['nope'] not found"),
+        (
+            r#"["stringData"][3]"#,
+            "component [3] is integer, but tree part is not a slice",
+        ),
+    ] {
+        let (code, _, err) = e.ours().run(["unseal", "--extract", path, "s.enc.yaml"]);
+        let (sops_code, _, sops_err) = e.sops().run(["decrypt", "--extract", path, "s.enc.yaml"]);
+        assert_eq!(code, sops_code, "{path}: {err} / {sops_err}");
+        assert_eq!(
+            one_line_err(&err),
+            format!("kubectl-sops: s.enc.yaml: {what}")
+        );
+        if !what.contains("integer") {
+            assert!(sops_err.contains(what), "sops says {sops_err}");
+        }
+    }
+}
