@@ -107,7 +107,12 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
             }
             match keys.data_key(&md) {
                 Ok(k) => match decrypt_with_key(docs, &md, &k, false) {
-                    Ok(_) => {}
+                    Ok((plain, _)) => {
+                        let bad = sops_engine::k8s::non_base64_data(&plain);
+                        if !bad.is_empty() {
+                            f.problems.push(non_base64_problem(&bad));
+                        }
+                    }
                     Err(SopsError::MacMismatch | SopsError::NoMac | SopsError::MacDecrypt(_)) => {
                         f.problems.push(
                             "MAC mismatch: the file was changed outside sops or tampered with"
@@ -157,7 +162,12 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                 .as_deref()
                 .map(plaintext_secret_values)
                 .unwrap_or_default();
-            if plain_docs.is_none() && rule.is_none() && !not_encrypted {
+            if let Some(docs) = &plain_docs {
+                let bad = sops_engine::k8s::non_base64_data(docs);
+                if !bad.is_empty() {
+                    f.problems.push(non_base64_problem(&bad));
+                }
+            } else if rule.is_none() && !not_encrypted {
                 f.skipped = true;
             }
             let mut why = Vec::new();
@@ -189,6 +199,14 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
         }
     }
     f
+}
+
+/// The problem line for Secret `data` entries that are not base64.
+fn non_base64_problem(bad: &[String]) -> String {
+    format!(
+        "Kubernetes Secret with data that is not base64 at {} (Kubernetes rejects it; move the value to stringData, or encode it: `set --base64`)",
+        bad.join(", ")
+    )
 }
 
 /// `git ls-files` below the working directory, tracked and untracked-but-not-ignored, filtered by

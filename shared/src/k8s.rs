@@ -198,6 +198,53 @@ fn payload_has_clear_key(doc: &Branch) -> bool {
         if items.iter().any(|i| matches!(i, Value::Map(m) if payload_has_clear_key(m))))
 }
 
+/// True when `s` is what Kubernetes accepts in a Secret's `data`: standard base64 with padding.
+pub fn is_base64(s: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).is_ok()
+}
+
+/// The `data` entries of the Secrets in `docs` (and in their lists' items) whose value is not a
+/// base64 string, as `data.KEY` (`items[I].data.KEY` in lists). Kubernetes rejects such a Secret.
+pub fn non_base64_data(docs: &[Branch]) -> Vec<String> {
+    fn of_secret(doc: &Branch, prefix: &str, out: &mut Vec<String>) {
+        if let Some(Value::Map(data)) = get(doc, "data") {
+            for item in data {
+                if let crate::tree::Item::Pair(k, v) = item {
+                    let ok = match v {
+                        Value::Str(s) => is_base64(s),
+                        Value::Null => true,
+                        _ => false,
+                    };
+                    if !ok {
+                        out.push(format!("{prefix}data.{k}"));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for doc in docs {
+        if is_secret(doc) {
+            of_secret(doc, "", &mut out);
+        } else if let Some(Value::Seq(items)) = get(doc, "items") {
+            let typed = str_field(doc, "kind") == Some("SecretList");
+            for (i, item) in items
+                .iter()
+                .filter(|v| !matches!(v, Value::Comment(_)))
+                .enumerate()
+            {
+                if let Value::Map(m) = item {
+                    if is_secret(m) || (typed && str_field(m, "kind").is_none()) {
+                        of_secret(m, &format!("items[{i}]."), &mut out);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// One line saying what a rule from [`default_rule`] encrypts, for the note printed when no
 /// `.sops.yaml` rule or flag chose the rule.
 pub fn describe_default(rule: &EncryptionRule) -> String {
@@ -316,6 +363,26 @@ mod tests {
         let l = list("List", "v1", vec![leaky, config_map()]);
         assert_eq!(default_rule(&[l]), EncryptionRule::Default);
         assert!(describe_default(&r).contains("unencrypted_regex: ^(apiVersion|kind|metadata)$"));
+    }
+
+    #[test]
+    fn secret_data_must_be_base64() {
+        let with_data = |v: &str| -> Branch {
+            vec![
+                pair("apiVersion", s("v1")),
+                pair("kind", s("Secret")),
+                pair(
+                    "data",
+                    Value::Map(vec![pair("ok", s("aGk=")), pair("bad", s(v))]),
+                ),
+            ]
+        };
+        assert_eq!(non_base64_data(&[with_data("no way")]), ["data.bad"]);
+        assert!(non_base64_data(&[with_data("")]).is_empty());
+        let l = list("List", "v1", vec![config_map(), with_data("x!")]);
+        assert_eq!(non_base64_data(&[l]), ["items[1].data.bad"]);
+        // a ConfigMap's data is text
+        assert!(non_base64_data(&[config_map()]).is_empty());
     }
 
     #[test]

@@ -656,3 +656,72 @@ fn extract_names_the_missing_component_like_sops() {
         }
     }
 }
+
+// ------------------------------------------------------------------ 6: Secrets in `data`
+
+#[test]
+fn set_refuses_plain_text_in_secret_data_and_base64_encodes_on_request() {
+    let Some(e) = env() else { return };
+    e.sealed_for("s.enc.yaml", "a");
+    let before = e.read("s.enc.yaml");
+    let p = r#"["data"]["token"]"#;
+    let (code, _, err) = e.ours().run(["set", "s.enc.yaml", p, "\"not base64!\""]);
+    assert_eq!(code, 7, "{err}");
+    let line = one_line_err(&err);
+    assert!(!line.contains("not base64!"), "the value leaked: {line}");
+    assert!(
+        line.contains("stringData") && line.contains("--base64"),
+        "{line}"
+    );
+    assert_eq!(e.read("s.enc.yaml"), before, "unchanged");
+    // --base64 encodes
+    e.ours()
+        .ok(["set", "--base64", "s.enc.yaml", p, "\"not base64!\""]);
+    assert_eq!(
+        e.sops().ok(["decrypt", "--extract", p, "s.enc.yaml"]),
+        b"bm90IGJhc2U2NCE="
+    );
+    // base64 is accepted as is; stringData takes anything
+    e.ours().ok(["set", "s.enc.yaml", p, "\"aGk=\""]);
+    e.ours().ok([
+        "set",
+        "s.enc.yaml",
+        r#"["stringData"]["x"]"#,
+        "\"any text\"",
+    ]);
+    // a whole data map is checked too
+    let (code, _, _) = e.ours().run([
+        "set",
+        "s.enc.yaml",
+        r#"["data"]"#,
+        r#"{"a":"aGk=","b":"no way"}"#,
+    ]);
+    assert_eq!(code, 7);
+}
+
+#[test]
+fn check_reports_secret_data_that_is_not_base64() {
+    let Some(e) = env() else { return };
+    let bad = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\ndata:\n    password: hunter2!\n    ok: aGk=\n";
+    e.write("bad.yaml", bad);
+    // sealed by real sops, so the file itself is sound
+    let out = e.sops().ok([
+        "encrypt",
+        "--age",
+        &e.recipient,
+        "--encrypted-regex",
+        "^data$",
+        "bad.yaml",
+    ]);
+    e.write("bad.enc.yaml", &text(&out));
+    let (code, out, _) = e.ours().run(["check", "bad.enc.yaml"]);
+    assert_eq!(code, 1);
+    let out = text(&out);
+    assert!(
+        out.starts_with(
+            "bad.enc.yaml: Kubernetes Secret with data that is not base64 at data.password ("
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"), "{out}");
+}
