@@ -3,12 +3,15 @@
 //!
 //! - a file a `.sops.yaml` creation rule matches that is not encrypted;
 //! - a Kubernetes `Secret` with plaintext `data`/`stringData` values (encrypted file or not);
+//! - a Kubernetes `Secret` whose `data` holds a value that is not base64 (checked in the decrypted
+//!   values when a key is at hand, and in plaintext files);
 //! - a MAC mismatch (checked when a key is at hand; otherwise a note on stderr, or a problem with
 //!   `--require-keys`);
 //! - age/PGP recipients that differ from the matching creation rule.
 //!
 //! Files no rule matches that hold no Secret are fine, and so are files that do not parse (templates)
-//! unless a rule matches them. `.sops.yaml` itself is never checked.
+//! unless a rule matches them. `.sops.yaml` itself is never checked. Those two count as skipped in
+//! the summary line `--all` ends with.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
