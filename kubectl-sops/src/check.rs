@@ -3,12 +3,15 @@
 //!
 //! - a file a `.sops.yaml` creation rule matches that is not encrypted;
 //! - a Kubernetes `Secret` with plaintext `data`/`stringData` values (encrypted file or not);
+//! - a Kubernetes `Secret` whose `data` holds a value that is not base64 (checked in the decrypted
+//!   values when a key is at hand, and in plaintext files);
 //! - a MAC mismatch (checked when a key is at hand; otherwise a note on stderr, or a problem with
 //!   `--require-keys`);
 //! - age/PGP recipients that differ from the matching creation rule.
 //!
 //! Files no rule matches that hold no Secret are fine, and so are files that do not parse (templates)
-//! unless a rule matches them. `.sops.yaml` itself is never checked.
+//! unless a rule matches them. `.sops.yaml` itself is never checked. Those two count as skipped in
+//! the summary line `--all` ends with.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,7 +38,8 @@ pub struct CheckArgs {
     /// Files to check (pre-commit passes the staged ones, relative to the working directory).
     #[arg(required_unless_present = "all")]
     pub files: Vec<String>,
-    /// Check every git-tracked YAML/JSON/dotenv/INI file below the working directory.
+    /// Check every YAML/JSON/dotenv/INI file below the working directory that git tracks or would
+    /// (untracked files not ignored by .gitignore included); ends with a summary line.
     #[arg(long)]
     pub all: bool,
     /// Fail when the MAC of an encrypted file cannot be verified for lack of a key.
@@ -57,6 +61,8 @@ pub struct CheckArgs {
 struct Findings {
     problems: Vec<String>,
     notes: Vec<String>,
+    /// Not looked at: `.sops.yaml`, or a file that does not parse and that no rule covers.
+    skipped: bool,
 }
 
 fn rule_name(r: &CreationRule) -> String {
@@ -80,6 +86,7 @@ fn is_config_file(name: &str, config: Option<&Config>) -> bool {
 fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing) -> Findings {
     let mut f = Findings::default();
     if is_config_file(name, config) {
+        f.skipped = true;
         return f;
     }
     let input = match std::fs::read(name) {
@@ -103,7 +110,12 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
             }
             match keys.data_key(&md) {
                 Ok(k) => match decrypt_with_key(docs, &md, &k, false) {
-                    Ok(_) => {}
+                    Ok((plain, _)) => {
+                        let bad = sops_engine::k8s::non_base64_data(&plain);
+                        if !bad.is_empty() {
+                            f.problems.push(non_base64_problem(&bad));
+                        }
+                    }
                     Err(SopsError::MacMismatch | SopsError::NoMac | SopsError::MacDecrypt(_)) => {
                         f.problems.push(
                             "MAC mismatch: the file was changed outside sops or tampered with"
@@ -130,9 +142,10 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                         why.push(format!("extra {}", extra.join(", ")));
                     }
                     f.problems.push(format!(
-                        "recipients differ from .sops.yaml ({}): {}; run `kubectl-sops rekey {name}`",
+                        "recipients differ from .sops.yaml ({}): {}; run `{} rekey {name}`",
                         rule_name(r),
-                        why.join("; ")
+                        why.join("; "),
+                        crate::prog::name()
                     ));
                 }
             }
@@ -144,13 +157,22 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                 f.problems.push(one_line(&e.to_string()));
                 return f;
             }
-            let secret_fields = match format {
-                Format::Yaml | Format::Json => st
-                    .load_plain(&input)
-                    .map(|docs| plaintext_secret_values(&docs))
-                    .unwrap_or_default(),
-                _ => Vec::new(),
+            let plain_docs = match format {
+                Format::Yaml | Format::Json => st.load_plain(&input).ok(),
+                _ => None,
             };
+            let secret_fields = plain_docs
+                .as_deref()
+                .map(plaintext_secret_values)
+                .unwrap_or_default();
+            if let Some(docs) = &plain_docs {
+                let bad = sops_engine::k8s::non_base64_data(docs);
+                if !bad.is_empty() {
+                    f.problems.push(non_base64_problem(&bad));
+                }
+            } else if rule.is_none() && !not_encrypted {
+                f.skipped = true;
+            }
             let mut why = Vec::new();
             if !secret_fields.is_empty() {
                 why.push(format!(
@@ -167,8 +189,13 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                 } else {
                     format!("not a sops file ({})", one_line(&e.to_string()))
                 };
+                // without a rule, seal needs the recipients on the command line
+                let seal = match rule {
+                    Some(_) => format!("{} seal -i {name}", crate::prog::name()),
+                    None => format!("{} seal -i --age RECIPIENT {name}", crate::prog::name()),
+                };
                 f.problems.push(format!(
-                    "{what}: {}; encrypt it with `kubectl-sops seal -i {name}`",
+                    "{what}: {}; encrypt it with `{seal}`",
                     why.join("; ")
                 ));
             }
@@ -177,10 +204,25 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
     f
 }
 
-/// `git ls-files` below the working directory, filtered by [`FILE_ENDINGS`].
+/// The problem line for Secret `data` entries that are not base64.
+fn non_base64_problem(bad: &[String]) -> String {
+    format!(
+        "Kubernetes Secret with data that is not base64 at {} (Kubernetes rejects it; move the value to stringData, or encode it: `set --base64`)",
+        bad.join(", ")
+    )
+}
+
+/// `git ls-files` below the working directory, tracked and untracked-but-not-ignored, filtered by
+/// [`FILE_ENDINGS`].
 fn git_files() -> Result<Vec<String>> {
     let out = Command::new("git")
-        .args(["ls-files", "-z", "--cached"])
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
         .output()
         .map_err(|e| CliError {
             code: exit::GENERIC,
@@ -223,6 +265,7 @@ pub fn run(a: CheckArgs) -> Result<()> {
     });
     let mut problems = 0;
     let mut bad_files = 0;
+    let skipped = findings.iter().filter(|f| f.skipped).count();
     for (name, f) in files.iter().zip(&findings) {
         for n in &f.notes {
             eprintln!("{name}: note: {n}");
@@ -233,15 +276,22 @@ pub fn run(a: CheckArgs) -> Result<()> {
         problems += f.problems.len();
         bad_files += usize::from(!f.problems.is_empty());
     }
+    let summary = format!(
+        "check: {} file(s) checked, {skipped} skipped, {bad_files} failed",
+        files.len() - skipped
+    );
     if problems > 0 {
         return Err(CliError {
             code: exit::GENERIC,
             message: format!(
-                "check: {problems} problem(s) in {bad_files} of {} file(s)",
+                "{summary} ({problems} problem(s) in {bad_files} of {} file(s))",
                 files.len()
             ),
         }
         .into());
+    }
+    if a.all {
+        eprintln!("{}: {summary}", crate::prog::name());
     }
     Ok(())
 }

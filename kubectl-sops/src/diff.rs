@@ -216,7 +216,8 @@ fn run_diff(a: &DiffArgs) -> Result<bool> {
     no_key.dedup();
     if !no_key.is_empty() {
         eprintln!(
-            "kubectl-sops: no key for {}: comparing ciphertexts",
+            "{}: no key for {}: comparing ciphertexts",
+            crate::prog::name(),
             no_key.join(" and ")
         );
     }
@@ -368,7 +369,10 @@ pub fn run_textconv(a: TextconvArgs) -> Result<()> {
         Ok(None) if !a.show_values => None,
         Ok(None) => return Err(no_key_for_values(name)),
         Err(e) if !a.show_values => {
-            eprintln!("kubectl-sops: textconv: {e:#}; showing ciphertext fingerprints");
+            eprintln!(
+                "{}: textconv: {e:#}; showing ciphertext fingerprints",
+                crate::prog::name()
+            );
             None
         }
         Err(e) => return Err(e),

@@ -186,7 +186,7 @@ fn new_file_spec(
     docs: &[Branch],
 ) -> Result<sops_engine::file::SealSpec> {
     let file = a.file.as_str();
-    let spec = seal_spec(config, Some(file), file, docs, &a.age, &a.pgp)?;
+    let spec = seal_spec(config, Some(file), file, docs, &a.age, &a.pgp, true)?;
     if spec.groups.iter().all(Vec::is_empty) {
         return Err(in_file(
             file,
@@ -283,7 +283,7 @@ fn edit_in_private_dir(
     let opts = editor::EditOptions {
         editor_vars: EDITOR_VARS,
         allow_disk_temp: a.allow_disk_temp,
-        tool: "kubectl-sops",
+        tool: crate::prog::name(),
     };
     editor::edit_in_private_dir(file, plaintext, &opts, parse)
         .map_err(|e| CliError::err(e.exit_code(), e.to_string()))

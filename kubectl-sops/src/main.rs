@@ -6,13 +6,14 @@ mod completion;
 mod diff;
 mod edit;
 mod io;
+mod prog;
 mod rekey;
 mod seal;
 mod set;
 mod spec;
 mod unseal;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use sops_engine::SopsError;
 
 /// Seal and unseal SOPS-encrypted manifests (files real sops, Flux and KSOPS read).
@@ -101,8 +102,15 @@ pub fn in_file(file: &str, e: SopsError) -> CliError {
     }
 }
 
+/// The command line, named as the user typed it ([`prog::name`]).
+fn parse_cli() -> Cli {
+    let name = prog::name();
+    let matches = Cli::command().name(name).bin_name(name).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     let result = match cli.command {
         Command::Seal(a) => seal::run(*a),
         Command::Unseal(a) => unseal::run(a),
@@ -119,7 +127,7 @@ fn main() {
     };
     if let Err(e) = result {
         let code = e.downcast_ref::<CliError>().map(|c| c.code).unwrap_or(1);
-        eprintln!("kubectl-sops: {}", one_line(&format!("{e:#}")));
+        eprintln!("{}: {}", prog::name(), one_line(&format!("{e:#}")));
         std::process::exit(code);
     }
 }

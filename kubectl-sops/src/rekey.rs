@@ -4,9 +4,10 @@
 //!
 //! Files are processed in parallel. One line per file: `FILE: updated (+…, -…)`,
 //! `FILE: already up to date` (the file is not rewritten), `FILE: rotated`, on stdout, or
-//! `FILE: error: …` on stderr. A progress bar is drawn on stderr when it is a terminal. When stdin is
+//! `kubectl-sops: FILE: …` on stderr. A progress bar is drawn on stderr when it is a terminal. When stdin is
 //! a terminal and `--yes` is not given, the key group changes of each file are shown and confirmed
-//! first, like `sops updatekeys`.
+//! first, like `sops updatekeys`; when it is not (CI, pipes), they are applied without asking and
+//! printed (without `--yes`).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,8 @@ pub struct RekeyArgs {
     /// Encrypted files to update.
     #[arg(required = true)]
     pub files: Vec<String>,
-    /// Pre-approve all changes (never prompt).
+    /// Pre-approve all changes (never prompt). Without a terminal on stdin (CI, pipes) rekey never
+    /// asks either: it applies the changes and prints, for each file, the key groups it changed.
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Also generate a new data key and re-encrypt every value with it (like `sops rotate`); without
@@ -354,8 +356,8 @@ pub fn run(a: RekeyArgs) -> Result<()> {
             // a single file's error is reported once, by main, with its own exit code
             Outcome::Failed(e) if n > 1 => r.line(
                 &format!(
-                    "{}: error: {}",
-                    name,
+                    "{}: {name}: {}",
+                    crate::prog::name(),
                     e.message
                         .strip_prefix(&format!("{name}: "))
                         .unwrap_or(&e.message)
@@ -420,7 +422,22 @@ pub fn run(a: RekeyArgs) -> Result<()> {
         parallel(n, jobs, |i| {
             let name = &a.files[i];
             let o = match run.load(name) {
-                Ok(l) => run.apply(name, l),
+                Ok(l) => {
+                    // not asked (no terminal): say what changed, as the question would have
+                    let shown = (!a.yes && l.plan.changes()).then(|| l.plan.pretty());
+                    let o = run.apply(name, l);
+                    if let (Some(p), Outcome::Updated(_) | Outcome::Rotated(_)) = (shown, &o) {
+                        let mut r = reporter.lock().unwrap_or_else(|p| p.into_inner());
+                        r.line(
+                            &format!(
+                                "{name}: changed without asking (stdin is not a terminal; -y to silence):\n{}",
+                                p.trim_end()
+                            ),
+                            false,
+                        );
+                    }
+                    o
+                }
                 Err(e) => Outcome::Failed(e),
             };
             report(name, &o);

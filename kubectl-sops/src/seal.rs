@@ -96,6 +96,44 @@ impl SealArgs {
     }
 }
 
+/// The one line printed when `--output` names an encrypted file that does not open here: it is
+/// replaced by a new encryption, and its recipients that the new one does not list lose access.
+fn replaced_note(
+    target: &str,
+    bytes: &[u8],
+    store: &dyn sops_engine::stores::Store,
+    spec: &sops_engine::file::SealSpec,
+    e: &SopsError,
+) -> String {
+    let new: Vec<&str> = spec.groups.iter().flatten().map(|r| r.id()).collect();
+    let dropped: Vec<String> = match store.load_encrypted(bytes) {
+        Ok((_, md)) => md
+            .all_keys()
+            .map(|k| k.describe())
+            .filter(|k| !new.contains(&k.as_str()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let why = match e {
+        SopsError::DataKey(_) => "no key here can decrypt it".to_string(),
+        other => crate::one_line(&other.to_string()),
+    };
+    let fate = if dropped.is_empty() {
+        "its recipients are all kept".to_string()
+    } else {
+        format!("its recipient(s) {} lose access", dropped.join(", "))
+    };
+    let new = if new.is_empty() {
+        "no recipient".to_string()
+    } else {
+        new.join(", ")
+    };
+    format!(
+        "{}: note: {target}: {why}, so it is replaced by a new encryption (new data key, every value re-encrypted) for {new}; {fate}",
+        crate::prog::name(),
+    )
+}
+
 /// Runs `seal`.
 pub fn run(a: SealArgs) -> Result<()> {
     let file = a.file.as_deref();
@@ -129,6 +167,7 @@ pub fn run(a: SealArgs) -> Result<()> {
         &docs,
         &a.age,
         &a.pgp,
+        a.flag_rule().is_none(),
     )?;
     if let Some(rule) = a.flag_rule() {
         spec.rule = rule;
@@ -153,7 +192,10 @@ pub fn run(a: SealArgs) -> Result<()> {
                 Ok(o) => Some(o),
                 Err(SopsError::MetadataNotFound) => None,
                 Err(e) => {
-                    eprintln!("kubectl-sops: note: {t} exists but does not open ({e}); sealing with a new data key");
+                    eprintln!(
+                        "{}",
+                        replaced_note(t, &bytes, out_store.as_ref(), &spec, &e)
+                    );
                     None
                 }
             }

@@ -13,7 +13,7 @@ use anyhow::Result;
 use clap::Args;
 use sops_engine::file::{open, parse_tree_path, reseal, Opened, PathStep};
 use sops_engine::keys::KeyRing;
-use sops_engine::tree::Branch;
+use sops_engine::tree::{Branch, Item, Value};
 use sops_engine::treepath::{self, PathError};
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
@@ -38,10 +38,13 @@ pub struct SetArgs {
     /// Read the value from stdin (keeps it out of shell history and process listings).
     #[arg(long, conflicts_with = "value_file")]
     pub value_stdin: bool,
-    /// Read the value from a file: `--value-file=F`, or bare `--value-file` to read it from the file
-    /// named by VALUE (sops' form).
-    #[arg(long, num_args = 0..=1, require_equals = true, value_name = "F")]
-    pub value_file: Option<Option<String>>,
+    /// Read the value from file F (`--value-file F FILE PATH`). sops' order, `--value-file FILE PATH
+    /// F`, is recognized by its PATH (the argument that starts with `[`).
+    #[arg(long, value_name = "F")]
+    pub value_file: Option<String>,
+    /// Store a string value base64-encoded (for a Secret's `data`, which Kubernetes wants in base64).
+    #[arg(long)]
+    pub base64: bool,
     /// Do not write the file when the value is already there (same value and type).
     #[arg(long)]
     pub idempotent: bool,
@@ -94,23 +97,13 @@ fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
         }
         Zeroizing::new(read_input(None)?)
     } else if let Some(f) = &a.value_file {
-        let path = match (f, &a.value) {
-            (Some(p), None) => p.as_str(),
-            (None, Some(p)) => p.as_str(),
-            (Some(_), Some(_)) => {
-                return Err(CliError::err(
-                    NO_FILE_SPECIFIED,
-                    "with --value-file=F, give only FILE and PATH",
-                ))
-            }
-            (None, None) => {
-                return Err(CliError::err(
-                    NO_FILE_SPECIFIED,
-                    "--value-file needs the file holding the value",
-                ))
-            }
-        };
-        Zeroizing::new(read_input(Some(path))?)
+        if a.value.is_some() {
+            return Err(CliError::err(
+                NO_FILE_SPECIFIED,
+                "with --value-file F, give only FILE and PATH",
+            ));
+        }
+        Zeroizing::new(read_input(Some(f))?)
     } else {
         match &a.value {
             Some(v) => Zeroizing::new(v.clone().into_bytes()),
@@ -162,8 +155,77 @@ fn write_back(file: &str, t: Target, docs: Vec<Branch>) -> Result<()> {
     write_output(&bytes, Some(file))
 }
 
+/// sops' argument order `--value-file FILE PATH VALUE_FILE` arrives as `value_file = FILE`,
+/// `file = PATH`, `path = VALUE_FILE`: put each where it belongs. Recognized by PATH, the one
+/// argument that starts with `[`.
+fn sops_value_file_order(mut a: SetArgs) -> SetArgs {
+    if a.value.is_none() && a.file.starts_with('[') && !a.path.starts_with('[') {
+        if let Some(vf) = a.value_file.take() {
+            let path = std::mem::replace(&mut a.file, vf);
+            a.value_file = Some(std::mem::replace(&mut a.path, path));
+        }
+    }
+    a
+}
+
+/// `--base64`: the string value encoded. A Secret's `data` gets only base64 strings: any other
+/// string is refused with a hint (exit 7), without showing it.
+fn secret_data_value(
+    file: &str,
+    doc: &Branch,
+    steps: &[PathStep],
+    value: Value,
+    encode: bool,
+) -> Result<Value> {
+    use base64::Engine;
+    let value = match value {
+        Value::Str(s) if encode => {
+            Value::Str(base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
+        }
+        _ if encode => {
+            return Err(CliError::err(
+                INVALID_SET_FORMAT,
+                format!("{file}: --base64 encodes a string value (give VALUE as a JSON string)"),
+            ))
+        }
+        other => other,
+    };
+    let in_data = sops_engine::k8s::is_secret(doc)
+        && matches!(steps.first(), Some(PathStep::Key(k)) if k == "data");
+    if !in_data {
+        return Ok(value);
+    }
+    let bad: Vec<String> = match (&steps[1..], &value) {
+        ([_], Value::Str(s)) if !sops_engine::k8s::is_base64(s) => vec![String::new()],
+        ([], Value::Map(m)) => {
+            let wrapped = vec![
+                Item::Pair("apiVersion".into(), Value::Str("v1".into())),
+                Item::Pair("kind".into(), Value::Str("Secret".into())),
+                Item::Pair("data".into(), Value::Map(m.clone())),
+            ];
+            sops_engine::k8s::non_base64_data(&[wrapped])
+        }
+        _ => Vec::new(),
+    };
+    if bad.is_empty() {
+        return Ok(value);
+    }
+    let key = match steps.get(1) {
+        Some(PathStep::Key(k)) => k.clone(),
+        _ => "KEY".into(),
+    };
+    Err(CliError::err(
+        INVALID_SET_FORMAT,
+        format!(
+            "{file}: a Secret's data holds base64, and this value is not base64{}; set plain text under stringData (['stringData']['{key}']), or pass --base64 to encode it",
+            if bad[0].is_empty() { String::new() } else { format!(" (at {})", bad.join(", ")) }
+        ),
+    ))
+}
+
 /// Runs `set`.
 pub fn run(a: SetArgs) -> Result<()> {
+    let a = sops_value_file_order(a);
     let file = a.file.as_str();
     let steps = tree_path(file, &a.path, "set")?;
     let text = value_text(&a)?;
@@ -179,6 +241,7 @@ pub fn run(a: SetArgs) -> Result<()> {
     let Some(first) = docs.first_mut() else {
         return Err(in_file(file, SopsError::NoDocument).into());
     };
+    let value = secret_data_value(file, first, &steps, value, a.base64)?;
     let changed = treepath::set(first, &steps, value).map_err(|e| path_err(file, e))?;
     if !changed && a.idempotent {
         return Ok(());

@@ -33,10 +33,19 @@ fn creation_rule(
     name: &str,
 ) -> Result<Option<CreationRule>> {
     Ok(match (config, path) {
-        (Some(c), Some(p)) => c
-            .rule_for(Path::new(p))
-            .map_err(|e| in_file(name, e))?
-            .cloned(),
+        (Some(c), Some(p)) => match c.rule_for(Path::new(p)) {
+            Ok(r) => r.cloned(),
+            Err(sops_engine::SopsError::Config(m)) if m == "no matching creation rules found" => {
+                return Err(CliError::err(
+                    exit::GENERIC,
+                    format!(
+                        "{name}: no matching creation rules found ({} has no rule for {p})",
+                        c.path.display()
+                    ),
+                ))
+            }
+            Err(e) => return Err(in_file(name, e).into()),
+        },
         (Some(c), None) => c
             .creation_rules
             .iter()
@@ -48,8 +57,8 @@ fn creation_rule(
 
 /// The seal spec for a new file: the `--age`/`--pgp` recipients when given (one key group), else the
 /// keys of the creation rule matching `path`; the rule's encryption rule, else the Kubernetes default
-/// (`sops_engine::k8s`). Errors when no flag key is given and the rule only names key kinds this tool
-/// cannot use.
+/// (`sops_engine::k8s`), announced in one line on stderr when `announce_default` (the caller has no
+/// rule flag). Errors when no flag key is given and the rule only names key kinds this tool cannot use.
 pub fn seal_spec(
     config: Option<&Config>,
     path: Option<&str>,
@@ -57,9 +66,21 @@ pub fn seal_spec(
     docs: &[Branch],
     age: &[String],
     pgp: &[String],
+    announce_default: bool,
 ) -> Result<SealSpec> {
     let flag_keys = recipients_from_flags(age, pgp);
     let rule = creation_rule(config, path, name)?;
+    if let (Some(c), None, None, true) = (config, path, &rule, flag_keys.is_empty()) {
+        if !c.creation_rules.is_empty() {
+            return Err(CliError::err(
+                exit::GENERIC,
+                format!(
+                    "no creation rule of {} matches {name} (its rules have a path_regex, and {name} has no path): give --filename-override PATH, the path the rules should match, or --age/--pgp",
+                    c.path.display()
+                ),
+            ));
+        }
+    }
     let mut spec = SealSpec::default();
     if let Some(r) = &rule {
         if flag_keys.is_empty()
@@ -82,9 +103,22 @@ pub fn seal_spec(
         spec.groups = vec![flag_keys];
         spec.shamir_threshold = 0;
     }
-    spec.rule = rule
+    spec.rule = match rule
         .map(|r| r.rule)
         .filter(|r| *r != EncryptionRule::Default)
-        .unwrap_or_else(|| sops_engine::k8s::default_rule(docs));
+    {
+        Some(r) => r,
+        None => {
+            let r = sops_engine::k8s::default_rule(docs);
+            if announce_default {
+                eprintln!(
+                    "{}: {name}: no .sops.yaml rule or rule flag applies; {}",
+                    crate::prog::name(),
+                    sops_engine::k8s::describe_default(&r)
+                );
+            }
+            r
+        }
+    };
     Ok(spec)
 }

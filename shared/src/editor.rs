@@ -74,8 +74,11 @@ pub enum EditError {
         source: std::io::Error,
     },
     /// The content was saved unchanged.
-    #[error("File has not changed, exiting.")]
-    Unchanged,
+    #[error("{file}: File has not changed, exiting.")]
+    Unchanged {
+        /// The file being edited.
+        file: String,
+    },
     /// The edited content does not parse (or is refused by the caller's check).
     #[error("{file}: the edited content is not valid: {source}; the file is unchanged")]
     Invalid {
@@ -101,7 +104,7 @@ impl EditError {
             }
             EditError::TempDir { .. } => exit::COULD_NOT_WRITE_OUTPUT,
             EditError::ReadBack { .. } => exit::COULD_NOT_READ_INPUT,
-            EditError::Unchanged => exit::FILE_HAS_NOT_BEEN_MODIFIED,
+            EditError::Unchanged { .. } => exit::FILE_HAS_NOT_BEEN_MODIFIED,
             EditError::Invalid { source, .. } => source.exit_code(),
             EditError::Wait(_) | EditError::Interrupted => exit::GENERIC,
         }
@@ -161,7 +164,9 @@ pub fn edit_in_private_dir<T>(
                 })?,
             );
         if edited.as_slice() == plaintext {
-            return Err(EditError::Unchanged);
+            return Err(EditError::Unchanged {
+                file: file.to_string(),
+            });
         }
         match parse(&edited) {
             Ok(v) => return Ok(v),
@@ -324,7 +329,7 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_sops() {
-        assert_eq!(EditError::Unchanged.exit_code(), 200);
+        assert_eq!(EditError::Unchanged { file: "f".into() }.exit_code(), 200);
         assert_eq!(EditError::NoEditor(String::new()).exit_code(), 201);
         assert_eq!(
             EditError::Invalid {

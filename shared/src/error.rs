@@ -80,7 +80,7 @@ pub enum SopsError {
     #[error("cannot encrypt: the file holds no document")]
     NoDocument,
     /// A value could not be decrypted.
-    #[error("could not decrypt value at {path}: {reason}")]
+    #[error("could not decrypt value at {}: {reason}", path.trim_end_matches(':'))]
     Decrypt {
         /// Key path of the value (`data:password:`).
         path: String,
@@ -88,7 +88,7 @@ pub enum SopsError {
         reason: String,
     },
     /// A value could not be encrypted.
-    #[error("could not encrypt value at {path}: {reason}")]
+    #[error("could not encrypt value at {}: {reason}", path.trim_end_matches(':'))]
     Encrypt {
         /// Key path of the value.
         path: String,
@@ -106,7 +106,7 @@ pub enum SopsError {
     #[error("MAC mismatch. File has no MAC")]
     NoMac,
     /// No master key could provide the data key.
-    #[error("Failed to get the data key required to decrypt the SOPS file.\n{0}")]
+    #[error("{0}")]
     DataKey(String),
     /// No key to encrypt with.
     #[error("{0}")]

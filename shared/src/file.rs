@@ -351,7 +351,21 @@ pub fn parse_tree_path(s: &str) -> Result<Vec<PathStep>> {
 
 /// Finds the value at `path` in a document (comments in sequences do not count as elements).
 pub fn extract(doc: &Branch, path: &[PathStep]) -> Result<Value> {
-    let missing = || SopsError::TreePath("component not found in the tree".to_string());
+    // the component that failed, worded like sops' `error truncating tree: …`
+    let missing = |s: &PathStep, node: &Value| {
+        SopsError::TreePath(match (s, node) {
+            (PathStep::Key(k), Value::Map(_)) => format!("component ['{k}'] not found"),
+            (PathStep::Index(i), Value::Seq(_)) => {
+                format!("component [{i}] accesses out of bounds")
+            }
+            (PathStep::Index(i), _) => {
+                format!("component [{i}] is integer, but tree part is not a slice")
+            }
+            (PathStep::Key(k), _) => {
+                format!("component ['{k}'] is a key, but tree part is not a map")
+            }
+        })
+    };
     let step = |node: &Value, step: &PathStep| -> Option<Value> {
         match (step, node) {
             (PathStep::Key(k), Value::Map(m)) => crate::tree::get(m, k).cloned(),
@@ -363,16 +377,9 @@ pub fn extract(doc: &Branch, path: &[PathStep]) -> Result<Value> {
             _ => None,
         }
     };
-    let Some((PathStep::Key(first), rest)) = path.split_first() else {
-        return if path.is_empty() {
-            Ok(Value::Map(doc.clone()))
-        } else {
-            Err(missing())
-        };
-    };
-    let mut node = crate::tree::get(doc, first).cloned().ok_or_else(missing)?;
-    for s in rest {
-        node = step(&node, s).ok_or_else(missing)?;
+    let mut node = Value::Map(doc.clone());
+    for s in path {
+        node = step(&node, s).ok_or_else(|| missing(s, &node))?;
     }
     Ok(node)
 }

@@ -5,10 +5,15 @@
 //! | a core/v1 `Secret`, or a `List`/`SecretList` of them | `encrypted_regex: ^(data\|stringData)$` | the Flux convention: `apiVersion`, `kind`, `metadata` stay reviewable |
 //! | a `SopsSecret` (`isindir.github.com/*`), or a `List`/`SopsSecretList` of them | `encrypted_suffix: Templates` | what the sops-secrets-operator README documents (`sops --encrypt --encrypted-suffix Templates`): all of `spec.secretTemplates` is encrypted |
 //! | a mix of the two | `encrypted_regex: ^(data\|stringData\|secretTemplates)$` | one rule that is each convention's for its own documents: a Secret's `data`/`stringData`, a SopsSecret's whole `secretTemplates` |
+//! | Kubernetes objects (`apiVersion` and `kind` set), at least one of them neither a Secret nor a SopsSecret (a Secret beside a ConfigMap, a Deployment, a `List` of mixed items) | `unencrypted_regex: ^(apiVersion\|kind\|metadata)$` | every document keeps `apiVersion`, `kind` and `metadata` reviewable; every other value (a Secret's `data`, `stringData` and `type`, a ConfigMap's `data`, a Deployment's `spec` except its pod template's `metadata`) is encrypted, so nothing unknown is left in clear |
 //! | anything else | sops' default (everything but `*_unencrypted`) | nothing is known about the document, so nothing is left in clear |
 //!
 //! sops applies regex and suffix rules to every key of a value's path, so the rules work as well
-//! for the `items` of a `List` as for a top-level document.
+//! for the `items` of a `List` as for a top-level document. For the object rule this means a key
+//! named `apiVersion`, `kind` or `metadata` anywhere stays in clear with its whole subtree (nested
+//! `metadata` such as a pod template's, references such as `roleRef.kind`): so that no secret value
+//! is left in clear that way, a file where such a key sits inside a Secret's `data`/`stringData` or
+//! a SopsSecret's `secretTemplates` gets sops' default instead.
 
 use crate::metadata::EncryptionRule;
 use crate::tree::{get, Branch, Value};
@@ -21,6 +26,9 @@ pub const SOPS_SECRET_ENCRYPTED_SUFFIX: &str = "Templates";
 
 /// The regex for files that mix Secrets and SopsSecrets.
 pub const MIXED_ENCRYPTED_REGEX: &str = "^(data|stringData|secretTemplates)$";
+
+/// The regex for files of Kubernetes objects that are not all Secrets: what stays in clear.
+pub const OBJECT_UNENCRYPTED_REGEX: &str = "^(apiVersion|kind|metadata)$";
 
 /// The API group of the sops-secrets-operator's `SopsSecret`.
 pub const SOPS_SECRET_GROUP: &str = "isindir.github.com";
@@ -119,9 +127,9 @@ pub fn default_rule(docs: &[Branch]) -> EncryptionRule {
     }
     let mut secret = false;
     let mut sops_secret = false;
-    for doc in non_empty {
+    for doc in &non_empty {
         let Some(kinds) = secret_kinds(doc) else {
-            return EncryptionRule::Default;
+            return object_rule(&non_empty);
         };
         for k in kinds {
             match k {
@@ -136,6 +144,128 @@ pub fn default_rule(docs: &[Branch]) -> EncryptionRule {
         (true, true) => EncryptionRule::EncryptedRegex(MIXED_ENCRYPTED_REGEX.into()),
         (false, false) => EncryptionRule::Default,
     }
+}
+
+/// True when the document is a Kubernetes object: string `apiVersion` and `kind`.
+pub fn is_object(doc: &Branch) -> bool {
+    str_field(doc, "apiVersion").is_some_and(|v| !v.is_empty())
+        && str_field(doc, "kind").is_some_and(|v| !v.is_empty())
+}
+
+/// The rule for documents that are not all Secrets/SopsSecrets: the object rule when every one is a
+/// Kubernetes object and no secret payload holds a key the rule would leave in clear, else sops'
+/// default.
+fn object_rule(docs: &[&Branch]) -> EncryptionRule {
+    if docs.iter().all(|d| is_object(d)) && !docs.iter().any(|d| payload_has_clear_key(d)) {
+        EncryptionRule::UnencryptedRegex(OBJECT_UNENCRYPTED_REGEX.into())
+    } else {
+        EncryptionRule::Default
+    }
+}
+
+fn is_clear_key(k: &str) -> bool {
+    matches!(k, "apiVersion" | "kind" | "metadata")
+}
+
+/// True when a key of the object rule sits anywhere inside `v`.
+fn has_clear_key(v: &Value) -> bool {
+    match v {
+        Value::Map(m) => m.iter().any(|i| match i {
+            crate::tree::Item::Pair(k, v) => is_clear_key(k) || has_clear_key(v),
+            crate::tree::Item::Comment(_) => false,
+        }),
+        Value::Seq(items) => items.iter().any(has_clear_key),
+        _ => false,
+    }
+}
+
+/// True when a Secret's `data`/`stringData` or a SopsSecret's `spec.secretTemplates` (of the document
+/// or of any item of a list) holds a key named `apiVersion`, `kind` or `metadata`.
+fn payload_has_clear_key(doc: &Branch) -> bool {
+    let own = if is_secret(doc) {
+        ["data", "stringData"]
+            .iter()
+            .any(|f| get(doc, f).is_some_and(has_clear_key))
+    } else if is_sops_secret(doc) {
+        get(doc, "spec")
+            .and_then(Value::as_map)
+            .and_then(|s| get(s, "secretTemplates"))
+            .is_some_and(has_clear_key)
+    } else {
+        false
+    };
+    own || matches!(get(doc, "items"), Some(Value::Seq(items))
+        if items.iter().any(|i| matches!(i, Value::Map(m) if payload_has_clear_key(m))))
+}
+
+/// True when `s` is what Kubernetes accepts in a Secret's `data`: standard base64 with padding.
+pub fn is_base64(s: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).is_ok()
+}
+
+/// The `data` entries of the Secrets in `docs` (and in their lists' items) whose value is not a
+/// base64 string, as `data.KEY` (`items[I].data.KEY` in lists). Kubernetes rejects such a Secret.
+pub fn non_base64_data(docs: &[Branch]) -> Vec<String> {
+    fn of_secret(doc: &Branch, prefix: &str, out: &mut Vec<String>) {
+        if let Some(Value::Map(data)) = get(doc, "data") {
+            for item in data {
+                if let crate::tree::Item::Pair(k, v) = item {
+                    let ok = match v {
+                        Value::Str(s) => is_base64(s),
+                        Value::Null => true,
+                        _ => false,
+                    };
+                    if !ok {
+                        out.push(format!("{prefix}data.{k}"));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for doc in docs {
+        if is_secret(doc) {
+            of_secret(doc, "", &mut out);
+        } else if let Some(Value::Seq(items)) = get(doc, "items") {
+            let typed = str_field(doc, "kind") == Some("SecretList");
+            for (i, item) in items
+                .iter()
+                .filter(|v| !matches!(v, Value::Comment(_)))
+                .enumerate()
+            {
+                if let Value::Map(m) = item {
+                    if is_secret(m) || (typed && str_field(m, "kind").is_none()) {
+                        of_secret(m, &format!("items[{i}]."), &mut out);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One line saying what a rule from [`default_rule`] encrypts, for the note printed when no
+/// `.sops.yaml` rule or flag chose the rule.
+pub fn describe_default(rule: &EncryptionRule) -> String {
+    let what = match rule {
+        EncryptionRule::EncryptedRegex(r) if r == SECRET_ENCRYPTED_REGEX => {
+            "Kubernetes Secrets: only data and stringData are encrypted"
+        }
+        EncryptionRule::EncryptedSuffix(s) if s == SOPS_SECRET_ENCRYPTED_SUFFIX => {
+            "SopsSecrets: only spec.secretTemplates is encrypted"
+        }
+        EncryptionRule::EncryptedRegex(r) if r == MIXED_ENCRYPTED_REGEX => {
+            "Secrets and SopsSecrets: only data, stringData and secretTemplates are encrypted"
+        }
+        EncryptionRule::UnencryptedRegex(r) if r == OBJECT_UNENCRYPTED_REGEX => {
+            "Kubernetes objects: apiVersion, kind and metadata stay readable, every other value is encrypted"
+        }
+        EncryptionRule::Default => return "every value is encrypted (sops' default)".into(),
+        _ => "the rule",
+    };
+    let (field, value) = rule.field();
+    format!("{what} ({field}: {value})")
 }
 
 #[cfg(test)]
@@ -203,6 +333,58 @@ mod tests {
         Rules::new(rule).unwrap().should_encrypt(&path, &[], false)
     }
 
+    fn object() -> EncryptionRule {
+        EncryptionRule::UnencryptedRegex(OBJECT_UNENCRYPTED_REGEX.into())
+    }
+
+    #[test]
+    fn objects_keep_api_version_kind_and_metadata() {
+        let r = default_rule(&[secret(), config_map(), vec![]]);
+        assert_eq!(r, object());
+        assert!(!encrypts(&r, &["apiVersion"]));
+        assert!(!encrypts(&r, &["kind"]));
+        assert!(!encrypts(&r, &["metadata", "name"]));
+        assert!(!encrypts(&r, &["metadata", "labels", "app"]));
+        assert!(encrypts(&r, &["stringData", "password"]));
+        assert!(encrypts(&r, &["data", "a"]));
+        assert!(encrypts(&r, &["type"]));
+        assert!(!encrypts(&r, &["items", "metadata", "name"]));
+        assert!(encrypts(
+            &r,
+            &["spec", "template", "spec", "containers", "env", "value"]
+        ));
+        // a Secret whose data holds a key the rule would leave in clear: sops' default
+        let mut leaky = secret();
+        leaky[3] = pair("stringData", Value::Map(vec![pair("kind", s("x"))]));
+        assert_eq!(
+            default_rule(&[leaky.clone(), config_map()]),
+            EncryptionRule::Default
+        );
+        let l = list("List", "v1", vec![leaky, config_map()]);
+        assert_eq!(default_rule(&[l]), EncryptionRule::Default);
+        assert!(describe_default(&r).contains("unencrypted_regex: ^(apiVersion|kind|metadata)$"));
+    }
+
+    #[test]
+    fn secret_data_must_be_base64() {
+        let with_data = |v: &str| -> Branch {
+            vec![
+                pair("apiVersion", s("v1")),
+                pair("kind", s("Secret")),
+                pair(
+                    "data",
+                    Value::Map(vec![pair("ok", s("aGk=")), pair("bad", s(v))]),
+                ),
+            ]
+        };
+        assert_eq!(non_base64_data(&[with_data("no way")]), ["data.bad"]);
+        assert!(non_base64_data(&[with_data("")]).is_empty());
+        let l = list("List", "v1", vec![config_map(), with_data("x!")]);
+        assert_eq!(non_base64_data(&[l]), ["items[1].data.bad"]);
+        // a ConfigMap's data is text
+        assert!(non_base64_data(&[config_map()]).is_empty());
+    }
+
     #[test]
     fn recognizes_kinds() {
         assert!(is_secret(&secret()));
@@ -248,30 +430,24 @@ mod tests {
             default_rule(&[typed]),
             EncryptionRule::EncryptedRegex(SECRET_ENCRYPTED_REGEX.into())
         );
-        // …but a plain List needs kinds on its items
-        assert_eq!(
-            default_rule(&[list("List", "v1", vec![bare])]),
-            EncryptionRule::Default
-        );
+        // …but a plain List needs kinds on its items (it is still an object)
+        assert_eq!(default_rule(&[list("List", "v1", vec![bare])]), object());
     }
 
     #[test]
     fn lists_with_other_items_or_none_fall_back() {
         let mixed = list("List", "v1", vec![secret(), config_map()]);
         assert!(!is_secret_like(&mixed));
-        assert_eq!(default_rule(&[mixed]), EncryptionRule::Default);
-        assert_eq!(
-            default_rule(&[list("List", "v1", vec![])]),
-            EncryptionRule::Default
-        );
+        assert_eq!(default_rule(&[mixed]), object());
+        assert_eq!(default_rule(&[list("List", "v1", vec![])]), object());
         assert_eq!(
             default_rule(&[list("ConfigMapList", "v1", vec![config_map()])]),
-            EncryptionRule::Default
+            object()
         );
-        assert_eq!(
-            default_rule(&[secret(), config_map()]),
-            EncryptionRule::Default
-        );
+        assert_eq!(default_rule(&[secret(), config_map()]), object());
+        // not every document is an object
+        let plain = vec![pair("password", s("x"))];
+        assert_eq!(default_rule(&[secret(), plain]), EncryptionRule::Default);
         assert_eq!(default_rule(&[]), EncryptionRule::Default);
         assert_eq!(default_rule(&[vec![]]), EncryptionRule::Default);
     }

@@ -287,8 +287,8 @@ fn cargo_build(name: &str, profile_dir: &Path) -> Result<(), String> {
         "--quiet",
         "-p",
         name,
-        "--bin",
-        name,
+        // every binary of the package (kubectl-sops also ships kubectl_complete-sops)
+        "--bins",
         "--profile",
         profile_for_dir(dir_name),
     ])

@@ -543,9 +543,11 @@ fn check_all_walks_git_tracked_files() {
         .ok(["encrypt", "-i", "secrets/db.yaml"]);
     env.write("app/config.json", APP_JSON);
     env.write("untracked/leak.yaml", SECRET_YAML);
+    // untracked files are checked unless git ignores them (see tests/polish.rs)
+    env.write(".gitignore", "untracked/\n");
     git.ok(["add", ".sops.yaml", "secrets", "app"]);
     env.ours(Some("gen_age_a.txt")).ok(["check", "--all"]);
-    // a tracked plaintext Secret fails --all; the untracked one is not looked at
+    // a tracked plaintext Secret fails --all; the ignored one is not looked at
     env.write("app/leak.yaml", SECRET_YAML);
     git.ok(["add", "app/leak.yaml"]);
     let (code, out, _) = env.ours(Some("gen_age_a.txt")).run(["check", "--all"]);
@@ -680,7 +682,13 @@ fn rekey_add_and_remove_pgp() {
         "app.json",
     ]))
     .unwrap();
-    assert_eq!(out.trim(), format!("app.json: updated (+{FP})"));
+    // no terminal and no -y: the key group change is printed before the summary line
+    assert!(out.contains(&format!("\n+++ {FP}\n")), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with(&format!("app.json: updated (+{FP})")),
+        "{out}"
+    );
     assert_eq!(value_lines(&env.read("app.json")), value_lines(&before));
     let pgp_only = |sops: &Path| {
         Sops::new(sops, &env.dir)

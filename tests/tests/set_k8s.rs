@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{need, vectors_dir_checked, workspace_bin, workspace_root, Sops};
+use e2e_tests::{need, vectors_dir_checked, workspace_bin, Sops};
 
 const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    namespace: app\ntype: Opaque\nstringData:\n    password: hunter2\n    user: app\n    port: \"5432\"\nlist:\n    - one\n    - two\n";
 
@@ -366,18 +366,24 @@ fn sops_secret_and_lists_encrypt_only_the_secret_fields() {
     );
     assert_eq!(env.sops_decrypt(&f), mixed);
 
-    // a List holding something else: everything is encrypted (sops' default)
+    // a List holding something else: the object rule, apiVersion, kind and metadata stay readable
     let other = SECRET_LIST.replace(
         "kind: Secret\n      metadata:\n        name: b",
         "kind: ConfigMap\n      metadata:\n        name: b",
     );
-    env.seal(false, "other.yaml", &other);
+    let f = env.seal(false, "other.yaml", &other);
     let enc = env.read("other.yaml");
-    assert!(enc.contains("kind: ENC["), "{enc}");
+    assert_eq!(encrypted_keys(&enc), ["password", "token"], "{enc}");
+    assert!(
+        enc.contains("    unencrypted_regex: ^(apiVersion|kind|metadata)$\n"),
+        "{enc}"
+    );
+    assert_eq!(env.sops_decrypt(&f), other);
 }
 
+/// The `kubectl_complete-sops` binary built beside `kubectl-sops`.
 fn completion_script() -> PathBuf {
-    workspace_root().join("kubectl-sops/kubectl_complete-sops")
+    workspace_bin("kubectl-sops").with_file_name("kubectl_complete-sops")
 }
 
 fn path_with(dir: &Path) -> String {

@@ -284,7 +284,7 @@ fn report(a: &ApplyArgs, outcomes: &[Outcome]) -> Result<()> {
             Err(msg) => {
                 failed += 1;
                 let _ = out.flush();
-                eprintln!("kubectl-sops: error: {msg}");
+                eprintln!("{}: error: {msg}", crate::prog::name());
             }
         }
     }

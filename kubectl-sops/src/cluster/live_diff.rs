@@ -158,7 +158,7 @@ async fn collect(a: &LiveArgs, loaded: manifests::Manifests) -> Result<Vec<Pair>
     }
     if !errors.is_empty() {
         for e in &errors[..errors.len() - 1] {
-            eprintln!("kubectl-sops: error: {e}");
+            eprintln!("{}: error: {e}", crate::prog::name());
         }
         return Err(CliError::err(2, errors.pop().unwrap_or_default()));
     }

@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 
 pub mod age;
 pub mod pgp;
+mod report;
 pub mod shamir;
 
 /// One kind of master key.
@@ -142,39 +143,28 @@ impl KeyRing {
     /// are collected until the Shamir threshold is reached.
     pub fn data_key(&self, md: &Metadata) -> Result<DataKey> {
         let order = parse_decryption_order(&self.decryption_order)?;
-        let mut report = Vec::new();
+        let mut failures: Vec<(usize, Vec<(String, String)>)> = Vec::new();
         let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         let groups = md.key_groups.len();
         let threshold = effective_threshold(md.shamir_threshold, groups).max(1);
         for (gi, group) in md.key_groups.iter().enumerate() {
             match self.unwrap_group(group, &order) {
                 Ok(secret) => {
-                    report.push(format!("Group {gi}: OK"));
                     parts.push(secret);
                     if parts.len() >= threshold {
                         break;
                     }
                 }
-                Err(lines) => {
-                    report.push(format!("Group {gi}: FAILED"));
-                    report.extend(lines.into_iter().map(|l| format!("  {l}")));
-                }
+                Err(tried) => failures.push((gi, tried)),
             }
         }
         if parts.len() < threshold || parts.is_empty() {
-            let why = if groups > 1 {
-                format!(
-                    "Recovery failed because the file was encrypted with a Shamir threshold of {threshold}, but only {} \
-                     part(s) were successfully recovered, one for each successfully decrypted key group. In order to \
-                     recover parts from more key groups and reach the threshold, review the errors above.",
-                    parts.len()
-                )
-            } else {
-                "Recovery failed because no master key was able to decrypt the file. In order for SOPS to recover \
-                 the data key, at least one master key must be able to decrypt it. Review the errors above."
-                    .to_string()
-            };
-            return Err(SopsError::DataKey(format!("{}\n{why}", report.join("\n"))));
+            return Err(SopsError::DataKey(no_key_summary(
+                &failures,
+                groups,
+                threshold,
+                parts.len(),
+            )));
         }
         let key = if groups > 1 {
             let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
@@ -190,23 +180,23 @@ impl KeyRing {
         })
     }
 
-    /// Tries the keys of a group in decryption order until one unwraps the secret.
+    /// Tries the keys of a group in decryption order until one unwraps the secret; else every key
+    /// tried with why it failed.
     fn unwrap_group(
         &self,
         group: &KeyGroup,
         order: &[String],
-    ) -> std::result::Result<Zeroizing<Vec<u8>>, Vec<String>> {
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, Vec<(String, String)>> {
         let mut errors = Vec::new();
         for entry in in_decryption_order(group, order) {
             match self.source(entry.kind()) {
                 Some(src) => match src.unwrap(entry) {
                     Ok(secret) => return Ok(secret),
-                    Err(e) => errors.push(format!("{}: FAILED\n    - {}", entry.describe(), e.to_string().replace('\n', " "))),
+                    Err(e) => errors.push((entry.describe(), e.to_string())),
                 },
-                None => errors.push(format!(
-                    "{}: FAILED\n    - {} keys are not supported by this tool (kept in the file, but cannot be used)",
+                None => errors.push((
                     entry.describe(),
-                    entry.kind()
+                    format!("{} keys are not supported by this tool", entry.kind()),
                 )),
             }
         }
@@ -226,6 +216,8 @@ fn in_decryption_order<'a>(group: &'a KeyGroup, order: &[String]) -> Vec<&'a Key
     });
     ordered
 }
+
+use report::no_key_summary;
 
 #[cfg(test)]
 mod tests {
