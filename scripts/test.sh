@@ -46,7 +46,7 @@ eval "$(bash scripts/peers.sh env)"
 set +a
 
 status=0
-cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 stop_plane   # now, so that the summary below stays the last line
 # one closing line for the whole run (cargo prints one `test result:` line per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
