@@ -13,6 +13,16 @@ pub struct Rules {
     re: Option<Regex>,
 }
 
+/// A regex compile error on one line: the `regex` crate draws a caret diagram over several lines;
+/// keep only its `error: …` reason.
+pub(crate) fn regex_error_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 impl Rules {
     /// Compiles the rule's regex, if it has one.
     pub fn new(rule: &EncryptionRule) -> Result<Self> {
@@ -21,7 +31,10 @@ impl Rules {
             | EncryptionRule::EncryptedRegex(r)
             | EncryptionRule::UnencryptedCommentRegex(r)
             | EncryptionRule::EncryptedCommentRegex(r) => Some(Regex::new(r).map_err(|e| {
-                SopsError::Config(format!("invalid regular expression {r:?}: {e}"))
+                SopsError::Config(format!(
+                    "invalid regular expression {r:?}: {}",
+                    regex_error_line(&e)
+                ))
             })?),
             _ => None,
         };
