@@ -476,6 +476,11 @@ impl Store for IniStore {
 
     fn load_encrypted(&self, input: &[u8]) -> Result<(Vec<Branch>, Metadata)> {
         let sections = parse_sections(input)?;
+        if sections.iter().filter(|s| s.name == "sops").count() > 1 {
+            return Err(SopsError::InvalidMetadata(
+                "Found duplicate sops entry".into(),
+            ));
+        }
         let md_section = sections
             .iter()
             .find(|s| s.name == "sops")
