@@ -403,7 +403,7 @@ impl Metadata {
         let (rule_name, rule_value) = self.rule.field();
         tail.push((rule_name.into(), Value::Str(rule_value.into())));
         tail.push(("version".into(), Value::Str(self.version.clone())));
-        out.extend(tail.into_iter().map(|(k, v)| Item::Pair(k, v)));
+        out.extend(tail.into_iter().map(|(k, v)| Item::Pair(k.into(), v)));
         sort_pairs(&mut out);
         out
     }
@@ -547,7 +547,7 @@ fn flatten_into(v: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
             for item in m {
                 if let Item::Pair(k, v) = item {
                     let key = if prefix.is_empty() {
-                        k.clone()
+                        k.to_string()
                     } else {
                         format!("{prefix}__map_{k}")
                     };
@@ -617,7 +617,7 @@ fn unflatten_insert(root: &mut Value, key: &str, value: String, max_index: usize
                 {
                     Some(p) => p,
                     None => {
-                        m.push(Item::Pair(name.to_string(), fresh()));
+                        m.push(Item::Pair(name.into(), fresh()));
                         m.len() - 1
                     }
                 };

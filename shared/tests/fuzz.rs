@@ -281,18 +281,27 @@ fn check_store(format: Format, input: &[u8]) -> Result<bool, String> {
             match store.emit_plain(&docs) {
                 Err(e) => one_line("emit_plain", &e)?,
                 Ok(out) => {
-                    let again = store
-                        .load_plain(&out)
-                        .map_err(|e| format!("emitted plaintext does not parse again: {e}"))?;
-                    let out2 = store
-                        .emit_plain(&again)
-                        .map_err(|e| format!("re-emit failed: {e}"))?;
-                    // INI is exempt, like sops: go-ini reads a `-` key as `#1`, written back as
-                    // `#1 = v`, which reads as a comment.
-                    if out2 != out && format != Format::Ini {
-                        return Err(
-                            "plaintext emit is not stable (emit(load(emit(x))) != emit(x))".into(),
-                        );
+                    // Like sops (checked against sops 3.13.2), go-yaml writes `|4` for a value
+                    // with a leading newline in a mapping inside a sequence, which it cannot read
+                    // back; our output is byte-identical, so that case is exempt.
+                    if format == Format::Yaml && has_indent_indicator(&out) {
+                        return Ok(true);
+                    }
+                    let round = |text: &[u8]| -> Result<Vec<u8>, String> {
+                        let again = store
+                            .load_plain(text)
+                            .map_err(|e| format!("emitted plaintext does not parse again: {e}"))?;
+                        store
+                            .emit_plain(&again)
+                            .map_err(|e| format!("re-emit failed: {e}"))
+                    };
+                    // The output settles after one more round, as sops' does (`-0e10` -> `-0` ->
+                    // `0`; comments around long `? key`s move once). INI is exempt, like sops:
+                    // go-ini reads a `-` key as `#1`, written back as `#1 = v`, a comment.
+                    let out2 = round(&out)?;
+                    let out3 = round(&out2)?;
+                    if out3 != out2 && format != Format::Ini {
+                        return Err("plaintext emit does not settle (three rounds)".into());
                     }
                 }
             }
@@ -328,6 +337,19 @@ fn check_store(format: Format, input: &[u8]) -> Result<bool, String> {
         }
     }
     Ok(parsed)
+}
+
+/// A block scalar header with an indentation indicator (`|4`, `>2-`) at the end of a line.
+fn has_indent_indicator(out: &[u8]) -> bool {
+    out.split(|b| *b == b'\n').any(|line| {
+        let line = line
+            .strip_suffix(b"-")
+            .or(line.strip_suffix(b"+"))
+            .unwrap_or(line);
+        line.len() >= 2
+            && line[line.len() - 1].is_ascii_digit()
+            && matches!(line[line.len() - 2], b'|' | b'>')
+    })
 }
 
 fn data_key() -> DataKey {
@@ -491,7 +513,13 @@ fn fuzz(target: &str) {
         runs += 1;
         let t0 = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| check(&input)));
-        let took = t0.elapsed();
+        let mut took = t0.elapsed();
+        if took > slow_limit() {
+            // the machine may just have been busy: a slow input must be slow twice
+            let t1 = Instant::now();
+            let _ = catch_unwind(AssertUnwindSafe(|| check(&input)));
+            took = took.min(t1.elapsed());
+        }
         let problem = match outcome {
             Err(p) => Some(format!(
                 "panic: {}",
