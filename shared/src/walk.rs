@@ -123,27 +123,28 @@ pub fn decrypt_docs(
             &mut |v, path, stack| {
                 let is_comment = matches!(v, Value::Comment(_));
                 let decrypt = settings.rules.should_encrypt(path, stack, is_comment);
-                let plain =
-                    if !decrypt {
-                        None
-                    } else if let Value::Comment(c) = v {
-                        cipher.decrypt(&c.text, &aad(path)).ok().map(|d| match d {
-                            Value::Str(s) => Value::Comment(Comment::line(s)),
-                            other => other,
-                        })
-                    } else if let Value::Str(s) = v {
-                        Some(cipher.decrypt(s, &aad(path)).map_err(|reason| {
-                            SopsError::Decrypt {
+                let plain = if !decrypt {
+                    None
+                } else if let Value::Comment(c) = v {
+                    cipher.decrypt(&c.text, aad(path)).ok().map(|d| match d {
+                        Value::Str(s) => Value::Comment(Comment::line(s)),
+                        other => other,
+                    })
+                } else if let Value::Str(s) = v {
+                    Some(
+                        cipher
+                            .decrypt(s, aad(path))
+                            .map_err(|reason| SopsError::Decrypt {
                                 path: shown(&aad(path)),
                                 reason,
-                            }
-                        })?)
-                    } else {
-                        return Err(SopsError::Decrypt {
-                            path: shown(&aad(path)),
-                            reason: "expected an encrypted string, found a plain value".into(),
-                        });
-                    };
+                            })?,
+                    )
+                } else {
+                    return Err(SopsError::Decrypt {
+                        path: shown(&aad(path)),
+                        reason: "expected an encrypted string, found a plain value".into(),
+                    });
+                };
                 if !settings.mac_only_encrypted || decrypt {
                     mac.feed(plain.as_ref().unwrap_or(v));
                 }

@@ -383,7 +383,7 @@ fn check_codec(input: &[u8]) -> Result<bool, String> {
     if back != value {
         return Err("value changed through encrypt/decrypt".into());
     }
-    if !enc.is_empty() && cipher.decrypt(&enc, &format!("{aad}x")).is_ok() {
+    if !enc.is_empty() && cipher.decrypt(&enc, format!("{aad}x")).is_ok() {
         return Err("ciphertext opened under another key path".into());
     }
     Ok(parsed)
