@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use sops_engine::cipher::{Cipher, DataKey, EncryptedValue};
 use sops_engine::config::Config;
 use sops_engine::stores::{store_for, Format, StoreSettings};
-use sops_engine::tree::Value;
+use sops_engine::tree::{Branch, Item, Value};
 
 /// xorshift64*: small, fast and reproducible from its seed.
 struct Rng(u64);
@@ -280,28 +280,38 @@ fn check_store(format: Format, input: &[u8]) -> Result<bool, String> {
             parsed = true;
             match store.emit_plain(&docs) {
                 Err(e) => one_line("emit_plain", &e)?,
-                Ok(out) => {
+                Ok(out) => 'plain: {
                     // Like sops (checked against sops 3.13.2), go-yaml writes `|4` for a value
                     // with a leading newline in a mapping inside a sequence, which it cannot read
                     // back; our output is byte-identical, so that case is exempt.
                     if format == Format::Yaml && has_indent_indicator(&out) {
-                        return Ok(true);
+                        break 'plain;
                     }
-                    let round = |text: &[u8]| -> Result<Vec<u8>, String> {
-                        let again = store
+                    // INI: go-ini, and so sops, writes some values and keys it cannot read back
+                    // (quotes, backticks and `"""` mixed with newlines; keys starting with `#`).
+                    // Checked against sops 3.13.2: our output is the same, so only panics and
+                    // one-line errors count there.
+                    if format == Format::Ini {
+                        if let Err(e) = store.load_plain(&out) {
+                            one_line("load_plain of emitted INI", &e)?;
+                        }
+                        break 'plain;
+                    }
+                    // The data settles after one write, as sops' does (`-0e10` -> `-0` -> `0`).
+                    // Comments are left out: around long `? key`s they move on every round, in
+                    // sops too (checked against sops 3.13.2, byte-identical output).
+                    let data = |text: &[u8]| -> Result<Vec<Branch>, String> {
+                        let docs = store
                             .load_plain(text)
                             .map_err(|e| format!("emitted plaintext does not parse again: {e}"))?;
-                        store
-                            .emit_plain(&again)
-                            .map_err(|e| format!("re-emit failed: {e}"))
+                        Ok(docs.into_iter().map(without_comments).collect())
                     };
-                    // The output settles after one more round, as sops' does (`-0e10` -> `-0` ->
-                    // `0`; comments around long `? key`s move once). INI is exempt, like sops:
-                    // go-ini reads a `-` key as `#1`, written back as `#1 = v`, a comment.
-                    let out2 = round(&out)?;
-                    let out3 = round(&out2)?;
-                    if out3 != out2 && format != Format::Ini {
-                        return Err("plaintext emit does not settle (three rounds)".into());
+                    let first = data(&out)?;
+                    let out2 = store
+                        .emit_plain(&store.load_plain(&out).expect("parsed above"))
+                        .map_err(|e| format!("re-emit failed: {e}"))?;
+                    if data(&out2)? != first {
+                        return Err("plaintext data changes on a second write".into());
                     }
                 }
             }
@@ -314,6 +324,17 @@ fn check_store(format: Format, input: &[u8]) -> Result<bool, String> {
             let out = store
                 .emit_encrypted(&docs, &md)
                 .map_err(|e| format!("emit_encrypted of a loaded file failed: {e}"))?;
+            if format == Format::Yaml && has_indent_indicator(&out) {
+                return Ok(parsed); // go-yaml's `|4`, as above
+            }
+            if format == Format::Ini {
+                // go-ini's quirks again (values with quotes and delimiters written bare): only
+                // panics and one-line errors count; the e2e tests check INI files against sops
+                if let Err(e) = store.load_encrypted(&out) {
+                    one_line("load_encrypted of emitted INI", &e)?;
+                }
+                return Ok(parsed);
+            }
             // the first write may normalise (unknown metadata keys are dropped, a missing rule
             // becomes the default `unencrypted_suffix`); from then on the file is a fixed point
             let (docs2, md2) = store
@@ -328,7 +349,7 @@ fn check_store(format: Format, input: &[u8]) -> Result<bool, String> {
             if md3 != md2 {
                 return Err("metadata changed through emit_encrypted/load_encrypted".into());
             }
-            if out2 != out && format != Format::Ini {
+            if out2 != out {
                 return Err("encrypted emit is not stable".into());
             }
             if md.version != md2.version || md.key_groups != md2.key_groups || md.mac != md2.mac {
@@ -350,6 +371,28 @@ fn has_indent_indicator(out: &[u8]) -> bool {
             && line[line.len() - 1].is_ascii_digit()
             && matches!(line[line.len() - 2], b'|' | b'>')
     })
+}
+
+/// A branch without its comments (map items and sequence elements).
+fn without_comments(b: Branch) -> Branch {
+    fn value(v: Value) -> Value {
+        match v {
+            Value::Map(m) => Value::Map(without_comments(m)),
+            Value::Seq(s) => Value::Seq(
+                s.into_iter()
+                    .filter(|v| !matches!(v, Value::Comment(_)))
+                    .map(value)
+                    .collect(),
+            ),
+            v => v,
+        }
+    }
+    b.into_iter()
+        .filter_map(|it| match it {
+            Item::Pair(k, v) => Some(Item::Pair(k, value(v))),
+            Item::Comment(_) => None,
+        })
+        .collect()
 }
 
 fn data_key() -> DataKey {
