@@ -509,3 +509,47 @@ fn kill_9_leaves_old_or_new_file() {
         "{totals:?}"
     );
 }
+
+/// An encrypted file that no longer parses fails with sops' exit code (1, where a plaintext input
+/// that does not parse gives 2) for every command that opens it.
+#[test]
+fn unparseable_encrypted_files_exit_like_sops() {
+    let Some(env) = setup() else { return };
+    env.write("p.yaml", b"a: 1\n");
+    let enc = env.sops().ok(["encrypt", "--age", &env.a, "p.yaml"]);
+    env.write(
+        "c.enc.yaml",
+        &[b"<<<<<<< HEAD\n", &enc[..], b">>>>>>> x\n"].concat(),
+    );
+    for (sops_args, our_args) in [
+        (vec!["decrypt"], vec!["unseal"]),
+        (vec!["set"], vec!["set"]),
+        (vec!["rotate", "-i"], vec!["rekey", "--rotate", "-y"]),
+        (
+            vec!["updatekeys", "-y"],
+            vec!["rekey", "-y", "--add-age", env.b.as_str()],
+        ),
+    ] {
+        let tail: &[&str] = if sops_args[0] == "set" {
+            &["[\"a\"]", "2"]
+        } else {
+            &[]
+        };
+        let mut s = sops_args.clone();
+        s.push("c.enc.yaml");
+        s.extend(tail);
+        let mut o = our_args.clone();
+        o.push("c.enc.yaml");
+        o.extend(tail);
+        let (sc, _, serr) = env.sops().run(&s);
+        let (oc, _, oerr) = env.ours().run(&o);
+        assert_eq!(sc, 1, "sops {s:?}: {serr}");
+        assert_eq!(oc, sc, "ours {o:?}: {oerr}");
+        assert!(oerr.contains("c.enc.yaml: error parsing YAML"), "{oerr}");
+    }
+    // plaintext that does not parse: 2 for both
+    env.write("bad.yaml", b"a: [\n");
+    let (sc, _, _) = env.sops().run(["encrypt", "--age", &env.a, "bad.yaml"]);
+    let (oc, _, _) = env.ours().run(["seal", "--age", &env.a, "bad.yaml"]);
+    assert_eq!((sc, oc), (2, 2));
+}
