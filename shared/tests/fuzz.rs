@@ -6,12 +6,13 @@
 //! splices) and checks that nothing panics, nothing is slow, and that what we can parse we can write
 //! back and read again. Inputs that parse join the pool (a cheap stand-in for coverage feedback).
 //!
-//! Budget: `KSOPS_FUZZ_SECS` seconds per target (default 2); `KSOPS_FUZZ_SEED` fixes the random seed
-//! (printed at the start of every run). Failing inputs are written to
-//! `target/fuzz-findings/<target>/` and fail the test.
+//! Budget: `KSOPS_FUZZ_SECS` seconds per target (default 2); `KSOPS_FUZZ_SEED` sets the seed
+//! (default fixed; `random` for a new one each run; printed in the summary line). Failing inputs
+//! are written to `target/fuzz-findings/<target>/` and fail the test.
 //!
 //! ```sh
-//! KSOPS_FUZZ_SECS=600 cargo test --release -p sops-engine --test fuzz -- --nocapture --test-threads=2
+//! KSOPS_FUZZ_SECS=600 KSOPS_FUZZ_SEED=random \
+//!     cargo test --release -p sops-engine --test fuzz -- --nocapture --test-threads=2
 //! ```
 
 use std::collections::HashSet;
@@ -504,17 +505,20 @@ fn budget() -> Duration {
     Duration::from_secs_f64(secs)
 }
 
+/// `KSOPS_FUZZ_SEED`: a number, or `random` for a seed from the clock. Default: a fixed seed, so
+/// the short run under `cargo test` is the same every time (no flaky CI); long runs pass `random`.
 fn seed() -> u64 {
-    std::env::var("KSOPS_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
+    match std::env::var("KSOPS_FUZZ_SEED").ok().as_deref() {
+        Some("random") => {
             let t = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("clock")
                 .as_nanos() as u64;
             t | 1
-        })
+        }
+        Some(n) => n.parse().expect("KSOPS_FUZZ_SEED: a number or `random`"),
+        None => 0x5eed_0f_ba5e_1234,
+    }
 }
 
 /// An input slower than this is a finding (debug builds are ~20x slower than release).
