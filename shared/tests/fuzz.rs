@@ -519,7 +519,7 @@ fn seed() -> u64 {
             t | 1
         }
         Some(n) => n.parse().expect("KSOPS_FUZZ_SEED: a number or `random`"),
-        None => 0x5eed_0f_ba5e_1234,
+        None => 0x005e_ed0f_ba5e_1234,
     }
 }
 
