@@ -10,8 +10,10 @@
 //! - age/PGP recipients that differ from the matching creation rule.
 //!
 //! Files no rule matches that hold no Secret are fine, and so are files that do not parse (templates)
-//! unless a rule matches them. `.sops.yaml` itself is never checked. Those two count as skipped in
-//! the summary line `--all` ends with.
+//! unless a rule matches them, or they look encrypted (`ENC[AES256_GCM,…]` values or a sops
+//! metadata block): an encrypted file that no longer opens (merge-conflict markers, a broken quote)
+//! is always a problem. `.sops.yaml` itself is never checked. Files skipped count in the summary
+//! line `--all` ends with.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -151,6 +153,17 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
             }
         }
         Err(e) => {
+            if let Some(sign) = sops_signature(&input) {
+                // an encrypted file that no longer opens (merge conflict, broken quote, hand
+                // edits): a failure whatever the rules say, so it cannot slip into a commit
+                let why = match e {
+                    SopsError::MetadataNotFound => "no sops metadata block".to_string(),
+                    e => one_line(&e.to_string()),
+                };
+                f.problems
+                    .push(format!("looks encrypted ({sign}) but does not open: {why}"));
+                return f;
+            }
             let not_encrypted = matches!(e, SopsError::MetadataNotFound)
                 || (format == Format::Binary && matches!(e, SopsError::Parse { .. }));
             if !not_encrypted && matches!(e, SopsError::InvalidMetadata(_)) {
@@ -210,6 +223,32 @@ fn non_base64_problem(bad: &[String]) -> String {
         "Kubernetes Secret with data that is not base64 at {} (Kubernetes rejects it; move the value to stringData, or encode it: `set --base64`)",
         bad.join(", ")
     )
+}
+
+/// What makes a file look like a sops file whatever its format: an `ENC[AES256_GCM,…]` value, or a
+/// metadata block (`sops:` at the start of a line, a `"sops":` key, `sops_mac=`/`sops_version=`/
+/// `sops_lastmodified=` lines, an `[sops]` section). `None` for anything else.
+fn sops_signature(input: &[u8]) -> Option<&'static str> {
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+    if contains(input, b"ENC[AES256_GCM,") {
+        return Some("ENC[AES256_GCM,...] values");
+    }
+    for line in input.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let trimmed = line.trim_ascii_start();
+        let md_block = line.starts_with(b"sops:")
+            || trimmed.starts_with(b"\"sops\"")
+            || trimmed.starts_with(b"[sops]")
+            || [&b"sops_mac="[..], b"sops_version=", b"sops_lastmodified="]
+                .iter()
+                .any(|p| line.starts_with(p));
+        if md_block {
+            return Some("a sops metadata block");
+        }
+    }
+    None
 }
 
 /// `git ls-files` below the working directory, tracked and untracked-but-not-ignored, filtered by

@@ -136,7 +136,8 @@ fn load_side(
     keys: &KeyRing,
     show_values: bool,
 ) -> Result<Side> {
-    let (stored, metadata) = st.load_encrypted(bytes).map_err(|e| in_file(name, e))?;
+    let (stored, metadata) =
+        sops_engine::stores::load_encrypted(st, bytes).map_err(|e| in_file(name, e))?;
     let opened = match try_open(bytes, st, keys, name)? {
         Some(o) => Some(o),
         None if show_values => return Err(no_key_for_values(name)),

@@ -205,7 +205,7 @@ fn new_file_spec(
 /// The plaintext a new file starts from: a Kubernetes Secret for YAML, sops' examples otherwise.
 fn template(format: Format, store: &dyn Store) -> std::result::Result<Vec<Branch>, SopsError> {
     let s = |v: &str| Value::Str(v.to_string());
-    let pair = |k: &str, v: Value| Item::Pair(k.to_string(), v);
+    let pair = |k: &str, v: Value| Item::Pair(k.into(), v);
     let comment = |t: &str| Item::Comment(Comment::line(t));
     const HELLO: &str = "Welcome to SOPS! Edit this file as you please!";
     Ok(match format {

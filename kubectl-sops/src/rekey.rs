@@ -151,7 +151,8 @@ impl Run<'_> {
         })?;
         let format = format_of(self.args.input_type, Some(name));
         let store = store(format, self.config);
-        let (docs, metadata) = store.load_encrypted(&input).map_err(|e| fail(name, e))?;
+        let (docs, metadata) = sops_engine::stores::load_encrypted(store.as_ref(), &input)
+            .map_err(|e| fail(name, e))?;
         let rule = match self.config {
             Some(c) => match c.rule_for(path) {
                 Ok(r) => r,

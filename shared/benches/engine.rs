@@ -21,10 +21,10 @@ fn big_tree() -> Branch {
                         2 => Value::Bool(i % 8 == 2),
                         _ => Value::Str(format!("https://svc{s}.example.com/path/{i}")),
                     };
-                    Item::Pair(format!("key_{i}"), v)
+                    Item::Pair(format!("key_{i}").into(), v)
                 })
                 .collect();
-            Item::Pair(format!("service_{s}"), Value::Map(svc))
+            Item::Pair(format!("service_{s}").into(), Value::Map(svc))
         })
         .collect()
 }

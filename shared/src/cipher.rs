@@ -237,7 +237,8 @@ fn value_from_plaintext(bytes: Vec<u8>, datatype: &str) -> Result<Value, String>
                 .ok_or("bool value is not a valid boolean")?,
         ),
         "time" => Value::Time(text(bytes)?),
-        "comment" => Value::Comment(Comment::line(text(bytes)?)),
+        // comments keep their bytes, like sops (INI and dotenv comments need not be UTF-8)
+        "comment" => Value::Comment(Comment::line(crate::tree::Text::from_bytes(bytes))),
         other => return Err(format!("Unknown datatype: {other}")),
     })
 }
@@ -265,7 +266,7 @@ pub struct Cipher {
     remember: bool,
 }
 
-type StashKey = (String, &'static str, StashBytes);
+type StashKey = (Vec<u8>, &'static str, StashBytes);
 
 impl Cipher {
     /// A cipher for the given data key with an empty IV cache.
@@ -292,7 +293,8 @@ impl Cipher {
 
     /// Encrypts a leaf value for key path `aad`. Empty strings and empty comments stay empty (like sops).
     /// Returns `None` for values that are not leaves.
-    pub fn encrypt(&mut self, v: &Value, aad: &str) -> Result<Option<String>, String> {
+    pub fn encrypt(&mut self, v: &Value, aad: impl AsRef<[u8]>) -> Result<Option<String>, String> {
+        let aad = aad.as_ref();
         let Some((plain, datatype)) = plain_bytes(v) else {
             return Ok(None);
         };
@@ -302,7 +304,7 @@ impl Cipher {
         let known = if self.stash.is_empty() && self.pending.is_empty() {
             None // a fresh seal: skip building the cache key
         } else {
-            let stash_key = (aad.to_string(), datatype, StashBytes(plain.to_vec()));
+            let stash_key = (aad.to_vec(), datatype, StashBytes(plain.to_vec()));
             self.stash().get(&stash_key).copied()
         };
         let iv = known.unwrap_or_else(|| {
@@ -315,14 +317,15 @@ impl Cipher {
         let mut buf = Zeroizing::new(plain.to_vec());
         let tag = self
             .gcm
-            .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
+            .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad, &mut buf)
             .map_err(|_| "AES-GCM encryption failed".to_string())?;
         Ok(Some(format_parts(&buf, &iv, &tag, datatype)))
     }
 
     /// Decrypts an `ENC[...]` string with key path `aad`; remembers its IV for later re-encryption.
     /// An empty string decrypts to an empty string.
-    pub fn decrypt(&mut self, s: &str, aad: &str) -> Result<Value, String> {
+    pub fn decrypt(&mut self, s: &str, aad: impl AsRef<[u8]>) -> Result<Value, String> {
+        let aad = aad.as_ref();
         if s.is_empty() {
             return Ok(Value::Str(String::new()));
         }
@@ -335,7 +338,7 @@ impl Cipher {
             self.gcm
                 .decrypt_in_place_detached(
                     GenericArray::from_slice(&ev.iv),
-                    aad.as_bytes(),
+                    aad,
                     &mut buf,
                     GenericArray::from_slice(&ev.tag),
                 )
@@ -356,7 +359,7 @@ impl Cipher {
             <[u8; IV_LEN]>::try_from(ev.iv.as_slice()),
         ) {
             self.pending
-                .push(((aad.to_string(), t, StashBytes(p.to_vec())), iv));
+                .push(((aad.to_vec(), t, StashBytes(p.to_vec())), iv));
         }
         Ok(value)
     }

@@ -232,8 +232,15 @@ impl Config {
                     }
                 }
                 if let Some(re) = &rule.path_regex {
-                    Regex::new(re)
-                        .map_err(|e| err(path, format!("invalid path_regex {re:?}: {e}")))?;
+                    Regex::new(re).map_err(|e| {
+                        err(
+                            path,
+                            format!(
+                                "invalid path_regex {re:?}: {}",
+                                crate::rules::regex_error_line(&e)
+                            ),
+                        )
+                    })?;
                 }
                 cfg.creation_rules.push(rule);
             }
@@ -258,7 +265,7 @@ impl Config {
                 None => return Ok(Some(rule)),
                 Some(re) => {
                     if Regex::new(re)
-                        .map_err(|e| err(&self.path, e))?
+                        .map_err(|e| err(&self.path, crate::rules::regex_error_line(&e)))?
                         .is_match(&rel)
                     {
                         return Ok(Some(rule));

@@ -59,6 +59,14 @@ pub enum SopsError {
         /// What went wrong (positions, never values).
         message: String,
     },
+    /// An encrypted file could not be parsed (sops exits 1 here, and 2 for plaintext input).
+    #[error("error parsing {format}: {message}")]
+    ParseEncrypted {
+        /// "YAML", "JSON", …
+        format: &'static str,
+        /// What went wrong (positions, never values).
+        message: String,
+    },
     /// The tree could not be written in the given format.
     #[error("error emitting {format}: {message}")]
     Emit {
@@ -142,6 +150,7 @@ impl SopsError {
         use exit::*;
         match self {
             SopsError::Parse { .. } => COULD_NOT_READ_INPUT,
+            SopsError::ParseEncrypted { .. } => GENERIC,
             SopsError::Emit { .. } => ERROR_DUMPING_TREE,
             SopsError::MetadataNotFound | SopsError::InvalidMetadata(_) => GENERIC,
             SopsError::AlreadyEncrypted => FILE_ALREADY_ENCRYPTED,

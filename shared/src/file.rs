@@ -114,7 +114,7 @@ fn open_with(
     ignore_mac: bool,
     remember_ivs: bool,
 ) -> Result<Opened> {
-    let (docs, metadata) = store.load_encrypted(input)?;
+    let (docs, metadata) = crate::stores::load_encrypted(store, input)?;
     let data_key = keys.data_key(&metadata)?;
     let (docs, cipher) = decrypt_verified(docs, &metadata, &data_key, ignore_mac, remember_ivs)?;
     Ok(Opened {

@@ -329,7 +329,7 @@ mod tests {
     }
 
     fn encrypts(rule: &EncryptionRule, path: &[&str]) -> bool {
-        let path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+        let path: Vec<crate::tree::Text> = path.iter().map(|p| (*p).into()).collect();
         Rules::new(rule).unwrap().should_encrypt(&path, &[], false)
     }
 

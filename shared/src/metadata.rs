@@ -189,6 +189,90 @@ pub fn rewrite_version(version: &str) -> String {
     }
 }
 
+/// Refuses a `version` that sops refuses when it opens a file (`decrypt`, `edit`, `set`, `rotate`):
+/// sops compares it with 3.3.0 through `blang/semver` v3.5.1 `Make` after dropping one leading `v`;
+/// anything starting with `1.` passes unchecked (sops 1.x did not write semantic versions). The error
+/// is sops' own text (`No Major.Minor.Patch elements found`, …).
+pub fn check_version(version: &str) -> std::result::Result<(), String> {
+    if version.starts_with("1.") {
+        return Ok(());
+    }
+    let v = version.strip_prefix('v').unwrap_or(version);
+    if v.is_empty() {
+        return Err("Version string empty".into());
+    }
+    let mut parts = v.splitn(3, '.');
+    let (Some(major), Some(minor), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("No Major.Minor.Patch elements found".into());
+    };
+    const ALNUM: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789";
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    let only = |s: &str, set: &str| s.chars().all(|c| set.contains(c));
+    let leading_zero = |s: &str| s.len() > 1 && s.starts_with('0');
+    let number = |s: &str, what: &str| -> std::result::Result<(), String> {
+        if !digits(s) {
+            return Err(format!("Invalid character(s) found in {what} number {s:?}"));
+        }
+        if leading_zero(s) {
+            let cap = format!("{}{}", what[..1].to_uppercase(), &what[1..]);
+            return Err(format!(
+                "{cap} number must not contain leading zeroes {s:?}"
+            ));
+        }
+        s.parse::<u64>().map(|_| ()).map_err(|_| {
+            format!(
+                "strconv.ParseUint: parsing {s:?}: {}",
+                if s.is_empty() {
+                    "invalid syntax"
+                } else {
+                    "value out of range"
+                }
+            )
+        })
+    };
+    number(major, "major")?;
+    number(minor, "minor")?;
+    let (rest, build) = match rest.find('+') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let (patch, pre) = match rest.find('-') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    number(patch, "patch")?;
+    for p in pre.into_iter().flat_map(|p| p.split('.')) {
+        if p.is_empty() {
+            return Err("Prerelease is empty".into());
+        }
+        if digits(p) {
+            if leading_zero(p) {
+                return Err(format!(
+                    "Numeric PreRelease version must not contain leading zeroes {p:?}"
+                ));
+            }
+            if p.parse::<u64>().is_err() {
+                return Err(format!(
+                    "strconv.ParseUint: parsing {p:?}: value out of range"
+                ));
+            }
+        } else if !only(p, ALNUM) {
+            return Err(format!("Invalid character(s) found in prerelease {p:?}"));
+        }
+    }
+    for b in build.into_iter().flat_map(|b| b.split('.')) {
+        if b.is_empty() {
+            return Err("Build meta data is empty".into());
+        }
+        if !only(b, ALNUM) {
+            return Err(format!(
+                "Invalid character(s) found in build meta data {b:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The Shamir threshold as it takes effect for `groups` key groups: none (0) for a single group, all
 /// groups when the threshold is not set.
 pub fn effective_threshold(threshold: usize, groups: usize) -> usize {
@@ -284,6 +368,7 @@ impl Metadata {
         if md.key_groups.iter().all(|g| g.is_empty()) {
             return Err(SopsError::InvalidMetadata("No keys found in file".into()));
         }
+        check_version(&md.version).map_err(SopsError::InvalidMetadata)?;
         Ok(md)
     }
 
@@ -318,7 +403,7 @@ impl Metadata {
         let (rule_name, rule_value) = self.rule.field();
         tail.push((rule_name.into(), Value::Str(rule_value.into())));
         tail.push(("version".into(), Value::Str(self.version.clone())));
-        out.extend(tail.into_iter().map(|(k, v)| Item::Pair(k, v)));
+        out.extend(tail.into_iter().map(|(k, v)| Item::Pair(k.into(), v)));
         sort_pairs(&mut out);
         out
     }
@@ -338,6 +423,11 @@ impl Metadata {
         for (k, v) in pairs {
             // every list element takes at least one pair, so no valid index reaches `pairs.len()`
             unflatten_insert(&mut root, k, v.clone(), pairs.len())?;
+        }
+        if has_gap(&root) {
+            return Err(SopsError::InvalidMetadata(
+                "Error while unflattening: Incomplete list".into(),
+            ));
         }
         match root {
             Value::Map(m) => Self::from_tree(&m),
@@ -457,7 +547,7 @@ fn flatten_into(v: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
             for item in m {
                 if let Item::Pair(k, v) = item {
                     let key = if prefix.is_empty() {
-                        k.clone()
+                        k.to_string()
                     } else {
                         format!("{prefix}__map_{k}")
                     };
@@ -510,20 +600,15 @@ fn unflatten_insert(root: &mut Value, key: &str, value: String, max_index: usize
         rest = &body[end..];
     }
     let mut cur = root;
-    let n = steps.len();
-    for (i, step) in steps.into_iter().enumerate() {
-        let last = i + 1 == n;
-        let fresh = || {
-            if last {
-                Value::Str(String::new())
-            } else {
-                Value::Null
-            }
-        };
+    for step in steps {
+        let fresh = || Value::Null;
         cur = match step {
             Step::Map(name) => {
-                if !matches!(cur, Value::Map(_)) {
+                if matches!(cur, Value::Null) {
                     *cur = Value::Map(Vec::new());
+                }
+                if !matches!(cur, Value::Map(_)) {
+                    return Err(type_mismatch());
                 }
                 let Value::Map(m) = cur else { unreachable!() };
                 let pos = match m
@@ -532,7 +617,7 @@ fn unflatten_insert(root: &mut Value, key: &str, value: String, max_index: usize
                 {
                     Some(p) => p,
                     None => {
-                        m.push(Item::Pair(name.to_string(), fresh()));
+                        m.push(Item::Pair(name.into(), fresh()));
                         m.len() - 1
                     }
                 };
@@ -542,8 +627,11 @@ fn unflatten_insert(root: &mut Value, key: &str, value: String, max_index: usize
                 v
             }
             Step::List(idx) => {
-                if !matches!(cur, Value::Seq(_)) {
+                if matches!(cur, Value::Null) {
                     *cur = Value::Seq(Vec::new());
+                }
+                if !matches!(cur, Value::Seq(_)) {
+                    return Err(type_mismatch());
                 }
                 let Value::Seq(s) = cur else { unreachable!() };
                 while s.len() <= idx {
@@ -553,8 +641,34 @@ fn unflatten_insert(root: &mut Value, key: &str, value: String, max_index: usize
             }
         };
     }
-    *cur = Value::Str(value);
-    Ok(())
+    match cur {
+        Value::Null => {
+            *cur = Value::Str(value);
+            Ok(())
+        }
+        // sops: a second value for one flattened key (`sops_version` twice in a dotenv file)
+        Value::Str(_) => Err(SopsError::InvalidMetadata(format!(
+            "Error while unflattening {key:?}: Duplicate value"
+        ))),
+        _ => Err(type_mismatch()),
+    }
+}
+
+/// sops' error for a flattened key that is both a value and a map or list (`a` and `a__map_b`).
+fn type_mismatch() -> SopsError {
+    SopsError::InvalidMetadata("Error while unflattening: Type mismatch".into())
+}
+
+/// sops' error for flattened list indices with a gap (`…__list_1` without `…__list_0`).
+fn has_gap(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Seq(items) => items.iter().any(has_gap),
+        Value::Map(m) => m
+            .iter()
+            .any(|it| matches!(it, Item::Pair(_, v) if has_gap(v))),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -643,6 +757,58 @@ mod tests {
             Metadata::from_flat(&flat),
             Err(SopsError::InvalidMetadata(_))
         ));
+    }
+
+    #[test]
+    fn check_version_like_sops() {
+        for ok in [
+            "3.13.2",
+            "v3.7.1",
+            "3.13.2-rc1",
+            "999.0.0",
+            "1.2.3.4",
+            "1.0",
+            "0.0.0",
+            "3.7.1+meta",
+            "3.0.0-a.1-b",
+        ] {
+            assert_eq!(check_version(ok), Ok(()), "{ok}");
+        }
+        for (bad, msg) in [
+            ("", "Version string empty"),
+            ("abc", "No Major.Minor.Patch elements found"),
+            ("3", "No Major.Minor.Patch elements found"),
+            ("3.7", "No Major.Minor.Patch elements found"),
+            ("3.x.1", "Invalid character(s) found in minor number \"x\""),
+            (
+                "3.7.1 ",
+                "Invalid character(s) found in patch number \"1 \"",
+            ),
+            (
+                "-1.0.0",
+                "Invalid character(s) found in major number \"-1\"",
+            ),
+            (
+                "3.1.1a",
+                "Invalid character(s) found in patch number \"1a\"",
+            ),
+            (
+                "03.1.1",
+                "Major number must not contain leading zeroes \"03\"",
+            ),
+            ("3.1.1-", "Prerelease is empty"),
+            ("3.1.1+", "Build meta data is empty"),
+            (
+                "3.1.1-01",
+                "Numeric PreRelease version must not contain leading zeroes \"01\"",
+            ),
+            (
+                "vv3.1.1",
+                "Invalid character(s) found in major number \"v3\"",
+            ),
+        ] {
+            assert_eq!(check_version(bad), Err(msg.to_string()), "{bad:?}");
+        }
     }
 
     #[test]

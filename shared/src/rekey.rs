@@ -370,7 +370,7 @@ pub fn plaintext_secret_values(docs: &[Branch]) -> Vec<String> {
         for item in doc {
             if let Item::Pair(k, v) = item {
                 if k == "data" || k == "stringData" {
-                    collect_plain(v, k.clone(), &mut out);
+                    collect_plain(v, k.to_string(), &mut out);
                 }
             }
         }

@@ -5,12 +5,23 @@ use regex::Regex;
 
 use crate::error::{Result, SopsError};
 use crate::metadata::EncryptionRule;
+use crate::tree::Text;
 
 /// A compiled [`EncryptionRule`].
 #[derive(Debug, Clone)]
 pub struct Rules {
     rule: EncryptionRule,
     re: Option<Regex>,
+}
+
+/// A regex compile error on one line: the `regex` crate draws a caret diagram over several lines;
+/// keep only its `error: …` reason.
+pub(crate) fn regex_error_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 impl Rules {
@@ -21,7 +32,10 @@ impl Rules {
             | EncryptionRule::EncryptedRegex(r)
             | EncryptionRule::UnencryptedCommentRegex(r)
             | EncryptionRule::EncryptedCommentRegex(r) => Some(Regex::new(r).map_err(|e| {
-                SopsError::Config(format!("invalid regular expression {r:?}: {e}"))
+                SopsError::Config(format!(
+                    "invalid regular expression {r:?}: {}",
+                    regex_error_line(&e)
+                ))
             })?),
             _ => None,
         };
@@ -41,18 +55,23 @@ impl Rules {
 
     /// Decides like sops whether the leaf at `path`, preceded by the comments in `stack` (one level per
     /// enclosing map or sequence), is encrypted. `is_comment` is true when the leaf is itself a comment.
-    pub fn should_encrypt(&self, path: &[String], stack: &[Vec<String>], is_comment: bool) -> bool {
+    pub fn should_encrypt(&self, path: &[Text], stack: &[Vec<Text>], is_comment: bool) -> bool {
         let re = || self.re.as_ref().expect("regex rules are compiled");
         match &self.rule {
-            EncryptionRule::Default => !path
-                .iter()
-                .any(|k| k.ends_with(EncryptionRule::DEFAULT_UNENCRYPTED_SUFFIX)),
-            EncryptionRule::UnencryptedSuffix(s) => !path.iter().any(|k| k.ends_with(s.as_str())),
-            EncryptionRule::EncryptedSuffix(s) => path.iter().any(|k| k.ends_with(s.as_str())),
-            EncryptionRule::UnencryptedRegex(_) => !path.iter().any(|k| re().is_match(k)),
-            EncryptionRule::EncryptedRegex(_) => path.iter().any(|k| re().is_match(k)),
+            EncryptionRule::Default => !path.iter().any(|k| {
+                k.as_ref()
+                    .ends_with(EncryptionRule::DEFAULT_UNENCRYPTED_SUFFIX)
+            }),
+            EncryptionRule::UnencryptedSuffix(s) => {
+                !path.iter().any(|k| k.as_ref().ends_with(s.as_str()))
+            }
+            EncryptionRule::EncryptedSuffix(s) => {
+                path.iter().any(|k| k.as_ref().ends_with(s.as_str()))
+            }
+            EncryptionRule::UnencryptedRegex(_) => !path.iter().any(|k| re().is_match(k.as_ref())),
+            EncryptionRule::EncryptedRegex(_) => path.iter().any(|k| re().is_match(k.as_ref())),
             EncryptionRule::UnencryptedCommentRegex(_) => {
-                !stack.iter().flatten().any(|c| re().is_match(c))
+                !stack.iter().flatten().any(|c| re().is_match(c.as_ref()))
             }
             EncryptionRule::EncryptedCommentRegex(_) => {
                 let last_level = stack.len().saturating_sub(1);
@@ -61,7 +80,7 @@ impl Rules {
                     level.iter().enumerate().any(|(j, c)| {
                         // the marker comment itself stays plain
                         let own_line = is_comment && i == last_level && j + 1 == last_len;
-                        !own_line && re().is_match(c)
+                        !own_line && re().is_match(c.as_ref())
                     })
                 })
             }
@@ -73,8 +92,8 @@ impl Rules {
 mod tests {
     use super::*;
 
-    fn p(keys: &[&str]) -> Vec<String> {
-        keys.iter().map(|s| s.to_string()).collect()
+    fn p(keys: &[&str]) -> Vec<Text> {
+        keys.iter().map(|s| Text::from(*s)).collect()
     }
 
     #[test]
@@ -99,7 +118,7 @@ mod tests {
     #[test]
     fn comment_regexes() {
         let r = Rules::new(&EncryptionRule::EncryptedCommentRegex("sops:enc".into())).unwrap();
-        let stack = vec![vec![" sops:enc".to_string()]];
+        let stack = stack_of(" sops:enc");
         assert!(r.should_encrypt(&p(&["k"]), &stack, false));
         assert!(
             !r.should_encrypt(&p(&[]), &stack, true),
@@ -113,7 +132,7 @@ mod tests {
         assert!(r.should_encrypt(&p(&["k"]), &[], false));
     }
 
-    fn stack_of(c: &str) -> Vec<Vec<String>> {
-        vec![vec![c.to_string()]]
+    fn stack_of(c: &str) -> Vec<Vec<Text>> {
+        vec![vec![c.into()]]
     }
 }

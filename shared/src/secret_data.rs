@@ -79,11 +79,11 @@ pub fn decode(docs: &mut [Branch]) -> DataView {
                 Value::Str(s) => match decode_value(s) {
                     Some(text) => *s = text,
                     None => {
-                        view.kept[i].push(k.clone());
-                        view.binary[i].push(k.clone());
+                        view.kept[i].push(k.to_string());
+                        view.binary[i].push(k.to_string());
                     }
                 },
-                _ => view.kept[i].push(k.clone()),
+                _ => view.kept[i].push(k.to_string()),
             }
         }
     }
@@ -143,7 +143,7 @@ impl DataView {
             };
             for item in data.iter_mut() {
                 let Item::Pair(k, v) = item else { continue };
-                if kept.contains(k) {
+                if kept.iter().any(|x| k == x) {
                     continue;
                 }
                 let bad = |what: &str| SopsError::Parse {
@@ -196,7 +196,7 @@ mod tests {
                 "data".into(),
                 Value::Map(
                     data.iter()
-                        .map(|(k, v)| Item::Pair(k.to_string(), v.clone()))
+                        .map(|(k, v)| Item::Pair(k.to_string().into(), v.clone()))
                         .collect(),
                 ),
             ),

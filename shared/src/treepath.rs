@@ -81,7 +81,7 @@ fn kind_of(v: &Value) -> &'static str {
 /// sequences for indexes (sops' `valueFromPathAndLeaf`).
 fn build(path: &[PathStep], leaf: Value) -> Value {
     path.iter().rev().fold(leaf, |inner, step| match step {
-        PathStep::Key(k) => Value::Map(vec![Item::Pair(k.clone(), inner)]),
+        PathStep::Key(k) => Value::Map(vec![Item::Pair(k.into(), inner)]),
         PathStep::Index(_) => Value::Seq(vec![inner]),
     })
 }
@@ -123,7 +123,7 @@ fn set_in_map(
     match slot {
         Some(slot) => set_at(slot, rest, value),
         None => {
-            map.push(Item::Pair(key.clone(), build(rest, value)));
+            map.push(Item::Pair(key.into(), build(rest, value)));
             Ok(true)
         }
     }
@@ -232,7 +232,7 @@ pub fn value_from_json(v: serde_json::Value) -> Value {
         serde_json::Value::Array(a) => Value::Seq(a.into_iter().map(value_from_json).collect()),
         serde_json::Value::Object(o) => Value::Map(
             o.into_iter()
-                .map(|(k, v)| Item::Pair(k, value_from_json(v)))
+                .map(|(k, v)| Item::Pair(k.into(), value_from_json(v)))
                 .collect(),
         ),
     }

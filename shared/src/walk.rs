@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256, Sha512};
 use crate::cipher::{plain_bytes, Cipher, DataKey};
 use crate::error::{Result, SopsError};
 use crate::rules::Rules;
-use crate::tree::{Branch, Comment, Item, Value};
+use crate::tree::{Branch, Comment, Item, Text, Value};
 
 /// Settings of a walk: which leaves are encrypted and which enter the MAC.
 pub struct WalkSettings<'a> {
@@ -40,10 +40,23 @@ impl Mac {
     }
 }
 
-fn aad(path: &[String]) -> String {
-    let mut s = path.join(":");
-    s.push(':');
+/// The additional data of a leaf: its key path joined with `:` plus a trailing `:`, as bytes (keys
+/// from INI and dotenv files need not be UTF-8).
+fn aad(path: &[Text]) -> Vec<u8> {
+    let mut s = Vec::with_capacity(path.iter().map(|k| k.len() + 1).sum::<usize>() + 1);
+    for (i, k) in path.iter().enumerate() {
+        if i > 0 {
+            s.push(b':');
+        }
+        s.extend_from_slice(k.as_bytes());
+    }
+    s.push(b':');
     s
+}
+
+/// The key path for messages.
+fn shown(aad: &[u8]) -> String {
+    String::from_utf8_lossy(aad).into_owned()
 }
 
 /// Encrypts the selected leaves of every document in place and returns the MAC (uppercase hex).
@@ -71,7 +84,7 @@ pub fn encrypt_docs(
                 let enc = cipher
                     .encrypt(v, &at)
                     .map_err(|reason| SopsError::Encrypt {
-                        path: at.clone(),
+                        path: shown(&at),
                         reason,
                     })?
                     .unwrap_or_default();
@@ -79,7 +92,7 @@ pub fn encrypt_docs(
                     if let Some(re) = settings.rules.unencrypted_comment_regex() {
                         if re.is_match(&enc) {
                             return Err(SopsError::Encrypt {
-                            path: at,
+                            path: shown(&at),
                             reason: "an encrypted comment matches unencrypted_comment_regex; choose a regex that \
                                      cannot match ENC[...] text"
                                 .into(),
@@ -110,27 +123,28 @@ pub fn decrypt_docs(
             &mut |v, path, stack| {
                 let is_comment = matches!(v, Value::Comment(_));
                 let decrypt = settings.rules.should_encrypt(path, stack, is_comment);
-                let plain =
-                    if !decrypt {
-                        None
-                    } else if let Value::Comment(c) = v {
-                        cipher.decrypt(&c.text, &aad(path)).ok().map(|d| match d {
-                            Value::Str(s) => Value::Comment(Comment::line(s)),
-                            other => other,
-                        })
-                    } else if let Value::Str(s) = v {
-                        Some(cipher.decrypt(s, &aad(path)).map_err(|reason| {
-                            SopsError::Decrypt {
-                                path: aad(path),
+                let plain = if !decrypt {
+                    None
+                } else if let Value::Comment(c) = v {
+                    cipher.decrypt(&c.text, aad(path)).ok().map(|d| match d {
+                        Value::Str(s) => Value::Comment(Comment::line(s)),
+                        other => other,
+                    })
+                } else if let Value::Str(s) = v {
+                    Some(
+                        cipher
+                            .decrypt(s, aad(path))
+                            .map_err(|reason| SopsError::Decrypt {
+                                path: shown(&aad(path)),
                                 reason,
-                            }
-                        })?)
-                    } else {
-                        return Err(SopsError::Decrypt {
-                            path: aad(path),
-                            reason: "expected an encrypted string, found a plain value".into(),
-                        });
-                    };
+                            })?,
+                    )
+                } else {
+                    return Err(SopsError::Decrypt {
+                        path: shown(&aad(path)),
+                        reason: "expected an encrypted string, found a plain value".into(),
+                    });
+                };
                 if !settings.mac_only_encrypted || decrypt {
                     mac.feed(plain.as_ref().unwrap_or(v));
                 }
@@ -164,12 +178,12 @@ pub fn decrypt_mac(enc: &str, lastmodified: &str, key: &DataKey) -> Result<Strin
     }
 }
 
-type LeafFn<'a> = dyn FnMut(&Value, &[String], &[Vec<String>]) -> Result<Option<Value>> + 'a;
+type LeafFn<'a> = dyn FnMut(&Value, &[Text], &[Vec<Text>]) -> Result<Option<Value>> + 'a;
 
 fn walk_branch(
     branch: &mut Branch,
-    path: &mut Vec<String>,
-    stack: &mut Vec<Vec<String>>,
+    path: &mut Vec<Text>,
+    stack: &mut Vec<Vec<Text>>,
     f: &mut LeafFn,
 ) -> Result<()> {
     stack.push(Vec::new());
@@ -180,7 +194,7 @@ fn walk_branch(
                 let leaf = Value::Comment(c.clone());
                 if let Some(new) = f(&leaf, path, stack)? {
                     c.text = match new {
-                        Value::Str(s) => s,
+                        Value::Str(s) => s.into(),
                         Value::Comment(n) => n.text,
                         _ => c.text.clone(),
                     };
@@ -207,8 +221,8 @@ fn walk_branch(
 
 fn walk_value(
     v: &mut Value,
-    path: &mut Vec<String>,
-    stack: &mut Vec<Vec<String>>,
+    path: &mut Vec<Text>,
+    stack: &mut Vec<Vec<Text>>,
     f: &mut LeafFn,
 ) -> Result<()> {
     match v {

@@ -65,7 +65,7 @@ fn dedup(kv: Vec<(String, Value)>) -> Branch {
     let mut seen = std::collections::HashSet::new();
     kv.into_iter()
         .filter(|(k, _)| seen.insert(k.clone()))
-        .map(|(k, v)| Item::Pair(k, v))
+        .map(|(k, v)| Item::Pair(k.into(), v))
         .collect()
 }
 

@@ -27,7 +27,7 @@ fn map_to_json(items: &Branch, path: &str) -> Result<Map<String, Json>, ObjectEr
     for item in items {
         if let Item::Pair(k, v) = item {
             let p = join(path, k);
-            m.insert(k.clone(), value_to_json(v, &p)?);
+            m.insert(k.as_str().to_string(), value_to_json(v, &p)?);
         }
     }
     Ok(m)
@@ -78,7 +78,7 @@ pub fn json_to_value(j: &Json) -> Value {
         Json::Array(a) => Value::Seq(a.iter().map(json_to_value).collect()),
         Json::Object(o) => Value::Map(
             o.iter()
-                .map(|(k, v)| Item::Pair(k.clone(), json_to_value(v)))
+                .map(|(k, v)| Item::Pair(k.as_str().into(), json_to_value(v)))
                 .collect(),
         ),
     }

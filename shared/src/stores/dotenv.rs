@@ -3,7 +3,8 @@
 //! Lines are split on `\n`; empty lines are dropped; a line starting with `#` is a comment (the text
 //! after `#`); any other line is split at its first `=`: key and value are kept literally (spaces,
 //! quotes, `\r`), and the two characters `\n` in a value become a newline. A line without `=` is an
-//! error. Values that are not UTF-8 load as [`Value::Bytes`] and are written back unchanged.
+//! error. Values that are not UTF-8 load as [`Value::Bytes`], keys and comments keep their bytes
+//! ([`crate::tree::Text`]); all are written back unchanged.
 //!
 //! Encrypted files carry the flattened metadata as `sops_<key>=<value>` lines after the data, sorted by
 //! key, newlines written as `\n`; they are read in any order.
@@ -11,7 +12,7 @@ use super::json::{go_lossy_utf8, go_val_to_string};
 use super::Store;
 use crate::error::{Result, SopsError};
 use crate::metadata::Metadata;
-use crate::tree::{Branch, Comment, Item, Value};
+use crate::tree::{Branch, Comment, Item, Text, Value};
 
 /// Prefix of the metadata keys.
 const SOPS_PREFIX: &str = "sops_";
@@ -82,7 +83,9 @@ impl Store for DotenvStore {
                 continue;
             }
             if line[0] == b'#' {
-                branch.push(Item::Comment(Comment::line(go_lossy_utf8(&line[1..]))));
+                branch.push(Item::Comment(Comment::line(Text::from_bytes(
+                    line[1..].to_vec(),
+                ))));
                 continue;
             }
             let Some(pos) = line.iter().position(|b| *b == b'=') else {
@@ -91,7 +94,7 @@ impl Store for DotenvStore {
                     message: format!("invalid dotenv input line {} (no '=')", n + 1),
                 });
             };
-            let key = go_lossy_utf8(&line[..pos]);
+            let key = Text::from_bytes(line[..pos].to_vec());
             branch.push(Item::Pair(
                 key,
                 bytes_value(decode_newlines(&line[pos + 1..])),

@@ -11,7 +11,7 @@
 //! `"""…"""` and `` `…` `` values are kept raw (and may span lines); a trailing `\` continues the value
 //! on the next line; `-` keys become `#1`, `#2`, …; duplicate sections stay separate, a duplicate key
 //! overwrites the earlier value in place; comment lines at the end of the file are dropped. Bytes that
-//! are not UTF-8 become U+FFFD.
+//! are not UTF-8 are kept, in keys, values, section names and comments, as sops keeps them.
 //!
 //! Writing follows go-ini's pretty format: `[section]` headers (none for a leading `DEFAULT`, which is
 //! skipped when empty), keys aligned on `=` per section, comments as `; text` above their key or
@@ -23,10 +23,86 @@ use super::json::{go_json_marshal_compact, go_lossy_utf8, go_sprint_v, go_val_to
 use super::Store;
 use crate::error::{Result, SopsError};
 use crate::metadata::Metadata;
-use crate::tree::{Branch, Comment, Item, Value};
+use std::borrow::Cow;
+
+use crate::tree::{Branch, Comment, Item, Text, Value};
 
 /// INI store.
 pub struct IniStore;
+
+// ---------------------------------------------------------------------------------------------------
+// Bytes that are not UTF-8
+// ---------------------------------------------------------------------------------------------------
+
+/// go-ini works on bytes and sops keeps every byte of keys, values, section names and comments. The
+/// parser and writer here work on `str`: each byte that is not part of valid UTF-8 (and each byte of
+/// a genuine character in the range used) is carried as the code point `ESCAPE_BASE + byte`, a
+/// private-use character that is neither a space nor a delimiter (as for go-ini, where such a byte
+/// is a `RuneError`), and turns back into that byte when the tree is built or the file written.
+const ESCAPE_BASE: u32 = 0x10_FF00;
+
+fn is_escape(c: char) -> bool {
+    (ESCAPE_BASE..=ESCAPE_BASE + 0xFF).contains(&(c as u32))
+}
+
+fn escape_char(b: u8) -> char {
+    char::from_u32(ESCAPE_BASE + u32::from(b)).expect("private-use code point")
+}
+
+/// True when `b` may hold an escape character's UTF-8 form (`F4 8F BC..BF`): a cheap pre-check.
+fn may_hold_escapes(b: &[u8]) -> bool {
+    b.windows(3)
+        .any(|w| w[0] == 0xF4 && w[1] == 0x8F && (0xBC..=0xBF).contains(&w[2]))
+}
+
+/// File bytes as parser text (borrowed when they are UTF-8 without escape-range characters).
+fn escape(bytes: &[u8]) -> Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        if !may_hold_escapes(bytes) {
+            return Cow::Borrowed(s);
+        }
+    }
+    let mut out = String::with_capacity(bytes.len() + 16);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if is_escape(c) {
+                let mut buf = [0u8; 4];
+                out.extend(c.encode_utf8(&mut buf).bytes().map(escape_char));
+            } else {
+                out.push(c);
+            }
+        }
+        out.extend(chunk.invalid().iter().copied().map(escape_char));
+    }
+    Cow::Owned(out)
+}
+
+/// Parser text back to file bytes.
+fn unescape(s: &str) -> Cow<'_, [u8]> {
+    if !may_hold_escapes(s.as_bytes()) {
+        return Cow::Borrowed(s.as_bytes());
+    }
+    let mut out = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        if is_escape(c) {
+            out.push((c as u32 - ESCAPE_BASE) as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Length in file bytes of parser text (go-ini aligns keys by byte length).
+fn raw_len(s: &str) -> usize {
+    if !may_hold_escapes(s.as_bytes()) {
+        return s.len();
+    }
+    s.chars()
+        .map(|c| if is_escape(c) { 1 } else { c.len_utf8() })
+        .sum()
+}
 
 /// Name of the implicit first section.
 const DEFAULT_SECTION: &str = "DEFAULT";
@@ -245,7 +321,7 @@ fn strip_bom(input: &[u8]) -> &[u8] {
 }
 
 fn parse_sections(input: &[u8]) -> Result<Vec<IniSection>> {
-    let text = go_lossy_utf8(strip_bom(input));
+    let text = escape(strip_bom(input));
     let mut r = LineReader {
         s: &text,
         pos: 0,
@@ -317,21 +393,26 @@ fn strip_comment_char(c: &str) -> String {
 }
 
 fn section_to_item(section: IniSection) -> Item {
+    let text = |s: &str| Text::from_bytes(unescape(s).into_owned());
+    let comment = |s: &str| Item::Comment(Comment::line(text(&strip_comment_char(s))));
     let mut items = Vec::new();
     if !section.comment.is_empty() {
-        items.push(Item::Comment(Comment::line(strip_comment_char(
-            &section.comment,
-        ))));
+        items.push(comment(&section.comment));
     }
     for key in section.keys {
-        items.push(Item::Pair(key.name, Value::Str(key.value)));
+        let value = match unescape(&key.value) {
+            Cow::Borrowed(_) => Value::Str(key.value),
+            Cow::Owned(b) => match String::from_utf8(b) {
+                Ok(s) => Value::Str(s),
+                Err(e) => Value::Bytes(e.into_bytes()),
+            },
+        };
+        items.push(Item::Pair(text(&key.name), value));
         if !key.comment.is_empty() {
-            items.push(Item::Comment(Comment::line(strip_comment_char(
-                &key.comment,
-            ))));
+            items.push(comment(&key.comment));
         }
     }
-    Item::Pair(section.name, Value::Map(items))
+    Item::Pair(text(&section.name), Value::Map(items))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -340,7 +421,12 @@ fn section_to_item(section: IniSection) -> Item {
 
 /// A section value as sops writes it (`stores.ValToString`; nested values as Go `%v`).
 fn ini_value_text(v: &Value) -> String {
-    go_val_to_string(v).unwrap_or_else(|| go_sprint_v(v))
+    match v {
+        Value::Str(s) => escape(s.as_bytes()).into_owned(),
+        Value::Bytes(b) => escape(b).into_owned(),
+        Value::Comment(c) => escape(c.text.as_bytes()).into_owned(),
+        v => go_val_to_string(v).unwrap_or_else(|| go_sprint_v(v)),
+    }
 }
 
 fn sections_from_docs(docs: &[Branch]) -> Result<Vec<IniSection>> {
@@ -358,10 +444,10 @@ fn sections_from_docs(docs: &[Branch]) -> Result<Vec<IniSection>> {
                     "Error encoding section: Section values should always be TreeBranches",
                 ));
             };
-            let mut section = IniSection::new(name);
+            let mut section = IniSection::new(&escape(name.as_bytes()));
             let mut rest = &items[..];
             if let Some(Item::Comment(c)) = items.first() {
-                section.comment = c.text.clone();
+                section.comment = escape(c.text.as_bytes()).into_owned();
                 rest = &items[1..];
             }
             let mut last: Option<usize> = None;
@@ -369,7 +455,7 @@ fn sections_from_docs(docs: &[Branch]) -> Result<Vec<IniSection>> {
                 match item {
                     Item::Comment(c) => {
                         if let Some(i) = last {
-                            section.keys[i].comment = c.text.clone();
+                            section.keys[i].comment = escape(c.text.as_bytes()).into_owned();
                         }
                     }
                     Item::Pair(k, v) => {
@@ -378,7 +464,9 @@ fn sections_from_docs(docs: &[Branch]) -> Result<Vec<IniSection>> {
                                 "Error encoding key: error creating new key: empty key name",
                             ));
                         }
-                        last = Some(section.set_key(k.clone(), ini_value_text(v)));
+                        last = Some(
+                            section.set_key(escape(k.as_bytes()).into_owned(), ini_value_text(v)),
+                        );
                     }
                 }
             }
@@ -428,7 +516,7 @@ fn write_sections(sections: &[IniSection]) -> Vec<u8> {
         let align = sec
             .keys
             .iter()
-            .map(|k| quoted_name(&k.name).len())
+            .map(|k| raw_len(&quoted_name(&k.name)))
             .max()
             .unwrap_or(0);
         for key in &sec.keys {
@@ -437,7 +525,7 @@ fn write_sections(sections: &[IniSection]) -> Vec<u8> {
             }
             let name = quoted_name(&key.name);
             out.push_str(&name);
-            out.push_str(&" ".repeat(align - name.len()));
+            out.push_str(&" ".repeat(align - raw_len(&name)));
             out.push_str(" = ");
             let v = &key.value;
             if v.contains(['\n', '`']) {
@@ -461,7 +549,10 @@ fn write_sections(sections: &[IniSection]) -> Vec<u8> {
             out.push('\n');
         }
     }
-    out.into_bytes()
+    match unescape(&out) {
+        Cow::Borrowed(_) => out.into_bytes(),
+        Cow::Owned(b) => b,
+    }
 }
 
 fn decode_newlines(s: &str) -> String {
@@ -476,6 +567,11 @@ impl Store for IniStore {
 
     fn load_encrypted(&self, input: &[u8]) -> Result<(Vec<Branch>, Metadata)> {
         let sections = parse_sections(input)?;
+        if sections.iter().filter(|s| s.name == "sops").count() > 1 {
+            return Err(SopsError::InvalidMetadata(
+                "Found duplicate sops entry".into(),
+            ));
+        }
         let md_section = sections
             .iter()
             .find(|s| s.name == "sops")
@@ -483,7 +579,12 @@ impl Store for IniStore {
         let flat: Vec<(String, String)> = md_section
             .keys
             .iter()
-            .map(|k| (k.name.clone(), decode_newlines(&k.value)))
+            .map(|k| {
+                (
+                    go_lossy_utf8(&unescape(&k.name)),
+                    decode_newlines(&go_lossy_utf8(&unescape(&k.value))),
+                )
+            })
             .collect();
         let md = Metadata::from_flat(&flat)?;
         let branch = sections

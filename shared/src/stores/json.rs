@@ -259,7 +259,9 @@ impl<'a> Parser<'a> {
                     Some(Open::Arr(_)) => (false, b']'),
                 };
                 match stack.last_mut() {
-                    Some(Open::Obj(items, key)) => items.push(Item::Pair(std::mem::take(key), v)),
+                    Some(Open::Obj(items, key)) => {
+                        items.push(Item::Pair(std::mem::take(key).into(), v))
+                    }
                     Some(Open::Arr(items)) => items.push(v),
                     None => unreachable!("checked above"),
                 }
@@ -840,7 +842,7 @@ pub(crate) fn go_val_to_string(v: &Value) -> Option<String> {
         }
         Value::Bool(b) => b.to_string(),
         Value::Null => "<nil>".into(),
-        Value::Comment(c) => c.text.clone(),
+        Value::Comment(c) => c.text.to_string(),
         Value::Map(_) | Value::Seq(_) => return None,
     })
 }

@@ -30,6 +30,15 @@ pub trait Store {
     }
 }
 
+/// [`Store::load_encrypted`] with sops' exit code for a file that does not parse: 1 (sops'
+/// `LoadEncryptedFile` errors carry no code), where plaintext input that does not parse gives 2.
+pub fn load_encrypted(store: &dyn Store, input: &[u8]) -> Result<(Vec<Branch>, Metadata)> {
+    store.load_encrypted(input).map_err(|e| match e {
+        SopsError::Parse { format, message } => SopsError::ParseEncrypted { format, message },
+        e => e,
+    })
+}
+
 /// The formats sops knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

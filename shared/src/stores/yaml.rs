@@ -195,7 +195,7 @@ mod tests {
                         Value::Map(b) => b.iter().for_each(|i| match i {
                             Item::Comment(c) => out.push(format!("c{}", c.inline)),
                             Item::Pair(k, v) => {
-                                out.push(k.clone());
+                                out.push(k.to_string());
                                 walk(v, out)
                             }
                         }),

@@ -165,8 +165,8 @@ fn attach<'a>(entries: impl Iterator<Item = Option<&'a Comment>>) -> Attached {
     let mut beginning = true;
     for e in entries {
         match e {
-            Some(c) if c.inline => inlines.push(c.text.clone()),
-            Some(c) => heads.push(c.text.clone()),
+            Some(c) if c.inline => inlines.push(c.text.to_string()),
+            Some(c) => heads.push(c.text.to_string()),
             None => {
                 if beginning {
                     out.own_head = joined(&mut heads).unwrap_or_default();

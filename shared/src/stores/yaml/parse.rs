@@ -7,7 +7,7 @@ use granit_parser::{ErrorKind, Event, Parser, Placement, ScalarStyle, Span};
 
 use super::scalar::{resolve_plain, resolve_tagged};
 use crate::error::{Result, SopsError};
-use crate::tree::{Branch, Comment, Item, Value};
+use crate::tree::{Branch, Comment, Item, Text, Value};
 
 fn err(message: impl Into<String>) -> SopsError {
     SopsError::Parse {
@@ -181,7 +181,7 @@ impl Doc<'_> {
     fn right_comment(&mut self, text: String, next_is_block_scalar: bool) {
         let c = |inline| {
             AItem::Comment(Comment {
-                text: text.clone(),
+                text: text.clone().into(),
                 inline,
             })
         };
@@ -358,8 +358,8 @@ impl Doc<'_> {
             .into_iter()
             .map(|i| match i {
                 AItem::Comment(c) => Item::Comment(c),
-                AItem::Pair(k, v) => Item::Pair(k, self.take_value(v)),
-                AItem::Elem(v) => Item::Pair(String::new(), self.take_value(v)),
+                AItem::Pair(k, v) => Item::Pair(k.into(), self.take_value(v)),
+                AItem::Elem(v) => Item::Pair(Text::default(), self.take_value(v)),
             })
             .collect()
     }
@@ -370,8 +370,8 @@ impl Doc<'_> {
             .iter()
             .map(|i| match i {
                 AItem::Comment(c) => Item::Comment(c.clone()),
-                AItem::Pair(k, v) => Item::Pair(k.clone(), self.build(v)),
-                AItem::Elem(v) => Item::Pair(String::new(), self.build(v)),
+                AItem::Pair(k, v) => Item::Pair(k.into(), self.build(v)),
+                AItem::Elem(v) => Item::Pair(Text::default(), self.build(v)),
             })
             .collect()
     }
