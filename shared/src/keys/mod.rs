@@ -6,8 +6,10 @@ use crate::metadata::KeyEntry;
 use zeroize::Zeroizing;
 
 pub mod age;
+pub mod age_pq;
 pub mod pgp;
 pub mod shamir;
+pub mod xwing;
 
 /// One kind of master key.
 pub trait KeySource: Send + Sync {
