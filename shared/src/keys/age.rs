@@ -101,6 +101,48 @@ pub fn display_recipient(r: &str) -> String {
     format!("{head}…{tail} ({} characters)", chars.len())
 }
 
+/// A newly generated age key pair.
+pub struct NewIdentity {
+    /// The recipient (`age1…` or `age1pq1…`).
+    pub recipient: String,
+    /// The identity file as `age-keygen` writes it: `# created:` and `# public key:` lines, then the key.
+    pub file_text: Zeroizing<String>,
+}
+
+/// Generates an X25519 identity, or a post-quantum hybrid one with `post_quantum`.
+pub fn generate_identity(post_quantum: bool) -> NewIdentity {
+    use age::secrecy::ExposeSecret;
+    let (recipient, secret) = if post_quantum {
+        let id = HybridIdentity::generate();
+        (id.to_public().to_string(), id.to_string_secret())
+    } else {
+        let id = age::x25519::Identity::generate();
+        (
+            id.to_public().to_string(),
+            Zeroizing::new(id.to_string().expose_secret().to_string()),
+        )
+    };
+    let file_text = Zeroizing::new(format!(
+        "# created: {}\n# public key: {recipient}\n{}\n",
+        created_stamp(),
+        secret.as_str()
+    ));
+    NewIdentity {
+        recipient,
+        file_text,
+    }
+}
+
+/// Now in RFC 3339 with whole seconds, in UTC (`…Z`; age-keygen uses the local offset, which is the
+/// same instant).
+fn created_stamp() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
 /// Checks that a recipient string can be used for encryption, with the reason when it cannot.
 pub fn parse_recipient(r: &str) -> Result<Box<dyn age::Recipient + Send>> {
     let bad = |reason: String| SopsError::KeyWrap {
@@ -109,7 +151,8 @@ pub fn parse_recipient(r: &str) -> Result<Box<dyn age::Recipient + Send>> {
     };
     if looks_secret(r) {
         return Err(bad(
-            "this is a private key, not a recipient: give its public key (age1…), e.g. as printed by              `kubectl sops keygen` or `age-keygen -y`"
+            "this is a private key, not a recipient: give its public key (age1…), e.g. as printed by \
+             `kubectl sops keygen` or `age-keygen -y`"
                 .into(),
         ));
     }
@@ -514,6 +557,23 @@ mod tests {
         };
         assert_eq!(&src.unwrap(&pq_entry).unwrap()[..], &[9u8; 32]);
         assert_eq!(&src.unwrap(&x_entry).unwrap()[..], &[9u8; 32]);
+    }
+
+    #[test]
+    fn generated_identity_files_parse_like_keys_files() {
+        for pq in [false, true] {
+            let new = generate_identity(pq);
+            let lines: Vec<&str> = new.file_text.lines().collect();
+            assert_eq!(lines.len(), 3);
+            assert!(lines[0].starts_with("# created: 20"), "{}", lines[0]);
+            assert!(!lines[0].contains('.'), "whole seconds: {}", lines[0]);
+            assert_eq!(lines[1], format!("# public key: {}", new.recipient));
+            assert_eq!(new.recipient.starts_with("age1pq1"), pq);
+            let mut l = load_command_identities("unused");
+            add_identity_text(&mut l, "test", &new.file_text, false);
+            assert_eq!((l.identities.len(), l.errors.len()), (1, 0));
+            assert!(parse_recipient(&new.recipient).is_ok());
+        }
     }
 
     #[test]

@@ -187,16 +187,24 @@ impl KeyRing {
             match self.source(entry.kind()) {
                 Some(src) => match src.unwrap(entry) {
                     Ok(secret) => return Ok(secret),
-                    Err(e) => errors.push(format!("{}: FAILED\n    - {}", entry.describe(), e.to_string().replace('\n', " "))),
+                    Err(e) => errors.push(format!("{}: FAILED\n    - {}", short_name(entry), e.to_string().replace('\n', " "))),
                 },
                 None => errors.push(format!(
                     "{}: FAILED\n    - {} keys are not supported by this tool (kept in the file, but cannot be used)",
-                    entry.describe(),
+                    short_name(entry),
                     entry.kind()
                 )),
             }
         }
         Err(errors)
+    }
+}
+
+/// How a key is named in failure reports: post-quantum age recipients (1959 characters) shortened.
+fn short_name(entry: &KeyEntry) -> String {
+    match entry {
+        KeyEntry::Age { recipient, .. } => age::display_recipient(recipient),
+        other => other.describe(),
     }
 }
 
