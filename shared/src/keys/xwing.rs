@@ -268,7 +268,7 @@ mod tests {
     use hpke::Kem;
 
     // First test vector of draft-connolly-cfrg-xwing-kem-08, appendix C (ML-KEM as in FIPS 203).
-    const SEED: &str = concat!("7f9c2ba4e88f827d616045507605853ed73b8093f6efbc88eb1a6eacfa66ef26",);
+    const SEED: &str = "7f9c2ba4e88f827d616045507605853ed73b8093f6efbc88eb1a6eacfa66ef26";
 
     const PK: &str = concat!(
         "e2236b35a8c24b39b10aa1323a96a919a2ced88400633a7b07131713fc14b2b5b19cfc3da5fa1a92c49f25513e0fd30d",
@@ -331,7 +331,7 @@ mod tests {
         "b97e63e0e41d354274a079d3e6fb2e15",
     );
 
-    const SS: &str = concat!("d2df0522128f09dd8e2c92b1e905c793d8f57a54c3da25861f10bf4ca613e384",);
+    const SS: &str = "d2df0522128f09dd8e2c92b1e905c793d8f57a54c3da25861f10bf4ca613e384";
 
     /// Hands out fixed bytes: X-Wing's `eseed` is the ML-KEM message, then the X25519 ephemeral key,
     /// in the order our encapsulation draws them.
