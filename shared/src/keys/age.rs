@@ -86,14 +86,15 @@ fn looks_secret(r: &str) -> bool {
     matches!(upper.as_deref(), Some("AGE-SECRET-" | "AGE-PLUGIN-"))
 }
 
-/// How a recipient is named in messages: identities are never shown, long (post-quantum) recipients
-/// are shortened to their start and end so the message stays readable.
+/// How a recipient is named in messages: identities are never shown, long `age1…` (post-quantum)
+/// recipients are shortened to their start and end so the message stays readable. SSH keys are shown
+/// whole (their start is the same for every key).
 pub fn display_recipient(r: &str) -> String {
     if looks_secret(r) {
         return "<an age secret key (identity), not shown>".into();
     }
     let chars: Vec<char> = r.chars().collect();
-    if chars.len() <= 100 {
+    if chars.len() <= 100 || !r.starts_with("age1") {
         return r.to_string();
     }
     let head: String = chars[..24].iter().collect();
@@ -574,6 +575,20 @@ mod tests {
             assert_eq!((l.identities.len(), l.errors.len()), (1, 0));
             assert!(parse_recipient(&new.recipient).is_ok());
         }
+    }
+
+    #[test]
+    fn malformed_pq_identity_is_reported_without_echo() {
+        let good = HybridIdentity::generate().to_string_secret();
+        let mut bad = good.to_string();
+        bad.replace_range(30..31, if &good[30..31] == "Q" { "P" } else { "Q" });
+        let mut l = load_command_identities("unused");
+        add_identity_text(&mut l, "keys.txt", &bad, false);
+        assert!(l.identities.is_empty());
+        assert_eq!(
+            l.errors,
+            ["keys.txt: malformed age post-quantum secret key"]
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::metadata::{effective_threshold, KeyGroup, Metadata};
 /// A recipient to encrypt the data key for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Recipient {
-    /// An age recipient (`age1…`, SSH public key, plugin recipient).
+    /// An age recipient (`age1…`, post-quantum `age1pq1…`, SSH public key, plugin recipient).
     Age(String),
     /// A PGP fingerprint.
     Pgp(String),
