@@ -4,7 +4,9 @@
 # usage: scripts/peers.sh build [PEER...]   build/install peers into the cache (all when none given)
 #        scripts/peers.sh env               print KEY=VALUE lines: set -a; eval "$(scripts/peers.sh env)"; set +a
 #        scripts/peers.sh status            list what is cached and linked
-#        scripts/peers.sh up | down         TODO: the loopback control plane (etcd + kube-apiserver)
+#        scripts/peers.sh up | down         start / stop the loopback control plane (etcd + kube-apiserver)
+#                                           in $KSOPS_PEERS_RUN (default $ROOT/run); `env` then adds its
+#                                           KSOPS_TEST_KUBECONFIG and KSOPS_TEST_KUBECONFIG_UNPRIVILEGED
 #
 # Peers built so far (see shared/docs/real-peers.md):
 #   sops       getsops/sops v3.13.2, `go install` from the Go module proxy   -> $ROOT/bin/sops
@@ -30,7 +32,7 @@ set -euo pipefail
 : "${PEERS_GO_TIMEOUT:=3600}"               # seconds per `go` command (cold kube-apiserver is long)
 
 ROOT="${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}"
-RUN="${KSOPS_PEERS_RUN:-$ROOT/run}"         # state of `up` (pids, pki, kubeconfig, env); TODO
+RUN="${KSOPS_PEERS_RUN:-$ROOT/run}"         # state of `up` (pids, pki, kubeconfig, env)
 ARCH="$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m)"
 
 log() { printf 'peers: %s\n' "$*" >&2; }
@@ -296,6 +298,221 @@ build_peer() {
   esac
 }
 
+# ---------------------------------------------------------------- control plane (real-peers.md §2)
+# `up` starts etcd + kube-apiserver on free 127.0.0.1 ports with state in $RUN (mode 0700):
+#   pki/ (CA, serving cert, service-account key, tokens.csv), etcd/ (data), *.log, *.pid, *.port,
+#   kubeconfig (admin token, group system:masters, context ksops-test),
+#   kubeconfig-unprivileged (authenticated user without any RBAC binding: Forbidden on nearly everything),
+#   env (KSOPS_TEST_KUBECONFIG=…, KSOPS_TEST_KUBECONFIG_UNPRIVILEGED=…).
+# A running, ready plane in $RUN is reused. `down` stops only the pids recorded in $RUN (after checking that
+# their command line names $RUN), then removes $RUN; it never fails, so it fits an EXIT trap.
+: "${PEERS_UP_TIMEOUT:=90}"     # seconds for kube-apiserver to turn ready (etcd gets 20)
+CP_MARK=.ksops-peers-run        # marks a RUN dir made by `up`; `down` deletes only such a dir
+
+cp_bin() {        # $1 peer: its binary (KSOPS_PEER_<NAME> and KSOPS_PEERS_BIN as in tests/src/lib.rs)
+  local var p
+  var="KSOPS_PEER_$(tr 'a-z.-' 'A-Z__' <<<"$1")"
+  p=${!var:-${KSOPS_PEERS_BIN:-$ROOT/bin}/$1}
+  [[ -x $p ]] || die "$1 not found at $p; run: bash scripts/peers.sh build $1"
+  printf '%s' "$p"
+}
+free_port() {     # a currently free loopback TCP port (the kernel's pick)
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    return
+  fi
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  die "no free port found"
+}
+proc_alive() {    # $1 pid: running and not a zombie
+  [[ -r /proc/$1/stat ]] || return 1
+  local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [[ -n $st && $st != Z && $st != X ]]
+}
+pid_ours() {      # $1 name: prints the pid of $RUN/$1.pid when that process lives and its argv names $RUN
+  local f=$RUN/$1.pid pid
+  [[ -f $f ]] || return 1
+  pid=$(<"$f")
+  [[ $pid =~ ^[0-9]+$ ]] && proc_alive "$pid" || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$RUN/" || return 1
+  printf '%s' "$pid"
+}
+cp_url() { printf 'https://127.0.0.1:%s%s' "$(<"$RUN/kube-apiserver.port")" "$1"; }
+cp_get() {        # $1 path: GET as admin (the token is read by curl from a 0600 file, never from argv)
+  curl -fsS --max-time 5 --cacert "$RUN/pki/ca.crt" -H "@$RUN/pki/admin.header" "$(cp_url "$1")"
+}
+cp_alive() {      # the plane in $RUN is ours, running and ready
+  [[ -f $RUN/$CP_MARK && -f $RUN/kubeconfig && -f $RUN/kube-apiserver.port ]] || return 1
+  pid_ours etcd >/dev/null && pid_ours kube-apiserver >/dev/null || return 1
+  cp_get /readyz >/dev/null 2>&1
+}
+cp_wait() {       # $1 name  $2 seconds  CMD...: poll CMD while process $1 lives. 0 ok, 1 timeout, 2 it died
+  local name=$1 end=$(($(date +%s) + $2)); shift 2
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    pid_ours "$name" >/dev/null || return 2
+    (($(date +%s) < end)) || return 1
+    sleep 0.2
+  done
+}
+cp_fail() {       # $1 name  $2 message: show the end of its log, stop what was started, exit
+  log "--- last lines of $RUN/$1.log"
+  tail -n 15 "$RUN/$1.log" >&2 || true
+  cp_stop
+  die "$2 (state kept in $RUN)"
+}
+cp_pki() {        # real-peers.md §2.1, plus a second token for a user without RBAC bindings
+  local P=$RUN/pki admin user
+  mkdir -p "$P"
+  ( cd "$P" && set -e
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj /CN=kubectl-sops-test-ca \
+      -keyout ca.key -out ca.crt
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj /CN=kube-apiserver -keyout apiserver.key -out apiserver.csr
+    printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature,keyEncipherment' \
+      'extendedKeyUsage=serverAuth' \
+      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1' \
+      >apiserver.ext
+    openssl x509 -req -sha256 -days 3650 -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -extfile apiserver.ext -out apiserver.crt
+    openssl genrsa -out sa.key 2048
+  ) >"$RUN/pki.log" 2>&1 || { cat "$RUN/pki.log" >&2; die "openssl failed making the test PKI in $P"; }
+  admin=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  user=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  (umask 077
+    printf '%s,admin,admin-uid,system:masters\n%s,unprivileged,unprivileged-uid\n' "$admin" "$user" >"$P/tokens.csv"
+    printf '%s' "$admin" >"$P/admin.token"
+    printf '%s' "$user" >"$P/unprivileged.token"
+    printf 'Authorization: Bearer %s\n' "$admin" >"$P/admin.header")
+}
+cp_start() {      # $1 name  $2 seconds  $3 readiness path ('' = etcd /health)  then binary and args
+  local name=$1 secs=$2 ready=$3; shift 3
+  # fds 8/9 (our flocks) must not leak into the daemons, or the locks would live as long as they do
+  setsid "$@" </dev/null >"$RUN/$name.log" 2>&1 8>&- 9>&- &
+  echo $! >"$RUN/$name.pid"
+  if [[ -z $ready ]]; then
+    cp_wait "$name" "$secs" curl -fsS --max-time 2 "http://127.0.0.1:$(<"$RUN/etcd.port")/health"
+  else
+    cp_wait "$name" "$secs" cp_get "$ready"
+  fi
+}
+cp_start_etcd() { # $1 binary
+  local try rc port
+  for try in 1 2 3; do
+    port=$(free_port); echo "$port" >"$RUN/etcd.port"
+    rm -rf "$RUN/etcd"
+    rc=0
+    cp_start etcd 20 '' "$1" --name=default --data-dir="$RUN/etcd" \
+      --listen-client-urls="http://127.0.0.1:$port" --advertise-client-urls="http://127.0.0.1:$port" \
+      --listen-peer-urls=http://localhost:0 --log-level=warn --unsafe-no-fsync=true || rc=$?
+    ((rc == 0)) && return 0
+    ((rc == 2)) && grep -q 'address already in use' "$RUN/etcd.log" && { log "etcd: port $port taken, retrying"; continue; }
+    cp_fail etcd "etcd did not become healthy on 127.0.0.1:$port ($([[ $rc == 1 ]] && echo 'timeout 20s' || echo exited))"
+  done
+  cp_fail etcd "etcd: no usable port after 3 tries"
+}
+cp_start_kas() {  # $1 binary
+  local try rc port P=$RUN/pki
+  for try in 1 2 3; do
+    port=$(free_port); echo "$port" >"$RUN/kube-apiserver.port"
+    rc=0
+    cp_start kube-apiserver "$PEERS_UP_TIMEOUT" /readyz "$1" \
+      --etcd-servers="http://127.0.0.1:$(<"$RUN/etcd.port")" \
+      --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" \
+      --cert-dir="$P" --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" \
+      --token-auth-file="$P/tokens.csv" \
+      --service-account-issuer=https://kubernetes.default.svc \
+      --service-account-key-file="$P/sa.key" --service-account-signing-key-file="$P/sa.key" \
+      --service-cluster-ip-range=10.0.0.0/24 \
+      --authorization-mode=RBAC --allow-privileged=true \
+      --disable-admission-plugins=ServiceAccount \
+      --enable-priority-and-fairness=false --profiling=false || rc=$?
+    ((rc == 0)) && return 0
+    ((rc == 2)) && grep -q 'address already in use' "$RUN/kube-apiserver.log" &&
+      { log "kube-apiserver: port $port taken, retrying"; continue; }
+    cp_fail kube-apiserver "kube-apiserver not ready on 127.0.0.1:$port ($([[ $rc == 1 ]] && echo "timeout ${PEERS_UP_TIMEOUT}s" || echo exited))"
+  done
+  cp_fail kube-apiserver "kube-apiserver: no usable port after 3 tries"
+}
+cp_kubeconfig() { # $1 file  $2 user  $3 token file  $4 context
+  (umask 077; cat >"$1.tmp" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: ksops-test
+  cluster:
+    server: $(cp_url '')
+    certificate-authority: $RUN/pki/ca.crt
+users:
+- name: $2
+  user:
+    token: $(<"$3")
+contexts:
+- name: $4
+  context:
+    cluster: ksops-test
+    user: $2
+    namespace: default
+current-context: $4
+KC
+  mv -f "$1.tmp" "$1")
+}
+cp_stop() {       # stop the recorded daemons (apiserver first), TERM then KILL after 10 s
+  local p pid i
+  for p in kube-apiserver etcd; do
+    if pid=$(pid_ours "$p"); then
+      kill -TERM "$pid" 2>/dev/null || true
+      for i in $(seq 100); do proc_alive "$pid" || break; sleep 0.1; done
+      if proc_alive "$pid"; then log "$p ($pid) ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+    rm -f "$RUN/$p.pid"
+  done
+}
+cp_lock() {       # serialize up/down on one RUN (the lock file lives beside it)
+  mkdir -p "$(dirname "$RUN")"
+  exec 8>"$RUN.lock"
+  flock -w "${1:-300}" 8 || die "another 'peers.sh up/down' holds $RUN.lock"
+}
+cp_up() {
+  umask 077                     # keys, tokens and kubeconfigs are private
+  local etcd kas t0
+  need_cmd openssl openssl
+  need_cmd curl curl
+  etcd=$(cp_bin etcd); kas=$(cp_bin kube-apiserver)
+  cp_lock
+  if cp_alive; then log "control plane already running, reused: KUBECONFIG=$RUN/kubeconfig"; return 0; fi
+  if [[ -d $RUN ]]; then
+    [[ -f $RUN/$CP_MARK || -z $(ls -A "$RUN") ]] || die "$RUN exists and was not made by 'peers.sh up'; refusing to use it"
+    cp_stop; rm -rf "$RUN"
+  fi
+  t0=$(now)
+  log "starting etcd + kube-apiserver on 127.0.0.1 (state: $RUN)"
+  (umask 077; mkdir -p "$RUN"); chmod 700 "$RUN"; : >"$RUN/$CP_MARK"
+  cp_pki
+  cp_start_etcd "$etcd"
+  log "etcd healthy on 127.0.0.1:$(<"$RUN/etcd.port") after $(since "$t0")"
+  cp_start_kas "$kas"
+  # the apiserver's bootstrap controller creates namespace "default" shortly after /readyz
+  cp_wait kube-apiserver 30 cp_get /api/v1/namespaces/default ||
+    cp_fail kube-apiserver "namespace default did not appear within 30s"
+  cp_kubeconfig "$RUN/kubeconfig" admin "$RUN/pki/admin.token" ksops-test
+  cp_kubeconfig "$RUN/kubeconfig-unprivileged" unprivileged "$RUN/pki/unprivileged.token" ksops-test-unprivileged
+  printf 'KSOPS_TEST_KUBECONFIG=%q\nKSOPS_TEST_KUBECONFIG_UNPRIVILEGED=%q\n' \
+    "$RUN/kubeconfig" "$RUN/kubeconfig-unprivileged" >"$RUN/env.tmp"
+  mv -f "$RUN/env.tmp" "$RUN/env"
+  log "control plane ready in $(since "$t0"): $(cp_url '') (export KUBECONFIG=$RUN/kubeconfig)"
+}
+cp_down() {       # never fails: meant for EXIT traps
+  [[ -d $RUN ]] || return 0
+  cp_lock 60 || true
+  cp_stop || true
+  if [[ -f $RUN/$CP_MARK ]]; then rm -rf "$RUN" || true; fi
+  log "control plane stopped ($RUN)"
+}
+
 # ---------------------------------------------------------------- main
 cmd=${1:-build}; [[ $# -gt 0 ]] && shift
 case $cmd in
@@ -310,8 +527,8 @@ case $cmd in
   env)
     printf 'KSOPS_PEERS_ROOT=%q\n' "$ROOT"
     printf 'KSOPS_PEERS_BIN=%q\n' "$ROOT/bin"
-    # TODO(up): KSOPS_TEST_KUBECONFIG etc. are written to $RUN/env by `up`
-    if [[ -f $RUN/env ]]; then cat "$RUN/env"; fi ;;
+    # KSOPS_TEST_KUBECONFIG{,_UNPRIVILEGED}: written by `up`, only while that control plane is running
+    if [[ -f $RUN/env ]] && cp_alive; then cat "$RUN/env"; fi ;;
   status)
     for f in "$ROOT"/*/.ok; do
       [[ -e $f ]] || continue
@@ -321,16 +538,8 @@ case $cmd in
       [[ -e $l || -L $l ]] || continue
       printf 'bin/%s -> %s\n' "$(basename "$l")" "$(readlink "$l")"
     done ;;
-  up)
-    # TODO(up): real-peers.md §2.1-2.4: PKI + token (openssl), etcd, kube-apiserver on 127.0.0.1,
-    # wait for /readyz, write $RUN/kubeconfig, $RUN/<peer>.pid and $RUN/env with
-    # KSOPS_TEST_KUBECONFIG=$RUN/kubeconfig.
-    die "'up' is not implemented yet (no etcd/kube-apiserver peers yet)" ;;
-  down)
-    # TODO(down): real-peers.md §2.6. Kills only the pids recorded by `up`; safe in an EXIT trap.
-    for p in kube-apiserver etcd; do
-      if [[ -f $RUN/$p.pid ]]; then kill "$(<"$RUN/$p.pid")" 2>/dev/null || true; rm -f "$RUN/$p.pid"; fi
-    done ;;
-  -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
+  up) cp_up ;;
+  down) cp_down ;;
+  -h|--help|help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command '$cmd' (build | env | status | up | down)" ;;
 esac

@@ -1,20 +1,46 @@
 #!/usr/bin/env bash
 # The project's test command (README.md "Set up"; .ci/run calls exactly this).
-# Installs the real peers the end-to-end tests need into a cache outside the clone, then runs
-# formatting, lints and every test of the workspace.
+# Installs the real peers the end-to-end tests need into a cache outside the clone, starts a local
+# control plane (real etcd + kube-apiserver on loopback, `scripts/peers.sh up`) for the cluster tests,
+# then runs formatting, lints and every test of the workspace. The control plane is stopped on exit.
+# With KSOPS_TEST_KUBECONFIG already set (a plane you started yourself), that one is used instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "test.sh: cargo not found (install Rust with rustup)" >&2; exit 1; }
 bash scripts/peers.sh build
+
+log=$(mktemp)
+cp_dir=
+cleanup() {
+  if [[ -n $cp_dir ]]; then
+    bash scripts/peers.sh down || true
+    rm -rf "$cp_dir"
+  fi
+  rm -f "$log"
+}
+trap cleanup EXIT
+
+# Our own state dir per run, so concurrent runs (other clones, other worktrees) never share a plane.
+# It starts in the background while fmt and clippy run; `wait` collects it before the tests.
+up_pid=
+if [[ -z ${KSOPS_TEST_KUBECONFIG:-} ]]; then
+  cp_dir=$(mktemp -d "${TMPDIR:-/tmp}/ksops-cp.XXXXXX")
+  export KSOPS_PEERS_RUN=$cp_dir/run
+  bash scripts/peers.sh up &
+  up_pid=$!
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if [[ -n $up_pid ]]; then
+  wait "$up_pid" || { echo "test.sh: the local control plane did not start (see above)" >&2; exit 1; }
+fi
 set -a
 eval "$(bash scripts/peers.sh env)"
 set +a
 
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
 # one closing line for the whole run (cargo prints one `test result:` line per test binary)

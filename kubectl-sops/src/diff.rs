@@ -44,8 +44,12 @@ Exit status like diff(1): 0 no difference, 1 differences, 2 trouble.";
 #[command(after_long_help = DIFF_HELP)]
 pub struct DiffArgs {
     /// The old version (with --rev: the file to compare with its committed version).
-    #[arg(value_name = "OLD|FILE")]
-    pub old: String,
+    #[arg(
+        value_name = "OLD|FILE",
+        required_unless_present = "files",
+        conflicts_with = "files"
+    )]
+    pub old: Option<String>,
     /// The new version (not with --rev).
     #[arg(value_name = "NEW", conflicts_with = "rev")]
     pub new: Option<String>,
@@ -62,6 +66,8 @@ pub struct DiffArgs {
     /// Input format (default: from the extension).
     #[arg(long, value_parser = parse_format)]
     pub input_type: Option<Format>,
+    #[command(flatten)]
+    pub live: crate::cluster::live_diff::LiveArgs,
 }
 
 /// Runs `diff`: exits 1 when the versions differ, 2 on trouble.
@@ -146,6 +152,9 @@ fn load_side(
 
 /// Returns true when both versions are the same.
 fn run_diff(a: &DiffArgs) -> Result<bool> {
+    let Some(old_name) = a.old.as_deref() else {
+        return crate::cluster::live_diff::run(&a.live, a.show_values);
+    };
     let keys = KeyRing::default();
     let (old_src, new_src) = match (&a.rev, &a.new) {
         (Some(rev), None) => {
@@ -156,15 +165,15 @@ fn run_diff(a: &DiffArgs) -> Result<bool> {
                 ),
                 None => (rev.as_str(), None),
             };
-            let old = (format!("{from}:{}", a.old), git_blob(&a.old, from)?);
+            let old = (format!("{from}:{old_name}"), git_blob(old_name, from)?);
             let new = match to {
-                Some(t) => (format!("{t}:{}", a.old), git_blob(&a.old, t)?),
-                None => (a.old.clone(), read_input(Some(&a.old))?),
+                Some(t) => (format!("{t}:{old_name}"), git_blob(old_name, t)?),
+                None => (old_name.to_string(), read_input(Some(old_name))?),
             };
             (old, new)
         }
         (None, Some(new)) => (
-            (a.old.clone(), read_input(Some(&a.old))?),
+            (old_name.to_string(), read_input(Some(old_name))?),
             (new.clone(), read_input(Some(new))?),
         ),
         _ => {
@@ -175,8 +184,8 @@ fn run_diff(a: &DiffArgs) -> Result<bool> {
             .into())
         }
     };
-    let old_store = store(format_of(a.input_type, Some(&a.old)), None);
-    let new_format = format_of(a.input_type, Some(a.new.as_deref().unwrap_or(&a.old)));
+    let old_store = store(format_of(a.input_type, Some(old_name)), None);
+    let new_format = format_of(a.input_type, Some(a.new.as_deref().unwrap_or(old_name)));
     let new_store = store(new_format, None);
     let old = load_side(
         &old_src.1,
@@ -198,7 +207,7 @@ fn run_diff(a: &DiffArgs) -> Result<bool> {
         .filter(|s| s.opened.is_none())
         .map(|s| {
             if a.rev.is_some() {
-                a.old.as_str()
+                old_name
             } else {
                 s.name.as_str()
             }

@@ -25,7 +25,9 @@ use clap::Args;
 use sops_engine::error::exit;
 use sops_engine::file::{open, prepare_new, reseal, seal, Opened};
 use sops_engine::keys::KeyRing;
+use sops_engine::private_dir::PrivateDir;
 use sops_engine::secret_data::{self, DataView};
+use sops_engine::signals;
 use sops_engine::stores::{Format, Store};
 use sops_engine::tree::{Branch, Comment, Item, Value};
 use sops_engine::SopsError;
@@ -288,7 +290,7 @@ fn edit_in_private_dir(
         .file_name()
         .unwrap_or(OsStr::new("file"))
         .to_os_string();
-    let mut dir = private::PrivateDir::create(&base_name, a.allow_disk_temp)
+    let mut dir = PrivateDir::create(&base_name, a.allow_disk_temp)
         .map_err(|e| CliError::err(exit::COULD_NOT_WRITE_OUTPUT, format!("{file}: {e}")))?;
     dir.write(plaintext).map_err(|e| {
         CliError::err(
@@ -427,16 +429,20 @@ enum EditorEnd {
 }
 
 fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd> {
-    let mut child = Command::new(&editor[0])
-        .args(&editor[1..])
-        .arg(path)
-        .spawn()
-        .map_err(|e| {
-            CliError::err(
-                exit::NO_EDITOR_FOUND,
-                format!("could not run the editor {}: {e}", editor[0]),
-            )
-        })?;
+    let mut cmd = Command::new(&editor[0]);
+    cmd.args(&editor[1..]).arg(path);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the forked child before exec and only makes one prctl call.
+        unsafe { cmd.pre_exec(signals::die_with_parent) };
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        CliError::err(
+            exit::NO_EDITOR_FOUND,
+            format!("could not run the editor {}: {e}", editor[0]),
+        )
+    })?;
     signals::set_child(Some(child.id()));
     // A signal that came before the child was known has not been forwarded yet.
     if let Some(sig) = signals::pending() {
@@ -488,327 +494,6 @@ fn reap(mut child: Child) {
 
 // ------------------------------------------------------------------------------------ private dir
 
-mod private {
-    //! The private directory holding the plaintext while it is edited.
-
-    use std::ffi::OsStr;
-    use std::io::Write;
-    use std::path::{Path, PathBuf};
-
-    /// Filesystem types that keep files in memory.
-    const MEMORY_FS: &[&str] = &["tmpfs", "ramfs"];
-
-    /// A fresh 0700 directory holding one 0600 file; wiped and removed on drop.
-    pub struct PrivateDir {
-        dir: PathBuf,
-        file: PathBuf,
-    }
-
-    impl PrivateDir {
-        /// Creates the directory in `$XDG_RUNTIME_DIR` or `/dev/shm` (whichever is tmpfs and
-        /// writable), or, with `allow_disk`, in the system temp dir.
-        pub fn create(file_name: &OsStr, allow_disk: bool) -> Result<Self, String> {
-            let mut tried = Vec::new();
-            let candidates = std::env::var_os("XDG_RUNTIME_DIR")
-                .filter(|x| !x.is_empty())
-                .map(PathBuf::from)
-                .into_iter()
-                .chain(std::iter::once(PathBuf::from("/dev/shm")));
-            for base in candidates {
-                match fs_type(&base) {
-                    Some(t) if MEMORY_FS.contains(&t.as_str()) => {
-                        match make_dir(&base, file_name) {
-                            Ok(d) => return Ok(d),
-                            Err(e) => tried.push(format!("{}: {e}", base.display())),
-                        }
-                    }
-                    Some(t) => tried.push(format!("{} is {t}, not tmpfs", base.display())),
-                    None => tried.push(format!("{} is not usable", base.display())),
-                }
-            }
-            if allow_disk {
-                let base = std::env::temp_dir();
-                return make_dir(&base, file_name).map_err(|e| {
-                    format!("could not create a directory in {}: {e}", base.display())
-                });
-            }
-            Err(format!(
-                "no memory-backed directory for the plaintext ({}); pass --allow-disk-temp to use {} (the plaintext may then reach the disk)",
-                tried.join("; "),
-                std::env::temp_dir().display()
-            ))
-        }
-
-        /// The file to edit.
-        pub fn file(&self) -> &Path {
-            &self.file
-        }
-
-        /// Writes the plaintext into a new 0600 file.
-        pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut f = opts.open(&self.file)?;
-            f.write_all(bytes)?;
-            f.flush()
-        }
-
-        /// Overwrites every file in the directory with zeros (best effort) and removes it.
-        pub fn remove(&mut self) {
-            if self.dir.exists() {
-                wipe(&self.dir, 0);
-                let _ = std::fs::remove_dir_all(&self.dir);
-            }
-        }
-    }
-
-    impl Drop for PrivateDir {
-        fn drop(&mut self) {
-            self.remove();
-        }
-    }
-
-    fn make_dir(base: &Path, file_name: &OsStr) -> std::io::Result<PrivateDir> {
-        let mut b = tempfile::Builder::new();
-        b.prefix("kubectl-sops-");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            b.permissions(std::fs::Permissions::from_mode(0o700));
-        }
-        let dir = b.tempdir_in(base)?.keep();
-        let guard = PrivateDir {
-            file: dir.join(file_name),
-            dir,
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&guard.dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(guard)
-    }
-
-    fn wipe(dir: &Path, depth: usize) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() && depth < 8 {
-                wipe(&entry.path(), depth + 1);
-            } else if ft.is_file() {
-                zero_file(&entry.path());
-            }
-        }
-    }
-
-    fn zero_file(path: &Path) {
-        let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path) else {
-            return;
-        };
-        let Ok(len) = f.metadata().map(|m| m.len()) else {
-            return;
-        };
-        let zeros = [0u8; 8192];
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(zeros.len() as u64) as usize;
-            if f.write_all(&zeros[..n]).is_err() {
-                return;
-            }
-            left -= n as u64;
-        }
-        let _ = f.sync_data();
-    }
-
-    /// The filesystem type of the mount holding `path` (longest mount point of /proc/mounts that
-    /// contains it); None when unknown.
-    pub fn fs_type(path: &Path) -> Option<String> {
-        let path = path.canonicalize().ok()?;
-        if !path.is_dir() {
-            return None;
-        }
-        let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
-        mount_type(&mounts, &path)
-    }
-
-    /// [`fs_type`] on the text of a mount table.
-    pub fn mount_type(mounts: &str, path: &Path) -> Option<String> {
-        let mut best: Option<(usize, String)> = None;
-        for line in mounts.lines() {
-            let mut fields = line.split_whitespace();
-            let (Some(_), Some(point), Some(kind)) = (fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            let point = PathBuf::from(unescape(point));
-            if path.starts_with(&point) {
-                let depth = point.components().count();
-                // later entries mount over earlier ones at the same point
-                if best.as_ref().is_none_or(|(d, _)| depth >= *d) {
-                    best = Some((depth, kind.to_string()));
-                }
-            }
-        }
-        best.map(|(_, k)| k)
-    }
-
-    /// Undoes the octal escapes of /proc/mounts (`\040` for a space).
-    fn unescape(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'\\'
-                && i + 3 < b.len()
-                && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-            {
-                out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-                i += 4;
-            } else {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-}
-
-// ------------------------------------------------------------------------------------ signals
-
-#[cfg(unix)]
-mod signals {
-    //! SIGINT/SIGTERM/SIGHUP while editing: recorded and forwarded to the editor, so the main thread
-    //! can wipe the private directory and exit 128+signal. A tiny binding to libc's `signal` and
-    //! `kill` (std links libc already); the handler only does async-signal-safe work.
-
-    use std::os::raw::c_int;
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    /// Hang-up.
-    pub const SIGHUP: c_int = 1;
-    /// Interrupt (Ctrl+C).
-    pub const SIGINT: c_int = 2;
-    /// Termination request.
-    pub const SIGTERM: c_int = 15;
-    const HANDLED: [c_int; 3] = [SIGHUP, SIGINT, SIGTERM];
-    const SIG_ERR: usize = usize::MAX;
-
-    static PENDING: AtomicI32 = AtomicI32::new(0);
-    static CHILD: AtomicI32 = AtomicI32::new(0);
-
-    extern "C" {
-        fn signal(signum: c_int, handler: usize) -> usize;
-        fn kill(pid: i32, sig: c_int) -> c_int;
-    }
-
-    extern "C" fn on_signal(sig: c_int) {
-        PENDING.store(sig, Ordering::SeqCst);
-        let pid = CHILD.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: kill is async-signal-safe; pid is our own child.
-            unsafe {
-                kill(pid, sig);
-            }
-        }
-    }
-
-    /// Restores the previous dispositions on drop.
-    pub struct Guard {
-        previous: Vec<(c_int, usize)>,
-    }
-
-    /// Installs the handlers. Like sops (Go's `signal.Notify`), a signal ignored before (a background
-    /// job's SIGINT, SIGHUP under nohup) is handled too: the plaintext must not outlive the process.
-    pub fn install() -> Guard {
-        let handler = on_signal as extern "C" fn(c_int) as usize;
-        let mut previous = Vec::new();
-        for sig in HANDLED {
-            // SAFETY: installs a handler that only touches atomics and calls kill.
-            let prev = unsafe { signal(sig, handler) };
-            if prev != SIG_ERR {
-                previous.push((sig, prev));
-            }
-        }
-        Guard { previous }
-    }
-
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            for (sig, prev) in &self.previous {
-                // SAFETY: puts back the disposition that was there before.
-                unsafe { signal(*sig, *prev) };
-            }
-        }
-    }
-
-    /// The signal received since [`install`], if any.
-    pub fn pending() -> Option<i32> {
-        match PENDING.load(Ordering::SeqCst) {
-            0 => None,
-            s => Some(s),
-        }
-    }
-
-    /// Records the running editor, to forward signals to it.
-    pub fn set_child(pid: Option<u32>) {
-        let pid = pid.and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
-        CHILD.store(pid, Ordering::SeqCst);
-    }
-
-    /// Sends `sig` to our child `pid`.
-    pub fn send(pid: u32, sig: i32) {
-        if let Ok(pid) = i32::try_from(pid) {
-            // SAFETY: plain kill(2) on our own child.
-            unsafe {
-                kill(pid, sig);
-            }
-        }
-    }
-
-    /// The name of a handled signal.
-    pub fn name(sig: i32) -> String {
-        match sig {
-            SIGHUP => "SIGHUP".into(),
-            SIGINT => "SIGINT".into(),
-            SIGTERM => "SIGTERM".into(),
-            s => format!("signal {s}"),
-        }
-    }
-}
-
-#[cfg(not(unix))]
-mod signals {
-    //! No signal handling off Unix: the private directory is still removed on every other path.
-
-    /// Termination request (unused here).
-    pub const SIGTERM: i32 = 15;
-    /// Nothing to restore.
-    pub struct Guard;
-    /// No handlers.
-    pub fn install() -> Guard {
-        Guard
-    }
-    /// Never a signal.
-    pub fn pending() -> Option<i32> {
-        None
-    }
-    /// Nothing to record.
-    pub fn set_child(_pid: Option<u32>) {}
-    /// Nothing to send.
-    pub fn send(_pid: u32, _sig: i32) {}
-    /// The signal number.
-    pub fn name(sig: i32) -> String {
-        format!("signal {sig}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -832,7 +517,7 @@ mod tests {
     #[test]
     fn mount_table_lookup() {
         let table = "proc /proc proc rw 0 0\n/dev/sda1 / ext4 rw 0 0\ntmpfs /dev/shm tmpfs rw 0 0\ntmpfs /run/user/1000 tmpfs rw 0 0\n/dev/sdb /mnt/my\\040disk xfs rw 0 0\noverlay /run/user/1000 overlay rw 0 0\n";
-        let t = |p: &str| private::mount_type(table, Path::new(p));
+        let t = |p: &str| sops_engine::private_dir::mount_type(table, Path::new(p));
         assert_eq!(t("/dev/shm/x").as_deref(), Some("tmpfs"));
         assert_eq!(t("/dev/shmx").as_deref(), Some("ext4"));
         assert_eq!(t("/home/u").as_deref(), Some("ext4"));

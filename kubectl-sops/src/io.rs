@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use sops_engine::config::{find_config, Config};
 use sops_engine::error::exit;
+use sops_engine::output;
 use sops_engine::stores::{store_for, Format, Store, StoreSettings};
 
 use crate::CliError;
@@ -164,10 +165,11 @@ pub fn store(format: Format, config: Option<&Config>) -> Box<dyn Store> {
     store_for(format, config.map_or(&default, |c| &c.stores))
 }
 
-/// Writes the result: to stdout, or atomically to a file (temp file in the same directory, fsync,
-/// rename). An existing file keeps its permissions; a new one gets the usual `0666 & !umask`.
+/// Writes the result: to stdout, or to a file with [`sops_engine::output::write_file`] (atomic
+/// replace of a regular file, symlinks followed, FIFOs and devices written in place). An existing file
+/// keeps its permissions; a new one gets the usual `0666 & !umask`.
 pub fn write_output(bytes: &[u8], target: Option<&str>) -> Result<()> {
-    write_with_new_mode(bytes, target, 0o666 & !umask())
+    write_with_new_mode(bytes, target, output::default_mode())
 }
 
 /// Like [`write_output`] for decrypted output: a file that does not exist yet is created `0600`, so
@@ -176,20 +178,7 @@ pub fn write_plaintext_output(bytes: &[u8], target: Option<&str>) -> Result<()> 
     write_with_new_mode(bytes, target, 0o600)
 }
 
-/// The process umask, read from `/proc/self/status` (no libc call; 022 when unknown).
-fn umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Umask:"))
-                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .unwrap_or(0o022)
-}
-
 fn write_with_new_mode(bytes: &[u8], target: Option<&str>, new_mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let fail = |what: &str, e: std::io::Error| CliError {
         code: exit::COULD_NOT_WRITE_OUTPUT,
         message: format!("{what}: {e}"),
@@ -203,26 +192,7 @@ fn write_with_new_mode(bytes: &[u8], target: Option<&str>, new_mode: u32) -> Res
             Ok(())
         }
         Some(path) => {
-            let p = Path::new(path);
-            let dir = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".kubectl-sops-")
-                .tempfile_in(&dir)
-                .map_err(|e| fail(path, e))?;
-            tmp.write_all(bytes).map_err(|e| fail(path, e))?;
-            tmp.as_file().sync_all().map_err(|e| fail(path, e))?;
-            let perms = match std::fs::metadata(p) {
-                Ok(meta) => meta.permissions(),
-                Err(_) => std::fs::Permissions::from_mode(new_mode),
-            };
-            std::fs::set_permissions(tmp.path(), perms).map_err(|e| fail(path, e))?;
-            tmp.persist(p).map_err(|e| fail(path, e.error))?;
-            if let Ok(d) = std::fs::File::open(&dir) {
-                let _ = d.sync_all();
-            }
+            output::write_file(Path::new(path), bytes, new_mode).map_err(|e| fail(path, e))?;
             Ok(())
         }
     }

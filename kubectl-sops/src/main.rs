@@ -1,6 +1,7 @@
 //! kubectl-sops: seal and unseal SOPS-encrypted Kubernetes manifests; kubectl runs it as `kubectl sops`.
 
 mod check;
+mod cluster;
 mod completion;
 mod diff;
 mod edit;
@@ -32,14 +33,17 @@ enum Command {
     /// Decrypt a file (like `sops decrypt`).
     #[command(visible_alias = "decrypt")]
     Unseal(unseal::UnsealArgs),
+    /// Decrypt in memory and server-side apply to the cluster (like `kubectl apply --server-side`).
+    Apply(Box<cluster::apply::ApplyArgs>),
     /// Edit an encrypted file in $EDITOR (plaintext only in a private tmpfs directory).
     Edit(edit::EditArgs),
     /// Set one value (like `sops set`).
     Set(set::SetArgs),
     /// Remove one value (like `sops unset`).
     Unset(set::UnsetArgs),
-    /// Per-field diff of two encrypted files or of a file against a git revision.
-    Diff(diff::DiffArgs),
+    /// Per-field diff of two encrypted files, of a file against a git revision, or (-f) of manifests
+    /// against the live cluster.
+    Diff(Box<diff::DiffArgs>),
     /// Print a masked per-field view of an encrypted file (git `diff.sops.textconv`).
     Textconv(diff::TextconvArgs),
     /// Configure git so `git diff` shows per-field changes of encrypted files.
@@ -105,10 +109,11 @@ fn main() {
     let result = match cli.command {
         Command::Seal(a) => seal::run(*a),
         Command::Unseal(a) => unseal::run(a),
+        Command::Apply(a) => cluster::apply::run(*a),
         Command::Edit(a) => edit::run(a),
         Command::Set(a) => set::run(a),
         Command::Unset(a) => set::run_unset(a),
-        Command::Diff(a) => diff::run(a),
+        Command::Diff(a) => diff::run(*a),
         Command::Textconv(a) => diff::run_textconv(a),
         Command::GitSetup(a) => diff::run_git_setup(a),
         Command::Rekey(a) => rekey::run(a),

@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests in `tests/*.rs`: finding real peer programs (built by
 //! `scripts/peers.sh build`), running real `sops` in an isolated environment, throw-away GnuPG
-//! homes, the shared test vectors and the workspace's own `kubectl-sops` binary.
+//! homes, the shared test vectors, the workspace's own `kubectl-sops` binary and the local test
+//! control plane ([`cluster`]: real etcd + kube-apiserver started by `scripts/peers.sh up`).
 //!
 //! Gate: a test that needs a peer calls [`need`]. Locally a missing peer prints `SKIPPED: …` and the
 //! test returns early (it counts as passed); in CI (`CI=true|1` or `KSOPS_REQUIRE_PEERS` set) a
@@ -149,8 +150,16 @@ pub fn need(names: &[&str]) -> Option<Vec<PathBuf>> {
         missing.join(", "),
         default_peers_bin().map_or_else(|| "?".into(), |p| p.display().to_string()),
     );
+    skip_or_fail(&msg)
+}
+
+/// The gate's verdict on a missing prerequisite: prints `SKIPPED: {msg}` and returns `None`, or
+/// panics when [`in_ci`].
+fn skip_or_fail<T>(msg: &str) -> Option<T> {
     if in_ci() {
-        panic!("{msg}. CI=true/KSOPS_REQUIRE_PEERS is set, so a missing peer is a failure");
+        panic!(
+            "{msg}. CI=true/KSOPS_REQUIRE_PEERS is set, so a missing peer or cluster is a failure"
+        );
     }
     eprintln!("SKIPPED: {msg}");
     None
@@ -470,6 +479,159 @@ impl Sops {
     }
 }
 
+// ------------------------------------------------------------------------------------- cluster
+
+/// Names the admin kubeconfig (token in group `system:masters`) of the local test control plane
+/// that `scripts/peers.sh up` starts (real etcd + kube-apiserver on loopback).
+pub const KUBECONFIG_ENV: &str = "KSOPS_TEST_KUBECONFIG";
+
+/// Names the kubeconfig of an authenticated user without any RBAC binding (expect `Forbidden`).
+pub const KUBECONFIG_UNPRIVILEGED_ENV: &str = "KSOPS_TEST_KUBECONFIG_UNPRIVILEGED";
+
+/// The local test control plane (see [`cluster`]) and the real `kubectl` peer to drive it.
+///
+/// There is no kube-controller-manager: namespaces cannot be deleted (they stay `Terminating`),
+/// so every test takes its own [`Cluster::fresh_namespace`] and never cleans up.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    kubeconfig: PathBuf,
+    unprivileged: PathBuf,
+    kubectl: PathBuf,
+}
+
+/// The running control plane named by [`KUBECONFIG_ENV`] and [`KUBECONFIG_UNPRIVILEGED_ENV`], with
+/// the `kubectl` peer. When either is missing: `SKIPPED: …` and `None` locally, a panic in CI
+/// (same gate as [`need`]). `scripts/test.sh` starts the plane and exports both variables; by hand:
+/// `bash scripts/peers.sh up && set -a && eval "$(bash scripts/peers.sh env)" && set +a`.
+pub fn cluster() -> Option<Cluster> {
+    let kubectl = need1("kubectl")?;
+    let mut paths = Vec::with_capacity(2);
+    for var in [KUBECONFIG_ENV, KUBECONFIG_UNPRIVILEGED_ENV] {
+        match nonempty(env::var_os(var)).map(PathBuf::from) {
+            Some(p) if p.is_file() => paths.push(p),
+            Some(p) => {
+                return skip_or_fail(&format!(
+                    "{var}={} does not exist; is the control plane still up? \
+                     (`bash scripts/peers.sh up`)",
+                    p.display()
+                ))
+            }
+            None => {
+                return skip_or_fail(&format!(
+                    "no test cluster: {var} is unset; run the tests through scripts/test.sh, or \
+                     `bash scripts/peers.sh up` and export `bash scripts/peers.sh env`"
+                ))
+            }
+        }
+    }
+    let unprivileged = paths.pop()?;
+    let kubeconfig = paths.pop()?;
+    Some(Cluster {
+        kubeconfig,
+        unprivileged,
+        kubectl,
+    })
+}
+
+impl Cluster {
+    /// The admin kubeconfig (context `ksops-test`, namespace `default`).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The kubeconfig of the user without RBAC bindings.
+    pub fn unprivileged_kubeconfig(&self) -> &Path {
+        &self.unprivileged
+    }
+
+    /// The real `kubectl` binary.
+    pub fn kubectl_bin(&self) -> &Path {
+        &self.kubectl
+    }
+
+    /// Runs real `kubectl` as admin (see [`Cluster::kubectl_with`]).
+    pub fn kubectl<I, S>(&self, args: I) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.kubectl_with(&self.kubeconfig, args, None)
+    }
+
+    /// Runs real `kubectl` with `KUBECONFIG=kubeconfig`, `input` on stdin (else `/dev/null`), and a
+    /// fresh `HOME` (so no stale discovery cache, e.g. right after a CRD was added), otherwise the
+    /// isolated environment of [`Sops`].
+    pub fn kubectl_with<I, S>(&self, kubeconfig: &Path, args: I, input: Option<&[u8]>) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let home = tempfile::tempdir().expect("temp HOME for kubectl");
+        Sops::new(&self.kubectl, home.path())
+            .env_remove("SOPS_DISABLE_VERSION_CHECK")
+            .env("KUBECONFIG", kubeconfig)
+            .run_stdin(args, input)
+    }
+
+    /// Runs real `kubectl` as admin and requires exit 0; returns stdout as text.
+    pub fn kubectl_ok<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<OsString> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
+        let (code, out, err) = self.kubectl(&args);
+        assert_eq!(code, 0, "kubectl {args:?} exited {code}; stderr:\n{err}");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Creates a namespace named `<prefix>-<unique suffix>` with real kubectl and returns its name.
+    /// Unique across test threads, test binaries and runs against a long-lived plane.
+    pub fn fresh_namespace(&self, prefix: &str) -> String {
+        let name = unique_name(prefix);
+        self.kubectl_ok(["create", "namespace", &name]);
+        name
+    }
+
+    /// Waits (up to 60 s) until the CRD `name` (`<plural>.<group>`) is `Established`; panics otherwise.
+    pub fn wait_crd_established(&self, name: &str) {
+        self.kubectl_ok([
+            "wait",
+            "--for=condition=Established",
+            &format!("crd/{name}"),
+            "--timeout=60s",
+        ]);
+    }
+}
+
+/// A DNS-1123 label `<prefix>-<pid>-<time>-<counter>` (at most 63 characters).
+fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() % 1_000_000_000_000);
+    let suffix = format!("-{:x}-{t:x}-{n}", std::process::id());
+    let mut p: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    p.truncate(63 - suffix.len());
+    let p = p.trim_matches('-');
+    format!("{}{suffix}", if p.is_empty() { "t" } else { p })
+}
+
 // ------------------------------------------------------------------------------------- gnupg
 
 /// A throw-away `GNUPGHOME` (short path under `/tmp`, mode 0700: gpg-agent's socket path must
@@ -607,6 +769,27 @@ mod tests {
             peer_location_with("sops-3.11", e),
             Some("/h/.cache/kubectl-sops-peers/bin/sops-3.11".into())
         );
+    }
+
+    #[test]
+    fn unique_names_are_dns_labels() {
+        let a = unique_name("Smoke_Test");
+        let b = unique_name("Smoke_Test");
+        assert_ne!(a, b);
+        assert!(a.starts_with("smoke-test-"), "{a}");
+        let long = unique_name(&"x".repeat(100));
+        assert!(long.len() <= 63, "{long}");
+        for n in [a, long, unique_name("--"), unique_name("")] {
+            assert!(
+                n.len() <= 63 && !n.starts_with('-') && !n.ends_with('-'),
+                "{n}"
+            );
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{n}"
+            );
+        }
     }
 
     #[test]

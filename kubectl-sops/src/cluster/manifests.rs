@@ -1,0 +1,169 @@
+//! `-f FILE|DIR|-` for `apply` and `diff -f`: the files named (directories like kubectl: `.yaml`,
+//! `.yml` and `.json` files, `-R` for subdirectories), every document decrypted in memory before
+//! anything is sent, and turned into the objects to send.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::Value as Json;
+use sops_engine::file::open_read_only;
+use sops_engine::keys::KeyRing;
+use sops_engine::stores::{Format, Store};
+
+use super::objects::{self, ObjectError};
+use crate::io::{read_input, store};
+use crate::{in_file, CliError};
+
+/// One object to send, with where it came from.
+pub struct Manifest {
+    /// The file it came from (`<stdin>` for `-`).
+    pub source: String,
+    /// The object as JSON (decrypted, no `sops` key, unless it is a raw SopsSecret).
+    pub object: Json,
+    /// True when the file was encrypted (values outside `metadata` count as secret).
+    pub from_encrypted: bool,
+}
+
+/// Everything read from the `-f` arguments.
+pub struct Manifests {
+    /// The objects, in file and document order.
+    pub objects: Vec<Manifest>,
+    /// Decrypted strings that must never appear in a message (see [`objects::scrub`]).
+    pub secrets: Vec<String>,
+}
+
+/// The files named by `-f` arguments, in order; a missing path is an error (exit 1, like kubectl).
+pub fn files(args: &[String], recursive: bool) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for a in args {
+        if a == "-" {
+            out.push(a.clone());
+            continue;
+        }
+        let p = Path::new(a);
+        if p.is_dir() {
+            dir_files(p, recursive, true, &mut out)?;
+        } else if p.exists() {
+            out.push(a.clone());
+        } else {
+            return Err(CliError::err(1, format!("the path \"{a}\" does not exist")));
+        }
+    }
+    Ok(out)
+}
+
+fn dir_files(dir: &Path, recursive: bool, top: bool, out: &mut Vec<String>) -> Result<()> {
+    if !top && !recursive {
+        return Ok(());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| CliError::err(1, format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            dir_files(&p, recursive, false, out)?;
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
+}
+
+/// Reads and decrypts every file (all of them before anything is sent), and turns each document
+/// into objects: `List`s expanded, SopsSecrets expanded into their Secrets (kept as they are, still
+/// encrypted, with `raw_sops_secrets`), a Secret's `stringData` folded into `data`.
+pub fn load(files: &[String], keys: &KeyRing, raw_sops_secrets: bool) -> Result<Manifests> {
+    let mut m = Manifests {
+        objects: Vec::new(),
+        secrets: Vec::new(),
+    };
+    for f in files {
+        load_file(f, keys, raw_sops_secrets, &mut m)?;
+    }
+    Ok(m)
+}
+
+fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result<()> {
+    let name = if file == "-" { "<stdin>" } else { file };
+    let bytes = read_input(Some(file))?;
+    let format = if file.ends_with(".json") {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let st: Box<dyn Store> = store(format, None);
+    let stored = st.load_plain(&bytes).map_err(|e| in_file(name, e))?;
+    let encrypted = st.has_metadata(&stored);
+    let docs = if encrypted {
+        let all_raw = raw
+            && stored.iter().all(|d| {
+                d.is_empty() || objects::tree_to_json(d).is_ok_and(|o| objects::is_sops_secret(&o))
+            });
+        if all_raw {
+            // sent as they are: nothing to decrypt, the operator in the cluster holds the keys
+            None
+        } else {
+            Some(
+                open_read_only(&bytes, st.as_ref(), keys, false)
+                    .map_err(|e| in_file(name, e))?
+                    .docs,
+            )
+        }
+    } else {
+        None
+    };
+    let bad = |doc: usize, e: ObjectError| CliError::err(1, format!("{name}: document {doc}: {e}"));
+    for (i, doc) in stored.iter().enumerate() {
+        let plain = docs.as_ref().and_then(|d| d.get(i));
+        let source = plain.unwrap_or(doc);
+        if !source
+            .iter()
+            .any(|it| matches!(it, sops_engine::tree::Item::Pair(..)))
+        {
+            continue; // an empty document (`---` at the end, only comments)
+        }
+        let json = objects::tree_to_json(source).map_err(|e| bad(i, e))?;
+        for mut o in objects::expand_list(json) {
+            if objects::is_sops_secret(&o) {
+                if raw {
+                    let raw_doc = objects::tree_to_json(doc).map_err(|e| bad(i, e))?;
+                    m.objects.push(Manifest {
+                        source: name.to_string(),
+                        object: raw_doc,
+                        from_encrypted: false,
+                    });
+                    continue;
+                }
+                if encrypted {
+                    objects::secret_strings(&o, &mut m.secrets);
+                }
+                for s in objects::expand_sops_secret(&o).map_err(|e| bad(i, e))? {
+                    m.objects.push(Manifest {
+                        source: name.to_string(),
+                        object: s,
+                        from_encrypted: encrypted,
+                    });
+                }
+                continue;
+            }
+            if let Some(obj) = o.as_object_mut() {
+                obj.remove("sops");
+            }
+            objects::fold_string_data(&mut o).map_err(|e| bad(i, e))?;
+            if encrypted || objects::is_secret(&o) {
+                objects::secret_strings(&o, &mut m.secrets);
+            }
+            m.objects.push(Manifest {
+                source: name.to_string(),
+                object: o,
+                from_encrypted: encrypted,
+            });
+        }
+    }
+    Ok(())
+}

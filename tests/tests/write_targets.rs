@@ -1,0 +1,337 @@
+//! Where writes land (hardening issue, defects 1, 4 and 6), through the real `kubectl-sops` binary:
+//! symlinks are followed and kept, FIFOs are written through (never renamed over), a signal during an
+//! atomic write leaves no hidden plaintext temp file, and a killed `edit` takes its editor with it.
+//! Results are checked with real sops 3.13.2. No test touches the machine's `/dev`.
+
+use std::ffi::CString;
+use std::os::unix::fs::{symlink, FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e_tests::{age_recipient, need, vectors_dir_checked, workspace_bin, Sops};
+
+/// In the layout sops (and we) emit: 4-space indentation.
+const PLAIN: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\nstringData:\n    password: hunter2-never-on-disk\n";
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    ours: PathBuf,
+    sops: PathBuf,
+    key: PathBuf,
+    recipient: String,
+}
+
+fn setup() -> Option<Env> {
+    let sops = need(&["sops"])?.remove(0);
+    let key = vectors_dir_checked().join("keys/gen_age_a.txt");
+    let tmp = tempfile::tempdir().unwrap();
+    Some(Env {
+        dir: tmp.path().to_path_buf(),
+        _tmp: tmp,
+        ours: workspace_bin("kubectl-sops"),
+        sops,
+        recipient: age_recipient(&key),
+        key,
+    })
+}
+
+impl Env {
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    fn ours(&self) -> Sops {
+        Sops::new(&self.ours, &self.dir).age_key_file(&self.key)
+    }
+    fn sops_decrypt(&self, file: &Path) -> String {
+        let out = Sops::new(&self.sops, &self.dir)
+            .age_key_file(&self.key)
+            .ok(["decrypt".as_ref(), file.as_os_str()]);
+        String::from_utf8(out).unwrap()
+    }
+    /// Writes the plaintext and seals it to `name`.
+    fn sealed(&self, name: &str) -> PathBuf {
+        std::fs::write(self.p("plain.yaml"), PLAIN).unwrap();
+        let out = self
+            .ours()
+            .ok(["seal", "--age", &self.recipient, "plain.yaml"]);
+        std::fs::write(self.p(name), out).unwrap();
+        std::fs::remove_file(self.p("plain.yaml")).unwrap();
+        self.p(name)
+    }
+    fn fifo(&self, name: &str) -> PathBuf {
+        let p = self.p(name);
+        let c = CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo on a fresh path in the test's temp dir.
+        assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o600) }, 0);
+        p
+    }
+    fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect()
+    }
+}
+
+extern "C" {
+    #[link_name = "mkfifo"]
+    fn libc_mkfifo(path: *const std::os::raw::c_char, mode: u32) -> i32;
+}
+
+fn is_link(p: &Path) -> bool {
+    std::fs::symlink_metadata(p)
+        .unwrap()
+        .file_type()
+        .is_symlink()
+}
+
+/// Reads a FIFO on a thread while `f` writes to it.
+fn read_fifo_while(fifo: &Path, f: impl FnOnce()) -> String {
+    let reader = {
+        let fifo = fifo.to_path_buf();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    f();
+    reader.join().unwrap()
+}
+
+#[test]
+fn unseal_output_into_a_fifo_reaches_its_reader() {
+    let Some(env) = setup() else { return };
+    let enc = env.sealed("s.enc.yaml");
+    let fifo = env.fifo("pipe");
+    let got = read_fifo_while(&fifo, || {
+        let (code, _, err) = env.ours().run([
+            "unseal".as_ref(),
+            "--output".as_ref(),
+            fifo.as_os_str(),
+            enc.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    });
+    assert_eq!(got, PLAIN);
+    let ft = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(ft.is_fifo(), "the FIFO was replaced by a file");
+}
+
+#[test]
+fn unseal_output_through_a_symlink_to_a_fifo() {
+    let Some(env) = setup() else { return };
+    let enc = env.sealed("s.enc.yaml");
+    let fifo = env.fifo("pipe");
+    symlink("pipe", env.p("out")).unwrap();
+    let got = read_fifo_while(&fifo, || {
+        let (code, _, err) = env.ours().run(["unseal", "--output", "out", "s.enc.yaml"]);
+        assert_eq!(code, 0, "{err}");
+    });
+    assert_eq!(got, PLAIN);
+    assert!(is_link(&env.p("out")));
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let _ = enc;
+}
+
+#[test]
+fn set_through_a_symlink_updates_the_real_file_and_keeps_the_link() {
+    let Some(env) = setup() else { return };
+    std::fs::create_dir(env.p("real")).unwrap();
+    let real = env.sealed("real/db.enc.yaml");
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    symlink("real/db.enc.yaml", env.p("link.enc.yaml")).unwrap();
+    let (code, _, err) = env.ours().run([
+        "set",
+        "link.enc.yaml",
+        r#"["stringData"]["user"]"#,
+        r#""app""#,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(is_link(&env.p("link.enc.yaml")), "the link was replaced");
+    let plain = env.sops_decrypt(&real);
+    assert!(plain.contains("user: app"), "{plain}");
+    assert_eq!(
+        std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
+}
+
+#[test]
+fn seal_in_place_and_rekey_through_symlinks() {
+    let Some(env) = setup() else { return };
+    std::fs::write(env.p("plain.yaml"), PLAIN).unwrap();
+    // the format comes from the name given, as in sops: links keep the extension
+    symlink("plain.yaml", env.p("l1.yaml")).unwrap();
+    symlink("l1.yaml", env.p("l2.yaml")).unwrap();
+    let (code, _, err) = env
+        .ours()
+        .run(["seal", "-i", "--age", &env.recipient, "l2.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(is_link(&env.p("l1.yaml")) && is_link(&env.p("l2.yaml")));
+    assert_eq!(env.sops_decrypt(&env.p("plain.yaml")), PLAIN);
+
+    let other = age_recipient(&vectors_dir_checked().join("keys/gen_age_b.txt"));
+    let (code, _, err) = env
+        .ours()
+        .run(["rekey", "-y", "--add-age", &other, "l2.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(is_link(&env.p("l2.yaml")));
+    let text = std::fs::read_to_string(env.p("plain.yaml")).unwrap();
+    assert!(text.contains(&other), "rekey did not reach the real file");
+    assert_eq!(env.sops_decrypt(&env.p("plain.yaml")), PLAIN);
+}
+
+#[test]
+fn unseal_in_place_through_a_dangling_link_creates_the_target() {
+    let Some(env) = setup() else { return };
+    env.sealed("s.enc.yaml");
+    symlink("made.yaml", env.p("out")).unwrap();
+    let (code, _, err) = env.ours().run(["unseal", "--output", "out", "s.enc.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(is_link(&env.p("out")));
+    assert_eq!(std::fs::read_to_string(env.p("made.yaml")).unwrap(), PLAIN);
+    assert_eq!(
+        std::fs::metadata(env.p("made.yaml"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600,
+        "decrypted output is created 0600"
+    );
+}
+
+/// A large file, so the write takes long enough for signals to land during it.
+fn large_plain(n: usize) -> String {
+    let mut s = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+    for i in 0..n {
+        s.push_str(&format!("  key{i}: value-{i}-{}\n", "x".repeat(40)));
+    }
+    s
+}
+
+#[test]
+fn signals_during_atomic_writes_leave_no_temp_file() {
+    let Some(env) = setup() else { return };
+    std::fs::write(env.p("big.yaml"), large_plain(20_000)).unwrap();
+    let enc = env.ours().ok(["seal", "--age", &env.recipient, "big.yaml"]);
+    std::fs::write(env.p("big.enc.yaml"), enc).unwrap();
+    let run = || {
+        Command::new(&env.ours)
+            .current_dir(&env.dir)
+            .env("SOPS_AGE_KEY_FILE", &env.key)
+            .args(["unseal", "--output", "out.yaml", "big.enc.yaml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // how long one run takes, to spread the signals over it
+    let t0 = Instant::now();
+    assert!(run().wait().unwrap().success());
+    let span = t0.elapsed().as_micros().max(1_000) as u64;
+    let signals = [libc_sig::SIGINT, libc_sig::SIGTERM, libc_sig::SIGHUP];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut interrupted = 0;
+    for i in 0..60 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = run();
+        std::thread::sleep(Duration::from_micros(seed % span));
+        send(child.id(), signals[i % 3]);
+        let st = child.wait().unwrap();
+        if !st.success() {
+            interrupted += 1;
+        }
+        let left = env.leftovers();
+        assert!(left.is_empty(), "temp files left after a signal: {left:?}");
+    }
+    assert!(
+        interrupted > 0,
+        "no run was interrupted; the test proves nothing"
+    );
+}
+
+mod libc_sig {
+    pub const SIGHUP: i32 = 1;
+    pub const SIGINT: i32 = 2;
+    pub const SIGTERM: i32 = 15;
+    pub const SIGKILL: i32 = 9;
+}
+
+fn send(pid: u32, sig: i32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { kill(pid as i32, sig) };
+}
+
+#[test]
+fn killed_edit_takes_its_editor_with_it() {
+    let Some(env) = setup() else { return };
+    env.sealed("s.enc.yaml");
+    let pidfile = env.p("editor.pid");
+    let editor = env.p("editor.sh");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\necho \"$1\" > '{}.file'\necho $$ > '{}'\nexec sleep 60\n",
+            pidfile.display(),
+            pidfile.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = Command::new(&env.ours)
+        .current_dir(&env.dir)
+        .env("SOPS_AGE_KEY_FILE", &env.key)
+        .env("EDITOR", &editor)
+        .args(["edit", "s.enc.yaml"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Ok(s) = std::fs::read_to_string(&pidfile) {
+            if let Ok(p) = s.trim().parse::<u32>() {
+                break p;
+            }
+        }
+        assert!(Instant::now() < deadline, "the editor never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    send(child.id(), libc_sig::SIGKILL);
+    child.wait().unwrap();
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(false)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the editor (pid {pid}) outlived its killed parent"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL cannot be caught: the private dir is left behind, so remove it here
+    let edited = std::fs::read_to_string(format!("{}.file", pidfile.display())).unwrap();
+    if let Some(dir) = Path::new(edited.trim()).parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
