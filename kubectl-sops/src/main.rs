@@ -6,6 +6,7 @@ mod completion;
 mod diff;
 mod edit;
 mod io;
+mod keygen;
 mod prog;
 mod rekey;
 mod seal;
@@ -55,6 +56,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print shell completions.
     Completion(completion::CompletionArgs),
+    /// Generate an age identity, X25519 or post-quantum with --pq (like `age-keygen`).
+    Keygen(keygen::KeygenArgs),
 }
 
 /// An error with the exit code to leave with.
@@ -124,6 +127,7 @@ fn main() {
         Command::Rekey(a) => rekey::run(a),
         Command::Check(a) => check::run(a),
         Command::Completion(a) => completion::run(a),
+        Command::Keygen(a) => keygen::run(a),
     };
     if let Err(e) = result {
         let code = e.downcast_ref::<CliError>().map(|c| c.code).unwrap_or(1);

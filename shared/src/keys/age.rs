@@ -1,5 +1,6 @@
-//! age master keys: X25519 (`age1…`), SSH (`ssh-ed25519`, `ssh-rsa`) and plugin (`age1<name>1…`)
-//! recipients, with identities found where sops looks for them.
+//! age master keys: X25519 (`age1…`), post-quantum hybrid (`age1pq1…`, see [`super::age_pq`]), SSH
+//! (`ssh-ed25519`, `ssh-rsa`) and plugin (`age1<name>1…`) recipients, with identities found where sops
+//! looks for them.
 
 use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::sync::OnceLock;
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use zeroize::Zeroizing;
 
+use super::age_pq::{HybridIdentity, HybridRecipient};
 use super::KeySource;
 use crate::error::{Result, SopsError};
 use crate::metadata::KeyEntry;
@@ -35,8 +37,6 @@ pub mod env {
 /// The identities found on this machine, with the places that held none (for the error message).
 struct Loaded {
     identities: Vec<Box<dyn age::Identity + Send + Sync>>,
-    /// Post-quantum identities seen (we cannot use them yet).
-    pq_identities: usize,
     unused: Vec<String>,
     errors: Vec<String>,
 }
@@ -97,12 +97,83 @@ fn recipient_kind(r: &str) -> Option<RecipientKind> {
     }
 }
 
+/// True for strings that look like age identities (secret keys): they must never be echoed.
+fn looks_secret(r: &str) -> bool {
+    let upper = r.trim_start().get(..11).map(str::to_ascii_uppercase);
+    matches!(upper.as_deref(), Some("AGE-SECRET-" | "AGE-PLUGIN-"))
+}
+
+/// How a recipient is named in messages: identities are never shown, long `age1…` (post-quantum)
+/// recipients are shortened to their start and end so the message stays readable. SSH keys are shown
+/// whole (their start is the same for every key).
+pub fn display_recipient(r: &str) -> String {
+    if looks_secret(r) {
+        return "<an age secret key (identity), not shown>".into();
+    }
+    let chars: Vec<char> = r.chars().collect();
+    if chars.len() <= 100 || !r.starts_with("age1") {
+        return r.to_string();
+    }
+    let head: String = chars[..24].iter().collect();
+    let tail: String = chars[chars.len() - 12..].iter().collect();
+    format!("{head}…{tail} ({} characters)", chars.len())
+}
+
+/// A newly generated age key pair.
+pub struct NewIdentity {
+    /// The recipient (`age1…` or `age1pq1…`).
+    pub recipient: String,
+    /// The identity file as `age-keygen` writes it: `# created:` and `# public key:` lines, then the key.
+    pub file_text: Zeroizing<String>,
+}
+
+/// Generates an X25519 identity, or a post-quantum hybrid one with `post_quantum`.
+pub fn generate_identity(post_quantum: bool) -> NewIdentity {
+    use age::secrecy::ExposeSecret;
+    let (recipient, secret) = if post_quantum {
+        let id = HybridIdentity::generate();
+        (id.to_public().to_string(), id.to_string_secret())
+    } else {
+        let id = age::x25519::Identity::generate();
+        (
+            id.to_public().to_string(),
+            Zeroizing::new(id.to_string().expose_secret().to_string()),
+        )
+    };
+    let file_text = Zeroizing::new(format!(
+        "# created: {}\n# public key: {recipient}\n{}\n",
+        created_stamp(),
+        secret.as_str()
+    ));
+    NewIdentity {
+        recipient,
+        file_text,
+    }
+}
+
+/// Now in RFC 3339 with whole seconds, in UTC (`…Z`; age-keygen uses the local offset, which is the
+/// same instant).
+fn created_stamp() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
 /// Checks that a recipient string can be used for encryption, with the reason when it cannot.
 pub fn parse_recipient(r: &str) -> Result<Box<dyn age::Recipient + Send>> {
     let bad = |reason: String| SopsError::KeyWrap {
-        key: r.to_string(),
+        key: display_recipient(r),
         reason,
     };
+    if looks_secret(r) {
+        return Err(bad(
+            "this is a private key, not a recipient: give its public key (age1…), e.g. as printed by \
+             `kubectl sops keygen` or `age-keygen -y`"
+                .into(),
+        ));
+    }
     match recipient_kind(r) {
         Some(RecipientKind::X25519) => age::x25519::Recipient::from_str(r)
             .map(|x| Box::new(x) as _)
@@ -111,17 +182,28 @@ pub fn parse_recipient(r: &str) -> Result<Box<dyn age::Recipient + Send>> {
             .map(|x| Box::new(x) as _)
             .map_err(|e| bad(format!("not a usable SSH public key: {e:?}"))),
         Some(RecipientKind::Plugin) => {
-            let rec = age::plugin::Recipient::from_str(r).map_err(|e| bad(format!("not a plugin recipient: {e}")))?;
-            let plugin = age::plugin::RecipientPluginV1::new(rec.plugin(), std::slice::from_ref(&rec), &[], age::NoCallbacks)
-                .map_err(|_| bad(format!("age plugin binary age-plugin-{} not found in PATH", rec.plugin())))?;
+            let rec = age::plugin::Recipient::from_str(r)
+                .map_err(|e| bad(format!("not a plugin recipient: {e}")))?;
+            let plugin = age::plugin::RecipientPluginV1::new(
+                rec.plugin(),
+                std::slice::from_ref(&rec),
+                &[],
+                age::NoCallbacks,
+            )
+            .map_err(|_| {
+                bad(format!(
+                    "age plugin binary age-plugin-{} not found in PATH",
+                    rec.plugin()
+                ))
+            })?;
             Ok(Box::new(plugin))
         }
-        Some(RecipientKind::PostQuantum) => Err(bad(
-            "post-quantum age recipients (age1pq1…) are not supported yet: no maintained Rust crate implements \
-             the ML-KEM hybrid stanza"
-                .into(),
+        Some(RecipientKind::PostQuantum) => HybridRecipient::from_str(r)
+            .map(|x| Box::new(x) as _)
+            .map_err(|e| bad(format!("not a valid age post-quantum recipient: {e}"))),
+        None => Err(bad(
+            "unknown recipient type (expected age1…, ssh-ed25519 … or ssh-rsa …)".into(),
         )),
-        None => Err(bad("unknown recipient type (expected age1…, ssh-ed25519 … or ssh-rsa …)".into())),
     }
 }
 
@@ -133,7 +215,7 @@ impl KeySource for AgeSource {
     fn wrap(&self, recipient: &str, secret: &[u8]) -> Result<KeyEntry> {
         let rec = parse_recipient(recipient)?;
         let fail = |e: String| SopsError::KeyWrap {
-            key: recipient.to_string(),
+            key: display_recipient(recipient),
             reason: e,
         };
         let encryptor =
@@ -185,22 +267,16 @@ impl KeySource for AgeSource {
             unused.extend(per_key.unused.iter().cloned());
             format_failure(&msg, &errors, &unused)
         };
-        if recipient.starts_with("age1pq1") {
-            return Err(SopsError::Other(describe(format!(
-                "cannot decrypt for post-quantum recipient {recipient}: age1pq1 recipients are not supported yet"
-            ))));
-        }
         if identities.is_empty() {
-            let mut msg = "failed to load age identities".to_string();
-            if loaded.pq_identities > 0 {
-                msg.push_str(" (post-quantum AGE-SECRET-KEY-PQ identities were found but are not supported yet)");
-            }
-            return Err(SopsError::Other(describe(msg)));
+            return Err(SopsError::Other(describe(
+                "failed to load age identities".to_string(),
+            )));
         }
         let reader = ArmoredReader::new(BufReader::new(enc.as_bytes()));
         let decryptor = age::Decryptor::new_buffered(BufReader::new(reader)).map_err(|e| {
             SopsError::Other(describe(format!(
-                "invalid age data key for {recipient}: {e}"
+                "invalid age data key for {}: {e}",
+                display_recipient(recipient)
             )))
         })?;
         let mut r = decryptor.decrypt(identities.into_iter()).map_err(|e| {
@@ -255,7 +331,6 @@ pub fn default_key_file() -> Option<PathBuf> {
 fn load_identities() -> Loaded {
     let mut l = Loaded {
         identities: Vec::new(),
-        pq_identities: 0,
         unused: Vec::new(),
         errors: Vec::new(),
     };
@@ -275,9 +350,9 @@ fn load_identities() -> Loaded {
     }
     match std::env::var(env::KEY).map(Zeroizing::new) {
         Ok(keys) => {
-            let before = l.identities.len() + l.pq_identities;
+            let before = l.identities.len();
             add_identity_text(&mut l, env::KEY, &keys, true);
-            if l.identities.len() + l.pq_identities == before {
+            if l.identities.len() == before {
                 l.unused.push(env::KEY.into());
             }
         }
@@ -319,7 +394,6 @@ fn load_identities() -> Loaded {
 fn load_command_identities(recipient: &str) -> Loaded {
     let mut l = Loaded {
         identities: Vec::new(),
-        pq_identities: 0,
         unused: Vec::new(),
         errors: Vec::new(),
     };
@@ -403,7 +477,8 @@ fn push_ssh_identity(l: &mut Loaded, id: age::ssh::Identity, origin: &str) {
     }
 }
 
-/// Parses identity lines (`AGE-SECRET-KEY-1…`, `AGE-PLUGIN-…`); `#` and blank lines are skipped.
+/// Parses identity lines (`AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…`, `AGE-PLUGIN-…`); `#` and blank
+/// lines are skipped.
 fn add_identity_text(l: &mut Loaded, origin: &str, text: &str, many_per_line: bool) {
     for line in text.lines() {
         let line = line.trim();
@@ -417,7 +492,12 @@ fn add_identity_text(l: &mut Loaded, origin: &str, text: &str, many_per_line: bo
         };
         for w in words {
             if w.starts_with("AGE-SECRET-KEY-PQ-") {
-                l.pq_identities += 1;
+                match HybridIdentity::from_str(w) {
+                    Ok(id) => l.identities.push(Box::new(id)),
+                    Err(_) => l
+                        .errors
+                        .push(format!("{origin}: malformed age post-quantum secret key")),
+                }
             } else if w.starts_with("AGE-SECRET-KEY-1") {
                 match age::x25519::Identity::from_str(w) {
                     Ok(id) => l.identities.push(Box::new(id)),
@@ -450,6 +530,7 @@ fn add_identity_text(l: &mut Loaded, origin: &str, text: &str, many_per_line: bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use age::secrecy::ExposeSecret;
 
     #[test]
     fn wrap_unwrap_round_trip_with_env_key() {
@@ -465,7 +546,6 @@ mod tests {
         // unwrap with an explicitly loaded identity (env is process-global; avoid mutating it in tests)
         let l = Loaded {
             identities: vec![Box::new(id)],
-            pq_identities: 0,
             unused: vec![],
             errors: vec![],
         };
@@ -477,8 +557,88 @@ mod tests {
     }
 
     #[test]
-    fn pq_recipient_is_reported() {
-        let err = parse_recipient("age1pq1xyz").err().unwrap().to_string();
-        assert!(err.contains("post-quantum"), "{err}");
+    fn pq_round_trip_and_mixed_identities() {
+        let pq = HybridIdentity::generate();
+        let x = age::x25519::Identity::generate();
+        let src = AgeSource::new();
+        let pq_entry = src.wrap(&pq.to_public().to_string(), &[9u8; 32]).unwrap();
+        let x_entry = src.wrap(&x.to_public().to_string(), &[9u8; 32]).unwrap();
+        let text = format!(
+            "# mixed\n{}\n{}\n",
+            x.to_string().expose_secret(),
+            pq.to_string_secret().as_str()
+        );
+        let mut l = load_command_identities("unused");
+        add_identity_text(&mut l, "test", &text, false);
+        assert!(l.errors.is_empty(), "{:?}", l.errors);
+        let src = AgeSource {
+            loaded: OnceLock::from(l),
+            extra: None,
+        };
+        assert_eq!(&src.unwrap(&pq_entry).unwrap()[..], &[9u8; 32]);
+        assert_eq!(&src.unwrap(&x_entry).unwrap()[..], &[9u8; 32]);
+    }
+
+    #[test]
+    fn generated_identity_files_parse_like_keys_files() {
+        for pq in [false, true] {
+            let new = generate_identity(pq);
+            let lines: Vec<&str> = new.file_text.lines().collect();
+            assert_eq!(lines.len(), 3);
+            assert!(lines[0].starts_with("# created: 20"), "{}", lines[0]);
+            assert!(!lines[0].contains('.'), "whole seconds: {}", lines[0]);
+            assert_eq!(lines[1], format!("# public key: {}", new.recipient));
+            assert_eq!(new.recipient.starts_with("age1pq1"), pq);
+            let mut l = load_command_identities("unused");
+            add_identity_text(&mut l, "test", &new.file_text, false);
+            assert_eq!((l.identities.len(), l.errors.len()), (1, 0));
+            assert!(parse_recipient(&new.recipient).is_ok());
+        }
+    }
+
+    #[test]
+    fn malformed_pq_identity_is_reported_without_echo() {
+        let good = HybridIdentity::generate().to_string_secret();
+        let mut bad = good.to_string();
+        bad.replace_range(30..31, if &good[30..31] == "Q" { "P" } else { "Q" });
+        let mut l = load_command_identities("unused");
+        add_identity_text(&mut l, "keys.txt", &bad, false);
+        assert!(l.identities.is_empty());
+        assert_eq!(
+            l.errors,
+            ["keys.txt: malformed age post-quantum secret key"]
+        );
+    }
+
+    #[test]
+    fn bad_pq_recipient_is_named_on_one_line() {
+        let r = HybridIdentity::generate().to_public().to_string();
+        let mut bad = r.clone();
+        bad.replace_range(100..101, if &r[100..101] == "q" { "p" } else { "q" });
+        let err = parse_recipient(&bad).err().unwrap().to_string();
+        assert!(
+            err.contains("not a valid age post-quantum recipient"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&bad[..24]) && err.contains(&bad[bad.len() - 12..]),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn secret_key_as_recipient_is_not_echoed() {
+        let x = age::x25519::Identity::generate();
+        let pq = HybridIdentity::generate();
+        for secret in [
+            x.to_string().expose_secret().to_string(),
+            pq.to_string_secret().to_string(),
+            x.to_string().expose_secret().to_lowercase(),
+        ] {
+            let err = parse_recipient(&secret).err().unwrap().to_string();
+            assert!(!err.contains(&secret[16..40]), "{err}");
+            assert!(err.contains("private key"), "{err}");
+        }
     }
 }

@@ -6,9 +6,11 @@ use crate::metadata::KeyEntry;
 use zeroize::Zeroizing;
 
 pub mod age;
+pub mod age_pq;
 pub mod pgp;
 mod report;
 pub mod shamir;
+pub mod xwing;
 
 /// One kind of master key.
 pub trait KeySource: Send + Sync {
@@ -27,7 +29,7 @@ use crate::metadata::{effective_threshold, KeyGroup, Metadata};
 /// A recipient to encrypt the data key for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Recipient {
-    /// An age recipient (`age1…`, SSH public key, plugin recipient).
+    /// An age recipient (`age1…`, post-quantum `age1pq1…`, SSH public key, plugin recipient).
     Age(String),
     /// A PGP fingerprint.
     Pgp(String),
@@ -192,15 +194,23 @@ impl KeyRing {
             match self.source(entry.kind()) {
                 Some(src) => match src.unwrap(entry) {
                     Ok(secret) => return Ok(secret),
-                    Err(e) => errors.push((entry.describe(), e.to_string())),
+                    Err(e) => errors.push((short_name(entry), e.to_string())),
                 },
                 None => errors.push((
-                    entry.describe(),
+                    short_name(entry),
                     format!("{} keys are not supported by this tool", entry.kind()),
                 )),
             }
         }
         Err(errors)
+    }
+}
+
+/// How a key is named in failure reports: post-quantum age recipients (1959 characters) shortened.
+fn short_name(entry: &KeyEntry) -> String {
+    match entry {
+        KeyEntry::Age { recipient, .. } => age::display_recipient(recipient),
+        other => other.describe(),
     }
 }
 
