@@ -58,62 +58,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ------------------------------------------------------------------ a throw-away age key
-# age-keygen when installed; else X25519 + bech32 in Python (the `cryptography` package), which
-# writes the same three-line key file; else the Debian `age` package when running as root.
-keygen() {  # $1 output file (mode 0600)
-  if command -v age-keygen >/dev/null; then
-    (umask 077; age-keygen -o "$1" 2>/dev/null)
-  elif python3 -c 'import cryptography' 2>/dev/null; then
-    (umask 077; python3 - "$1" <<'PY'
-import datetime, sys
-from cryptography.hazmat.primitives import serialization as s
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-
-def polymod(values):
-    chk = 1
-    for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i, g in enumerate((0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)):
-            chk ^= g if (top >> i) & 1 else 0
-    return chk
-
-def bech32(hrp, data):
-    acc, bits, five = 0, 0, []
-    for b in data:
-        acc, bits = (acc << 8) | b, bits + 8
-        while bits >= 5:
-            bits -= 5
-            five.append((acc >> bits) & 31)
-    if bits:
-        five.append((acc << (5 - bits)) & 31)
-    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    pm = polymod(expanded + five + [0] * 6) ^ 1
-    five += [(pm >> 5 * (5 - i)) & 31 for i in range(6)]
-    return hrp + "1" + "".join(CHARSET[d] for d in five)
-
-key = X25519PrivateKey.generate()
-secret = key.private_bytes(s.Encoding.Raw, s.PrivateFormat.Raw, s.NoEncryption())
-public = key.public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)
-now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-with open(sys.argv[1], "w") as f:
-    f.write(f"# created: {now}\n# public key: {bech32('age', public)}\n")
-    f.write(bech32("age-secret-key-", secret).upper() + "\n")
-PY
-    )
-  elif [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "installing age-keygen (Debian package age)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends age >/dev/null ||
-      die "apt-get install age failed"
-    (umask 077; age-keygen -o "$1" 2>/dev/null)
-  else
-    die "no way to make an age key: install age (age-keygen) or python3 with 'cryptography'"
-  fi
-}
-
 # ------------------------------------------------------------------ 1-2: build what is missing
 say "peers: etcd, kube-apiserver, kubectl (scripts/peers.sh; cached after the first build)"
 t=$(date +%s.%N)
@@ -146,7 +90,7 @@ cd "$work"
 
 # ------------------------------------------------------------------ 4: seal
 say "seal a Secret (the plaintext only passes through a pipe)"
-keygen age-key.txt
+run kubectl sops keygen -o age-key.txt
 R=$(sed -n 's/^# public key: //p' age-key.txt)
 [[ $R == age1* ]] || die "the generated key has no '# public key:' line"
 echo "throw-away age key: $work/age-key.txt (recipient $R)"

@@ -186,7 +186,10 @@ fn new_file_spec(
     docs: &[Branch],
 ) -> Result<sops_engine::file::SealSpec> {
     let file = a.file.as_str();
-    let spec = seal_spec(config, Some(file), file, docs, &a.age, &a.pgp, true)?;
+    let (spec, note) = seal_spec(config, Some(file), file, docs, &a.age, &a.pgp, true)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     if spec.groups.iter().all(Vec::is_empty) {
         return Err(in_file(
             file,

@@ -160,7 +160,7 @@ pub fn run(a: SealArgs) -> Result<()> {
     }
 
     // Keys and rule: flags first, then the matching .sops.yaml creation rule.
-    let mut spec = seal_spec(
+    let (mut spec, note) = seal_spec(
         stores.config.as_ref(),
         path_for_rules,
         name,
@@ -204,5 +204,9 @@ pub fn run(a: SealArgs) -> Result<()> {
     };
     let bytes = seal_to_bytes(docs, &spec, &keys, previous, out_store.as_ref())
         .map_err(|e| in_file(name, e))?;
-    write_output(&bytes, target)
+    write_output(&bytes, target)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    Ok(())
 }

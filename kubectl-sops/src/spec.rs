@@ -57,8 +57,9 @@ fn creation_rule(
 
 /// The seal spec for a new file: the `--age`/`--pgp` recipients when given (one key group), else the
 /// keys of the creation rule matching `path`; the rule's encryption rule, else the Kubernetes default
-/// (`sops_engine::k8s`), announced in one line on stderr when `announce_default` (the caller has no
-/// rule flag). Errors when no flag key is given and the rule only names key kinds this tool cannot use.
+/// (`sops_engine::k8s`); with `announce_default` (the caller has no rule flag) also the one line that
+/// says so, for the caller to print on stderr once the file is written. Errors when no flag key is
+/// given and the rule only names key kinds this tool cannot use.
 pub fn seal_spec(
     config: Option<&Config>,
     path: Option<&str>,
@@ -67,7 +68,7 @@ pub fn seal_spec(
     age: &[String],
     pgp: &[String],
     announce_default: bool,
-) -> Result<SealSpec> {
+) -> Result<(SealSpec, Option<String>)> {
     let flag_keys = recipients_from_flags(age, pgp);
     let rule = creation_rule(config, path, name)?;
     if let (Some(c), None, None, true) = (config, path, &rule, flag_keys.is_empty()) {
@@ -103,6 +104,7 @@ pub fn seal_spec(
         spec.groups = vec![flag_keys];
         spec.shamir_threshold = 0;
     }
+    let mut note = None;
     spec.rule = match rule
         .map(|r| r.rule)
         .filter(|r| *r != EncryptionRule::Default)
@@ -111,14 +113,14 @@ pub fn seal_spec(
         None => {
             let r = sops_engine::k8s::default_rule(docs);
             if announce_default {
-                eprintln!(
+                note = Some(format!(
                     "{}: {name}: no .sops.yaml rule or rule flag applies; {}",
                     crate::prog::name(),
                     sops_engine::k8s::describe_default(&r)
-                );
+                ));
             }
             r
         }
     };
-    Ok(spec)
+    Ok((spec, note))
 }
