@@ -138,22 +138,12 @@ fn read(file: &str) -> Result<Vec<u8>, Failure> {
 
 /// Writes to stdout, or to `target` through the shared atomic writer.
 fn write(bytes: &[u8], target: Option<&str>, new_mode: u32) -> Result<(), Failure> {
-    let fail = |what: &str, e: std::io::Error| Failure {
-        code: exit::COULD_NOT_WRITE_OUTPUT,
-        message: format!("{what}: {e}"),
-    };
-    match target {
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes)
-                .and_then(|_| out.flush())
-                .map_err(|e| fail("stdout", e))
+    sops_engine::output::write_stdout_or_file(bytes, target, new_mode).map_err(|(what, e)| {
+        Failure {
+            code: exit::COULD_NOT_WRITE_OUTPUT,
+            message: format!("{what}: {e}"),
         }
-        Some(t) => {
-            sops_engine::output::write_file(Path::new(t), bytes, new_mode).map_err(|e| fail(t, e))
-        }
-    }
+    })
 }
 
 /// The seal spec: recipients from flags or `SOPS_AGE_RECIPIENTS`/`SOPS_PGP_FP`, else the creation

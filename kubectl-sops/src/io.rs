@@ -1,6 +1,6 @@
 //! Input, output and the options the commands share (formats, config lookup, stores).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -179,23 +179,13 @@ pub fn write_plaintext_output(bytes: &[u8], target: Option<&str>) -> Result<()> 
 }
 
 fn write_with_new_mode(bytes: &[u8], target: Option<&str>, new_mode: u32) -> Result<()> {
-    let fail = |what: &str, e: std::io::Error| CliError {
-        code: exit::COULD_NOT_WRITE_OUTPUT,
-        message: format!("{what}: {e}"),
-    };
-    match target {
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes)
-                .and_then(|_| out.flush())
-                .map_err(|e| fail("stdout", e))?;
-            Ok(())
+    output::write_stdout_or_file(bytes, target, new_mode).map_err(|(what, e)| {
+        CliError {
+            code: exit::COULD_NOT_WRITE_OUTPUT,
+            message: format!("{what}: {e}"),
         }
-        Some(path) => {
-            output::write_file(Path::new(path), bytes, new_mode).map_err(|e| fail(path, e))?;
-            Ok(())
-        }
-    }
+        .into()
+    })
 }
 
 /// Refuses `-i` together with `--output`, and `-i` on stdin, like sops.

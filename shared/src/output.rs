@@ -45,6 +45,24 @@ pub fn write_file(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     }
 }
 
+/// Writes `bytes` to stdout (`target` None) or to the file `target` with [`write_file`]. The error
+/// names what failed: `stdout` or the path.
+pub fn write_stdout_or_file(
+    bytes: &[u8],
+    target: Option<&str>,
+    new_mode: u32,
+) -> Result<(), (String, io::Error)> {
+    match target {
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes)
+                .and_then(|_| out.flush())
+                .map_err(|e| ("stdout".to_string(), e))
+        }
+        Some(t) => write_file(Path::new(t), bytes, new_mode).map_err(|e| (t.to_string(), e)),
+    }
+}
+
 /// The process umask (read from `/proc/self/status`; 022 when unknown).
 pub fn umask() -> u32 {
     fs::read_to_string("/proc/self/status")
