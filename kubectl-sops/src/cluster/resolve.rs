@@ -13,7 +13,7 @@ use super::connect::Cluster;
 use super::objects;
 
 /// Requests in flight at once.
-pub const CONCURRENCY: usize = 16;
+pub const CONCURRENCY: usize = 8;
 
 /// Where an object goes.
 #[derive(Clone)]
