@@ -659,3 +659,43 @@ fn external_diff_gets_masked_files_on_tmpfs_and_they_are_removed() {
     );
     assert!(!Path::new(live).exists(), "the private dir was not removed");
 }
+
+#[test]
+fn exec_credential_plugins_authenticate() {
+    let Some(e) = setup() else { return };
+    let ns = e.c.fresh_namespace("apply-exec");
+    // the admin token, handed over by an exec credential plugin instead of the kubeconfig
+    let kc = std::fs::read_to_string(e.c.kubeconfig()).unwrap();
+    let token_line = kc
+        .lines()
+        .find(|l| l.trim_start().starts_with("token: "))
+        .unwrap()
+        .to_string();
+    let token = token_line.trim().trim_start_matches("token: ").to_string();
+    let plugin = e.p("cred.sh");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let indent = &token_line[..token_line.len() - token_line.trim_start().len()];
+    let exec = format!(
+        "{indent}exec:\n{indent}  apiVersion: client.authentication.k8s.io/v1\n{indent}  command: {}\n{indent}  interactiveMode: Never\n",
+        plugin.display()
+    );
+    std::fs::write(
+        e.p("exec.kubeconfig"),
+        kc.replace(&format!("{token_line}\n"), &exec),
+    )
+    .unwrap();
+    let f = e.sealed("s.enc.yaml", SECRET);
+    let out =
+        e.ours_with(&e.p("exec.kubeconfig"))
+            .run(["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
+    assert_eq!(out.0, 0, "{}", out.2);
+    assert!(e.exists(&ns, "secret/db"));
+}
