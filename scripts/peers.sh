@@ -304,6 +304,7 @@ build_peer() {
 #   pki/ (CA, serving cert, service-account key, tokens.csv), etcd/ (data), *.log, *.pid, *.port,
 #   kubeconfig (admin token, group system:masters, context ksops-test),
 #   kubeconfig-unprivileged (authenticated user without any RBAC binding: Forbidden on nearly everything),
+#   kubeconfig-cert (the admin again, by client certificate instead of token),
 #   env (KSOPS_TEST_KUBECONFIG=…, KSOPS_TEST_KUBECONFIG_UNPRIVILEGED=…).
 # A running, ready plane in $RUN is reused. `down` stops only the pids recorded in $RUN (after checking that
 # their command line names $RUN), then removes $RUN; it never fails, so it fits an EXIT trap.
@@ -380,6 +381,13 @@ cp_pki() {        # real-peers.md §2.1, plus a second token for a user without 
     openssl x509 -req -sha256 -days 3650 -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
       -extfile apiserver.ext -out apiserver.crt
     openssl genrsa -out sa.key 2048
+    # a client certificate in system:masters, for the client-certificate kubeconfig
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/O=system:masters/CN=cert-admin" \
+      -keyout client.key -out client.csr
+    printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature,keyEncipherment' \
+      'extendedKeyUsage=clientAuth' >client.ext
+    openssl x509 -req -sha256 -days 3650 -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -extfile client.ext -out client.crt
   ) >"$RUN/pki.log" 2>&1 || { cat "$RUN/pki.log" >&2; die "openssl failed making the test PKI in $P"; }
   admin=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
   user=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
@@ -424,7 +432,7 @@ cp_start_kas() {  # $1 binary
       --etcd-servers="http://127.0.0.1:$(<"$RUN/etcd.port")" \
       --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" \
       --cert-dir="$P" --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" \
-      --token-auth-file="$P/tokens.csv" \
+      --token-auth-file="$P/tokens.csv" --client-ca-file="$P/ca.crt" \
       --service-account-issuer=https://kubernetes.default.svc \
       --service-account-key-file="$P/sa.key" --service-account-signing-key-file="$P/sa.key" \
       --service-cluster-ip-range=10.0.0.0/24 \
@@ -438,7 +446,7 @@ cp_start_kas() {  # $1 binary
   done
   cp_fail kube-apiserver "kube-apiserver: no usable port after 3 tries"
 }
-cp_kubeconfig() { # $1 file  $2 user  $3 token file  $4 context
+cp_kubeconfig() { # $1 file  $2 user  $3 token file ('' = the client certificate)  $4 context
   (umask 077; cat >"$1.tmp" <<KC
 apiVersion: v1
 kind: Config
@@ -450,7 +458,8 @@ clusters:
 users:
 - name: $2
   user:
-    token: $(<"$3")
+$(if [[ -n $3 ]]; then printf '    token: %s' "$(<"$3")"; else
+    printf '    client-certificate: %s\n    client-key: %s' "$RUN/pki/client.crt" "$RUN/pki/client.key"; fi)
 contexts:
 - name: $4
   context:
@@ -501,6 +510,7 @@ cp_up() {
     cp_fail kube-apiserver "namespace default did not appear within 30s"
   cp_kubeconfig "$RUN/kubeconfig" admin "$RUN/pki/admin.token" ksops-test
   cp_kubeconfig "$RUN/kubeconfig-unprivileged" unprivileged "$RUN/pki/unprivileged.token" ksops-test-unprivileged
+  cp_kubeconfig "$RUN/kubeconfig-cert" cert-admin '' ksops-test-cert
   printf 'KSOPS_TEST_KUBECONFIG=%q\nKSOPS_TEST_KUBECONFIG_UNPRIVILEGED=%q\n' \
     "$RUN/kubeconfig" "$RUN/kubeconfig-unprivileged" >"$RUN/env.tmp"
   mv -f "$RUN/env.tmp" "$RUN/env"

@@ -699,3 +699,31 @@ fn exec_credential_plugins_authenticate() {
     assert_eq!(out.0, 0, "{}", out.2);
     assert!(e.exists(&ns, "secret/db"));
 }
+
+#[test]
+fn client_certificates_authenticate() {
+    let Some(e) = setup() else { return };
+    // written by `scripts/peers.sh up` beside the admin kubeconfig
+    let kc = e.c.kubeconfig().with_file_name("kubeconfig-cert");
+    if !kc.is_file() {
+        let msg = format!(
+            "{} missing: the control plane predates client certificates",
+            kc.display()
+        );
+        assert!(!e2e_tests::in_ci(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+        return;
+    }
+    let text = std::fs::read_to_string(&kc).unwrap();
+    assert!(text.contains("client-certificate:") && !text.contains("token:"));
+    let ns = e.c.fresh_namespace("apply-cert");
+    let f = e.sealed("s.enc.yaml", SECRET);
+    let out = e
+        .ours_with(&kc)
+        .run(["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
+    assert_eq!(out.0, 0, "{}", out.2);
+    assert_eq!(
+        e.get(&ns, "secret/db")["data"]["password"],
+        b64("hunter2-apply-secret")
+    );
+}
