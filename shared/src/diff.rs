@@ -313,7 +313,7 @@ fn flatten_value(v: &Value, path: &str, out: &mut Vec<(String, Value)>) {
 }
 
 /// `.key` for identifier-like keys (`key` at the top), else `["quoted key"]`.
-fn key_segment(k: &str, top: bool) -> String {
+pub fn key_segment(k: &str, top: bool) -> String {
     let plain = !k.is_empty()
         && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');

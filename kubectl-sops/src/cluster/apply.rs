@@ -136,12 +136,11 @@ async fn apply_batch(
     batch: Vec<Manifest>,
     secrets: &[String],
 ) -> Result<Vec<Outcome>> {
-    let params = PatchParams {
-        dry_run: a.dry_run == DryRun::Server,
-        force: a.force_conflicts,
-        field_manager: Some(a.field_manager.clone()),
-        field_validation: None,
-    };
+    let params = resolve::apply_params(
+        &a.field_manager,
+        a.force_conflicts,
+        a.dry_run == DryRun::Server,
+    );
     let mut jobs = Vec::with_capacity(batch.len());
     for m in batch {
         let mut obj = m.object;
@@ -151,11 +150,12 @@ async fn apply_batch(
             // one message for the whole run instead of one per object
             return Err(CliError::err(1, msg.clone()));
         }
-        let label = label(&display, &m.source, objects::namespace(&obj));
+        let label = resolve::label(&display, &m.source, objects::namespace(&obj));
         jobs.push((display, label, target, obj));
     }
-    let results: Vec<(usize, Outcome)> = stream::iter(jobs.into_iter().enumerate())
-        .map(|(i, (display, label, target, obj))| {
+    // in input order, like kubectl's result lines
+    Ok(stream::iter(jobs)
+        .map(|(display, label, target, obj)| {
             let params = &params;
             async move {
                 let result = match target {
@@ -164,29 +164,15 @@ async fn apply_batch(
                         .await
                         .map_err(|e| format!("{label}: {}", scrub(&e, secrets))),
                 };
-                (
-                    i,
-                    Outcome {
-                        name: display,
-                        result,
-                    },
-                )
+                Outcome {
+                    name: display,
+                    result,
+                }
             }
         })
-        .buffer_unordered(CONCURRENCY)
+        .buffered(CONCURRENCY)
         .collect()
-        .await;
-    let mut results = results;
-    results.sort_by_key(|(i, _)| *i);
-    Ok(results.into_iter().map(|(_, o)| o).collect())
-}
-
-/// `secret/db (namespace ns) from FILE`, for messages.
-fn label(display: &str, source: &str, ns: Option<&str>) -> String {
-    match ns {
-        Some(ns) => format!("{display} (namespace {ns}) from {source}"),
-        None => format!("{display} from {source}"),
-    }
+        .await)
 }
 
 async fn send(
@@ -290,13 +276,7 @@ fn report(a: &ApplyArgs, outcomes: &[Outcome]) -> Result<()> {
     }
     match a.output {
         Some(OutputFormat::Yaml) => {
-            let branches: Vec<_> = docs
-                .iter()
-                .map(|d| match objects::json_to_value(d) {
-                    sops_engine::tree::Value::Map(m) => m,
-                    _ => Vec::new(),
-                })
-                .collect();
+            let branches: Vec<_> = docs.iter().map(objects::to_branch).collect();
             // kubectl's layout: two-space indentation
             let settings = sops_engine::stores::StoreSettings {
                 yaml_indent: Some(2),

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use anyhow::Result;
 use futures::stream::{self, StreamExt};
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 use serde_json::{Map, Value as Json};
 use sops_engine::keys::KeyRing;
 use sops_engine::private_dir::PrivateDir;
@@ -77,12 +77,7 @@ async fn collect(a: &LiveArgs, loaded: manifests::Manifests) -> Result<Vec<Pair>
     resolver
         .discover(&cluster, loaded.objects.iter().map(|m| &m.object))
         .await;
-    let params = PatchParams {
-        dry_run: true,
-        force: a.force_conflicts,
-        field_manager: Some(a.field_manager.clone()),
-        field_validation: None,
-    };
+    let params = resolve::apply_params(&a.field_manager, a.force_conflicts, true);
     let mut jobs = Vec::new();
     for Manifest {
         source,
@@ -103,10 +98,7 @@ async fn collect(a: &LiveArgs, loaded: manifests::Manifests) -> Result<Vec<Pair>
             let (params, cluster) = (&params, &cluster);
             async move {
                 let ns = objects::namespace(&object).map(str::to_string);
-                let label = match &ns {
-                    Some(ns) => format!("{name} (namespace {ns}) from {source}"),
-                    None => format!("{name} from {source}"),
-                };
+                let label = resolve::label(&name, &source, ns.as_deref());
                 let (api, _) = target.map_err(|e| format!("{label}: {e}"))?;
                 let obj_name = objects::name(&object).to_string();
                 if obj_name.is_empty() {
@@ -203,15 +195,10 @@ fn leaves(v: &Json, path: &str, out: &mut Vec<(String, Json)>) {
 }
 
 fn key_path(path: &str, key: &str) -> String {
-    let ident = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    match (path.is_empty(), ident) {
-        (true, true) => key.to_string(),
-        (false, true) => format!("{path}.{key}"),
-        (_, false) => format!("{path}[{}]", Json::String(key.to_string())),
-    }
+    format!(
+        "{path}{}",
+        sops_engine::diff::key_segment(key, path.is_empty())
+    )
 }
 
 fn masked(path: &str, is_secret: bool, everywhere: bool) -> bool {
@@ -293,12 +280,8 @@ fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
         create_private_dir(d)?;
         for p in pairs {
             let Some(o) = side(p) else { continue };
-            let branch = match objects::json_to_value(&o) {
-                sops_engine::tree::Value::Map(m) => m,
-                _ => Vec::new(),
-            };
             let bytes = store(Format::Yaml, None)
-                .emit_plain(&[branch])
+                .emit_plain(&[objects::to_branch(&o)])
                 .map_err(|e| CliError::err(2, e.to_string()))?;
             write_private_file(&d.join(&p.file_name), &bytes)?;
         }

@@ -84,6 +84,14 @@ pub fn json_to_value(j: &Json) -> Value {
     }
 }
 
+/// A JSON object as a tree document (for the engine's YAML store); anything else is empty.
+pub fn to_branch(o: &Json) -> Branch {
+    match json_to_value(o) {
+        Value::Map(m) => m,
+        _ => Vec::new(),
+    }
+}
+
 /// `apiVersion` of an object ("" when missing).
 pub fn api_version(o: &Json) -> &str {
     o.get("apiVersion").and_then(Json::as_str).unwrap_or("")

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt};
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, ApiResource, Scope};
 use serde_json::Value as Json;
@@ -195,6 +195,24 @@ async fn discover_one(
                 Unresolved::Other(msg)
             })
         }
+    }
+}
+
+/// Server-side apply parameters for `field_manager`.
+pub fn apply_params(field_manager: &str, force: bool, dry_run: bool) -> PatchParams {
+    PatchParams {
+        dry_run,
+        force,
+        field_manager: Some(field_manager.to_string()),
+        field_validation: None,
+    }
+}
+
+/// `secret/db (namespace ns) from FILE`, for messages.
+pub fn label(display: &str, source: &str, ns: Option<&str>) -> String {
+    match ns {
+        Some(ns) => format!("{display} (namespace {ns}) from {source}"),
+        None => format!("{display} from {source}"),
     }
 }
 
