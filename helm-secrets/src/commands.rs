@@ -12,13 +12,13 @@
 
 use std::path::{Path, PathBuf};
 
-use sops_engine::config::{find_config, Config};
+use sops_engine::config::Config;
 use sops_engine::editor::{self, EditOptions};
 use sops_engine::error::exit;
 use sops_engine::file::{open, open_read_only, prepare_new, reseal, seal, seal_to_bytes, SealSpec};
 use sops_engine::keys::{KeyRing, Recipient};
 use sops_engine::signals;
-use sops_engine::stores::{store_for, Format, Store, StoreSettings};
+use sops_engine::stores::{Format, Store};
 use sops_engine::tree::Branch;
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
@@ -95,34 +95,17 @@ fn split_list(v: &str) -> Vec<String> {
 
 /// `SOPS_CONFIG`, else `.sops.yaml` from the working directory upward.
 fn load_config() -> Result<Option<Config>, Failure> {
-    let path = match std::env::var_os("SOPS_CONFIG").filter(|v| !v.is_empty()) {
-        Some(p) => {
-            let p = PathBuf::from(p);
-            if !p.is_file() {
-                return Err(Failure {
-                    code: exit::CONFIG_FILE_NOT_FOUND,
-                    message: format!("config file not found: {}", p.display()),
-                });
-            }
-            p
-        }
-        None => match std::env::current_dir().ok().and_then(|d| find_config(&d)) {
-            Some(p) => p,
-            None => return Ok(None),
-        },
-    };
-    Config::load(&path).map(Some).map_err(|e| Failure {
-        code: exit::ERROR_READING_CONFIG,
+    let explicit = std::env::var_os("SOPS_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    sops_engine::config::load_config(explicit.as_deref()).map_err(|e| Failure {
+        code: e.exit_code(),
         message: e.to_string(),
     })
 }
 
 fn store(file: &str, config: Option<&Config>) -> Box<dyn Store> {
-    let default = StoreSettings::default();
-    store_for(
-        Format::from_path(file),
-        config.map_or(&default, |c| &c.stores),
-    )
+    sops_engine::config::store_with(Format::from_path(file), config)
 }
 
 fn read(file: &str) -> Result<Vec<u8>, Failure> {

@@ -48,11 +48,4 @@ impl From<String> for Failure {
     }
 }
 
-/// Folds a multi-line message into one line, `; ` between its lines.
-pub fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
+pub use sops_engine::error::one_line;

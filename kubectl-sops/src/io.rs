@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use sops_engine::config::{find_config, Config};
+use sops_engine::config::Config;
 use sops_engine::error::exit;
 use sops_engine::output;
-use sops_engine::stores::{store_for, Format, Store, StoreSettings};
+use sops_engine::stores::{Format, Store};
 
 use crate::CliError;
 
@@ -134,25 +134,9 @@ pub fn load_config(flag: Option<&Path>) -> Result<Option<Config>> {
     let explicit = flag
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("SOPS_CONFIG").map(PathBuf::from));
-    let path = match explicit {
-        Some(p) => {
-            if !p.is_file() {
-                return Err(CliError {
-                    code: exit::CONFIG_FILE_NOT_FOUND,
-                    message: format!("config file not found: {}", p.display()),
-                }
-                .into());
-            }
-            p
-        }
-        None => match std::env::current_dir().ok().and_then(|d| find_config(&d)) {
-            Some(p) => p,
-            None => return Ok(None),
-        },
-    };
-    Config::load(&path).map(Some).map_err(|e| {
+    sops_engine::config::load_config(explicit.as_deref()).map_err(|e| {
         CliError {
-            code: exit::ERROR_READING_CONFIG,
+            code: e.exit_code(),
             message: e.to_string(),
         }
         .into()
@@ -161,8 +145,7 @@ pub fn load_config(flag: Option<&Path>) -> Result<Option<Config>> {
 
 /// The store for a format with the config's `stores` settings.
 pub fn store(format: Format, config: Option<&Config>) -> Box<dyn Store> {
-    let default = StoreSettings::default();
-    store_for(format, config.map_or(&default, |c| &c.stores))
+    sops_engine::config::store_with(format, config)
 }
 
 /// Writes the result: to stdout, or to a file with [`sops_engine::output::write_file`] (atomic

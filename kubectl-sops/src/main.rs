@@ -88,14 +88,7 @@ impl CliError {
     }
 }
 
-/// Folds a multi-line message (key failure reports) into one line, `; ` between its lines.
-pub fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
+pub use sops_engine::error::one_line;
 
 /// Attaches the file name to an engine error, keeping its exit code.
 pub fn in_file(file: &str, e: SopsError) -> CliError {

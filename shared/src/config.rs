@@ -15,6 +15,51 @@ use crate::tree::{get, Branch, Value};
 /// The config file name sops looks for.
 pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
 
+/// Why no `.sops.yaml` could be loaded, with sops' exit code ([`LoadConfigError::exit_code`]).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadConfigError {
+    /// The explicitly given config file does not exist.
+    #[error("config file not found: {0}")]
+    NotFound(String),
+    /// The config file could not be read or parsed.
+    #[error("{0}")]
+    Unreadable(SopsError),
+}
+
+impl LoadConfigError {
+    /// sops' exit code: 61 for a missing explicit file, 5 for one that cannot be read.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LoadConfigError::NotFound(_) => crate::error::exit::CONFIG_FILE_NOT_FOUND,
+            LoadConfigError::Unreadable(_) => crate::error::exit::ERROR_READING_CONFIG,
+        }
+    }
+}
+
+/// The config of a run: `explicit` (a `--config` flag or `SOPS_CONFIG`, which must exist) when given,
+/// else `.sops.yaml` searched from the working directory upward; `None` when there is none.
+pub fn load_config(
+    explicit: Option<&Path>,
+) -> std::result::Result<Option<Config>, LoadConfigError> {
+    let path = match explicit {
+        Some(p) if !p.is_file() => return Err(LoadConfigError::NotFound(p.display().to_string())),
+        Some(p) => p.to_path_buf(),
+        None => match std::env::current_dir().ok().and_then(|d| find_config(&d)) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    Config::load(&path)
+        .map(Some)
+        .map_err(LoadConfigError::Unreadable)
+}
+
+/// The store for `format` with the `stores` settings of `config` (defaults without one).
+pub fn store_with(format: crate::stores::Format, config: Option<&Config>) -> Box<dyn Store> {
+    let default = StoreSettings::default();
+    crate::stores::store_for(format, config.map_or(&default, |c| &c.stores))
+}
+
 /// Looks for `.sops.yaml` in `start` and up to 100 parent directories.
 pub fn find_config(start: &Path) -> Option<PathBuf> {
     let mut dir = Some(start);

@@ -173,3 +173,13 @@ impl SopsError {
 
 /// Result alias of the engine.
 pub type Result<T, E = SopsError> = std::result::Result<T, E>;
+
+/// Folds a multi-line message (key failure reports, tool output) into one line, `; ` between its
+/// non-empty lines.
+pub fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
