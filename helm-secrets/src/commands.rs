@@ -287,32 +287,18 @@ pub fn edit(args: &[String], _s: &Settings) -> Result<(), Failure> {
     };
     let edited = editor::edit_in_private_dir(file, &plaintext, &opts, parse_docs);
     drop(plaintext);
-    let interrupted = |sig: i32| Failure {
-        code: 128 + sig,
-        message: format!(
-            "{file}: interrupted by {}; the file is unchanged and the plaintext copy was removed",
-            signals::name(sig)
-        ),
+    let edit_failure = |e: editor::EditError| Failure {
+        code: e.exit_code(),
+        message: e.to_string(),
     };
-    let docs = match (edited, signals::pending()) {
-        (_, Some(sig)) => return Err(interrupted(sig)),
-        (Err(e), None) => {
-            return Err(Failure {
-                code: e.exit_code(),
-                message: e.to_string(),
-            })
-        }
-        (Ok(d), None) => d,
-    };
+    let docs = edited.map_err(edit_failure)?;
     let sealed = match existing {
         Existing::File(opened) => reseal(opened, docs),
         Existing::New(prepared, spec) => seal(docs, &spec, &keys, Some(prepared)),
     }
     .and_then(|(docs, md)| st.emit_encrypted(&docs, &md))
     .map_err(|e| Failure::engine(file, e))?;
-    if let Some(sig) = signals::pending() {
-        return Err(interrupted(sig));
-    }
+    editor::interrupted(file).map_err(edit_failure)?;
     write(&sealed, Some(file), sops_engine::output::default_mode())?;
     drop(guard);
     Ok(())

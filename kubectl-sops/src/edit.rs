@@ -129,11 +129,7 @@ pub fn run(a: EditArgs) -> Result<()> {
     let signals = signals::install();
     let edited = edit_in_private_dir(file, &plaintext, &a, parse);
     drop(plaintext);
-    let docs = match (edited, signals::pending()) {
-        (_, Some(sig)) => return Err(interrupted(file, sig)),
-        (Err(e), None) => return Err(e),
-        (Ok(docs), None) => docs,
-    };
+    let docs = edited?;
 
     let bytes = match existing {
         Existing::File(opened) => reseal_to_bytes(opened, docs, out_store.as_ref()),
@@ -144,9 +140,7 @@ pub fn run(a: EditArgs) -> Result<()> {
         }
     }
     .map_err(|e| in_file(file, e))?;
-    if let Some(sig) = signals::pending() {
-        return Err(interrupted(file, sig));
-    }
+    editor::interrupted(file).map_err(edit_error)?;
     write_output(&bytes, Some(file))?;
     drop(signals);
     Ok(())
@@ -166,16 +160,6 @@ fn reseal_to_bytes(
 ) -> std::result::Result<Vec<u8>, SopsError> {
     let (docs, md) = reseal(opened, docs)?;
     out_store.emit_encrypted(&docs, &md)
-}
-
-fn interrupted(file: &str, sig: i32) -> anyhow::Error {
-    CliError::err(
-        128 + sig,
-        format!(
-            "{file}: interrupted by {}; the file is unchanged and the plaintext copy was removed",
-            signals::name(sig)
-        ),
-    )
 }
 
 /// The seal spec of a new file: flags first, then the matching creation rule; errors when it names no
@@ -288,8 +272,11 @@ fn edit_in_private_dir(
         allow_disk_temp: a.allow_disk_temp,
         tool: crate::prog::name(),
     };
-    editor::edit_in_private_dir(file, plaintext, &opts, parse)
-        .map_err(|e| CliError::err(e.exit_code(), e.to_string()))
+    editor::edit_in_private_dir(file, plaintext, &opts, parse).map_err(edit_error)
+}
+
+fn edit_error(e: editor::EditError) -> anyhow::Error {
+    CliError::err(e.exit_code(), e.to_string())
 }
 
 #[cfg(test)]

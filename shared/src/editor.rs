@@ -90,9 +90,14 @@ pub enum EditError {
     /// Waiting for the editor failed.
     #[error("waiting for the editor: {0}")]
     Wait(std::io::Error),
-    /// A signal arrived; see [`signals::pending`] for which.
-    #[error("interrupted")]
-    Interrupted,
+    /// A signal arrived (it was forwarded to the editor; the private directory is gone).
+    #[error("{file}: interrupted by {}; the file is unchanged and the plaintext copy was removed", signals::name(*signal))]
+    Interrupted {
+        /// The file being edited.
+        file: String,
+        /// The signal number.
+        signal: i32,
+    },
 }
 
 impl EditError {
@@ -106,15 +111,41 @@ impl EditError {
             EditError::ReadBack { .. } => exit::COULD_NOT_READ_INPUT,
             EditError::Unchanged { .. } => exit::FILE_HAS_NOT_BEEN_MODIFIED,
             EditError::Invalid { source, .. } => source.exit_code(),
-            EditError::Wait(_) | EditError::Interrupted => exit::GENERIC,
+            EditError::Wait(_) => exit::GENERIC,
+            EditError::Interrupted { signal, .. } => 128 + signal,
         }
+    }
+}
+
+/// [`EditError::Interrupted`] when a signal arrived since [`signals::install`]: callers check it
+/// once more after sealing, before anything is written.
+pub fn interrupted(file: &str) -> Result<(), EditError> {
+    match signals::pending() {
+        Some(signal) => Err(EditError::Interrupted {
+            file: file.to_string(),
+            signal,
+        }),
+        None => Ok(()),
     }
 }
 
 /// Writes `plaintext` into a private directory as `file`'s base name, runs the editor until
 /// `parse` accepts the content, and returns what it parsed. The directory is gone when this
-/// returns (or unwinds). Install [`signals::install`] around the call so signals are recorded.
+/// returns (or unwinds). Install [`signals::install`] around the call so signals are recorded; a
+/// signal that arrived during the call is reported as [`EditError::Interrupted`], whatever else
+/// happened.
 pub fn edit_in_private_dir<T>(
+    file: &str,
+    plaintext: &[u8],
+    opts: &EditOptions<'_>,
+    parse: impl Fn(&[u8]) -> Result<T, SopsError>,
+) -> Result<T, EditError> {
+    let result = edit_loop(file, plaintext, opts, parse);
+    interrupted(file)?;
+    result
+}
+
+fn edit_loop<T>(
     file: &str,
     plaintext: &[u8],
     opts: &EditOptions<'_>,
@@ -137,16 +168,18 @@ pub fn edit_in_private_dir<T>(
     })?;
     let interactive = std::io::stdin().is_terminal();
     loop {
-        if signals::pending().is_some() {
-            return Err(EditError::Interrupted);
-        }
+        interrupted(file)?;
         let status = match run_editor(&editor, dir.file())? {
             EditorEnd::Exited(st) => st,
             EditorEnd::Interrupted(child) => {
                 dir.remove();
                 reap(child);
                 dir.remove();
-                return Err(EditError::Interrupted);
+                // only ends this way when a signal is pending
+                return Err(EditError::Interrupted {
+                    file: file.to_string(),
+                    signal: signals::pending().unwrap_or(signals::SIGTERM),
+                });
             }
         };
         if !status.success() {
