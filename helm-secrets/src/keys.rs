@@ -11,7 +11,7 @@ use sops_engine::keys::KeyRing;
 use zeroize::Zeroizing;
 
 use crate::error::Failure;
-use crate::settings::{Settings, KEY_LOCATION_PREFIX};
+use crate::settings::{self, Settings, KEY_LOCATION_PREFIX};
 use crate::source::KeyImport;
 
 /// A key ring and the GnuPG home it may use (removed, agent stopped, on drop).
@@ -24,22 +24,17 @@ pub struct Keys {
 /// Builds the key ring for `import`, checking the `HELM_SECRETS_ALLOW_*` switches and the key
 /// location prefix first.
 pub fn for_import(import: &KeyImport, s: &Settings) -> Result<Keys, Failure> {
-    let allowed = match import {
-        KeyImport::None => true,
-        KeyImport::GpgFile(_) => s.allow_import[0],
-        KeyImport::GpgKubernetes(_) => s.allow_import[1],
-        KeyImport::AgeFile(_) => s.allow_import[2],
-        KeyImport::AgeKubernetes(_) => s.allow_import[3],
+    let switch = match import {
+        KeyImport::None => None,
+        KeyImport::GpgFile(_) => Some(settings::ALLOW_GPG_IMPORT),
+        KeyImport::GpgKubernetes(_) => Some(settings::ALLOW_GPG_IMPORT_KUBERNETES),
+        KeyImport::AgeFile(_) => Some(settings::ALLOW_AGE_IMPORT),
+        KeyImport::AgeKubernetes(_) => Some(settings::ALLOW_AGE_IMPORT_KUBERNETES),
     };
-    if !allowed {
+    if let Some(var) = switch.filter(|v| s.denied_imports.contains(v)) {
         return Err(Failure::new(format!(
-            "{}:// is not allowed here (HELM_SECRETS_ALLOW_{}=false)",
-            import.scheme(),
-            import
-                .scheme()
-                .trim_start_matches("secrets+")
-                .replace('-', "_")
-                .to_ascii_uppercase()
+            "{}:// is not allowed here ({var}=false)",
+            import.scheme()
         )));
     }
     if let KeyImport::AgeFile(p) | KeyImport::GpgFile(p) = import {
@@ -221,7 +216,7 @@ mod tests {
     #[test]
     fn import_switches_and_prefix() {
         let mut s = Settings::from_lookup(|_| None);
-        s.allow_import[2] = false;
+        s.denied_imports.push(settings::ALLOW_AGE_IMPORT);
         let e = for_import(&KeyImport::AgeFile("/k".into()), &s)
             .err()
             .unwrap();

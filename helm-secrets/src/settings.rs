@@ -47,8 +47,8 @@ pub struct Settings {
     pub key_location_prefix: String,
     /// PGP key files to import before decrypting.
     pub load_gpg_keys: Option<OsString>,
-    /// Which `*-import` URL forms are allowed: gpg, gpg-kubernetes, age, age-kubernetes.
-    pub allow_import: [bool; 4],
+    /// The `HELM_SECRETS_ALLOW_*_IMPORT*` switches set to false (those URL forms are refused).
+    pub denied_imports: Vec<&'static str>,
     /// `HELM_SECRETS_BACKEND`, when set to something other than sops.
     pub backend: Option<String>,
 }
@@ -78,12 +78,15 @@ impl Settings {
                 .map(|v| v.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             load_gpg_keys: get(LOAD_GPG_KEYS).filter(|v| !v.is_empty()),
-            allow_import: [
-                flag(ALLOW_GPG_IMPORT, true),
-                flag(ALLOW_GPG_IMPORT_KUBERNETES, true),
-                flag(ALLOW_AGE_IMPORT, true),
-                flag(ALLOW_AGE_IMPORT_KUBERNETES, true),
-            ],
+            denied_imports: [
+                ALLOW_GPG_IMPORT,
+                ALLOW_GPG_IMPORT_KUBERNETES,
+                ALLOW_AGE_IMPORT,
+                ALLOW_AGE_IMPORT_KUBERNETES,
+            ]
+            .into_iter()
+            .filter(|k| !flag(k, true))
+            .collect(),
             backend,
         }
     }
@@ -132,7 +135,7 @@ mod tests {
         let s = settings(&[]);
         assert!(!s.quiet && !s.ignore_missing_values);
         assert!(s.allow_symlinks && s.allow_absolute_path && s.allow_path_traversal);
-        assert_eq!(s.allow_import, [true; 4]);
+        assert!(s.denied_imports.is_empty());
         assert!(s.backend.is_none());
     }
 
@@ -149,7 +152,7 @@ mod tests {
         ]);
         assert!(s.quiet && s.ignore_missing_values);
         assert!(!s.allow_symlinks && !s.allow_absolute_path && !s.allow_path_traversal);
-        assert_eq!(s.allow_import, [true, true, false, true]);
+        assert_eq!(s.denied_imports, [ALLOW_AGE_IMPORT]);
         assert_eq!(s.backend.as_deref(), Some("vals"));
         assert!(settings(&[(BACKEND, "sops")]).backend.is_none());
         // unparsable values keep the default
