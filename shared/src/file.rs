@@ -366,22 +366,28 @@ pub fn extract(doc: &Branch, path: &[PathStep]) -> Result<Value> {
             }
         })
     };
-    let step = |node: &Value, step: &PathStep| -> Option<Value> {
+    fn step<'a>(node: &'a Value, step: &PathStep) -> Option<&'a Value> {
         match (step, node) {
-            (PathStep::Key(k), Value::Map(m)) => crate::tree::get(m, k).cloned(),
-            (PathStep::Index(i), Value::Seq(s)) => s
-                .iter()
-                .filter(|v| !matches!(v, Value::Comment(_)))
-                .nth(*i)
-                .cloned(),
+            (PathStep::Key(k), Value::Map(m)) => crate::tree::get(m, k),
+            (PathStep::Index(i), Value::Seq(s)) => {
+                s.iter().filter(|v| !matches!(v, Value::Comment(_))).nth(*i)
+            }
             _ => None,
         }
-    };
-    let mut node = Value::Map(doc.clone());
-    for s in path {
-        node = step(&node, s).ok_or_else(|| missing(s, &node))?;
     }
-    Ok(node)
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(Value::Map(doc.clone()));
+    };
+    // walk by reference; only the value found is copied
+    let mut node = match first {
+        PathStep::Key(k) => crate::tree::get(doc, k),
+        PathStep::Index(_) => None,
+    }
+    .ok_or_else(|| missing(first, &Value::Map(Vec::new())))?;
+    for s in rest {
+        node = step(node, s).ok_or_else(|| missing(s, node))?;
+    }
+    Ok(node.clone())
 }
 
 #[cfg(test)]
