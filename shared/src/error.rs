@@ -107,7 +107,7 @@ pub enum SopsError {
     },
     /// The MAC could not be decrypted (wrong data key or tampered `lastmodified`/`mac`).
     #[error("Cannot decrypt MAC: {0}")]
-    MacDecrypt(String),
+    MacDecrypt(crate::crypto::cipher::ValueError),
     /// The MAC does not match. Unlike sops, the two MACs are not printed: each is an unsalted hash of
     /// the plaintext values, which lets anyone reading the log test guesses of a weak secret.
     #[error("MAC mismatch: the values, lastmodified or mac were changed outside sops")]

@@ -53,14 +53,14 @@ pub fn describe(e: &kube::Error, server: &str) -> (bool, String) {
             format!(
                 "{}: {}",
                 non_empty(&s.reason, "Error"),
-                one_line(&s.message)
+                collapse_whitespace(&s.message)
             ),
         ),
         other => (
             true,
             format!(
                 "unable to connect to the server at {server}: {}",
-                one_line(&error_chain(other))
+                collapse_whitespace(&error_chain(other))
             ),
         ),
     }
@@ -74,7 +74,7 @@ fn non_empty<'a>(s: &'a str, default: &'a str) -> &'a str {
     }
 }
 
-fn one_line(s: &str) -> String {
+fn collapse_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -103,6 +103,38 @@ fn split_fields(s: &str) -> Option<(&str, &str, &str, &str)> {
     all_set.then_some(fields)
 }
 
+/// Why one value could not be encrypted or decrypted (never holds the value itself).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// Not an `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` string.
+    #[error("value is not in sops' ENC[...] format")]
+    NotEncFormat,
+    /// A field is not base64 (which one; the decoder's message would name a byte of it).
+    #[error("invalid base64 in {0}")]
+    Base64(&'static str),
+    /// The tag is not 16 bytes.
+    #[error("tag has the wrong length")]
+    TagLength,
+    /// The IV is not 32 bytes.
+    #[error("unsupported IV length {0}")]
+    IvLength(usize),
+    /// AES-GCM refused the tag.
+    #[error("could not decrypt with AES_GCM (wrong key, tampered value or moved key)")]
+    Authentication,
+    /// AES-GCM could not encrypt.
+    #[error("AES-GCM encryption failed")]
+    EncryptFailed,
+    /// The decrypted text of a typed value is not UTF-8.
+    #[error("{0} value is not UTF-8")]
+    NotUtf8(String),
+    /// The decrypted text does not parse as its type (type, what it should be).
+    #[error("{0} value is not {1}")]
+    Invalid(&'static str, &'static str),
+    /// The `type:` field names no type sops knows.
+    #[error("Unknown datatype: {0}")]
+    UnknownType(String),
+}
+
 /// True when `s` looks like a sops encrypted value.
 pub fn is_encrypted(s: &str) -> bool {
     s.starts_with("ENC[AES256_GCM,")
@@ -110,14 +142,10 @@ pub fn is_encrypted(s: &str) -> bool {
 
 impl EncryptedValue {
     /// Parses an `ENC[...]` string the way sops does (anchored at the start only).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (data, iv, tag, datatype) =
-            split_fields(s).ok_or_else(|| "value is not in sops' ENC[...] format".to_string())?;
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        let (data, iv, tag, datatype) = split_fields(s).ok_or(ValueError::NotEncFormat)?;
         // the decoder's error names the offending byte, which must not reach a message
-        let b64 = |f: &str, what: &str| {
-            B64.decode(f)
-                .map_err(|_| format!("invalid base64 in {what}"))
-        };
+        let b64 = |f: &str, what: &'static str| B64.decode(f).map_err(|_| ValueError::Base64(what));
         Ok(EncryptedValue {
             data: b64(data, "data")?,
             iv: b64(iv, "iv")?,
@@ -189,9 +217,9 @@ pub(crate) fn plaintext_of(v: &Value) -> Option<(Zeroizing<Vec<u8>>, &'static st
     plain_bytes(v).map(|(p, t)| (Zeroizing::new(p.to_vec()), t))
 }
 
-fn value_from_plaintext(bytes: Vec<u8>, datatype: &str) -> Result<Value, String> {
+fn value_from_plaintext(bytes: Vec<u8>, datatype: &str) -> Result<Value, ValueError> {
     let text =
-        |b: Vec<u8>| String::from_utf8(b).map_err(|_| format!("{datatype} value is not UTF-8"));
+        |b: Vec<u8>| String::from_utf8(b).map_err(|_| ValueError::NotUtf8(datatype.to_string()));
     Ok(match datatype {
         "str" => match String::from_utf8(bytes) {
             Ok(s) => Value::Str(s),
@@ -201,20 +229,20 @@ fn value_from_plaintext(bytes: Vec<u8>, datatype: &str) -> Result<Value, String>
         "int" => Value::Int(
             text(bytes)?
                 .parse()
-                .map_err(|_| "int value is not a valid integer".to_string())?,
+                .map_err(|_| ValueError::Invalid("int", "a valid integer"))?,
         ),
         "float" => Value::Float(
             crate::gocompat::parse_float(&text(bytes)?)
-                .ok_or("float value is not a valid number")?,
+                .ok_or(ValueError::Invalid("float", "a valid number"))?,
         ),
         "bool" => Value::Bool(
             crate::gocompat::parse_bool(&text(bytes)?)
-                .ok_or("bool value is not a valid boolean")?,
+                .ok_or(ValueError::Invalid("bool", "a valid boolean"))?,
         ),
         "time" => Value::Time(text(bytes)?),
         // comments keep their bytes, like sops (INI and dotenv comments need not be UTF-8)
         "comment" => Value::Comment(Comment::line(crate::tree::Text::from_bytes(bytes))),
-        other => return Err(format!("Unknown datatype: {other}")),
+        other => return Err(ValueError::UnknownType(other.to_string())),
     })
 }
 
@@ -268,7 +296,11 @@ impl Cipher {
 
     /// Encrypts a leaf value for key path `aad`. Empty strings and empty comments stay empty (like sops).
     /// Returns `None` for values that are not leaves.
-    pub fn encrypt(&mut self, v: &Value, aad: impl AsRef<[u8]>) -> Result<Option<String>, String> {
+    pub fn encrypt(
+        &mut self,
+        v: &Value,
+        aad: impl AsRef<[u8]>,
+    ) -> Result<Option<String>, ValueError> {
         let aad = aad.as_ref();
         let Some((plain, datatype)) = plain_bytes(v) else {
             return Ok(None);
@@ -293,20 +325,20 @@ impl Cipher {
         let tag = self
             .gcm
             .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad, &mut buf)
-            .map_err(|_| "AES-GCM encryption failed".to_string())?;
+            .map_err(|_| ValueError::EncryptFailed)?;
         Ok(Some(format_parts(&buf, &iv, &tag, datatype)))
     }
 
     /// Decrypts an `ENC[...]` string with key path `aad`; remembers its IV for later re-encryption.
     /// An empty string decrypts to an empty string.
-    pub fn decrypt(&mut self, s: &str, aad: impl AsRef<[u8]>) -> Result<Value, String> {
+    pub fn decrypt(&mut self, s: &str, aad: impl AsRef<[u8]>) -> Result<Value, ValueError> {
         let aad = aad.as_ref();
         if s.is_empty() {
             return Ok(Value::Str(String::new()));
         }
         let ev = EncryptedValue::parse(s)?;
         if ev.tag.len() != TAG_LEN {
-            return Err("tag has the wrong length".into());
+            return Err(ValueError::TagLength);
         }
         let plain = if ev.iv.len() == IV_LEN {
             let mut buf = ev.data;
@@ -317,13 +349,10 @@ impl Cipher {
                     &mut buf,
                     GenericArray::from_slice(&ev.tag),
                 )
-                .map_err(|_| {
-                    "could not decrypt with AES_GCM (wrong key, tampered value or moved key)"
-                        .to_string()
-                })?;
+                .map_err(|_| ValueError::Authentication)?;
             buf
         } else {
-            return Err(format!("unsupported IV length {}", ev.iv.len()));
+            return Err(ValueError::IvLength(ev.iv.len()));
         };
         let value = value_from_plaintext(plain, &ev.datatype)?;
         if !self.remember {
@@ -427,7 +456,7 @@ mod tests {
         // `-` is not base64; the decoder's own message would name the byte and its offset
         let e = EncryptedValue::parse("ENC[AES256_GCM,data:hunter2-x,iv:AQID,tag:BAUG,type:str]")
             .unwrap_err();
-        assert_eq!(e, "invalid base64 in data");
+        assert_eq!(e, ValueError::Base64("data"));
         assert!(DataKey::from_slice(&[1; 31]).is_none());
         assert!(DataKey::from_slice(&[1; 33]).is_none());
         assert_eq!(DataKey::from_slice(&[7; 32]).unwrap().as_bytes(), &[7; 32]);

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::cipher::{plain_bytes, Cipher, DataKey};
+use crate::cipher::{plain_bytes, Cipher, DataKey, ValueError};
 use crate::error::{Result, SopsError};
 use crate::rules::Rules;
 use crate::tree::{Branch, Comment, Item, Text, Value};
@@ -85,7 +85,7 @@ pub fn encrypt_docs(
                     .encrypt(v, &at)
                     .map_err(|reason| SopsError::Encrypt {
                         path: shown(&at),
-                        reason,
+                        reason: reason.to_string(),
                     })?
                     .unwrap_or_default();
                 if is_comment {
@@ -136,7 +136,7 @@ pub fn decrypt_docs(
                             .decrypt(s, aad(path))
                             .map_err(|reason| SopsError::Decrypt {
                                 path: shown(&aad(path)),
-                                reason,
+                                reason: reason.to_string(),
                             })?,
                     )
                 } else {
@@ -162,7 +162,7 @@ pub fn encrypt_mac(mac: &str, lastmodified: &str, key: &DataKey) -> Result<Strin
         .encrypt(&Value::Str(mac.to_string()), lastmodified)
         .map_err(|reason| SopsError::Encrypt {
             path: "mac".into(),
-            reason,
+            reason: reason.to_string(),
         })
         .map(Option::unwrap_or_default)
 }
@@ -174,7 +174,7 @@ pub fn decrypt_mac(enc: &str, lastmodified: &str, key: &DataKey) -> Result<Strin
         .map_err(SopsError::MacDecrypt)?
     {
         Value::Str(s) => Ok(s),
-        _ => Err(SopsError::MacDecrypt("the MAC is not a string".into())),
+        _ => Err(SopsError::MacDecrypt(ValueError::NotEncFormat)),
     }
 }
 
