@@ -57,8 +57,9 @@ fn creation_rule(
 
 /// The seal spec for a new file: the `--age`/`--pgp` recipients when given (one key group), else the
 /// keys of the creation rule matching `path`; the rule's encryption rule, else the Kubernetes default
-/// (`sops_engine::k8s`); with `announce_default` (the caller has no rule flag) also the one line that
-/// says so, for the caller to print on stderr once the file is written. Errors when no flag key is
+/// (`sops_engine::k8s`); with `announce_default` (the caller has no rule flag and no `--quiet`) also
+/// the one line that says so, for the caller to print on stderr once the file is written (not when
+/// the keys came from the command line and no document is a Kubernetes object). Errors when no flag key is
 /// given and the rule only names key kinds this tool cannot use.
 pub fn seal_spec(
     config: Option<&Config>,
@@ -70,6 +71,7 @@ pub fn seal_spec(
     announce_default: bool,
 ) -> Result<(SealSpec, Option<String>)> {
     let flag_keys = recipients_from_flags(age, pgp);
+    let keys_from_flags = !flag_keys.is_empty();
     let rule = creation_rule(config, path, name)?;
     if let (Some(c), None, None, true) = (config, path, &rule, flag_keys.is_empty()) {
         if !c.creation_rules.is_empty() {
@@ -112,7 +114,10 @@ pub fn seal_spec(
         Some(r) => r,
         None => {
             let r = sops_engine::k8s::default_rule(docs);
-            if announce_default {
+            // keys on the command line and no Kubernetes object: sops' default is what the user
+            // expects, nothing to announce
+            let k8s = docs.iter().any(|d| sops_engine::k8s::is_object(d));
+            if announce_default && (k8s || !keys_from_flags) {
                 note = Some(format!(
                     "{}: {name}: no .sops.yaml rule or rule flag applies; {}",
                     crate::prog::name(),
