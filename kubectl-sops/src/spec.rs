@@ -116,7 +116,7 @@ pub fn seal_spec(
             let r = sops_engine::k8s::default_rule(docs);
             // keys on the command line and no Kubernetes object: sops' default is what the user
             // expects, nothing to announce
-            let k8s = docs.iter().any(|d| sops_engine::k8s::is_object(d));
+            let k8s = docs.iter().any(sops_engine::k8s::is_object);
             if announce_default && (k8s || !keys_from_flags) {
                 note = Some(format!(
                     "{}: {name}: no .sops.yaml rule or rule flag applies; {}",

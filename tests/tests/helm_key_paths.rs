@@ -152,7 +152,7 @@ fn a_swapped_link_never_reaches_a_key_outside_the_prefix() {
             let tmp = root.join("keys/.swap.tmp");
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let target = if n % 2 == 0 {
+                let target = if n.is_multiple_of(2) {
                     root.join("keys/inside.txt")
                 } else {
                     root.join("outside/key.txt")

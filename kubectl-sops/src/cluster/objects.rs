@@ -296,7 +296,7 @@ pub fn is_masked(path: &[String], value: &Json, is_secret: bool, m: Masking<'_>)
         Json::Null | Json::Array(_) | Json::Object(_) => return false,
         other => other.to_string(),
     };
-    m.hidden.iter().any(|h| *h == text)
+    m.hidden.contains(&text)
 }
 
 /// Replaces every hidden leaf ([`is_masked`]) of `o` with `***` where `other` (the other side of a
