@@ -165,7 +165,7 @@ fn a_swapped_link_never_reaches_a_key_outside_the_prefix() {
             n
         })
     };
-    let rounds = 150;
+    let rounds = 60;
     let mut opened = 0;
     for _ in 0..rounds {
         let (code, out, err) = e.downloader(link.to_str().unwrap(), &[]);
