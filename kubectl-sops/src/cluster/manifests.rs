@@ -15,8 +15,8 @@ use sops_engine::stores::{Format, Store};
 use sops_engine::tree::{Branch, Item, Value};
 
 use super::objects::{self, ObjectError};
+use crate::in_file;
 use crate::io::{read_input, store};
-use crate::{in_file, CliError};
 
 /// One object to send, with where it came from.
 pub struct Manifest {
@@ -57,7 +57,7 @@ pub fn files(args: &[String], recursive: bool) -> Result<Vec<String>> {
                 out.push(a.clone());
             }
         } else {
-            return Err(CliError::err(1, format!("the path \"{a}\" does not exist")));
+            return Err(crate::fail(1, format!("the path \"{a}\" does not exist")));
         }
     }
     Ok(out)
@@ -88,7 +88,7 @@ fn dir_files(
         return Ok(());
     }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| CliError::err(1, format!("{}: {e}", dir.display())))?
+        .map_err(|e| crate::fail(1, format!("{}: {e}", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
@@ -189,7 +189,7 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
     } else {
         None
     };
-    let bad = |doc: usize, e: ObjectError| CliError::err(1, format!("{name}: document {doc}: {e}"));
+    let bad = |doc: usize, e: ObjectError| crate::fail(1, format!("{name}: document {doc}: {e}"));
     // every value encrypted in the file: hidden in output, scrubbed from messages, whatever its path
     let mut hidden = Vec::new();
     if let Some(plain) = &docs {
@@ -256,7 +256,7 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
     // names go into request paths: checked before anything is sent
     for o in &m.objects[first..] {
         objects::check_names(&o.object)
-            .map_err(|e| CliError::err(1, format!("{name}: {}: {e}", objects::kind(&o.object))))?;
+            .map_err(|e| crate::fail(1, format!("{name}: {}: {e}", objects::kind(&o.object))))?;
     }
     Ok(())
 }
