@@ -177,10 +177,14 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
     let values = [old.as_str(), new.as_str(), &b64(&old), &b64(&new)];
 
     let (tool, rec) = e.recording_diff_tool();
-    let (code, out, err) =
-        e.ours()
-            .env("KUBECTL_EXTERNAL_DIFF", &tool)
-            .run(["diff", "-f", "db.enc.yaml", "-n", &ns]);
+    let (code, out, err) = e.ours().env("KUBECTL_EXTERNAL_DIFF", &tool).run([
+        "diff",
+        "-f",
+        "db.enc.yaml",
+        "-n",
+        &ns,
+        "--force-conflicts",
+    ]);
     assert_eq!(code, 1, "{err}");
     let files = std::fs::read_to_string(&rec).unwrap();
     assert!(files.contains("last-applied-configuration"), "{files}");
@@ -190,12 +194,21 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
         &format!("{}{err}", String::from_utf8_lossy(&out)),
         &values,
     );
-    let (code, out, err) = e.run(&["diff", "-f", "db.enc.yaml", "-n", &ns]);
+    let (code, out, err) = e.run(&["diff", "-f", "db.enc.yaml", "-n", &ns, "--force-conflicts"]);
     assert_eq!(code, 1, "{err}");
     assert_absent("diff output", &String::from_utf8_lossy(&out), &values);
 
     for fmt in ["yaml", "json"] {
-        let (code, out, err) = e.run(&["apply", "-f", "db.enc.yaml", "-n", &ns, "-o", fmt]);
+        let (code, out, err) = e.run(&[
+            "apply",
+            "-f",
+            "db.enc.yaml",
+            "-n",
+            &ns,
+            "-o",
+            fmt,
+            "--force-conflicts",
+        ]);
         assert_eq!(code, 0, "{err}");
         let out = String::from_utf8_lossy(&out);
         assert!(out.contains("last-applied-configuration"), "{out}");
