@@ -73,7 +73,6 @@ impl Env {
         let (code, out, err) = Sops::new(workspace_bin("kubectl-sops"), &self.dir).run_stdin(
             [
                 "seal",
-                "-q",
                 "--age",
                 &age_recipient(&self.key),
                 "--input-type",
