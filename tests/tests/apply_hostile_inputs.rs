@@ -173,7 +173,7 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
     let old = plaintext_marker("old");
     let new = plaintext_marker("new");
     e.kubectl_apply(&ns, &secret_yaml("db", &old));
-    e.seal("db.enc.yaml", &secret_yaml("db", &new), &["-q"]);
+    e.seal("db.enc.yaml", &secret_yaml("db", &new), &[]);
     let values = [old.as_str(), new.as_str(), &b64(&old), &b64(&new)];
 
     let (tool, rec) = e.recording_diff_tool();
@@ -316,7 +316,7 @@ fn documents_for_the_same_object_apply_in_file_order() {
     }
     let ns = e.c.fresh_namespace("dup-templates");
     let ss = "apiVersion: isindir.github.com/v1alpha3\nkind: SopsSecret\nmetadata:\n  name: bundle\nspec:\n  secretTemplates:\n    - name: twice\n      stringData:\n        v: first\n    - name: twice\n      stringData:\n        v: second\n";
-    e.seal("ss.enc.yaml", ss, &["-q"]);
+    e.seal("ss.enc.yaml", ss, &[]);
     let (code, _, err) = e.run(&["apply", "-f", "ss.enc.yaml", "-n", &ns]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(e.get(&ns, "secret/twice")["data"]["v"], b64("second"));
