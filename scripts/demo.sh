@@ -4,12 +4,13 @@
 #
 # usage: bash scripts/demo.sh [--keep]
 #   --keep   leave the control plane (and the demo dir with the throw-away key) running/in place and
-#            print the `export KUBECONFIG=...` line; `bash scripts/peers.sh down` with the printed
-#            KSOPS_PEERS_RUN stops it later.
+#            print the `export KUBECONFIG=...` line, and the one stop command that stops the plane
+#            and removes the demo dir with the throw-away key.
 #
 # Builds what is missing first, with progress: the peers etcd, kube-apiserver and kubectl
-# (scripts/peers.sh, cached in ~/.cache/kubectl-sops-peers; minutes when cold) and kubectl-sops
-# (cargo build --release). The control plane is real etcd + kube-apiserver on 127.0.0.1 with its
+# (scripts/peers.sh, cached in ~/.cache/kubectl-sops-peers; minutes when cold) and both plugins,
+# kubectl-sops and helm-secrets (cargo build --release; a fresh clone compiles for several
+# minutes, so a later `helm plugin install` finds helm-secrets built). The control plane is real etcd + kube-apiserver on 127.0.0.1 with its
 # own state dir ($KSOPS_PEERS_RUN, default <peers cache>/run-demo); a plane kept by an earlier
 # `--keep` run is reused. Non-interactive: stdin is never read (fine under CI=true).
 set -euo pipefail
@@ -20,7 +21,7 @@ keep=
 for a in "$@"; do
   case $a in
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown argument '$a' (usage: bash scripts/demo.sh [--keep])" >&2; exit 2 ;;
   esac
 done
@@ -49,7 +50,8 @@ cleanup() {
     printf '  export KUBECONFIG=%q\n' "$KSOPS_PEERS_RUN/kubeconfig"
     printf '  export PATH=%q:%q:"$PATH"    # kubectl-sops and kubectl\n' "$ROOT_DIR/target/release" "$PEERS_ROOT/bin"
     printf '  export SOPS_AGE_KEY_FILE=%q    # the throw-away demo key\n' "$work/age-key.txt"
-    printf 'Stop it with: KSOPS_PEERS_RUN=%q bash %q down\n' "$KSOPS_PEERS_RUN" "$ROOT_DIR/scripts/peers.sh"
+    printf 'Stop it and remove the throw-away key (%s) with:\n' "$work"
+    printf '  KSOPS_PEERS_RUN=%q bash %q down && rm -rf %q\n' "$KSOPS_PEERS_RUN" "$ROOT_DIR/scripts/peers.sh" "$work"
     return
   fi
   bash "$ROOT_DIR/scripts/peers.sh" down || true
@@ -64,11 +66,11 @@ t=$(date +%s.%N)
 bash "$ROOT_DIR/scripts/peers.sh" build etcd kube-apiserver kubectl
 echo "peers ready in $(elapsed "$t")"
 
-say "kubectl-sops (cargo build --release)"
+say "kubectl-sops and helm-secrets (cargo build --release; several minutes on a fresh clone)"
 command -v cargo >/dev/null || die "cargo not found (install Rust with rustup)"
 t=$(date +%s.%N)
-cargo build --release --locked -p kubectl-sops
-echo "kubectl-sops ready in $(elapsed "$t")"
+cargo build --release --locked -p kubectl-sops -p helm-secrets
+echo "kubectl-sops and helm-secrets ready in $(elapsed "$t")"
 export PATH="$ROOT_DIR/target/release:$PEERS_ROOT/bin:$PATH"   # kubectl finds `kubectl sops` here
 [[ $(command -v kubectl) == "$PEERS_ROOT/bin/kubectl" ]] || die "kubectl is not the peer build"
 

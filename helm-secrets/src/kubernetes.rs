@@ -12,6 +12,7 @@ use crate::source::SecretRef;
 /// The bytes of `r.key` in the Secret's `data`.
 #[cfg(feature = "kubernetes")]
 pub fn secret_key(r: &SecretRef) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    check_ref(r)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -64,10 +65,43 @@ async fn fetch(r: &SecretRef) -> Result<Zeroizing<Vec<u8>>, String> {
     found.ok_or_else(|| format!("no key {:?} in its data", r.key))
 }
 
+/// The Secret's name and namespace go into a request path: checked as Kubernetes names first.
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
+fn check_ref(r: &SecretRef) -> Result<(), Failure> {
+    let fail = |e: String| Failure::new(format!("Kubernetes secret {r}: {e}"));
+    sops_engine::k8s::check_name("Secret", &r.name).map_err(fail)?;
+    if let Some(ns) = &r.namespace {
+        sops_engine::k8s::check_namespace(ns).map_err(fail)?;
+    }
+    Ok(())
+}
+
 /// Without the `kubernetes` feature the Kubernetes forms are refused.
 #[cfg(not(feature = "kubernetes"))]
 pub fn secret_key(r: &SecretRef) -> Result<Zeroizing<Vec<u8>>, Failure> {
     Err(Failure::new(format!(
         "Kubernetes secret {r}: this build has no Kubernetes support (cargo feature `kubernetes`)"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_would_reshape_the_request_are_refused() {
+        for (ns, name) in [
+            (None, "../x"),
+            (None, "a?b"),
+            (Some("a/b"), "k"),
+            (Some(".."), "k"),
+        ] {
+            let r = SecretRef {
+                namespace: ns.map(str::to_string),
+                name: name.into(),
+                key: "key.txt".into(),
+            };
+            assert!(check_ref(&r).is_err(), "{ns:?} {name}");
+        }
+    }
 }

@@ -126,6 +126,11 @@ fn run(args: Vec<String>, s: &mut Settings) -> Result<(), Failure> {
             s.warn_backend();
             commands::edit(&rest, s)
         }
+        "clean" => {
+            // helm-secrets' `clean DIR` removes the .dec files it wrote; this plugin writes none
+            eprintln!("[helm-secrets] clean: nothing to do, this plugin never writes decrypted .dec files");
+            Ok(())
+        }
         _ => {
             s.warn_backend();
             let mut all = Vec::with_capacity(rest.len() + 1);

@@ -1,22 +1,29 @@
-//! Which values file paths the downloader may open (`HELM_SECRETS_VALUES_ALLOW_*`), for shared
-//! hosts such as the Argo CD repo server where the URL comes from an untrusted repository.
+//! Which values file and key file paths the downloader may open (`HELM_SECRETS_VALUES_ALLOW_*`),
+//! for shared hosts such as the Argo CD repo server where the URL comes from an untrusted
+//! repository. These checks read the path as written; a key file is checked once more on the file
+//! actually opened (`keys::open_key_file`).
 
 use std::path::{Component, Path, PathBuf};
 
 use crate::settings::{Settings, ALLOW_ABSOLUTE_PATH, ALLOW_PATH_TRAVERSAL, ALLOW_SYMLINKS};
 
-/// Checks `file` against the settings. The error is one line naming the file and the variable that
-/// would allow it.
+/// Checks the values file `file` against the settings. The error is one line naming the file and
+/// the variable that would allow it.
 pub fn check(file: &str, s: &Settings) -> Result<(), String> {
+    check_path("values file", file, s)
+}
+
+/// [`check`] for any path the URL names; `what` names it in the error (`values file`, `key file`).
+pub fn check_path(what: &str, file: &str, s: &Settings) -> Result<(), String> {
     let path = Path::new(file);
     if !s.allow_absolute_path && path.is_absolute() {
         return Err(format!(
-            "values file '{file}' is an absolute path, which is not allowed ({ALLOW_ABSOLUTE_PATH}=false)"
+            "{what} '{file}' is an absolute path, which is not allowed ({ALLOW_ABSOLUTE_PATH}=false)"
         ));
     }
     if !s.allow_path_traversal && path.components().any(|c| c == Component::ParentDir) {
         return Err(format!(
-            "values file '{file}' contains '..', which is not allowed ({ALLOW_PATH_TRAVERSAL}=false)"
+            "{what} '{file}' contains '..', which is not allowed ({ALLOW_PATH_TRAVERSAL}=false)"
         ));
     }
     if !s.allow_symlinks {
@@ -28,10 +35,10 @@ pub fn check(file: &str, s: &Settings) -> Result<(), String> {
                 && std::fs::symlink_metadata(&prefix).is_ok_and(|m| m.file_type().is_symlink())
             {
                 return Err(if prefix == path {
-                    format!("values file '{file}' is a symlink, which is not allowed ({ALLOW_SYMLINKS}=false)")
+                    format!("{what} '{file}' is a symlink, which is not allowed ({ALLOW_SYMLINKS}=false)")
                 } else {
                     format!(
-                        "values file '{file}' goes through the symlink '{}', which is not allowed ({ALLOW_SYMLINKS}=false)",
+                        "{what} '{file}' goes through the symlink '{}', which is not allowed ({ALLOW_SYMLINKS}=false)",
                         prefix.display()
                     )
                 });

@@ -110,6 +110,10 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                     plain.join(", ")
                 ));
             }
+            let copies = sops_engine::k8s::readable_object_copies(&docs);
+            if !copies.is_empty() {
+                f.problems.push(copies_problem(&copies, name));
+            }
             match keys.data_key(&md) {
                 Ok(k) => match decrypt_with_key(docs, &md, &k, false) {
                     Ok((plain, _)) => {
@@ -174,10 +178,19 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
                 Format::Yaml | Format::Json => st.load_plain(&input).ok(),
                 _ => None,
             };
-            let secret_fields = plain_docs
+            let mut secret_fields = plain_docs
                 .as_deref()
                 .map(plaintext_secret_values)
                 .unwrap_or_default();
+            // kubectl's copy of a Secret holds its data too
+            if let Some(docs) = &plain_docs {
+                let secrets: Vec<_> = docs
+                    .iter()
+                    .filter(|d| sops_engine::k8s::secret_kinds(d).is_some())
+                    .cloned()
+                    .collect();
+                secret_fields.extend(sops_engine::k8s::readable_object_copies(&secrets));
+            }
             if let Some(docs) = &plain_docs {
                 let bad = sops_engine::k8s::non_base64_data(docs);
                 if !bad.is_empty() {
@@ -215,6 +228,15 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
         }
     }
     f
+}
+
+/// The problem line for annotations that keep a readable copy of an object in an encrypted file.
+fn copies_problem(copies: &[String], name: &str) -> String {
+    format!(
+        "readable copy of the object's values at {} (kubectl's last-applied-configuration, in clear text whatever the rule encrypts): remove it with `{} edit {name}`, then rotate the values it showed",
+        copies.join(", "),
+        crate::prog::name(),
+    )
 }
 
 /// The problem line for Secret `data` entries that are not base64.

@@ -81,6 +81,8 @@ fn parse_cli() -> Cli {
 
 fn main() {
     let cli = parse_cli();
+    // editor sessions killed with SIGKILL left their plaintext on tmpfs: gone with the next run
+    sops_engine::private_dir::remove_stale();
     let result = match cli.command {
         Command::Seal(a) => seal::run(*a),
         Command::Unseal(a) => unseal::run(a),

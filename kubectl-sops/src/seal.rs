@@ -72,6 +72,9 @@ pub struct SealArgs {
     /// Path of .sops.yaml (default: searched from the working directory upward).
     #[arg(long, env = "SOPS_CONFIG")]
     pub config: Option<PathBuf>,
+    /// No notes on stderr (which default rule applied, which annotation was dropped).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 impl SealArgs {
@@ -151,13 +154,16 @@ pub fn run(a: SealArgs) -> Result<()> {
         path_for_rules,
     )?;
     let input = read_input(file)?;
-    let docs = stores
+    let mut docs = stores
         .input
         .load_plain(&input)
         .map_err(|e| in_file(name, e))?;
     if stores.input.has_metadata(&docs) {
         return Err(in_file(name, SopsError::AlreadyEncrypted).into());
     }
+    // kubectl's copy of the whole object (a Secret's data in base64) would stay readable under any
+    // rule that keeps metadata in clear: it goes, and `kubectl apply` writes it again
+    let dropped = sops_engine::k8s::drop_object_copies(&mut docs);
 
     // Keys and rule: flags first, then the matching .sops.yaml creation rule.
     let flag_rule = a.flag_rule();
@@ -209,8 +215,15 @@ pub fn run(a: SealArgs) -> Result<()> {
     let bytes = seal_to_bytes(docs, &spec, &keys, previous, out_store.as_ref())
         .map_err(|e| in_file(name, e))?;
     write_output(&bytes, target)?;
-    if let Some(note) = plan.default_rule_note {
+    if let Some(note) = plan.default_rule_note.filter(|_| !a.quiet) {
         eprintln!("{}: {note}", crate::prog::name());
+    }
+    if !dropped.is_empty() && !a.quiet {
+        eprintln!(
+            "{}: {name}: note: dropped {}: a readable copy of the object and its values (kubectl apply writes it again)",
+            crate::prog::name(),
+            dropped.join(", ")
+        );
     }
     Ok(())
 }

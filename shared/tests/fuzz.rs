@@ -1,5 +1,6 @@
 //! Stable-Rust fuzzing of every parser: YAML, JSON, dotenv, INI, the `ENC[...]` value codec and
-//! `.sops.yaml`.
+//! `.sops.yaml`; and of what `seal`/`apply` do to Kubernetes manifests (`k8s_objects`: hostile
+//! annotations, duplicate objects, names that would reshape a request path).
 //!
 //! Each target starts from its seed corpus in `shared/fuzz-corpus/<target>/`, mutates inputs with a
 //! small deterministic mutator (bit flips, interesting bytes, format tokens, deletions, duplications,
@@ -51,7 +52,15 @@ const INTERESTING: &[u8] = b"\x00\xff\x80\xc3\xfe\n\r\t \"'`:=[]{}#;\\-,|>&*!%@?
 /// Tokens that mean something to one of the parsers.
 fn dictionary(target: &str) -> &'static [&'static [u8]] {
     match target {
-        "yaml" | "sops_yaml" => &[
+        "yaml" | "sops_yaml" | "k8s_objects" => &[
+            b"apiVersion: v1\nkind: Secret\n",
+            b"kind: List\nitems:\n  - ",
+            b"metadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: ",
+            b"{\"kind\":\"Secret\",\"data\":{\"p\":\"eA==\"}}",
+            b"'{\"stringData\":{}}'",
+            b"name: ../x\n",
+            b"name: a?b#c%2f\n",
+            b"namespace: ..\n",
             b"---\n",
             b"...\n",
             b"- ",
@@ -458,6 +467,54 @@ fn check_sops_yaml(input: &[u8]) -> Result<bool, String> {
     }
 }
 
+/// Kubernetes manifests: after `seal`'s drop no readable copy of an object is left (and a second
+/// drop finds nothing), and a name or namespace the checks accept cannot reshape a request path.
+fn check_k8s_objects(input: &[u8]) -> Result<bool, String> {
+    use sops_engine::k8s;
+    let store = store_for(Format::Yaml, &StoreSettings::default());
+    let Ok(docs) = store.load_plain(input) else {
+        return Ok(false);
+    };
+    let mut dropped = docs.clone();
+    let gone = k8s::drop_object_copies(&mut dropped);
+    let left = k8s::readable_object_copies(&dropped);
+    if !left.is_empty() {
+        return Err(format!("readable copies left after the drop: {left:?}"));
+    }
+    if !k8s::drop_object_copies(&mut dropped).is_empty() {
+        return Err("a second drop found more".into());
+    }
+    if gone.is_empty() && dropped != docs {
+        return Err("the drop changed documents without copies".into());
+    }
+    let reshapes = |s: &str| s == "." || s == ".." || s.contains(['/', '?', '#', '%']);
+    for doc in &docs {
+        let meta = sops_engine::tree::get(doc, "metadata").and_then(Value::as_map);
+        let kind = sops_engine::tree::get(doc, "kind")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        for (field, is_ns) in [("name", false), ("namespace", true)] {
+            let Some(v) = meta
+                .and_then(|m| sops_engine::tree::get(m, field))
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            let ok = if is_ns {
+                k8s::check_namespace(v)
+            } else {
+                k8s::check_name(kind, v)
+            };
+            match ok {
+                Ok(()) if reshapes(v) => return Err(format!("{field} {v:?} accepted")),
+                Err(e) if e.contains('\n') => return Err(format!("two-line error: {e}")),
+                _ => {}
+            }
+        }
+    }
+    Ok(true)
+}
+
 fn check_for(target: &str) -> Check {
     match target {
         "yaml" => |i| check_store(Format::Yaml, i),
@@ -466,6 +523,7 @@ fn check_for(target: &str) -> Check {
         "ini" => |i| check_store(Format::Ini, i),
         "enc_value" => check_codec,
         "sops_yaml" => check_sops_yaml,
+        "k8s_objects" => check_k8s_objects,
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -661,10 +719,23 @@ fn fuzz_sops_yaml() {
     fuzz("sops_yaml");
 }
 
+#[test]
+fn fuzz_k8s_objects() {
+    fuzz("k8s_objects");
+}
+
 /// Every finding saved under `shared/fuzz-corpus/<target>/` stays fixed: the seeds alone pass.
 #[test]
 fn seeds_pass() {
-    for target in ["yaml", "json", "dotenv", "ini", "enc_value", "sops_yaml"] {
+    for target in [
+        "yaml",
+        "json",
+        "dotenv",
+        "ini",
+        "enc_value",
+        "sops_yaml",
+        "k8s_objects",
+    ] {
         let check = check_for(target);
         for (i, s) in load_corpus(target).iter().enumerate() {
             if let Err(e) = check(s) {

@@ -714,6 +714,64 @@ impl Drop for GnupgHome {
     }
 }
 
+// ------------------------------------------------------------------------------------- plaintext scan
+
+/// A value that exists only in encrypted form: if it turns up in a file, plaintext was left on
+/// disk. Unique per call (pid, time, counter), so concurrent tests never see each other's marker.
+pub fn plaintext_marker(what: &str) -> String {
+    unique_name(&format!("ksops-marker-{what}"))
+}
+
+/// The files under `roots` whose content holds `marker`: a bounded, cheap scan (at most 6 levels
+/// deep, 20 000 entries, files up to 8 MiB; links not followed; unreadable entries skipped).
+/// Meant for `/dev/shm`, `$XDG_RUNTIME_DIR` and a test's own `TMPDIR` after the runs under test.
+pub fn files_containing(marker: &str, roots: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, depth: usize, budget: &mut usize, needle: &[u8], out: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if *budget == 0 {
+                return;
+            }
+            *budget -= 1;
+            let Ok(ft) = e.file_type() else { continue };
+            let p = e.path();
+            if ft.is_dir() && depth < 6 {
+                walk(&p, depth + 1, budget, needle, out);
+            } else if ft.is_file() {
+                let small = e.metadata().is_ok_and(|m| m.len() <= 8 << 20);
+                if small && fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+                {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut budget = 20_000;
+    for r in roots {
+        walk(r, 0, &mut budget, marker.as_bytes(), &mut out);
+    }
+    // roots may nest (`/dev/shm` holds a runtime dir)
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A fresh private directory on tmpfs (under `/dev/shm`), for a program's `XDG_RUNTIME_DIR`, so a
+/// test can scan exactly where its editor sessions went. Removed on drop.
+pub fn runtime_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::Builder::new()
+        .prefix("ksops-rt-")
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("runtime dir");
+    fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).expect("chmod 0700");
+    d
+}
+
 // ------------------------------------------------------------------------------------- tests
 
 #[cfg(test)]

@@ -523,13 +523,23 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
     );
 
     // the server rejects an object: named, one line, no value
-    let bad = SECRET.replace("name: db", "name: Not_A_Valid_Name");
+    let bad = SECRET.replace("app: shop", "app: \"not a label value\"");
     let b = e.sealed("bad.enc.yaml", &bad);
     let (code, _, err) = e.ours(&["apply", "-f", b.to_str().unwrap(), "-n", &ns]);
     assert_eq!(code, 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("secret/Not_A_Valid_Name") && err.contains("Invalid"),
+        err.contains("secret/db") && err.contains("Invalid"),
+        "{err}"
+    );
+    // a name the API server would refuse is refused before any request, naming the file
+    let bad = SECRET.replace("name: db", "name: Not_A_Valid_Name");
+    let b = e.sealed("badname.enc.yaml", &bad);
+    let (code, _, err) = e.ours(&["apply", "-f", b.to_str().unwrap(), "-n", &ns]);
+    assert_eq!(code, 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("badname.enc.yaml") && err.contains("invalid name \"Not_A_Valid_Name\""),
         "{err}"
     );
 

@@ -186,6 +186,47 @@ fn seal_in_place_and_rekey_through_symlinks() {
     assert_eq!(env.sops_decrypt(&env.p("plain.yaml")), PLAIN);
 }
 
+/// `seal -i` on a file with a second hard link writes through, as real sops does: the other name
+/// holds the ciphertext too, never the plaintext; `set` keeps the link as well.
+#[test]
+fn seal_in_place_writes_through_hard_links_like_sops() {
+    let Some(env) = setup() else { return };
+    for (tool, name) in [("ours", "ours.yaml"), ("sops", "theirs.yaml")] {
+        std::fs::write(env.p(name), PLAIN).unwrap();
+        let other = env.p(&format!("{name}.second-name"));
+        std::fs::hard_link(env.p(name), &other).unwrap();
+        let (code, _, err) = match tool {
+            "ours" => env
+                .ours()
+                .run(["seal", "-i", "--age", &env.recipient, name]),
+            _ => {
+                Sops::new(&env.sops, &env.dir).run(["encrypt", "-i", "--age", &env.recipient, name])
+            }
+        };
+        assert_eq!(code, 0, "{tool}: {err}");
+        let second = std::fs::read_to_string(&other).unwrap();
+        assert!(
+            !second.contains("hunter2-never-on-disk"),
+            "{tool}: the second hard link keeps the plaintext"
+        );
+        assert_eq!(
+            second,
+            std::fs::read_to_string(env.p(name)).unwrap(),
+            "{tool}"
+        );
+        assert_eq!(env.sops_decrypt(&env.p(name)), PLAIN, "{tool}");
+    }
+    let (code, _, err) =
+        env.ours()
+            .run(["set", "ours.yaml", r#"["stringData"]["user"]"#, r#""app""#]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read(env.p("ours.yaml")).unwrap(),
+        std::fs::read(env.p("ours.yaml.second-name")).unwrap()
+    );
+    assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
+}
+
 #[test]
 fn unseal_in_place_through_a_dangling_link_creates_the_target() {
     let Some(env) = setup() else { return };

@@ -1,7 +1,9 @@
 //! `kubectl sops apply -f FILE|DIR|-`: every file decrypted in memory first, then each object
 //! server-side applied (like `kubectl apply --server-side`), Namespaces and CRDs before the rest.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -102,6 +104,10 @@ pub fn run(a: ApplyArgs) -> Result<()> {
 struct Outcome {
     name: String,
     result: Result<Json, String>,
+    /// From an encrypted file (see [`objects::Masking`]).
+    from_encrypted: bool,
+    /// The values encrypted in its file.
+    hidden: Arc<[String]>,
 }
 
 async fn apply_all(a: &ApplyArgs, loaded: manifests::Manifests) -> Result<()> {
@@ -140,8 +146,11 @@ async fn apply_batch(
         a.force_conflicts,
         a.dry_run == DryRun::Server,
     );
-    let mut jobs = Vec::with_capacity(batch.len());
-    for m in batch {
+    // Documents for the same object go one after the other in file order (the last one wins, as
+    // with kubectl); different objects go concurrently.
+    let mut chains: Vec<Vec<(usize, Job)>> = Vec::new();
+    let mut chain_of: HashMap<(String, String, String, String), usize> = HashMap::new();
+    for (i, m) in batch.into_iter().enumerate() {
         let mut obj = m.object;
         let display = objects::display_name(&obj);
         let target = resolver.api_for(cluster, &mut obj);
@@ -150,28 +159,70 @@ async fn apply_batch(
             return Err(crate::fail(1, msg.clone()));
         }
         let label = resolve::label(&display, &m.source, objects::namespace(&obj));
-        jobs.push((display, label, target, obj));
+        let identity = (
+            objects::group_of(objects::api_version(&obj)).to_string(),
+            objects::kind(&obj).to_string(),
+            objects::namespace(&obj).unwrap_or_default().to_string(),
+            objects::name(&obj).to_string(),
+        );
+        let job = Job {
+            display,
+            label,
+            target,
+            obj,
+            from_encrypted: m.from_encrypted,
+            hidden: m.hidden,
+        };
+        match chain_of.get(&identity) {
+            Some(&c) => chains[c].push((i, job)),
+            None => {
+                chain_of.insert(identity, chains.len());
+                chains.push(vec![(i, job)]);
+            }
+        }
     }
-    // in input order, like kubectl's result lines
-    Ok(stream::iter(jobs)
-        .map(|(display, label, target, obj)| {
+    let mut done: Vec<(usize, Outcome)> = stream::iter(chains)
+        .map(|chain| {
             let params = &params;
             async move {
-                let result = match target {
-                    Err(e) => Err(format!("{label}: {e}")),
-                    Ok((api, _)) => send(a, &api, &obj, params, cluster)
-                        .await
-                        .map_err(|e| format!("{label}: {}", scrub(&e, secrets))),
-                };
-                Outcome {
-                    name: display,
-                    result,
+                let mut out = Vec::with_capacity(chain.len());
+                for (i, job) in chain {
+                    let result = match job.target {
+                        Err(e) => Err(format!("{}: {e}", job.label)),
+                        Ok((api, _)) => send(a, &api, &job.obj, params, cluster)
+                            .await
+                            .map_err(|e| format!("{}: {}", job.label, scrub(&e, secrets))),
+                    };
+                    out.push((
+                        i,
+                        Outcome {
+                            name: job.display,
+                            result,
+                            from_encrypted: job.from_encrypted,
+                            hidden: job.hidden,
+                        },
+                    ));
                 }
+                out
             }
         })
-        .buffered(CONCURRENCY)
+        .buffer_unordered(CONCURRENCY)
+        .flat_map(stream::iter)
         .collect()
-        .await)
+        .await;
+    // in input order, like kubectl's result lines
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, o)| o).collect())
+}
+
+/// One object to send.
+struct Job {
+    display: String,
+    label: String,
+    target: std::result::Result<(Api<DynamicObject>, Option<String>), Unresolved>,
+    obj: Json,
+    from_encrypted: bool,
+    hidden: Arc<[String]>,
 }
 
 async fn send(
@@ -261,7 +312,11 @@ fn report(a: &ApplyArgs, outcomes: &[Outcome]) -> Result<()> {
                 Some(_) => {
                     let mut obj = obj.clone();
                     if !a.show_values {
-                        objects::mask_secret_values(&mut obj);
+                        let m = objects::Masking {
+                            everywhere: o.from_encrypted,
+                            hidden: &o.hidden,
+                        };
+                        objects::mask(&mut obj, None, "***", m);
                     }
                     docs.push(obj);
                 }

@@ -100,6 +100,16 @@ impl ClusterArgs {
             .namespace
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
+        // it goes into request paths: checked like the API server checks it, before any request
+        sops_engine::k8s::check_namespace(&namespace).map_err(|e| {
+            crate::fail(
+                1,
+                match &self.namespace {
+                    Some(_) => format!("--namespace: {e}"),
+                    None => format!("kubeconfig: the context's {e}"),
+                },
+            )
+        })?;
         let client = Client::try_from(config).map_err(|e| fail(&e))?;
         Ok(Cluster {
             client,

@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
 use anyhow::Result;
 use futures::stream::{self, StreamExt};
@@ -54,6 +55,17 @@ struct Pair {
     live: Option<Json>,
     merged: Json,
     masked_everywhere: bool,
+    /// The values encrypted in its file.
+    hidden: Arc<[String]>,
+}
+
+impl Pair {
+    fn masking(&self) -> objects::Masking<'_> {
+        objects::Masking {
+            everywhere: self.masked_everywhere,
+            hidden: &self.hidden,
+        }
+    }
 }
 
 /// Runs the live diff; Ok(true) when nothing would change.
@@ -82,6 +94,7 @@ async fn collect(a: &LiveArgs, loaded: manifests::Manifests) -> Result<Vec<Pair>
         source,
         mut object,
         from_encrypted,
+        hidden,
     } in loaded.objects
     {
         let name = objects::display_name(&object);
@@ -89,11 +102,11 @@ async fn collect(a: &LiveArgs, loaded: manifests::Manifests) -> Result<Vec<Pair>
         if let Err(Unresolved::Unreachable(m)) = &target {
             return Err(crate::fail(2, m.clone()));
         }
-        jobs.push((name, source, target, object, from_encrypted));
+        jobs.push((name, source, target, object, (from_encrypted, hidden)));
     }
     let secrets = &loaded.secrets;
     let results: Vec<Result<Pair, String>> = stream::iter(jobs)
-        .map(|(name, source, target, object, from_encrypted)| {
+        .map(|(name, source, target, object, (from_encrypted, hidden))| {
             let (params, cluster) = (&params, &cluster);
             async move {
                 let ns = objects::namespace(&object).map(str::to_string);
@@ -133,17 +146,22 @@ async fn collect(a: &LiveArgs, loaded: manifests::Manifests) -> Result<Vec<Pair>
                     live: live.map(to_json).transpose()?,
                     merged: to_json(merged)?,
                     masked_everywhere: from_encrypted,
+                    hidden,
                 })
             }
         })
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    let mut pairs = Vec::new();
+    let mut pairs: Vec<Pair> = Vec::new();
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok(p) => pairs.push(p),
+            // the same object twice: the last document wins, as it would in apply
+            Ok(p) => {
+                pairs.retain(|q| q.file_name != p.file_name);
+                pairs.push(p);
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -176,20 +194,28 @@ fn normalize(o: &Json) -> Json {
     o
 }
 
-/// Leaves of a JSON value with readable paths (`data.password`, `data["tls.crt"]`, `spec.x[2]`).
-fn leaves(v: &Json, path: &str, out: &mut Vec<(String, Json)>) {
+/// A leaf: its readable path (`data.password`, `data["tls.crt"]`, `spec.x[2]`), its keys and
+/// indexes from the top, and its value.
+type Leaf = (String, Vec<String>, Json);
+
+/// The leaves of a JSON value.
+fn leaves(v: &Json, path: &str, segs: &mut Vec<String>, out: &mut Vec<Leaf>) {
     match v {
         Json::Object(m) if !m.is_empty() => {
             for (k, v) in m {
-                leaves(v, &key_path(path, k), out);
+                segs.push(k.clone());
+                leaves(v, &key_path(path, k), segs, out);
+                segs.pop();
             }
         }
         Json::Array(a) if !a.is_empty() => {
             for (i, v) in a.iter().enumerate() {
-                leaves(v, &format!("{path}[{i}]"), out);
+                segs.push(i.to_string());
+                leaves(v, &format!("{path}[{i}]"), segs, out);
+                segs.pop();
             }
         }
-        other => out.push((path.to_string(), other.clone())),
+        other => out.push((path.to_string(), segs.clone(), other.clone())),
     }
 }
 
@@ -200,46 +226,44 @@ fn key_path(path: &str, key: &str) -> String {
     )
 }
 
-fn masked(path: &str, is_secret: bool, everywhere: bool) -> bool {
-    let top = path.split(['.', '[']).next().unwrap_or("");
-    if is_secret {
-        // a Secret's other fields (type, metadata) are kept in clear by the Kubernetes defaults
-        matches!(top, "data" | "stringData")
-    } else {
-        everywhere && !matches!(top, "metadata" | "apiVersion" | "kind")
-    }
-}
-
 /// The changed lines of one object (`~ path: old -> new`, `+ path: v`, `- path: v`).
 fn changes(p: &Pair, show_values: bool) -> Vec<String> {
     let merged = normalize(&p.merged);
     let is_secret = objects::is_secret(&merged);
     let mut new = Vec::new();
-    leaves(&merged, "", &mut new);
+    leaves(&merged, "", &mut Vec::new(), &mut new);
     let mut old = Vec::new();
     if let Some(live) = &p.live {
-        leaves(&normalize(live), "", &mut old);
+        leaves(&normalize(live), "", &mut Vec::new(), &mut old);
     }
-    let show = |path: &str, v: &Json| {
-        if !show_values && masked(path, is_secret, p.masked_everywhere) {
+    let show = |segs: &[String], v: &Json| {
+        if !show_values && objects::is_masked(segs, v, is_secret, p.masking()) {
             "***".to_string()
         } else {
             v.to_string()
         }
     };
-    let old_map: Map<String, Json> = old.iter().cloned().collect();
-    let new_map: Map<String, Json> = new.iter().cloned().collect();
+    let old_map: Map<String, Json> = old.iter().map(|(p, _, v)| (p.clone(), v.clone())).collect();
+    let new_map: Map<String, Json> = new.iter().map(|(p, _, v)| (p.clone(), v.clone())).collect();
     let mut lines = Vec::new();
-    for (path, v) in &old {
+    for (path, segs, v) in &old {
         if !new_map.contains_key(path) {
-            lines.push(format!("- {path}: {}", show(path, v)));
+            lines.push(format!("- {path}: {}", show(segs, v)));
         }
     }
-    for (path, v) in &new {
+    for (path, segs, v) in &new {
         match old_map.get(path) {
-            None => lines.push(format!("+ {path}: {}", show(path, v))),
+            None => lines.push(format!("+ {path}: {}", show(segs, v))),
             Some(o) if o != v => {
-                lines.push(format!("~ {path}: {} -> {}", show(path, o), show(path, v)))
+                // hidden when either side is
+                let shown_old = show(segs, o);
+                let shown_new = show(segs, v);
+                let (o, n) = if shown_old == "***" || shown_new == "***" {
+                    ("***".to_string(), "***".to_string())
+                } else {
+                    (shown_old, shown_new)
+                };
+                lines.push(format!("~ {path}: {o} -> {n}"))
             }
             Some(_) => {}
         }
@@ -338,41 +362,13 @@ fn masked_side(p: &Pair, side: &Json, is_live: bool, show_values: bool) -> Json 
     } else {
         p.live.as_ref().map(normalize)
     };
-    let is_secret = objects::is_secret(&o);
     let tag = if is_live {
         "*** (before)"
     } else {
         "*** (after)"
     };
-    if let Json::Object(m) = &mut o {
-        for (k, v) in m.iter_mut() {
-            if masked(k, is_secret, p.masked_everywhere) {
-                let theirs = other.as_ref().and_then(|x| x.get(k.as_str()));
-                mask_leaves(v, theirs, tag);
-            }
-        }
-    }
+    objects::mask(&mut o, other.as_ref(), tag, p.masking());
     o
-}
-
-fn mask_leaves(v: &mut Json, other: Option<&Json>, tag: &str) {
-    match v {
-        Json::Object(m) => {
-            for (k, v) in m.iter_mut() {
-                mask_leaves(v, other.and_then(|o| o.get(k.as_str())), tag);
-            }
-        }
-        Json::Array(a) => {
-            for (i, v) in a.iter_mut().enumerate() {
-                mask_leaves(v, other.and_then(|o| o.get(i)), tag);
-            }
-        }
-        Json::Null => {}
-        leaf => {
-            let same = other.is_some_and(|o| o == leaf);
-            *leaf = Json::String(if same { "***" } else { tag }.into());
-        }
-    }
 }
 
 fn create_private_dir(d: &Path) -> Result<()> {
@@ -407,6 +403,7 @@ mod tests {
             live,
             merged,
             masked_everywhere: everywhere,
+            hidden: Arc::from(Vec::<String>::new()),
         }
     }
 

@@ -2,13 +2,17 @@
 //! `.yml` and `.json` files, `-R` for subdirectories), every document decrypted in memory before
 //! anything is sent, and turned into the objects to send.
 
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Result;
 use serde_json::Value as Json;
 use sops_engine::file::open_read_only;
 use sops_engine::keys::KeyRing;
 use sops_engine::stores::{Format, Store};
+use sops_engine::tree::{Branch, Item, Value};
 
 use super::objects::{self, ObjectError};
 use crate::in_file;
@@ -22,6 +26,8 @@ pub struct Manifest {
     pub object: Json,
     /// True when the file was encrypted (values outside `metadata` count as secret).
     pub from_encrypted: bool,
+    /// The plaintexts of every value encrypted in its file (hidden in output wherever they appear).
+    pub hidden: Arc<[String]>,
 }
 
 /// Everything read from the `-f` arguments.
@@ -33,8 +39,11 @@ pub struct Manifests {
 }
 
 /// The files named by `-f` arguments, in order; a missing path is an error (exit 1, like kubectl).
+/// Directories are read like kubectl reads them; directory symlinks are followed, but each real
+/// directory and each real file is taken once, so a link loop ends and no object is sent twice.
 pub fn files(args: &[String], recursive: bool) -> Result<Vec<String>> {
     let mut out = Vec::new();
+    let mut seen = Seen::default();
     for a in args {
         if a == "-" {
             out.push(a.clone());
@@ -42,9 +51,11 @@ pub fn files(args: &[String], recursive: bool) -> Result<Vec<String>> {
         }
         let p = Path::new(a);
         if p.is_dir() {
-            dir_files(p, recursive, true, &mut out)?;
+            dir_files(p, recursive, true, &mut seen, &mut out)?;
         } else if p.exists() {
-            out.push(a.clone());
+            if seen.first_visit(p) {
+                out.push(a.clone());
+            }
         } else {
             return Err(crate::fail(1, format!("the path \"{a}\" does not exist")));
         }
@@ -52,8 +63,28 @@ pub fn files(args: &[String], recursive: bool) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn dir_files(dir: &Path, recursive: bool, top: bool, out: &mut Vec<String>) -> Result<()> {
-    if !top && !recursive {
+/// Real files and directories (device, inode) already taken.
+#[derive(Default)]
+struct Seen(HashSet<(u64, u64)>);
+
+impl Seen {
+    /// True the first time the file or directory `p` (links followed) comes up.
+    fn first_visit(&mut self, p: &Path) -> bool {
+        match std::fs::metadata(p) {
+            Ok(m) => self.0.insert((m.dev(), m.ino())),
+            Err(_) => true,
+        }
+    }
+}
+
+fn dir_files(
+    dir: &Path,
+    recursive: bool,
+    top: bool,
+    seen: &mut Seen,
+    out: &mut Vec<String>,
+) -> Result<()> {
+    if (!top && !recursive) || !seen.first_visit(dir) {
         return Ok(());
     }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -63,15 +94,56 @@ fn dir_files(dir: &Path, recursive: bool, top: bool, out: &mut Vec<String>) -> R
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            dir_files(&p, recursive, false, out)?;
+            dir_files(&p, recursive, false, seen, out)?;
         } else if matches!(
             p.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml" | "json")
-        ) {
+        ) && seen.first_visit(&p)
+        {
             out.push(p.to_string_lossy().into_owned());
         }
     }
     Ok(())
+}
+
+/// The plaintexts of the values that are `ENC[…]` in `stored`, read at the same place in
+/// `plain` (its decrypted form), as text.
+fn encrypted_plaintexts(stored: &Value, plain: &Value, out: &mut Vec<String>) {
+    match (stored, plain) {
+        (Value::Str(s), p) if sops_engine::cipher::is_encrypted(s) => {
+            let text = match p {
+                Value::Str(t) | Value::Time(t) => t.clone(),
+                Value::Int(i) => i.to_string(),
+                Value::Float(f) => f.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                _ => return,
+            };
+            if !text.is_empty() {
+                out.push(text);
+            }
+        }
+        (Value::Map(a), Value::Map(b)) => encrypted_in_branch(a, b, out),
+        (Value::Seq(a), Value::Seq(b)) => {
+            for (x, y) in a.iter().zip(b) {
+                encrypted_plaintexts(x, y, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn encrypted_in_branch(stored: &Branch, plain: &Branch, out: &mut Vec<String>) {
+    for item in stored {
+        if let Item::Pair(k, v) = item {
+            if k == "sops" {
+                continue;
+            }
+            if let Some(p) = sops_engine::tree::get(plain, k) {
+                encrypted_plaintexts(v, p, out);
+            }
+        }
+    }
 }
 
 /// Reads and decrypts every file (all of them before anything is sent), and turns each document
@@ -118,6 +190,19 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
         None
     };
     let bad = |doc: usize, e: ObjectError| crate::fail(1, format!("{name}: document {doc}: {e}"));
+    // every value encrypted in the file: hidden in output, scrubbed from messages, whatever its path
+    let mut hidden = Vec::new();
+    if let Some(plain) = &docs {
+        for (s, p) in stored.iter().zip(plain) {
+            encrypted_in_branch(s, p, &mut hidden);
+        }
+        hidden.sort();
+        hidden.dedup();
+        m.secrets
+            .extend(hidden.iter().filter(|h| h.len() >= 4).cloned());
+    }
+    let hidden: Arc<[String]> = hidden.into();
+    let first = m.objects.len();
     for (i, doc) in stored.iter().enumerate() {
         let plain = docs.as_ref().and_then(|d| d.get(i));
         let source = plain.unwrap_or(doc);
@@ -136,6 +221,7 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
                         source: name.to_string(),
                         object: raw_doc,
                         from_encrypted: false,
+                        hidden: Arc::clone(&hidden),
                     });
                     continue;
                 }
@@ -147,6 +233,7 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
                         source: name.to_string(),
                         object: s,
                         from_encrypted: encrypted,
+                        hidden: Arc::clone(&hidden),
                     });
                 }
                 continue;
@@ -162,8 +249,14 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
                 source: name.to_string(),
                 object: o,
                 from_encrypted: encrypted,
+                hidden: Arc::clone(&hidden),
             });
         }
+    }
+    // names go into request paths: checked before anything is sent
+    for o in &m.objects[first..] {
+        objects::check_names(&o.object)
+            .map_err(|e| crate::fail(1, format!("{name}: {}: {e}", objects::kind(&o.object))))?;
     }
     Ok(())
 }

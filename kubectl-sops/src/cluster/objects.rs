@@ -258,19 +258,102 @@ pub fn decode_secret_data(o: &mut Json) {
     }
 }
 
-/// Replaces every value of a Secret's `data`/`stringData` with `***` (for output without
-/// `--show-values`).
-pub fn mask_secret_values(o: &mut Json) {
-    if !is_secret(o) {
-        return;
+/// What output without `--show-values` hides of one object.
+#[derive(Clone, Copy)]
+pub struct Masking<'a> {
+    /// The object came from an encrypted file: everything outside `apiVersion`, `kind` and
+    /// `metadata` is hidden (a Secret: its `data`/`stringData`, as for any Secret).
+    pub everywhere: bool,
+    /// The plaintexts of the values that were encrypted in its file: hidden wherever they appear
+    /// (an encrypted label, annotation or `type` included).
+    pub hidden: &'a [String],
+}
+
+/// True when the leaf at `path` (keys and indexes from the top of the object) holding `value`
+/// is hidden: a Secret's `data`/`stringData`; every field outside `metadata` of an object from an
+/// encrypted file; an annotation that carries a copy of a Secret or of such an object (kubectl's
+/// last-applied-configuration); a value that was encrypted in the file, whatever its path.
+pub fn is_masked(path: &[String], value: &Json, is_secret: bool, m: Masking<'_>) -> bool {
+    let top = path.first().map_or("", String::as_str);
+    if is_secret && matches!(top, "data" | "stringData") {
+        return true;
     }
-    for key in ["data", "stringData"] {
-        if let Some(Json::Object(m)) = o.get_mut(key) {
-            for v in m.values_mut() {
-                *v = Json::String("***".into());
+    if !is_secret && m.everywhere && !matches!(top, "metadata" | "apiVersion" | "kind") {
+        return true;
+    }
+    if (is_secret || m.everywhere)
+        && path.len() == 3
+        && top == "metadata"
+        && path[1] == "annotations"
+        && value
+            .as_str()
+            .is_some_and(|v| sops_engine::k8s::is_object_copy(&path[2], v))
+    {
+        return true;
+    }
+    let text = match value {
+        Json::String(s) => s.clone(),
+        Json::Null | Json::Array(_) | Json::Object(_) => return false,
+        other => other.to_string(),
+    };
+    m.hidden.contains(&text)
+}
+
+/// Replaces every hidden leaf ([`is_masked`]) of `o` with `***` where `other` (the other side of a
+/// diff) holds the same value at the same place, else with `tag`, so that a change still shows
+/// (for plain output: no `other` and `tag` `***`).
+pub fn mask(o: &mut Json, other: Option<&Json>, tag: &str, m: Masking<'_>) {
+    let is_secret = is_secret(o);
+    let mut path = Vec::new();
+    mask_walk(o, other, tag, &mut path, &|p, v| {
+        is_masked(p, v, is_secret, m)
+    });
+}
+
+fn mask_walk(
+    v: &mut Json,
+    other: Option<&Json>,
+    tag: &str,
+    path: &mut Vec<String>,
+    hide: &dyn Fn(&[String], &Json) -> bool,
+) {
+    match v {
+        Json::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                path.push(k.clone());
+                mask_walk(v, other.and_then(|o| o.get(k.as_str())), tag, path, hide);
+                path.pop();
+            }
+        }
+        Json::Array(a) => {
+            for (i, v) in a.iter_mut().enumerate() {
+                path.push(i.to_string());
+                mask_walk(v, other.and_then(|o| o.get(i)), tag, path, hide);
+                path.pop();
+            }
+        }
+        Json::Null => {}
+        leaf => {
+            if hide(path, leaf) {
+                let same = other.is_some_and(|o| o == leaf);
+                *leaf = Json::String(if same { "***" } else { tag }.into());
             }
         }
     }
+}
+
+/// Checks the name and namespace an object would put into a request path, as the API server
+/// checks them (see [`sops_engine::k8s::check_name`]).
+pub fn check_names(o: &Json) -> Result<(), ObjectError> {
+    if let Some(n) = o.pointer("/metadata/name").and_then(Json::as_str) {
+        if !n.is_empty() {
+            sops_engine::k8s::check_name(kind(o), n).map_err(ObjectError)?;
+        }
+    }
+    if let Some(ns) = namespace(o) {
+        sops_engine::k8s::check_namespace(ns).map_err(ObjectError)?;
+    }
+    Ok(())
 }
 
 /// Every string of a document outside `apiVersion`, `kind` and `metadata`, with the base64 form of a
@@ -388,5 +471,77 @@ mod tests {
         let mut s = json!({"apiVersion":"v1","kind":"Secret","data":{"t":"aGk=","b":"/w=="}});
         decode_secret_data(&mut s);
         assert_eq!(s["data"], json!({"t":"hi","b":"base64:/w=="}));
+    }
+
+    #[test]
+    fn masking_follows_what_is_secret() {
+        let copy = r#"{"apiVersion":"v1","data":{"p":"aHVudGVy"},"kind":"Secret"}"#;
+        let mut s = json!({"apiVersion":"v1","kind":"Secret","type":"Opaque",
+            "metadata":{"name":"db","labels":{"team":"t0p-s3cret"},
+                "annotations":{"kubectl.kubernetes.io/last-applied-configuration":copy,"note":"n"}},
+            "data":{"p":"aHVudGVy"}});
+        let hidden = vec!["t0p-s3cret".to_string()];
+        mask(
+            &mut s,
+            None,
+            "***",
+            Masking {
+                everywhere: false,
+                hidden: &hidden,
+            },
+        );
+        assert_eq!(s["data"]["p"], "***");
+        assert_eq!(s["metadata"]["labels"]["team"], "***");
+        assert_eq!(
+            s["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            "***"
+        );
+        assert_eq!(s["metadata"]["annotations"]["note"], "n");
+        assert_eq!(s["type"], "Opaque");
+        assert_eq!(s["metadata"]["name"], "db");
+        // a plain ConfigMap keeps its copy and values
+        let mut c = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"kind\":\"ConfigMap\"}"}},"data":{"a":"b"}});
+        let before = c.clone();
+        mask(
+            &mut c,
+            None,
+            "***",
+            Masking {
+                everywhere: false,
+                hidden: &[],
+            },
+        );
+        assert_eq!(c, before);
+        mask(
+            &mut c,
+            None,
+            "***",
+            Masking {
+                everywhere: true,
+                hidden: &[],
+            },
+        );
+        assert_eq!(c["data"]["a"], "***");
+        assert_eq!(
+            c["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            "***"
+        );
+    }
+
+    #[test]
+    fn names_that_would_reshape_a_request_are_refused() {
+        for (name, ns) in [
+            ("../x", "a"),
+            ("a?b", "a"),
+            ("a#b", "a"),
+            ("ok", "a/b"),
+            ("ok", ".."),
+        ] {
+            let o =
+                json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":name,"namespace":ns}});
+            assert!(check_names(&o).is_err(), "{name} {ns}");
+        }
+        let o = json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"system:x"}});
+        assert!(check_names(&o).is_ok());
     }
 }

@@ -3,7 +3,7 @@
 //! looks for them.
 
 use std::io::{BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -39,6 +39,8 @@ struct Loaded {
     identities: Vec<Box<dyn age::Identity + Send + Sync>>,
     unused: Vec<String>,
     errors: Vec<String>,
+    /// What each identity is, for messages: its recipient (never the secret part) and origin.
+    names: Vec<String>,
 }
 
 /// age key source. Identities are loaded once, on first use.
@@ -265,7 +267,9 @@ impl KeySource for AgeSource {
             errors.extend(per_key.errors.iter().cloned());
             let mut unused = loaded.unused.clone();
             unused.extend(per_key.unused.iter().cloned());
-            format_failure(&msg, &errors, &unused)
+            let mut names = loaded.names.clone();
+            names.extend(per_key.names.iter().cloned());
+            format_failure(&msg, &errors, &names, &unused)
         };
         if identities.is_empty() {
             return Err(SopsError::Other(describe(
@@ -292,13 +296,18 @@ impl KeySource for AgeSource {
     }
 }
 
-fn format_failure(msg: &str, errors: &[String], unused: &[String]) -> String {
+/// sops' wording of a failure, with the identities that were loaded (by recipient) after the
+/// loading errors.
+fn format_failure(msg: &str, errors: &[String], names: &[String], unused: &[String]) -> String {
     let mut s = msg.to_string();
     if !errors.is_empty() {
         s.push_str(&format!(
             ". Errors while loading age identities: {}",
             errors.join("; ")
         ));
+    }
+    if !names.is_empty() {
+        s.push_str(&format!(". Loaded identities: {}", names.join(", ")));
     }
     if !unused.is_empty() {
         let quoted: Vec<String> = unused.iter().map(|u| format!("'{u}'")).collect();
@@ -333,6 +342,7 @@ fn load_identities() -> Loaded {
         identities: Vec::new(),
         unused: Vec::new(),
         errors: Vec::new(),
+        names: Vec::new(),
     };
     match std::env::var_os(env::SSH_KEY_FILE) {
         Some(p) => add_ssh_file(&mut l, &PathBuf::from(p)),
@@ -364,9 +374,11 @@ fn load_identities() -> Loaded {
                 let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
                 add_identity_text(&mut l, env::KEY_FILE, &text, false);
             }
-            Err(e) => l
-                .errors
-                .push(format!("failed to open {} file: {e}", env::KEY_FILE)),
+            Err(e) => l.errors.push(format!(
+                "failed to open {} file {}: {e}",
+                env::KEY_FILE,
+                Path::new(&p).display()
+            )),
         },
         None => l.unused.push(env::KEY_FILE.into()),
     }
@@ -384,7 +396,9 @@ fn load_identities() -> Loaded {
                     l.unused.push(p.display().to_string());
                 }
             }
-            Err(e) => l.errors.push(format!("failed to open file: {e}")),
+            Err(e) => l
+                .errors
+                .push(format!("failed to open file {}: {e}", p.display())),
         }
     }
     l
@@ -396,6 +410,7 @@ fn load_command_identities(recipient: &str) -> Loaded {
         identities: Vec::new(),
         unused: Vec::new(),
         errors: Vec::new(),
+        names: Vec::new(),
     };
     if let Ok(cmd) = std::env::var(env::SSH_KEY_CMD) {
         match run_key_command(&cmd, recipient) {
@@ -473,7 +488,10 @@ fn push_ssh_identity(l: &mut Loaded, id: age::ssh::Identity, origin: &str) {
                 "{origin}: passphrase-protected SSH keys are not supported"
             ));
         }
-        unencrypted => l.identities.push(Box::new(unencrypted)),
+        unencrypted => {
+            l.names.push(format!("SSH key from {origin}"));
+            l.identities.push(Box::new(unencrypted))
+        }
     }
 }
 
@@ -493,14 +511,20 @@ fn add_identity_text(l: &mut Loaded, origin: &str, text: &str, many_per_line: bo
         for w in words {
             if w.starts_with("AGE-SECRET-KEY-PQ-") {
                 match HybridIdentity::from_str(w) {
-                    Ok(id) => l.identities.push(Box::new(id)),
+                    Ok(id) => {
+                        l.names.push(format!("{} from {origin}", id.to_public()));
+                        l.identities.push(Box::new(id))
+                    }
                     Err(_) => l
                         .errors
                         .push(format!("{origin}: malformed age post-quantum secret key")),
                 }
             } else if w.starts_with("AGE-SECRET-KEY-1") {
                 match age::x25519::Identity::from_str(w) {
-                    Ok(id) => l.identities.push(Box::new(id)),
+                    Ok(id) => {
+                        l.names.push(format!("{} from {origin}", id.to_public()));
+                        l.identities.push(Box::new(id))
+                    }
                     Err(_) => l.errors.push(format!("{origin}: malformed age secret key")),
                 }
             } else if w.starts_with("AGE-PLUGIN-") {
@@ -510,7 +534,11 @@ fn add_identity_text(l: &mut Loaded, origin: &str, text: &str, many_per_line: bo
                         std::slice::from_ref(&id),
                         age::NoCallbacks,
                     ) {
-                        Ok(p) => l.identities.push(Box::new(p)),
+                        Ok(p) => {
+                            l.names
+                                .push(format!("age-plugin-{} from {origin}", id.plugin()));
+                            l.identities.push(Box::new(p))
+                        }
                         Err(_) => l.errors.push(format!(
                             "{origin}: age-plugin-{} not found in PATH",
                             id.plugin()
@@ -548,6 +576,7 @@ mod tests {
             identities: vec![Box::new(id)],
             unused: vec![],
             errors: vec![],
+            names: vec![],
         };
         let src = AgeSource {
             loaded: OnceLock::from(l),

@@ -16,7 +16,7 @@
 //! a SopsSecret's `secretTemplates` gets sops' default instead.
 
 use crate::metadata::EncryptionRule;
-use crate::tree::{get, Branch, Value};
+use crate::tree::{get, Branch, Item, Value};
 
 /// The regex Flux documents for Secrets.
 pub const SECRET_ENCRYPTED_REGEX: &str = "^(data|stringData)$";
@@ -268,6 +268,175 @@ pub fn describe_default(rule: &EncryptionRule) -> String {
     format!("{what} ({field}: {value})")
 }
 
+/// The annotation kubectl's client-side apply keeps on every object it applies: the whole object
+/// as JSON, a Secret's `data` included.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// True when an annotation carries a copy of an object or of a Secret's values: kubectl's
+/// [`LAST_APPLIED`], or any value that is a JSON object with `kind`, `data` or `stringData` (what
+/// `kubectl.kubernetes.io/*` and similar tools store there).
+pub fn is_object_copy(key: &str, value: &str) -> bool {
+    if key == LAST_APPLIED {
+        return true;
+    }
+    let t = value.trim_start();
+    if !t.starts_with('{') {
+        return false;
+    }
+    matches!(serde_json::from_str::<serde_json::Value>(t),
+        Ok(serde_json::Value::Object(m)) if ["kind", "data", "stringData"].iter().any(|k| m.contains_key(*k)))
+}
+
+/// The documents of `docs` that are Kubernetes objects, with the items of lists, as
+/// `(path prefix, object)`: `""` for a document, `items[I].` for an item.
+fn objects_mut(docs: &mut [Branch]) -> Vec<(String, &mut Branch)> {
+    let mut out = Vec::new();
+    for doc in docs.iter_mut() {
+        if !is_object(doc) {
+            continue;
+        }
+        let has_items = matches!(get(doc, "items"), Some(Value::Seq(_)));
+        if has_items {
+            for item in doc.iter_mut() {
+                if let Item::Pair(k, Value::Seq(items)) = item {
+                    if k == "items" {
+                        let maps = items.iter_mut().filter_map(|v| match v {
+                            Value::Map(m) => Some(m),
+                            _ => None,
+                        });
+                        for (i, m) in maps.enumerate() {
+                            out.push((format!("items[{i}]."), m));
+                        }
+                    }
+                }
+            }
+        } else {
+            out.push((String::new(), doc));
+        }
+    }
+    out
+}
+
+fn annotations_mut(obj: &mut Branch) -> Option<&mut Branch> {
+    obj.iter_mut().find_map(|i| match i {
+        Item::Pair(k, Value::Map(meta)) if k == "metadata" => {
+            meta.iter_mut().find_map(|i| match i {
+                Item::Pair(k, Value::Map(a)) if k == "annotations" => Some(a),
+                _ => None,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Removes from every Kubernetes object of `docs` (and every item of its lists) the annotations
+/// that carry a copy of the object ([`is_object_copy`]), so that sealing cannot leave the values
+/// readable under a rule that keeps `metadata` in clear. Returns what was removed, as
+/// `metadata.annotations["KEY"]` (`items[I].…` in lists). An annotation map left empty is removed.
+pub fn drop_object_copies(docs: &mut [Branch]) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for (prefix, obj) in objects_mut(docs) {
+        let Some(ann) = annotations_mut(obj) else {
+            continue;
+        };
+        ann.retain(|i| match i {
+            Item::Pair(k, Value::Str(v)) if is_object_copy(k, v) => {
+                dropped.push(format!("{prefix}metadata.annotations[\"{}\"]", k.as_str()));
+                false
+            }
+            _ => true,
+        });
+        if !ann.iter().any(|i| matches!(i, Item::Pair(..))) {
+            for i in obj.iter_mut() {
+                if let Item::Pair(k, Value::Map(meta)) = i {
+                    if k == "metadata" {
+                        meta.retain(|i| !matches!(i, Item::Pair(k, _) if k == "annotations"));
+                    }
+                }
+            }
+        }
+    }
+    dropped
+}
+
+/// The annotations of the Kubernetes objects of `docs` that carry a copy of the object
+/// ([`is_object_copy`]) in clear text (not an `ENC[…]` value), as [`drop_object_copies`] names
+/// them: in an encrypted file they give away what the rule encrypted.
+pub fn readable_object_copies(docs: &[Branch]) -> Vec<String> {
+    let mut docs = docs.to_vec();
+    let mut out = Vec::new();
+    for (prefix, obj) in objects_mut(&mut docs) {
+        if let Some(ann) = annotations_mut(obj) {
+            for i in ann.iter() {
+                if let Item::Pair(k, Value::Str(v)) = i {
+                    if !crate::cipher::is_encrypted(v) && is_object_copy(k, v) {
+                        out.push(format!("{prefix}metadata.annotations[\"{}\"]", k.as_str()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Kinds whose names Kubernetes validates as path segments only (RBAC: `system:controller:x`).
+const PATH_SEGMENT_NAMED: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+
+/// True for a DNS-1123 label: at most 63 of `a-z0-9-`, starting and ending alphanumeric.
+pub fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// True for a DNS-1123 subdomain: at most 253 characters, dot-separated DNS-1123 labels.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// Checks an object's `metadata.name` the way the API server does for `kind` (a DNS-1123
+/// subdomain; a path segment for the RBAC kinds), so a name can never reshape a request path
+/// (`..`, `/`, `%`, `?`, `#`). The error says what is wrong, quoting the name.
+pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
+    if PATH_SEGMENT_NAMED.contains(&kind) {
+        let bad = name.is_empty()
+            || name == "."
+            || name == ".."
+            || name.len() > 253
+            || name
+                .chars()
+                .any(|c| matches!(c, '/' | '%' | '?' | '#') || c.is_whitespace() || c.is_control());
+        if bad {
+            return Err(format!(
+                "invalid name {name:?}: a {kind} name may not be '.' or '..' nor contain '/', '%', '?', '#' or spaces"
+            ));
+        }
+        return Ok(());
+    }
+    if is_dns_subdomain(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid name {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        ))
+    }
+}
+
+/// Checks a namespace name (a DNS-1123 label), as the API server does.
+pub fn check_namespace(ns: &str) -> Result<(), String> {
+    if is_dns_label(ns) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid namespace {ns:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,5 +661,51 @@ mod tests {
             &["spec", "secretTemplates", "stringData", "token"]
         ));
         assert!(!encrypts(&r, &["spec", "other"]));
+    }
+
+    #[test]
+    fn object_copies_are_found_and_dropped() {
+        let copy = r#"{"apiVersion":"v1","data":{"p":"aHVudGVy"},"kind":"Secret"}"#;
+        let mut doc = secret();
+        doc[2] = pair(
+            "metadata",
+            Value::Map(vec![
+                pair("name", s("db")),
+                pair(
+                    "annotations",
+                    Value::Map(vec![pair(LAST_APPLIED, s(copy)), pair("note", s("{x}"))]),
+                ),
+            ]),
+        );
+        let l = list("List", "v1", vec![doc.clone()]);
+        let mut docs = vec![doc, l, config_map()];
+        let readable = readable_object_copies(&docs);
+        assert_eq!(readable.len(), 2, "{readable:?}");
+        assert!(readable[1].starts_with("items[0].metadata.annotations"));
+        let dropped = drop_object_copies(&mut docs);
+        assert_eq!(dropped, readable);
+        assert!(readable_object_copies(&docs).is_empty());
+        // the other annotation stays
+        assert!(
+            matches!(get(&docs[0], "metadata"), Some(Value::Map(m)) if get(m, "annotations").is_some())
+        );
+        assert!(is_object_copy("x/y", r#" {"stringData":{}}"#));
+        assert!(!is_object_copy("x/y", r#"{"a":1}"#));
+    }
+
+    #[test]
+    fn names_are_checked_like_the_api_server() {
+        assert!(check_name("Secret", "db.example-1").is_ok());
+        for bad in ["..", "a/b", "a?b", "a#b", "A", "a%2f", "", "-a"] {
+            assert!(check_name("Secret", bad).is_err(), "{bad}");
+        }
+        assert!(check_name("ClusterRole", "system:controller:x").is_ok());
+        for bad in ["..", ".", "a/b", "a%b", "a?b", "a b"] {
+            assert!(check_name("ClusterRole", bad).is_err(), "{bad}");
+        }
+        assert!(check_namespace("kube-system").is_ok());
+        for bad in ["a.b", "..", "A", &"a".repeat(64)] {
+            assert!(check_namespace(bad).is_err(), "{bad}");
+        }
     }
 }

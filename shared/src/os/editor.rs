@@ -7,7 +7,10 @@
 //!   command line (`code --wait` works), else `vi` when it is on `PATH`.
 //! - Invalid content re-opens the editor only when stdin is a terminal; otherwise the session fails
 //!   and the caller leaves the file untouched (sops would loop).
-//! - The editor dies with us when we are killed (`PR_SET_PDEATHSIG` on Linux).
+//! - The editor dies with us: a signal is forwarded to it and it gets SIGKILL 1 s later if it is
+//!   still there; when we are killed with SIGKILL, the kernel kills it (`PR_SET_PDEATHSIG`). Without
+//!   a terminal it leads its own process group, so what it started goes too. The private directory
+//!   of a session killed with SIGKILL is removed by the next session ([`PrivateDir`]).
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;
@@ -171,9 +174,9 @@ fn edit_loop<T>(
         interrupted(file)?;
         let status = match run_editor(&editor, dir.file())? {
             EditorEnd::Exited(st) => st,
-            EditorEnd::Interrupted(child) => {
+            EditorEnd::Interrupted(ed) => {
                 dir.remove();
-                reap(child);
+                reap(ed);
                 dir.remove();
                 // only ends this way when a signal is pending
                 return Err(EditError::Interrupted {
@@ -291,41 +294,74 @@ fn is_executable(p: &Path) -> bool {
 enum EditorEnd {
     Exited(ExitStatus),
     /// A signal arrived while the editor ran (it was forwarded to the editor).
-    Interrupted(Child),
+    Interrupted(Editor),
+}
+
+/// A running editor; `group` when it leads its own process group.
+struct Editor {
+    child: Child,
+    group: bool,
+}
+
+impl Editor {
+    fn signal(&self, sig: i32) {
+        if self.group {
+            signals::send_group(self.child.id(), sig);
+        } else {
+            signals::send(self.child.id(), sig);
+        }
+    }
 }
 
 #[allow(unsafe_code)] // the pre-exec hook below
 fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd, EditError> {
     let mut cmd = Command::new(&editor[0]);
     cmd.args(&editor[1..]).arg(path);
+    // with a terminal the editor must stay in the foreground process group to read it
+    let group = !std::io::stdin().is_terminal();
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        // SAFETY: the closure runs in the forked child before exec and only makes one prctl call.
-        unsafe { cmd.pre_exec(signals::die_with_parent) };
+        let parent = std::process::id();
+        // SAFETY: the closure runs in the forked child before exec and only makes the prctl,
+        // getppid and setpgid calls.
+        unsafe {
+            cmd.pre_exec(move || {
+                signals::die_with_parent(parent)?;
+                if group {
+                    signals::own_process_group()?;
+                }
+                Ok(())
+            })
+        };
     }
-    let mut child = cmd.spawn().map_err(|source| EditError::Spawn {
+    let child = cmd.spawn().map_err(|source| EditError::Spawn {
         editor: editor[0].clone(),
         source,
     })?;
-    signals::set_child(Some(child.id()));
+    let mut ed = Editor { child, group };
+    if group {
+        signals::set_child_group(Some(ed.child.id()));
+    } else {
+        signals::set_child(Some(ed.child.id()));
+    }
     // A signal that came before the child was known has not been forwarded yet.
     if let Some(sig) = signals::pending() {
-        signals::send(child.id(), sig);
+        ed.signal(sig);
     }
     let end = loop {
-        match child.try_wait() {
+        match ed.child.try_wait() {
             Ok(Some(st)) => break EditorEnd::Exited(st),
             Ok(None) => {}
             Err(e) => {
                 signals::set_child(None);
-                let _ = child.kill();
-                let _ = child.wait();
+                ed.signal(signals::SIGKILL);
+                let _ = ed.child.wait();
                 return Err(EditError::Wait(e));
             }
         }
         if signals::pending().is_some() {
-            break EditorEnd::Interrupted(child);
+            break EditorEnd::Interrupted(ed);
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -335,25 +371,23 @@ fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd, EditError> {
     Ok(end)
 }
 
-/// Gives an interrupted editor 2 s to exit, then SIGTERM, 2 s more, then SIGKILL.
-fn reap(mut child: Child) {
-    let wait = |child: &mut Child, d: Duration| {
-        let start = Instant::now();
-        while start.elapsed() < d {
-            if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+/// Gives an interrupted editor 1 s to exit after the forwarded signal, then SIGKILL (its whole
+/// process group when it leads one).
+fn reap(mut ed: Editor) {
+    let start = Instant::now();
+    let mut exited = false;
+    while start.elapsed() < Duration::from_secs(1) {
+        if matches!(ed.child.try_wait(), Ok(Some(_)) | Err(_)) {
+            exited = true;
+            break;
         }
-        false
-    };
-    if !wait(&mut child, Duration::from_secs(2)) {
-        signals::send(child.id(), signals::SIGTERM);
-        if !wait(&mut child, Duration::from_secs(2)) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        std::thread::sleep(Duration::from_millis(20));
     }
+    // what the editor started may still run in its group
+    if ed.group || !exited {
+        ed.signal(signals::SIGKILL);
+    }
+    let _ = ed.child.wait();
     signals::set_child(None);
 }
 

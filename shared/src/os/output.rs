@@ -4,6 +4,8 @@
 //!   fsync, rename, fsync of the directory. It keeps the old file's mode (and owner, when we may set
 //!   it); a new file gets the caller's mode.
 //! - A **symlink** is followed to its final target, which is replaced atomically; the link stays.
+//! - A file with **more than one hard link** is written through (truncated and rewritten in place,
+//!   as sops does): a rename would leave the old content, plaintext perhaps, behind the other names.
 //!   A dangling link creates its target, as `open(O_CREAT)` would.
 //! - A **FIFO, device or socket**, and any path through `/dev/fd`, `/dev/std*` or `/proc`, is written
 //!   in place, never renamed over: `--output /dev/stdout` goes down the pipe, `/dev/null` stays a device.
@@ -28,6 +30,7 @@ pub fn write_file(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         return write_in_place(path, bytes);
     }
     match fs::metadata(path) {
+        Ok(meta) if meta.is_file() && hard_links(&meta) > 1 => write_in_place(path, bytes),
         Ok(meta) if meta.is_file() => {
             let target = final_target(path)?;
             replace_atomically(&target, bytes, Some(&meta), new_mode)
@@ -78,6 +81,12 @@ pub fn umask() -> u32 {
 /// The mode of a new non-secret file: `0666 & !umask`, as `open(2)` would give it.
 pub fn default_mode() -> u32 {
     0o666 & !umask()
+}
+
+/// How many names the file has.
+fn hard_links(meta: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink()
 }
 
 /// Paths that name an open descriptor or a kernel object: written through, never renamed over.
@@ -227,6 +236,17 @@ mod tests {
         symlink("b", d.path().join("a")).unwrap();
         symlink("a", d.path().join("b")).unwrap();
         assert!(write_file(&d.path().join("a"), b"x", 0o600).is_err());
+    }
+
+    #[test]
+    fn hard_links_are_written_through() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.yaml"), d.path().join("b.yaml"));
+        fs::write(&a, "plaintext").unwrap();
+        fs::hard_link(&a, &b).unwrap();
+        write_file(&a, b"ciphertext", 0o600).unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"ciphertext");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2, "no temp left");
     }
 
     #[test]

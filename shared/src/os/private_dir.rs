@@ -2,6 +2,11 @@
 //! diff tool): a fresh 0700 directory on tmpfs (`$XDG_RUNTIME_DIR`, else `/dev/shm`), whose files are
 //! overwritten with zeros and removed on drop. Pair it with [`crate::signals::install`] so a signal
 //! does not skip the drop.
+//!
+//! Nothing runs after SIGKILL (or a power loss), so the directory is named after its process
+//! (`sops-engine-<pid>-<start time>-…`) and every later [`PrivateDir::create`] (and
+//! [`remove_stale`]) removes the directories of ours whose process is gone: owned by the same
+//! user, and never one of a process that still runs.
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -21,12 +26,8 @@ impl PrivateDir {
     /// writable), or, with `allow_disk`, in the system temp dir.
     pub fn create(file_name: &OsStr, allow_disk: bool) -> Result<Self, String> {
         let mut tried = Vec::new();
-        let candidates = std::env::var_os("XDG_RUNTIME_DIR")
-            .filter(|x| !x.is_empty())
-            .map(PathBuf::from)
-            .into_iter()
-            .chain(std::iter::once(PathBuf::from("/dev/shm")));
-        for base in candidates {
+        remove_stale();
+        for base in memory_bases() {
             match fs_type(&base) {
                 Some(t) if MEMORY_FS.contains(&t.as_str()) => match make_dir(&base, file_name) {
                     Ok(d) => return Ok(d),
@@ -87,9 +88,100 @@ impl Drop for PrivateDir {
     }
 }
 
+/// Where private directories go: `$XDG_RUNTIME_DIR`, then `/dev/shm`.
+fn memory_bases() -> impl Iterator<Item = PathBuf> {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|x| !x.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::iter::once(PathBuf::from("/dev/shm")))
+}
+
+/// Prefix of every private directory.
+const DIR_PREFIX: &str = "sops-engine-";
+
+/// The start time of process `pid` (clock ticks since boot, field 22 of `/proc/PID/stat`); None
+/// when there is no such process.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name (field 2) may hold spaces and parentheses: count from the last ')'
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `<pid>-<start time>` of this process, for the directory name.
+fn owner_tag() -> String {
+    let pid = std::process::id();
+    format!("{pid}-{}", start_time(pid).unwrap_or(0))
+}
+
+/// Removes the private directories left by processes of this user that no longer run (killed with
+/// SIGKILL while a file was open in an editor): in `$XDG_RUNTIME_DIR`, `/dev/shm` and the system
+/// temp dir. A directory is only removed when it is ours (same owner, a real directory, our name
+/// pattern) and the process named in it is gone or is another process with the same pid.
+/// Returns how many were removed.
+pub fn remove_stale() -> usize {
+    let mut removed = 0;
+    for base in memory_bases().chain(std::iter::once(std::env::temp_dir())) {
+        let Ok(entries) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(tag) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else {
+                continue;
+            };
+            if is_stale(tag) && is_ours(&e.path()) {
+                wipe(&e.path(), 0);
+                if std::fs::remove_dir_all(e.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    removed
+}
+
+/// True when the `<pid>-<start time>-…` of a directory name names a process that is gone.
+fn is_stale(tag: &str) -> bool {
+    let mut parts = tag.splitn(3, '-');
+    let (Some(pid), Some(start), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return false;
+    }
+    match start_time(pid) {
+        None => !Path::new(&format!("/proc/{pid}")).exists(),
+        Some(now) => start != 0 && now != start,
+    }
+}
+
+/// A real directory (not a link) owned by our effective user.
+fn is_ours(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // /proc/self belongs to the effective user of this process
+        let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+            return false;
+        };
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == me)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = p;
+        false
+    }
+}
+
 fn make_dir(base: &Path, file_name: &OsStr) -> std::io::Result<PrivateDir> {
     let mut b = tempfile::Builder::new();
-    b.prefix("sops-engine-");
+    let prefix = format!("{DIR_PREFIX}{}-", owner_tag());
+    b.prefix(&prefix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -191,4 +283,37 @@ fn unescape(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_means_the_process_is_gone() {
+        let me = owner_tag();
+        assert!(
+            !is_stale(&format!("{me}-abc")),
+            "our own dir is never stale"
+        );
+        // pid 1 runs, with another start time than 1: another process took the pid
+        let init = start_time(1).unwrap_or(0);
+        assert!(!is_stale(&format!("1-{init}-abc")));
+        assert!(is_stale(&format!("1-{}-abc", init + 1)) || init == 0);
+        // a pid above pid_max cannot run
+        assert!(is_stale("4194399-5-abc"));
+        // other names are left alone
+        assert!(!is_stale("abcdef"));
+        assert!(!is_stale("12-abc"));
+    }
+
+    #[test]
+    fn names_carry_the_owner() {
+        let d = PrivateDir::create(OsStr::new("f.yaml"), true).unwrap();
+        let name = d.dir().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!("{DIR_PREFIX}{}-", owner_tag())),
+            "{name}"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! SIGINT, SIGTERM and SIGHUP while plaintext may sit somewhere it must not stay.
+//! SIGINT, SIGTERM, SIGHUP and SIGQUIT while plaintext may sit somewhere it must not stay.
 //!
 //! Two uses, one set of handlers:
 //! - **Temp files** ([`TempGuard`]): while an atomic write has its temp file in the target's directory,
@@ -27,7 +27,11 @@ mod imp {
     pub const SIGINT: i32 = libc::SIGINT;
     /// Termination request.
     pub const SIGTERM: i32 = libc::SIGTERM;
-    const HANDLED: [c_int; 3] = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM];
+    /// Quit (Ctrl+\\): handled too, its default action would dump the plaintext in a core file.
+    pub const SIGQUIT: i32 = libc::SIGQUIT;
+    /// Kill (cannot be caught).
+    pub const SIGKILL: i32 = libc::SIGKILL;
+    const HANDLED: [c_int; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGQUIT];
 
     /// Temp files to unlink on a signal (null: free slot).
     const SLOTS: usize = 64;
@@ -35,7 +39,7 @@ mod imp {
         [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
     /// The signal received while a session was active (0: none).
     static PENDING: AtomicI32 = AtomicI32::new(0);
-    /// The child to forward signals to (0: none).
+    /// The child to forward signals to (0: none; negative: a process group).
     static CHILD: AtomicI32 = AtomicI32::new(0);
     /// Active sessions ([`install`] guards); while > 0 a signal is recorded, not fatal.
     static SESSIONS: AtomicUsize = AtomicUsize::new(0);
@@ -56,6 +60,9 @@ mod imp {
             let pid = CHILD.load(Ordering::SeqCst);
             if pid > 0 {
                 // SAFETY: kill is async-signal-safe; pid is our own child.
+                unsafe { libc::kill(pid, sig) };
+            } else if pid < 0 {
+                // SAFETY: as above, for the process group our child leads.
                 unsafe { libc::kill(pid, sig) };
             }
             return;
@@ -181,6 +188,13 @@ mod imp {
         CHILD.store(pid, Ordering::SeqCst);
     }
 
+    /// Records a child that leads its own process group ([`own_process_group`]): signals are
+    /// forwarded to the whole group (a shell script editor and what it started).
+    pub fn set_child_group(pgid: Option<u32>) {
+        let pid = pgid.and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        CHILD.store(-pid, Ordering::SeqCst);
+    }
+
     /// Sends `sig` to our child `pid`.
     pub fn send(pid: u32, sig: i32) {
         if let Ok(pid) = i32::try_from(pid) {
@@ -189,15 +203,39 @@ mod imp {
         }
     }
 
-    /// Asks the kernel to send SIGTERM to the calling process when its parent dies (Linux), so a
-    /// child (an editor) does not outlive a killed parent. Meant for `Command::pre_exec`.
-    pub fn die_with_parent() -> std::io::Result<()> {
+    /// Sends `sig` to the process group our child `pgid` leads.
+    pub fn send_group(pgid: u32, sig: i32) {
+        if let Ok(pid) = i32::try_from(pgid) {
+            // SAFETY: plain kill(2) on the group of our own child.
+            unsafe { libc::kill(-pid, sig) };
+        }
+    }
+
+    /// Asks the kernel to SIGKILL the calling process when its parent dies (Linux), so a child
+    /// (an editor) does not outlive a killed parent, and fails when `parent` is already gone.
+    /// Meant for `Command::pre_exec`.
+    pub fn die_with_parent(parent: u32) -> std::io::Result<()> {
         #[cfg(target_os = "linux")]
         {
             // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag on the calling process.
-            if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) } != 0 {
+            if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+        }
+        // SAFETY: getppid has no preconditions.
+        let now = unsafe { libc::getppid() };
+        if u32::try_from(now).ok() != Some(parent) {
+            return Err(std::io::Error::other("the parent process is gone"));
+        }
+        Ok(())
+    }
+
+    /// Makes the calling process the leader of a new process group (for `Command::pre_exec`), so
+    /// that a signal can reach everything it starts.
+    pub fn own_process_group() -> std::io::Result<()> {
+        // SAFETY: setpgid(0, 0) only changes the calling process' group.
+        if unsafe { libc::setpgid(0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
         }
         Ok(())
     }
@@ -213,6 +251,10 @@ mod imp {
     pub const SIGINT: i32 = 2;
     /// Termination request (unused here).
     pub const SIGTERM: i32 = 15;
+    /// Quit (unused here).
+    pub const SIGQUIT: i32 = 3;
+    /// Kill (unused here).
+    pub const SIGKILL: i32 = 9;
     /// Nothing registered.
     pub struct TempGuard;
     impl TempGuard {
@@ -233,10 +275,18 @@ mod imp {
     }
     /// Nothing to record.
     pub fn set_child(_pid: Option<u32>) {}
+    /// Nothing to record.
+    pub fn set_child_group(_pgid: Option<u32>) {}
     /// Nothing to send.
     pub fn send(_pid: u32, _sig: i32) {}
+    /// Nothing to send.
+    pub fn send_group(_pgid: u32, _sig: i32) {}
     /// Nothing to ask.
-    pub fn die_with_parent() -> std::io::Result<()> {
+    pub fn die_with_parent(_parent: u32) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Nothing to do.
+    pub fn own_process_group() -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -249,6 +299,7 @@ pub fn name(sig: i32) -> String {
         SIGHUP => "SIGHUP".into(),
         SIGINT => "SIGINT".into(),
         SIGTERM => "SIGTERM".into(),
+        SIGQUIT => "SIGQUIT".into(),
         s => format!("signal {s}"),
     }
 }
