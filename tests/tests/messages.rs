@@ -358,3 +358,22 @@ fn extract_names_the_missing_component_like_sops() {
         }
     }
 }
+
+/// `--extract` of a value that is there prints what sops prints: a string as is, a map as YAML,
+/// and an element of a list (the first document only).
+#[test]
+fn extract_prints_the_value_like_sops() {
+    let Some(e) = env() else { return };
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\nstringData:\n    password: hunter2\n    user: app\nlist:\n    - one\n    - k: v\n";
+    e.sealed_by_ours("x.enc.yaml", plain, "gen_age_a");
+    for path in [
+        r#"["stringData"]["password"]"#,
+        r#"["stringData"]"#,
+        r#"["list"][0]"#,
+        r#"["list"][1]"#,
+    ] {
+        let ours = e.ours().ok(["unseal", "--extract", path, "x.enc.yaml"]);
+        let sops = e.sops().ok(["decrypt", "--extract", path, "x.enc.yaml"]);
+        assert_eq!(text(&ours), text(&sops), "{path}");
+    }
+}
