@@ -27,9 +27,7 @@ BUDGET=${BENCH_PQ_BUDGET_MS:-1.0}
 ensure_hyperfine || die "hyperfine is required (apt-get install hyperfine)"
 command -v python3 >/dev/null || die "python3 is required (result parsing)"
 
-KSOPS=${BENCH_KSOPS:-$(release_bin kubectl-sops)}
-[[ -x $KSOPS ]] || die "kubectl-sops not found at $KSOPS"
-KSOPS=$(cd "$(dirname "$KSOPS")" && pwd)/$(basename "$KSOPS")
+KSOPS=$(abs_exe "${BENCH_KSOPS:-$(release_bin kubectl-sops)}" kubectl-sops)
 SOPS=$(set -a; eval "$("$HERE/peers.sh" env)"; echo "$KSOPS_PEERS_BIN/sops")
 
 bench_tmpdir

@@ -46,18 +46,8 @@ R=$(sed -n 's/^# public key: \(age1[0-9a-z]*\)$/\1/p' "$KEY" | head -n1)
 [[ $R == age1* ]] || die "no '# public key: age1…' line in $KEY"
 
 # ------------------------------------------------------------------ binaries
-if [[ -n ${BENCH_SOPS:-} ]]; then
-  SOPS=$BENCH_SOPS
-else
-  "$HERE/peers.sh" build sops
-  SOPS=$(set -a; eval "$("$HERE/peers.sh" env)"; echo "$KSOPS_PEERS_BIN/sops")
-fi
-[[ -x $SOPS ]] || die "sops not found at $SOPS"
-
-KSOPS=${BENCH_KSOPS:-$(release_bin kubectl-sops)}
-[[ -x $KSOPS ]] || die "kubectl-sops not found at $KSOPS"
-SOPS=$(cd "$(dirname "$SOPS")" && pwd)/$(basename "$SOPS")
-KSOPS=$(cd "$(dirname "$KSOPS")" && pwd)/$(basename "$KSOPS")
+SOPS=$(sops_peer)
+KSOPS=$(abs_exe "${BENCH_KSOPS:-$(release_bin kubectl-sops)}" kubectl-sops)
 
 # ------------------------------------------------------------------ inputs (isolated env)
 bench_tmpdir

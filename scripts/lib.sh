@@ -11,6 +11,8 @@
 #   ensure_hyperfine        hyperfine on PATH, else installed with apt_install; status 1 when neither
 #   target_dir              cargo's target directory of the workspace (follows CARGO_TARGET_DIR)
 #   release_bin PKG [BIN]   `cargo build --release -p PKG --bin BIN`, then prints the binary's path
+#   abs_exe PATH NAME       PATH made absolute; dies "NAME not found at PATH" unless executable
+#   sops_peer               $BENCH_SOPS, else the pinned sops from `scripts/peers.sh build sops`
 #   bench_tmpdir            T=a fresh temp dir, removed on exit (BENCH_KEEP=1 keeps it); a script may
 #                           define bench_on_exit, which runs first (e.g. to stop a control plane)
 #   scrub_env               unsets what a developer's setup would leak into sops and kubectl:
@@ -48,6 +50,20 @@ release_bin() {
   local path; path=$(target_dir)/release/$bin
   [[ -x $path ]] || die "$bin not found at $path"
   echo "$path"
+}
+
+abs_exe() {
+  [[ -x $1 ]] || die "$2 not found at $1"
+  echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+}
+
+sops_peer() {
+  local s=${BENCH_SOPS:-}
+  if [[ -z $s ]]; then
+    "$HERE/peers.sh" build sops >&2
+    s=$(set -a; eval "$("$HERE/peers.sh" env)"; echo "$KSOPS_PEERS_BIN/sops")
+  fi
+  abs_exe "$s" sops
 }
 
 bench_tmpdir() {
