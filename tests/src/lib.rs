@@ -722,7 +722,7 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 /// The one line of an error message (`err` must end in its only `\n`); panics otherwise.
-pub fn one_line(err: &str) -> &str {
+pub fn assert_one_line(err: &str) -> &str {
     assert!(
         err.ends_with('\n') && err.matches('\n').count() == 1,
         "one line expected: {err:?}"

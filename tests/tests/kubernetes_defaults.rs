@@ -2,7 +2,7 @@
 //! Secret values are encrypted (apiVersion, kind and metadata stay readable), no rule leaves a
 //! Secret value in clear, and `data` must stay base64. Real sops 3.13.2 is the reference.
 
-use e2e_tests::{one_line, text, Env};
+use e2e_tests::{assert_one_line, text, Env};
 
 /// Real sops 3.13.2 and the vectors' age key `gen_age_a`, in a fresh directory.
 fn env() -> Option<Env> {
@@ -104,7 +104,7 @@ fn set_refuses_plain_text_in_secret_data_and_base64_encodes_on_request() {
     let p = r#"["data"]["token"]"#;
     let (code, _, err) = e.ours().run(["set", "s.enc.yaml", p, "\"not base64!\""]);
     assert_eq!(code, 7, "{err}");
-    let line = one_line(&err);
+    let line = assert_one_line(&err);
     assert!(!line.contains("not base64!"), "the value leaked: {line}");
     assert!(
         line.contains("stringData") && line.contains("--base64"),

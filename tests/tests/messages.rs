@@ -3,7 +3,7 @@
 //! command, missing components), and `rekey` without a terminal. Real `kubectl-sops`; real sops
 //! 3.13.2 and git where they are the reference.
 
-use e2e_tests::{need1, one_line, text, Env, Sops};
+use e2e_tests::{assert_one_line, need1, text, Env, Sops};
 
 /// Real sops 3.13.2 and the vectors' age key `gen_age_a`, in a fresh directory.
 fn env() -> Option<Env> {
@@ -21,7 +21,7 @@ fn edit_without_change_names_the_file() {
     let (code, _, err) = e.ours().env("EDITOR", "true").run(["edit", "s.enc.yaml"]);
     assert_eq!(code, 200);
     assert_eq!(
-        one_line(&err),
+        assert_one_line(&err),
         "kubectl-sops: s.enc.yaml: File has not changed, exiting."
     );
 }
@@ -33,7 +33,7 @@ fn no_key_error_is_one_readable_line_with_exit_128() {
     let (code, out, err) = e.ours().run(["unseal", "s.enc.yaml"]);
     assert_eq!(code, 128, "{err}");
     assert!(out.is_empty());
-    let line = one_line(&err);
+    let line = assert_one_line(&err);
     assert!(
         line.starts_with("kubectl-sops: s.enc.yaml: no key could decrypt the data key (tried age1"),
         "{line}"
@@ -64,7 +64,7 @@ fn value_error_path_has_no_doubled_colon() {
     e.write("x.enc.yaml", &swapped);
     let (code, _, err) = e.ours().run(["unseal", "x.enc.yaml"]);
     assert_eq!(code, 25, "{err}");
-    let line = one_line(&err);
+    let line = assert_one_line(&err);
     assert!(
         line.starts_with(
             "kubectl-sops: x.enc.yaml: could not decrypt value at stringData:password: "
@@ -93,7 +93,7 @@ fn seal_output_onto_an_undecryptable_file_says_what_happens_in_one_line() {
         "plain.yaml",
     ]);
     assert_eq!(code, 0, "{err}");
-    let line = one_line(&err);
+    let line = assert_one_line(&err);
     let line = line
         .rsplit_once("kubectl-sops: note: ")
         .map(|(_, l)| l)
@@ -225,7 +225,7 @@ fn seal_from_stdin_without_a_matching_rule_points_to_filename_override() {
     let (code, out, err) = e.ours().run_stdin(["seal", "-"], Some(SECRET.as_bytes()));
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty());
-    let line = one_line(&err);
+    let line = assert_one_line(&err);
     assert!(
         line.starts_with("kubectl-sops: no creation rule of "),
         "{line}"
@@ -245,7 +245,7 @@ fn seal_from_stdin_without_a_matching_rule_points_to_filename_override() {
     let (code, _, err) = e.ours().run(["seal", "other.yaml"]);
     assert_eq!(code, 1);
     assert!(
-        one_line(&err).ends_with(".sops.yaml has no rule for other.yaml)"),
+        assert_one_line(&err).ends_with(".sops.yaml has no rule for other.yaml)"),
         "{err}"
     );
 }
@@ -306,7 +306,7 @@ fn check_all_covers_untracked_files_and_summarizes() {
     assert!(out.starts_with("new.yaml: not encrypted"), "{out}");
     assert!(!out.contains("ignored.yaml"), "{out}");
     assert_eq!(
-        one_line(&err),
+        assert_one_line(&err),
         "kubectl-sops: check: 2 file(s) checked, 1 skipped, 1 failed (1 problem(s) in 1 of 3 file(s))"
     );
 }
@@ -352,7 +352,10 @@ fn extract_names_the_missing_component_like_sops() {
         let (code, _, err) = e.ours().run(["unseal", "--extract", path, "s.enc.yaml"]);
         let (sops_code, _, sops_err) = e.sops().run(["decrypt", "--extract", path, "s.enc.yaml"]);
         assert_eq!(code, sops_code, "{path}: {err} / {sops_err}");
-        assert_eq!(one_line(&err), format!("kubectl-sops: s.enc.yaml: {what}"));
+        assert_eq!(
+            assert_one_line(&err),
+            format!("kubectl-sops: s.enc.yaml: {what}")
+        );
         if !what.contains("integer") {
             assert!(sops_err.contains(what), "sops says {sops_err}");
         }
