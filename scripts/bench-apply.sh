@@ -14,37 +14,28 @@
 #       BENCH_KEEP=1 (keep the temp dir and the control plane)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WS=$(dirname "$HERE")
+BENCH_NAME=bench-apply
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS=${BENCH_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 KEY=$WS/../shared/vectors/sops/keys/gen_age_a.txt
-log() { printf 'bench-apply: %s\n' "$*" >&2; }
-die() { printf 'bench-apply: ERROR: %s\n' "$*" >&2; exit 1; }
 
 [[ -f $KEY ]] || die "age key $KEY not found (shared/ must sit beside the clone)"
 KEY=$(cd "$(dirname "$KEY")" && pwd)/$(basename "$KEY")
 R=$(sed -n 's/^# public key: \(age1[0-9a-z]*\)$/\1/p' "$KEY" | head -n1)
-if ! command -v hyperfine >/dev/null; then
-  [[ $(id -u) == 0 ]] || die "hyperfine is required (apt-get install hyperfine)"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 && apt-get install -y -qq hyperfine >&2
-fi
+ensure_hyperfine || die "hyperfine is required (apt-get install hyperfine)"
 
 bash "$WS/scripts/peers.sh" build sops kubectl etcd kube-apiserver
 eval "$(bash "$WS/scripts/peers.sh" env | sed 's/^/export /')"
 BIN=$KSOPS_PEERS_BIN
-if [[ -n ${BENCH_KSOPS:-} ]]; then KSOPS=$BENCH_KSOPS; else
-  log "cargo build --release -p kubectl-sops"
-  (cd "$WS" && cargo build --release --quiet -p kubectl-sops)
-  KSOPS=$WS/target/release/kubectl-sops
-fi
+KSOPS=${BENCH_KSOPS:-$(release_bin kubectl-sops)}
 
-T=$(mktemp -d)
+bench_tmpdir
+scrub_env
 export KSOPS_PEERS_RUN=$T/plane
-cleanup() {
-  if [[ -z ${BENCH_KEEP:-} ]]; then bash "$WS/scripts/peers.sh" down >/dev/null 2>&1 || true; rm -rf "$T"; fi
+bench_on_exit() {
+  [[ -n ${BENCH_KEEP:-} ]] || bash "$WS/scripts/peers.sh" down >/dev/null 2>&1 || true
 }
-trap cleanup EXIT
 bash "$WS/scripts/peers.sh" up >&2
 export KUBECONFIG=$T/plane/kubeconfig HOME=$T SOPS_AGE_KEY_FILE=$KEY SOPS_DISABLE_VERSION_CHECK=1
 K=$BIN/kubectl

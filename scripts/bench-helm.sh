@@ -10,21 +10,25 @@
 #
 # usage: scripts/bench-helm.sh [N]       env: RUNS (default 15), WARMUP (default 3), KEEP=1 keeps the dir
 set -euo pipefail
+BENCH_NAME=bench-helm
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${1:-10}
 RUNS=${RUNS:-15}
 WARMUP=${WARMUP:-3}
-ROOT=$(cd -P "$(dirname "$0")/.." && pwd)
+BENCH_KEEP=${KEEP:-${BENCH_KEEP:-}}
+ROOT=$WS
 PEERS=${KSOPS_PEERS_BIN:-${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}/bin}
 for p in helm3 helm4 sops; do
-    [[ -x $PEERS/$p ]] || { echo "bench-helm: $PEERS/$p missing (run scripts/peers.sh build)" >&2; exit 1; }
+    [[ -x $PEERS/$p ]] || die "$PEERS/$p missing (run scripts/peers.sh build)"
 done
-command -v hyperfine >/dev/null || { echo "bench-helm: hyperfine missing (apt-get install hyperfine)" >&2; exit 1; }
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/helm-secrets
-[[ -x $BIN ]] || (cd "$ROOT" && cargo build --release -q -p helm-secrets)
+ensure_hyperfine || die "hyperfine missing (apt-get install hyperfine)"
+BIN=$(target_dir)/release/helm-secrets
+[[ -x $BIN ]] || BIN=$(release_bin helm-secrets)
 
-W=$(mktemp -d /tmp/bench-helm.XXXXXX)
-[[ -n ${KEEP:-} ]] || trap 'rm -rf "$W"' EXIT
+bench_tmpdir
+W=$T
 cd "$W"
+scrub_env
 export HOME=$W/home HELM_DATA_HOME=$W/home/data HELM_CONFIG_HOME=$W/home/config HELM_CACHE_HOME=$W/home/cache
 export SOPS_DISABLE_VERSION_CHECK=1 HELM_SECRETS_BINARY=$BIN
 unset HELM_PLUGINS SOPS_CONFIG SOPS_AGE_KEY SOPS_AGE_KEY_CMD

@@ -18,42 +18,21 @@
 #       BENCH_KSOPS=path (use this kubectl-sops, skip `cargo build --release`)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WS=$(dirname "$HERE")
+BENCH_NAME=bench-pq
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS=${BENCH_RUNS:-100}
 WARMUP=${BENCH_WARMUP:-5}
 BUDGET=${BENCH_PQ_BUDGET_MS:-1.0}
 
-log() { printf 'bench-pq: %s\n' "$*" >&2; }
-die() { printf 'bench-pq: ERROR: %s\n' "$*" >&2; exit 1; }
-
-if ! command -v hyperfine >/dev/null; then
-  [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null || die "hyperfine is required (apt-get install hyperfine)"
-  log "apt-get install hyperfine"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine >&2 ||
-    die "apt-get install hyperfine failed"
-fi
+ensure_hyperfine || die "hyperfine is required (apt-get install hyperfine)"
 command -v python3 >/dev/null || die "python3 is required (result parsing)"
 
-if [[ -n ${BENCH_KSOPS:-} ]]; then
-  KSOPS=$BENCH_KSOPS
-else
-  log "cargo build --release -p kubectl-sops"
-  (cd "$WS" && cargo build --release --quiet -p kubectl-sops --bin kubectl-sops) \
-    || die "cargo build --release -p kubectl-sops failed"
-  TD=$(cd "$WS" && cargo metadata --format-version 1 --no-deps \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  KSOPS=$TD/release/kubectl-sops
-fi
-[[ -x $KSOPS ]] || die "kubectl-sops not found at $KSOPS"
-KSOPS=$(cd "$(dirname "$KSOPS")" && pwd)/$(basename "$KSOPS")
+KSOPS=$(abs_exe "${BENCH_KSOPS:-$(release_bin kubectl-sops)}" kubectl-sops)
 SOPS=$(set -a; eval "$("$HERE/peers.sh" env)"; echo "$KSOPS_PEERS_BIN/sops")
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/ksops-bench-pq.XXXXXX")
-if [[ -n ${BENCH_KEEP:-} ]]; then log "keeping $T"; else trap 'rm -rf "$T"' EXIT; fi
+bench_tmpdir
 cd "$T"
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(SOPS_|GNUPGHOME$|XDG_CONFIG_HOME$)' || true)
+scrub_env
 export HOME=$T SOPS_DISABLE_VERSION_CHECK=1
 
 cat >small.yaml <<'YAML'

@@ -14,13 +14,10 @@
 #       BENCH_KEEP=1 (keep the temp dir)   BENCH_KEYS=dir (the gen_age_*.txt keys)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WS=$(dirname "$HERE")
+BENCH_NAME=bench-rekey
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${1:-1000}
 KEYS=${BENCH_KEYS:-$WS/../shared/vectors/sops/keys}
-
-log() { printf 'bench-rekey: %s\n' "$*" >&2; }
-die() { printf 'bench-rekey: ERROR: %s\n' "$*" >&2; exit 1; }
 
 [[ $N =~ ^[0-9]+$ ]] && ((N > 0)) || die "N must be a positive number"
 [[ -f $KEYS/gen_age_a.txt && -f $KEYS/gen_age_b.txt ]] || die "test keys not found in $KEYS (set BENCH_KEYS)"
@@ -30,32 +27,13 @@ A=$(pub "$KEYS/gen_age_a.txt")
 B=$(pub "$KEYS/gen_age_b.txt")
 
 # ------------------------------------------------------------------ binaries
-if [[ -n ${BENCH_SOPS:-} ]]; then
-  SOPS=$BENCH_SOPS
-else
-  "$HERE/peers.sh" build sops >&2
-  SOPS=$(set -a; eval "$("$HERE/peers.sh" env)"; echo "$KSOPS_PEERS_BIN/sops")
-fi
-[[ -x $SOPS ]] || die "sops not found at $SOPS"
-if [[ -n ${BENCH_KSOPS:-} ]]; then
-  KSOPS=$BENCH_KSOPS
-else
-  log "cargo build --release -p kubectl-sops"
-  (cd "$WS" && cargo build --release --quiet -p kubectl-sops --bin kubectl-sops) \
-    || die "cargo build --release -p kubectl-sops failed"
-  TD=$(cd "$WS" && cargo metadata --format-version 1 --no-deps \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  KSOPS=$TD/release/kubectl-sops
-fi
-[[ -x $KSOPS ]] || die "kubectl-sops not found at $KSOPS"
-SOPS=$(cd "$(dirname "$SOPS")" && pwd)/$(basename "$SOPS")
-KSOPS=$(cd "$(dirname "$KSOPS")" && pwd)/$(basename "$KSOPS")
+SOPS=$(sops_peer)
+KSOPS=$(abs_exe "${BENCH_KSOPS:-$(release_bin kubectl-sops)}" kubectl-sops)
 
 # ------------------------------------------------------------------ inputs (isolated env)
-T=$(mktemp -d "${TMPDIR:-/tmp}/ksops-bench-rekey.XXXXXX")
-if [[ -n ${BENCH_KEEP:-} ]]; then log "keeping $T"; else trap 'rm -rf "$T"' EXIT; fi
+bench_tmpdir
 cd "$T"
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(SOPS_|GNUPGHOME$|XDG_CONFIG_HOME$|AWS_|VAULT_|GOOGLE_|AZURE_)' || true)
+scrub_env
 export HOME=$T SOPS_AGE_KEY_FILE=$KEYS/gen_age_a.txt SOPS_DISABLE_VERSION_CHECK=1
 
 log "sops:         $SOPS ($("$SOPS" --version 2>/dev/null | head -n1))"

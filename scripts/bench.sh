@@ -22,31 +22,20 @@
 #       BENCH_NO_HYPERFINE=1 (force the shell loop)   BENCH_AGE_KEY_FILE=path
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WS=$(dirname "$HERE")
+BENCH_NAME=bench
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS=${BENCH_RUNS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 KEY=${BENCH_AGE_KEY_FILE:-$WS/../shared/vectors/sops/keys/gen_age_a.txt}
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
-
 # ------------------------------------------------------------------ tools
-APT_UPDATED=
-apt_install() {
-  [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null || return 1
-  if [[ -z $APT_UPDATED ]]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1; APT_UPDATED=1; fi
-  log "apt-get install $*"
-  local out; out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" 2>&1) \
-    || { printf '%s\n' "$out" >&2; return 1; }
-}
 command -v python3 >/dev/null || die "python3 is required (input generator, result parsing)"
 if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
   apt_install time || die "GNU time (/usr/bin/time, apt package 'time') is required for peak RSS"
 fi
 HYPERFINE=
 if [[ -z ${BENCH_NO_HYPERFINE:-} ]]; then
-  if command -v hyperfine >/dev/null || apt_install hyperfine; then
+  if ensure_hyperfine; then
     HYPERFINE=$(command -v hyperfine || true)
   fi
   [[ -n $HYPERFINE ]] || log "hyperfine not available; timing with a shell loop"
@@ -57,36 +46,16 @@ R=$(sed -n 's/^# public key: \(age1[0-9a-z]*\)$/\1/p' "$KEY" | head -n1)
 [[ $R == age1* ]] || die "no '# public key: age1…' line in $KEY"
 
 # ------------------------------------------------------------------ binaries
-if [[ -n ${BENCH_SOPS:-} ]]; then
-  SOPS=$BENCH_SOPS
-else
-  "$HERE/peers.sh" build sops
-  SOPS=$(set -a; eval "$("$HERE/peers.sh" env)"; echo "$KSOPS_PEERS_BIN/sops")
-fi
-[[ -x $SOPS ]] || die "sops not found at $SOPS"
-
-if [[ -n ${BENCH_KSOPS:-} ]]; then
-  KSOPS=$BENCH_KSOPS
-else
-  log "cargo build --release -p kubectl-sops"
-  (cd "$WS" && cargo build --release --quiet -p kubectl-sops --bin kubectl-sops) \
-    || die "cargo build --release -p kubectl-sops failed"
-  TD=$(cd "$WS" && cargo metadata --format-version 1 --no-deps \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  KSOPS=$TD/release/kubectl-sops
-fi
-[[ -x $KSOPS ]] || die "kubectl-sops not found at $KSOPS"
-SOPS=$(cd "$(dirname "$SOPS")" && pwd)/$(basename "$SOPS")
-KSOPS=$(cd "$(dirname "$KSOPS")" && pwd)/$(basename "$KSOPS")
+SOPS=$(sops_peer)
+KSOPS=$(abs_exe "${BENCH_KSOPS:-$(release_bin kubectl-sops)}" kubectl-sops)
 
 # ------------------------------------------------------------------ inputs (isolated env)
-T=$(mktemp -d "${TMPDIR:-/tmp}/ksops-bench.XXXXXX")
-if [[ -n ${BENCH_KEEP:-} ]]; then log "keeping $T"; else trap 'rm -rf "$T"' EXIT; fi
+bench_tmpdir
 cd "$T"   # sops looks for .sops.yaml from the working dir upwards; there is none under a fresh temp dir
 python3 "$HERE/gen-bench-input.py" "$T"
 
 # Only the age key; nothing from the developer's sops/gpg/cloud setup, no ~/.ssh identities.
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(SOPS_|GNUPGHOME$|XDG_CONFIG_HOME$|AWS_|VAULT_|GOOGLE_|AZURE_)' || true)
+scrub_env
 export HOME=$T SOPS_AGE_KEY_FILE=$KEY SOPS_DISABLE_VERSION_CHECK=1
 
 log "sops:         $SOPS ($("$SOPS" --version 2>/dev/null | head -n1))"

@@ -81,9 +81,13 @@ pub fn run(a: DiffArgs) -> Result<()> {
                 std::process::exit(1)
             }
         }
-        // diff(1): anything above 1 is trouble; keep sops' codes when they are above 1
+        // diff(1): anything above 1 is trouble; keep sops' codes when they are above 1, except
+        // for a missing file, which diff(1) reports as 2 too
         Err(e) => {
-            let code = e.downcast_ref::<CliError>().map_or(2, |c| c.code.max(2));
+            let code = match e.downcast_ref::<CliError>().map(|c| c.code) {
+                Some(exit::NO_FILE_SPECIFIED) | None => 2,
+                Some(c) => c.max(2),
+            };
             Err(CliError {
                 code,
                 message: format!("{e:#}"),

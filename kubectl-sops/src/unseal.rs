@@ -5,7 +5,7 @@ use clap::Args;
 use sops_engine::error::exit;
 use sops_engine::file::{extract, open_read_only, parse_tree_path};
 use sops_engine::keys::KeyRing;
-use sops_engine::tree::Value;
+use sops_engine::tree::{Branch, Value};
 
 use crate::in_file;
 use crate::io::{
@@ -47,9 +47,11 @@ pub fn run(a: UnsealArgs) -> Result<()> {
     let bytes = match &a.extract {
         Some(path) => {
             let steps = parse_tree_path(path).map_err(|e| in_file(name, e))?;
-            let doc = opened.docs.first().cloned().unwrap_or_default();
+            // by reference: the engine walks the first document and copies only the value found
+            let empty = Branch::new();
+            let doc = opened.docs.first().unwrap_or(&empty);
             // a path that is not in the tree is a plain failure in sops (1), not a format error (91)
-            let value = extract(&doc, &steps)
+            let value = extract(doc, &steps)
                 .map_err(|e| crate::fail(exit::GENERIC, format!("{name}: {e}")))?;
             match value {
                 Value::Str(s) => s.into_bytes(),

@@ -772,6 +772,264 @@ pub fn runtime_dir() -> tempfile::TempDir {
     d
 }
 
+// ------------------------------------------------------------------------------------- output
+
+/// Output bytes as text (invalid UTF-8 replaced), for assertions.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The one line of an error message (`err` must end in its only `\n`); panics otherwise.
+pub fn assert_one_line(err: &str) -> &str {
+    assert!(
+        err.ends_with('\n') && err.matches('\n').count() == 1,
+        "one line expected: {err:?}"
+    );
+    err.trim_end()
+}
+
+// ------------------------------------------------------------------------------------- env
+
+/// The pinned real sops peers, as `(peer name, label used in assertion messages)`.
+pub const SOPS_PEERS: &[(&str, &str)] = &[("sops", "sops 3.13.2"), ("sops-3.11", "sops 3.11.0")];
+
+/// One test's world: a fresh temp dir (removed on drop) to run in, the workspace's `kubectl-sops`,
+/// and, when asked for, real sops peers, a default age key from the shared vectors, a throw-away
+/// GnuPG home and the local test control plane.
+///
+/// Build it with [`Env::new`] and the `with_*`/[`Env::key`] steps. A step that needs a peer or the
+/// cluster goes through the [`need`] gate: it returns `None` after printing `SKIPPED: …` (a panic in
+/// CI), so a test starts with `let Some(env) = … else { return };`. Every runner
+/// ([`Env::ours`], [`Env::sops`], [`Env::runner`]) is a [`Sops`] in the temp dir with an isolated
+/// environment, the default key as `SOPS_AGE_KEY_FILE` and the GnuPG home as `GNUPGHOME` when set.
+///
+/// ```no_run
+/// use e2e_tests::Env;
+/// let Some(env) = Env::new().with_sops().map(|e| e.key("gen_age_a")) else { return };
+/// let plain = env.write("secret.yaml", "password: hunter2\n");
+/// let sealed = env.ours().ok(["seal", "--age", env.recipient(), plain.as_str()]);
+/// let file = env.write("secret.enc.yaml", &sealed);
+/// assert_eq!(env.sops().ok(["decrypt", &file]), b"password: hunter2\n");
+/// ```
+pub struct Env {
+    tmp: tempfile::TempDir,
+    sops: Vec<(&'static str, PathBuf)>,
+    key: Option<(PathBuf, String)>,
+    gnupg: Option<GnupgHome>,
+    cluster: Option<Cluster>,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env {
+    /// A fresh temp dir and nothing else (no peer, no key).
+    pub fn new() -> Env {
+        Env {
+            tmp: tempfile::tempdir().expect("temp dir for the test"),
+            sops: Vec::new(),
+            key: None,
+            gnupg: None,
+            cluster: None,
+        }
+    }
+
+    /// Adds real sops 3.13.2 ([`Env::sops`]); `None` when it is missing (see [`need`]).
+    pub fn with_sops(self) -> Option<Env> {
+        self.with_sops_peers(&SOPS_PEERS[..1])
+    }
+
+    /// Adds every pinned sops of [`SOPS_PEERS`] (3.13.2 first, then 3.11.0; see
+    /// [`Env::sops_peers`]); `None` when one is missing.
+    pub fn with_all_sops(self) -> Option<Env> {
+        self.with_sops_peers(SOPS_PEERS)
+    }
+
+    fn with_sops_peers(mut self, peers: &[(&str, &'static str)]) -> Option<Env> {
+        let names: Vec<&str> = peers.iter().map(|(n, _)| *n).collect();
+        let bins = need(&names)?;
+        self.sops = peers.iter().map(|(_, label)| *label).zip(bins).collect();
+        Some(self)
+    }
+
+    /// Adds the local test control plane and real kubectl ([`Env::cluster`]); `None` when it is not
+    /// running (see [`cluster`]).
+    pub fn with_cluster(mut self) -> Option<Env> {
+        self.cluster = Some(cluster()?);
+        Some(self)
+    }
+
+    /// Adds a throw-away GnuPG home with the armored keys `keys` imported (relative paths are
+    /// taken under the vectors' `keys/`, e.g. `sops_functional_tests_key.asc`); `None` when gpg is
+    /// missing.
+    pub fn with_gnupg<P: AsRef<Path>>(self, keys: &[P]) -> Option<Env> {
+        need(&["gpg"])?;
+        Some(self.import_gnupg(keys))
+    }
+
+    /// Like [`Env::with_gnupg`], but without gpg the test goes on without a GnuPG home (the gate
+    /// still prints `SKIPPED: …` for the PGP parts, or panics in CI); check [`Env::gnupg`].
+    pub fn maybe_gnupg<P: AsRef<Path>>(self, keys: &[P]) -> Env {
+        if need(&["gpg"]).is_some() {
+            self.import_gnupg(keys)
+        } else {
+            self
+        }
+    }
+
+    fn import_gnupg<P: AsRef<Path>>(mut self, keys: &[P]) -> Env {
+        let dir = self.keys_dir();
+        let keys: Vec<PathBuf> = keys.iter().map(|k| dir.join(k)).collect();
+        self.gnupg = Some(GnupgHome::new(&keys).expect("import the PGP test keys"));
+        self
+    }
+
+    /// Makes the vectors' age key `keys/<name>.txt` (e.g. `gen_age_a`) the default key of every
+    /// runner. Panics when the vectors are missing (see [`vectors_dir_checked`]).
+    pub fn key(mut self, name: &str) -> Env {
+        let file = self.age_key(name);
+        let recipient = age_recipient(&file);
+        self.key = Some((file, recipient));
+        self
+    }
+
+    // ----------------------------------------------------------------------- paths and files
+
+    /// The temp dir every runner works in.
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// `name` inside [`Env::dir`].
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir().join(name)
+    }
+
+    /// [`Env::path`] as text, to pass as a command-line argument.
+    pub fn arg(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    /// Writes `contents` to `name` in the temp dir (creating parent dirs); returns its path as text
+    /// (see [`Env::arg`]).
+    pub fn write<C: AsRef<[u8]> + ?Sized>(&self, name: &str, contents: &C) -> String {
+        let p = self.path(name);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
+        }
+        fs::write(&p, contents.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        self.arg(name)
+    }
+
+    /// The text of `name` in the temp dir; panics when it is missing or not UTF-8.
+    pub fn read(&self, name: &str) -> String {
+        let p = self.path(name);
+        fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    /// The vectors' key dir (`<vectors>/keys`); panics when the vectors are missing.
+    pub fn keys_dir(&self) -> PathBuf {
+        vectors_dir_checked().join("keys")
+    }
+
+    /// The vectors' age key file `keys/<name>.txt`.
+    pub fn age_key(&self, name: &str) -> PathBuf {
+        self.keys_dir().join(format!("{name}.txt"))
+    }
+
+    /// The recipient (public key) of the vectors' age key `keys/<name>.txt`.
+    pub fn recipient_of(&self, name: &str) -> String {
+        age_recipient(&self.age_key(name))
+    }
+
+    /// The default key file set by [`Env::key`]; panics when none was set.
+    pub fn key_file(&self) -> &Path {
+        &self.default_key().0
+    }
+
+    /// The recipient of the default key set by [`Env::key`]; panics when none was set.
+    pub fn recipient(&self) -> &str {
+        &self.default_key().1
+    }
+
+    fn default_key(&self) -> &(PathBuf, String) {
+        self.key
+            .as_ref()
+            .expect("no default key: build the Env with .key(\"gen_age_a\")")
+    }
+
+    // ----------------------------------------------------------------------- programs
+
+    /// The workspace's `kubectl-sops` (see [`workspace_bin`]).
+    pub fn ours_bin(&self) -> PathBuf {
+        workspace_bin("kubectl-sops")
+    }
+
+    /// A runner for `bin` in the temp dir, with the default key and GnuPG home when set.
+    pub fn runner(&self, bin: impl AsRef<Path>) -> Sops {
+        let mut s = Sops::new(bin, self.dir());
+        if let Some((file, _)) = &self.key {
+            s = s.age_key_file(file);
+        }
+        if let Some(g) = &self.gnupg {
+            s = s.gnupghome(g.path());
+        }
+        s
+    }
+
+    /// A runner for our `kubectl-sops` (see [`Env::runner`]).
+    pub fn ours(&self) -> Sops {
+        self.runner(self.ours_bin())
+    }
+
+    /// A runner for real sops 3.13.2; panics unless built [`Env::with_sops`] or
+    /// [`Env::with_all_sops`].
+    pub fn sops(&self) -> Sops {
+        self.runner(self.sops_bin())
+    }
+
+    /// The real sops 3.13.2 binary (see [`Env::sops`]).
+    pub fn sops_bin(&self) -> &Path {
+        &self
+            .sops
+            .first()
+            .expect("no sops: build the Env with .with_sops()")
+            .1
+    }
+
+    /// The real sops binaries with their labels (e.g. `sops 3.11.0`), in [`SOPS_PEERS`] order.
+    pub fn sops_peers(&self) -> &[(&'static str, PathBuf)] {
+        &self.sops
+    }
+
+    /// Seals `plain` with our `kubectl-sops seal --age R` into `name`, where R is the recipient
+    /// of the vectors' key `keys/<key>.txt`; the plaintext is left as `plain-<name>` (passed to
+    /// seal by that relative name). Returns R.
+    pub fn sealed_by_ours(&self, name: &str, plain: &str, key: &str) -> String {
+        let recipient = self.recipient_of(key);
+        let src = format!("plain-{name}");
+        self.write(&src, plain);
+        let out = self.ours().ok(["seal", "--age", &recipient, &src]);
+        self.write(name, &out);
+        recipient
+    }
+
+    /// The GnuPG home, when one was added.
+    pub fn gnupg(&self) -> Option<&GnupgHome> {
+        self.gnupg.as_ref()
+    }
+
+    /// The test cluster; panics unless built [`Env::with_cluster`].
+    pub fn cluster(&self) -> &Cluster {
+        self.cluster
+            .as_ref()
+            .expect("no cluster: build the Env with .with_cluster()")
+    }
+}
+
 // ------------------------------------------------------------------------------------- tests
 
 #[cfg(test)]
@@ -915,6 +1173,34 @@ mod tests {
         assert_eq!(err, "oops\n");
         let (code, _, _) = sh.run(["-c", "kill -9 $$"]);
         assert_eq!(code, 128 + 9);
+    }
+
+    #[test]
+    fn env_files_runner_and_default_key() {
+        let env = Env::new();
+        let file = env.write("sub/a.txt", "hi");
+        assert_eq!(file, env.arg("sub/a.txt"));
+        assert_eq!(env.read("sub/a.txt"), "hi");
+        let (code, out, _) = env
+            .runner("/bin/sh")
+            .run(["-c", "pwd; echo \"$SOPS_AGE_KEY_FILE\""]);
+        assert_eq!(code, 0);
+        let cwd = env.dir().canonicalize().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{}\n\n", cwd.display())
+        );
+        let dir = env.dir().to_path_buf();
+        drop(env);
+        assert!(!dir.exists(), "temp dir not removed");
+        if vectors_dir().join("keys/gen_age_a.txt").is_file() {
+            let env = Env::new().key("gen_age_a");
+            assert!(env.recipient().starts_with("age1"), "{}", env.recipient());
+            assert_eq!(env.recipient(), env.recipient_of("gen_age_a"));
+            let (_, out, _) = env.runner("/usr/bin/env").run(Vec::<&str>::new());
+            let want = format!("SOPS_AGE_KEY_FILE={}\n", env.key_file().display());
+            assert!(String::from_utf8(out).unwrap().contains(&want));
+        }
     }
 
     #[test]

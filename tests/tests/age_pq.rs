@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use age::armor::ArmoredReader;
-use e2e_tests::{need, vectors_dir_checked, workspace_bin, Sops};
+use e2e_tests::{need, vectors_dir_checked, Env, Sops};
 use sha2::{Digest, Sha256};
 use sops_engine::keys::age_pq::HybridIdentity;
 use sops_engine::keys::KeySource;
@@ -212,52 +212,32 @@ fn go_age_vectors_decrypt() {
 
 // ------------------------------------------------------------------------- real peers
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    ours: PathBuf,
+/// `kubectl-sops keygen [--pq] -o NAME` in the test dir; returns the recipient it printed.
+fn keygen(env: &Env, pq: bool, name: &str) -> String {
+    let mut args = vec!["keygen".to_string()];
+    if pq {
+        args.push("--pq".into());
+    }
+    args.extend(["-o".into(), env.arg(name)]);
+    let (code, out, err) = env.ours().run(&args);
+    assert_eq!(code, 0, "keygen: {err}");
+    assert!(out.is_empty(), "keygen -o prints nothing on stdout");
+    let r = err
+        .strip_prefix("Public key: ")
+        .unwrap_or_else(|| panic!("keygen stderr: {err}"))
+        .trim()
+        .to_string();
+    r
 }
 
-impl Env {
-    fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        Env {
-            _tmp: tmp,
-            dir,
-            ours: workspace_bin("kubectl-sops"),
-        }
-    }
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        std::fs::write(self.dir.join(name), text).unwrap();
-        self.path(name)
-    }
-    /// `kubectl-sops keygen [--pq] -o NAME`; returns the recipient it printed.
-    fn keygen(&self, pq: bool, name: &str) -> String {
-        let mut args = vec!["keygen".to_string()];
-        if pq {
-            args.push("--pq".into());
-        }
-        args.extend(["-o".into(), self.path(name)]);
-        let (code, out, err) = Sops::new(&self.ours, &self.dir).run(&args);
-        assert_eq!(code, 0, "keygen: {err}");
-        assert!(out.is_empty(), "keygen -o prints nothing on stdout");
-        let r = err
-            .strip_prefix("Public key: ")
-            .unwrap_or_else(|| panic!("keygen stderr: {err}"))
-            .trim()
-            .to_string();
-        r
-    }
-    fn ours(&self, key: &str) -> Sops {
-        Sops::new(&self.ours, &self.dir).age_key_file(self.path(key))
-    }
-    fn peer(&self, bin: &Path, key: &str) -> Sops {
-        Sops::new(bin, &self.dir).age_key_file(self.path(key))
-    }
+/// A runner for `bin` with the age key file `key` of the test dir.
+fn with_key(env: &Env, bin: &Path, key: &str) -> Sops {
+    env.runner(bin).age_key_file(env.path(key))
+}
+
+/// Our `kubectl-sops` with the age key file `key` of the test dir.
+fn ours_with(env: &Env, key: &str) -> Sops {
+    with_key(env, &env.ours_bin(), key)
 }
 
 const PLAIN: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: demo\nstringData:\n    password: hunter2\n    token: abc\n";
@@ -277,11 +257,11 @@ fn age_recipients_of(sealed: &str) -> Vec<String> {
 fn keygen_writes_identity_files_like_age_keygen() {
     let env = Env::new();
     for (pq, name) in [(false, "x.txt"), (true, "pq.txt")] {
-        let r = env.keygen(pq, name);
+        let r = keygen(&env, pq, name);
         assert_eq!(r.starts_with("age1pq1"), pq, "{r}");
         let meta = std::fs::metadata(env.path(name)).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        let text = std::fs::read_to_string(env.path(name)).unwrap();
+        let text = env.read(name);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("# created: "), "{}", lines[0]);
@@ -299,13 +279,13 @@ fn keygen_writes_identity_files_like_age_keygen() {
         assert!(lines[2].starts_with(prefix));
 
         // an existing file is not overwritten
-        let (code, _, err) = Sops::new(&env.ours, &env.dir).run(["keygen", "-o", &env.path(name)]);
+        let (code, _, err) = env.ours().run(["keygen", "-o", &env.arg(name)]);
         assert_ne!(code, 0);
-        assert!(err.contains(&env.path(name)), "{err}");
-        assert_eq!(std::fs::read_to_string(env.path(name)).unwrap(), text);
+        assert!(err.contains(&env.arg(name)), "{err}");
+        assert_eq!(env.read(name), text);
     }
     // without -o: the identity on stdout, the recipient on stderr (stdout is not a terminal)
-    let (code, out, err) = Sops::new(&env.ours, &env.dir).run(["keygen", "--pq"]);
+    let (code, out, err) = env.ours().run(["keygen", "--pq"]);
     assert_eq!(code, 0, "{err}");
     let out = String::from_utf8(out).unwrap();
     let r = err.strip_prefix("Public key: ").unwrap().trim();
@@ -315,8 +295,8 @@ fn keygen_writes_identity_files_like_age_keygen() {
         return;
     };
     for name in ["x.txt", "pq.txt"] {
-        let y = Sops::new(&bins[0], &env.dir).ok(["-y", &env.path(name)]);
-        let text = std::fs::read_to_string(env.path(name)).unwrap();
+        let y = env.runner(&bins[0]).ok(["-y", &env.arg(name)]);
+        let text = env.read(name);
         assert!(text.contains(&format!(
             "# public key: {}",
             String::from_utf8(y).unwrap().trim()
@@ -333,13 +313,13 @@ fn go_age_round_trips() {
     };
     let (age, age_keygen) = (&bins[0], &bins[1]);
     let env = Env::new();
-    let go = Sops::new(age, &env.dir);
-    Sops::new(age_keygen, &env.dir).ok(["-pq", "-o", &env.path("go.txt")]);
-    let go_r = String::from_utf8(Sops::new(age_keygen, &env.dir).ok(["-y", &env.path("go.txt")]))
+    let go = env.runner(age);
+    env.runner(age_keygen).ok(["-pq", "-o", &env.arg("go.txt")]);
+    let go_r = String::from_utf8(env.runner(age_keygen).ok(["-y", &env.arg("go.txt")]))
         .unwrap()
         .trim()
         .to_string();
-    let our_r = env.keygen(true, "ours.txt");
+    let our_r = keygen(&env, true, "ours.txt");
     let data_key: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37)).collect();
 
     // our engine wraps (armored, as in sops metadata); Go age opens it with the identity alone
@@ -350,7 +330,7 @@ fn go_age_round_trips() {
         };
         assert!(enc.contains("-----BEGIN AGE ENCRYPTED FILE-----"));
         let f = env.write(&format!("wrapped-for-{key}.age"), &enc);
-        let out = go.ok(["-d", "-i", &env.path(key), &f]);
+        let out = go.ok(["-d", "-i", &env.arg(key), &f]);
         assert_eq!(
             out, data_key,
             "Go age opened our stanza for {key} differently"
@@ -362,7 +342,7 @@ fn go_age_round_trips() {
         let (code, armored, err) = go.run_stdin(["-a", "-r", r.as_str()], Some(&data_key));
         assert_eq!(code, 0, "{err}");
         let armored = String::from_utf8(armored).unwrap();
-        let text = std::fs::read_to_string(env.path(key)).unwrap();
+        let text = env.read(key);
         let id = HybridIdentity::from_str(identity_line(&text)).unwrap();
         assert_eq!(open_with(&id, armored.as_bytes()), data_key, "{key}");
         // and through the engine's key source, as a sops metadata entry
@@ -370,7 +350,7 @@ fn go_age_round_trips() {
             recipient: r.clone(),
             enc: armored,
         };
-        let got = unwrap_with_key_file(&env.path(key), &entry);
+        let got = unwrap_with_key_file(&env.arg(key), &entry);
         assert_eq!(
             &got[..],
             &data_key[..],
@@ -401,14 +381,12 @@ fn sops_round_trips_with_pq_recipients() {
     };
     let sops = &bins[0];
     let env = Env::new();
-    let pq = env.keygen(true, "pq.txt");
-    let x = env.keygen(false, "x.txt");
+    let pq = keygen(&env, true, "pq.txt");
+    let x = keygen(&env, false, "x.txt");
     let plain = env.write("secret.yaml", PLAIN);
 
     for (what, recipients) in [("PQ", pq.clone()), ("PQ + X25519", format!("{pq},{x}"))] {
-        let sealed = env
-            .ours("pq.txt")
-            .ok(["seal", "--age", &recipients, &plain]);
+        let sealed = ours_with(&env, "pq.txt").ok(["seal", "--age", &recipients, &plain]);
         let sealed = String::from_utf8(sealed).unwrap();
         assert_eq!(
             age_recipients_of(&sealed),
@@ -420,7 +398,7 @@ fn sops_round_trips_with_pq_recipients() {
             .iter()
             .take(if what == "PQ" { 1 } else { 2 })
         {
-            let out = env.peer(sops, key).ok(["decrypt", &f]);
+            let out = with_key(&env, sops, key).ok(["decrypt", &f]);
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 PLAIN,
@@ -429,12 +407,10 @@ fn sops_round_trips_with_pq_recipients() {
         }
     }
 
-    let enc = env
-        .peer(sops, "pq.txt")
-        .ok(["encrypt", "--age", &format!("{pq},{x}"), &plain]);
+    let enc = with_key(&env, sops, "pq.txt").ok(["encrypt", "--age", &format!("{pq},{x}"), &plain]);
     let f = env.write("theirs.enc.yaml", &String::from_utf8(enc).unwrap());
     for key in ["pq.txt", "x.txt"] {
-        let out = env.ours(key).ok(["unseal", &f]);
+        let out = ours_with(&env, key).ok(["unseal", &f]);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             PLAIN,
@@ -442,13 +418,12 @@ fn sops_round_trips_with_pq_recipients() {
         );
     }
     // a keys file mixing both kinds works too
-    let both = format!(
-        "{}\n{}",
-        std::fs::read_to_string(env.path("x.txt")).unwrap(),
-        std::fs::read_to_string(env.path("pq.txt")).unwrap()
-    );
+    let both = format!("{}\n{}", env.read("x.txt"), env.read("pq.txt"));
     env.write("both.txt", &both);
-    assert_eq!(env.ours("both.txt").ok(["unseal", &f]), PLAIN.as_bytes());
+    assert_eq!(
+        ours_with(&env, "both.txt").ok(["unseal", &f]),
+        PLAIN.as_bytes()
+    );
 }
 
 /// Every writing path takes PQ recipients: `.sops.yaml` rules (seal, edit of a new file), `set`,
@@ -460,9 +435,9 @@ fn every_writing_path_takes_pq_recipients() {
     };
     let sops = &bins[0];
     let env = Env::new();
-    let pq = env.keygen(true, "pq.txt");
-    let pq2 = env.keygen(true, "pq2.txt");
-    let x = env.keygen(false, "x.txt");
+    let pq = keygen(&env, true, "pq.txt");
+    let pq2 = keygen(&env, true, "pq2.txt");
+    let x = keygen(&env, false, "x.txt");
     env.write(
         ".sops.yaml",
         &format!(
@@ -470,22 +445,24 @@ fn every_writing_path_takes_pq_recipients() {
         ),
     );
     let decrypt = |key: &str, f: &str| -> String {
-        String::from_utf8(env.peer(sops, key).ok(["decrypt", f])).unwrap()
+        String::from_utf8(with_key(&env, sops, key).ok(["decrypt", f])).unwrap()
     };
 
     // seal with the rule (folded multi-line `age:` list)
     let plain = env.write("secret.yaml", PLAIN);
-    let sealed = env.ours("pq.txt").ok(["seal", &plain]);
+    let sealed = ours_with(&env, "pq.txt").ok(["seal", &plain]);
     let f = env.write("app.enc.yaml", &String::from_utf8(sealed).unwrap());
     assert_eq!(decrypt("pq.txt", &f), PLAIN);
     assert_eq!(decrypt("x.txt", &f), PLAIN);
 
     // edit of a new file: the rule's recipients
-    let editor = env.dir.join("editor.sh");
+    let editor = env.path("editor.sh");
     std::fs::write(&editor, "#!/bin/sh\nprintf 'a: edited\\n' > \"$1\"\n").unwrap();
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let new = env.path("new.yaml");
-    env.ours("pq.txt").env("EDITOR", &editor).ok(["edit", &new]);
+    let new = env.arg("new.yaml");
+    ours_with(&env, "pq.txt")
+        .env("EDITOR", &editor)
+        .ok(["edit", &new]);
     assert_eq!(decrypt("pq.txt", &new), "a: edited\n");
     assert_eq!(
         age_recipients_of(&std::fs::read_to_string(&new).unwrap()),
@@ -493,30 +470,28 @@ fn every_writing_path_takes_pq_recipients() {
     );
 
     // edit of a new file with --age
-    let new2 = env.path("new2.yaml");
-    env.ours("pq2.txt")
+    let new2 = env.arg("new2.yaml");
+    ours_with(&env, "pq2.txt")
         .env("EDITOR", &editor)
         .ok(["edit", "--age", &pq2, &new2]);
     assert_eq!(decrypt("pq2.txt", &new2), "a: edited\n");
 
     // set keeps the recipients
-    env.ours("pq.txt")
-        .ok(["set", &f, r#"["stringData"]["password"]"#, r#""s3cret""#]);
+    ours_with(&env, "pq.txt").ok(["set", &f, r#"["stringData"]["password"]"#, r#""s3cret""#]);
     assert!(decrypt("pq.txt", &f).contains("password: s3cret"));
 
     // rekey: add a second PQ recipient, remove the X25519 one (flags act on the file's keys once
     // no .sops.yaml rule names them)
-    std::fs::remove_file(env.dir.join(".sops.yaml")).unwrap();
-    env.ours("pq.txt")
-        .ok(["rekey", "-y", "--add-age", &pq2, "--rm-age", &x, &f]);
+    std::fs::remove_file(env.path(".sops.yaml")).unwrap();
+    ours_with(&env, "pq.txt").ok(["rekey", "-y", "--add-age", &pq2, "--rm-age", &x, &f]);
     let text = std::fs::read_to_string(&f).unwrap();
     assert_eq!(age_recipients_of(&text), [pq.clone(), pq2.clone()]);
     assert!(decrypt("pq2.txt", &f).contains("password: s3cret"));
-    let (code, _, _) = env.peer(sops, "x.txt").run(["decrypt", &f]);
+    let (code, _, _) = with_key(&env, sops, "x.txt").run(["decrypt", &f]);
     assert_ne!(code, 0, "the removed X25519 key no longer opens the file");
 
     // rekey --rm-age of a PQ recipient
-    env.ours("pq.txt").ok(["rekey", "-y", "--rm-age", &pq, &f]);
+    ours_with(&env, "pq.txt").ok(["rekey", "-y", "--rm-age", &pq, &f]);
     assert_eq!(
         age_recipients_of(&std::fs::read_to_string(&f).unwrap()),
         std::slice::from_ref(&pq2)
@@ -525,7 +500,7 @@ fn every_writing_path_takes_pq_recipients() {
 
     // --rotate: new data key, same PQ recipient
     let before = std::fs::read_to_string(&f).unwrap();
-    env.ours("pq2.txt").ok(["rekey", "-y", "--rotate", &f]);
+    ours_with(&env, "pq2.txt").ok(["rekey", "-y", "--rotate", &f]);
     let after = std::fs::read_to_string(&f).unwrap();
     assert_ne!(before, after);
     assert_eq!(age_recipients_of(&after), std::slice::from_ref(&pq2));
@@ -536,7 +511,7 @@ fn every_writing_path_takes_pq_recipients() {
         ".sops.yaml",
         &format!("creation_rules:\n  - path_regex: \\.yaml$\n    age: {pq},{x}\n"),
     );
-    env.ours("pq2.txt").ok(["rekey", "-y", &f]);
+    ours_with(&env, "pq2.txt").ok(["rekey", "-y", &f]);
     assert_eq!(
         age_recipients_of(&std::fs::read_to_string(&f).unwrap()),
         [pq.clone(), x.clone()]
@@ -550,7 +525,7 @@ fn every_writing_path_takes_pq_recipients() {
 #[test]
 fn bad_recipients_give_one_line_errors() {
     let env = Env::new();
-    let pq = env.keygen(true, "pq.txt");
+    let pq = keygen(&env, true, "pq.txt");
     let plain = env.write("secret.yaml", PLAIN);
     let mut bad = pq.clone();
     let i = 700;
@@ -558,7 +533,7 @@ fn bad_recipients_give_one_line_errors() {
     bad.replace_range(i..=i, c);
     let truncated = pq[..1000].to_string();
     for (r, why) in [(&bad, "checksum"), (&truncated, "checksum")] {
-        let (code, out, err) = env.ours("pq.txt").run(["seal", "--age", r, &plain]);
+        let (code, out, err) = ours_with(&env, "pq.txt").run(["seal", "--age", r, &plain]);
         assert_ne!(code, 0);
         assert!(out.is_empty());
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -571,15 +546,15 @@ fn bad_recipients_give_one_line_errors() {
             "names it: {err}"
         );
     }
-    let key_text = std::fs::read_to_string(env.path("pq.txt")).unwrap();
+    let key_text = env.read("pq.txt");
     let secret = identity_line(&key_text).to_string();
     let x_text = {
-        env.keygen(false, "x.txt");
-        std::fs::read_to_string(env.path("x.txt")).unwrap()
+        keygen(&env, false, "x.txt");
+        env.read("x.txt")
     };
     let x_secret = identity_line(&x_text).to_string();
     for s in [&secret, &x_secret] {
-        let (code, out, err) = env.ours("pq.txt").run(["seal", "--age", s, &plain]);
+        let (code, out, err) = ours_with(&env, "pq.txt").run(["seal", "--age", s, &plain]);
         assert_ne!(code, 0);
         assert!(out.is_empty());
         assert!(!err.contains(&s[20..]), "secret echoed: {err}");

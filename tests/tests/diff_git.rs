@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use e2e_tests::{need, vectors_dir_checked, workspace_bin, Sops};
+use e2e_tests::{need, Env};
 
 /// Secret values that must never appear in any output (raw and as the base64 of a Secret's `data`).
 const OLD_PASSWORD: &str = "hunter2-old-secret";
@@ -45,17 +45,13 @@ fn secret(password: &str, token: Option<&str>) -> String {
     s
 }
 
-fn recipient(keys: &Path, name: &str) -> String {
-    e2e_tests::age_recipient(&keys.join(name))
-}
-
-/// A temp git repository with a controlled environment for git and kubectl-sops alike.
+/// A git repository in the shared [`Env`]'s temp dir (with the key `gen_age_a`), and a controlled
+/// environment for git and kubectl-sops alike.
 struct Repo {
-    _tmp: tempfile::TempDir,
+    env: Env,
     root: PathBuf,
     home: PathBuf,
     bin: PathBuf,
-    key_file: PathBuf,
 }
 
 struct Run {
@@ -67,18 +63,16 @@ struct Run {
 impl Repo {
     fn new() -> Option<Repo> {
         need(&["git"])?;
-        let keys = vectors_dir_checked().join("keys");
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("repo");
-        let home = tmp.path().join("home");
+        let env = Env::new().key("gen_age_a");
+        let root = env.path("repo");
+        let home = env.path("home");
         std::fs::create_dir_all(root.join("apps")).unwrap();
         std::fs::create_dir_all(&home).unwrap();
         let repo = Repo {
             root,
             home,
-            bin: workspace_bin("kubectl-sops"),
-            key_file: keys.join("gen_age_a.txt"),
-            _tmp: tmp,
+            bin: env.ours_bin(),
+            env,
         };
         repo.git(&["init", "-q", "-b", "main"]);
         Some(repo)
@@ -107,7 +101,7 @@ impl Repo {
             .env("LC_ALL", "C")
             .stdin(Stdio::null());
         if keys {
-            c.env("SOPS_AGE_KEY_FILE", &self.key_file);
+            c.env("SOPS_AGE_KEY_FILE", self.env.key_file());
         }
         c
     }
@@ -173,8 +167,7 @@ fn changed_lines(patch: &str) -> Vec<String> {
 #[test]
 fn diff_against_git_revision_and_git_textconv() {
     let Some(repo) = Repo::new() else { return };
-    let keys = vectors_dir_checked().join("keys");
-    let age = recipient(&keys, "gen_age_a.txt");
+    let age = repo.env.recipient().to_string();
     let plain_dir = repo.home.clone(); // plaintext lives outside the repository
     std::fs::write(plain_dir.join("v1.yaml"), secret(OLD_PASSWORD, None)).unwrap();
     std::fs::write(plain_dir.join("v2.yaml"), secret(NEW_PASSWORD, Some(TOKEN))).unwrap();
@@ -360,8 +353,7 @@ fn diff_against_git_revision_and_git_textconv() {
 #[test]
 fn textconv_passes_plain_files_through_and_renders_metadata() {
     let Some(repo) = Repo::new() else { return };
-    let keys = vectors_dir_checked().join("keys");
-    let age = recipient(&keys, "gen_age_a.txt");
+    let age = repo.env.recipient().to_string();
     let plain = secret(OLD_PASSWORD, None);
     std::fs::write(repo.home.join("p.yaml"), &plain).unwrap();
     let r = repo.ks(
@@ -426,11 +418,10 @@ fn textconv_passes_plain_files_through_and_renders_metadata() {
 /// key, new IVs): with keys nothing changed; without them every encrypted value may have.
 #[test]
 fn reencrypted_by_real_sops() {
-    let Some(bins) = need(&["sops"]) else { return };
-    let keys = vectors_dir_checked().join("keys");
-    let age = recipient(&keys, "gen_age_a.txt");
-    let ours = workspace_bin("kubectl-sops");
-    let tmp = tempfile::tempdir().unwrap();
+    let Some(env) = Env::new().with_sops().map(|e| e.key("gen_age_a")) else {
+        return;
+    };
+    let age = env.recipient();
     let inputs: &[(&str, &str, &[&str])] = &[
         (
             "app.yaml",
@@ -444,24 +435,24 @@ fn reencrypted_by_real_sops() {
         ),
         ("app.env", "USER=alice\nPASSWORD=s3cr=t\n", &["USER", "PASSWORD"]),
     ];
-    let sops = Sops::new(&bins[0], tmp.path()).age_key_file(keys.join("gen_age_a.txt"));
+    let sops = env.sops();
     for (name, text, encrypted) in inputs {
-        std::fs::write(tmp.path().join(name), text).unwrap();
-        let a = sops.ok(["encrypt", "--age", &age, name]);
-        let b = sops.ok(["encrypt", "--age", &age, name]);
+        env.write(name, text);
+        let a = sops.ok(["encrypt", "--age", age, name]);
+        let b = sops.ok(["encrypt", "--age", age, name]);
         assert_ne!(a, b);
         let (ext, stem) = (name.rsplit('.').next().unwrap(), "app");
         let fa = format!("{stem}.a.{ext}");
         let fb = format!("{stem}.b.{ext}");
-        std::fs::write(tmp.path().join(&fa), a).unwrap();
-        std::fs::write(tmp.path().join(&fb), b).unwrap();
+        env.write(&fa, &a);
+        env.write(&fb, &b);
 
-        let with = Sops::new(&ours, tmp.path()).age_key_file(keys.join("gen_age_a.txt"));
+        let with = env.ours();
         let (code, out, err) = with.run(["diff", &fa, &fb]);
         assert_eq!(code, 0, "{name}: {}{err}", String::from_utf8_lossy(&out));
         assert!(out.is_empty());
 
-        let without = Sops::new(&ours, tmp.path());
+        let without = env.ours().env_remove("SOPS_AGE_KEY_FILE");
         let (code, out, err) = without.run(["diff", &fa, &fb]);
         assert_eq!(code, 1, "{name}: {err}");
         let expected: String = encrypted

@@ -10,38 +10,31 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{need, vectors_dir_checked, workspace_bin, Outcome, Sops};
+use e2e_tests::{Env, Outcome, Sops};
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    ours: PathBuf,
-    sops: PathBuf,
-    key: PathBuf,
-    recipient: String,
+/// This file's additions to the shared [`Env`] (built with sops and the key `gen_age_a`).
+trait EditEnv {
+    /// An executable `/bin/sh` script; `$REC` in `body` is a file of the test dir to record into.
+    fn script(&self, name: &str, body: &str) -> PathBuf;
+    /// What the script `name` recorded (one value per line).
+    fn recorded(&self, name: &str) -> Vec<String>;
+    /// Our `kubectl-sops` with `EDITOR=editor`.
+    fn editing(&self, editor: &Path) -> Sops;
+    /// `kubectl-sops edit FILE` with `EDITOR=editor`.
+    fn edit(&self, editor: &Path, file: &str) -> Outcome;
+    /// Real sops decrypts `file`; returns the plaintext.
+    fn sops_decrypt(&self, file: &str) -> String;
+    /// A file encrypted by real sops (`sops encrypt --age …`, extra flags first).
+    fn sops_encrypted(&self, name: &str, plain: &str, flags: &[&str]) -> Vec<u8>;
+    /// A file sealed by us.
+    fn our_sealed(&self, name: &str, plain: &str) -> Vec<u8>;
 }
 
 fn setup() -> Option<Env> {
-    let sops = need(&["sops"])?.remove(0);
-    let key = vectors_dir_checked().join("keys/gen_age_a.txt");
-    let recipient = e2e_tests::age_recipient(&key);
-    let tmp = tempfile::tempdir().unwrap();
-    Some(Env {
-        dir: tmp.path().to_path_buf(),
-        _tmp: tmp,
-        ours: workspace_bin("kubectl-sops"),
-        sops,
-        key,
-        recipient,
-    })
+    Some(Env::new().with_sops()?.key("gen_age_a"))
 }
 
-impl Env {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// An executable `/bin/sh` script; `$REC` in `body` is a file of the test dir to record into.
+impl EditEnv for Env {
     fn script(&self, name: &str, body: &str) -> PathBuf {
         let p = self.path(name);
         let rec = self.path(&format!("{name}.rec"));
@@ -51,7 +44,6 @@ impl Env {
         p
     }
 
-    /// What the script `name` recorded (one value per line).
     fn recorded(&self, name: &str) -> Vec<String> {
         std::fs::read_to_string(self.path(&format!("{name}.rec")))
             .unwrap_or_default()
@@ -60,49 +52,33 @@ impl Env {
             .collect()
     }
 
-    fn ours(&self, editor: &Path) -> Sops {
-        Sops::new(&self.ours, &self.dir)
-            .age_key_file(&self.key)
-            .env("EDITOR", editor)
+    fn editing(&self, editor: &Path) -> Sops {
+        self.ours().env("EDITOR", editor)
     }
 
     fn edit(&self, editor: &Path, file: &str) -> Outcome {
-        self.ours(editor).run(["edit", file])
-    }
-
-    fn sops(&self) -> Sops {
-        Sops::new(&self.sops, &self.dir).age_key_file(&self.key)
+        self.editing(editor).run(["edit", file])
     }
 
     fn sops_decrypt(&self, file: &str) -> String {
         String::from_utf8(self.sops().ok(["decrypt", file])).unwrap()
     }
 
-    /// A file encrypted by real sops (`sops encrypt --age …`, extra flags first).
     fn sops_encrypted(&self, name: &str, plain: &str, flags: &[&str]) -> Vec<u8> {
-        let src = self.path(&format!("{name}.plain"));
-        std::fs::write(&src, plain).unwrap();
-        let mut args = vec!["encrypt", "--age", &self.recipient];
+        let src = self.write(&format!("{name}.plain"), plain);
+        let mut args = vec!["encrypt", "--age", self.recipient()];
         args.extend_from_slice(flags);
         args.extend(["--input-type", "yaml", "--output-type", "yaml"]);
-        let src = src.display().to_string();
         args.push(&src);
         let enc = self.sops().ok(&args);
-        std::fs::write(self.path(name), &enc).unwrap();
+        self.write(name, &enc);
         enc
     }
 
-    /// A file sealed by us.
     fn our_sealed(&self, name: &str, plain: &str) -> Vec<u8> {
-        let src = self.path(&format!("plain-{name}"));
-        std::fs::write(&src, plain).unwrap();
-        let enc = Sops::new(&self.ours, &self.dir).ok([
-            "seal",
-            "--age",
-            &self.recipient,
-            src.to_str().unwrap(),
-        ]);
-        std::fs::write(self.path(name), &enc).unwrap();
+        let src = self.write(&format!("plain-{name}"), plain);
+        let enc = self.ours().ok(["seal", "--age", self.recipient(), &src]);
+        self.write(name, &enc);
         enc
     }
 }
@@ -225,7 +201,7 @@ fn editor_failure_keeps_the_original() {
 
     // no editor at all: 201 too
     let (code, _, err) = env
-        .ours(Path::new("/nonexistent/editor"))
+        .editing(Path::new("/nonexistent/editor"))
         .run(["edit", "f.yaml"]);
     assert_eq!(code, 201, "{err}");
     assert_eq!(std::fs::read(env.path("f.yaml")).unwrap(), before);
@@ -281,7 +257,7 @@ fn plaintext_lives_in_a_private_tmpfs_dir() {
         .tempdir_in("/dev/shm")
         .unwrap();
     let (code, _, err) = env
-        .ours(&ed)
+        .editing(&ed)
         .env("XDG_RUNTIME_DIR", xdg.path())
         .run(["edit", "db.enc.yaml"]);
     assert_eq!(code, 200, "{err}");
@@ -295,8 +271,8 @@ fn plaintext_lives_in_a_private_tmpfs_dir() {
 
     // a disk-backed $XDG_RUNTIME_DIR is skipped for /dev/shm
     let (code, _, err) = env
-        .ours(&ed)
-        .env("XDG_RUNTIME_DIR", &env.dir)
+        .editing(&ed)
+        .env("XDG_RUNTIME_DIR", env.dir())
         .run(["edit", "db.enc.yaml"]);
     assert_eq!(code, 200, "{err}");
     assert!(env.recorded("ed")[0].starts_with("/dev/shm/"));
@@ -315,7 +291,7 @@ fn signals_while_editing_remove_the_plaintext() {
             &recording("sed -i 's/hunter2/unsaved/' \"$1\"\nexec sleep 60"),
         );
         let mut child = env
-            .ours(&ed)
+            .editing(&ed)
             .command(["edit", "f.yaml"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -401,7 +377,7 @@ fn secret_data_is_edited_decoded() {
         "raw",
         &recording("grep -q '^    password: bjN3LXBhc3M=$' \"$1\""),
     );
-    let (code, _, err) = env.ours(&ed).run(["edit", "--raw-data", "s-ours.yaml"]);
+    let (code, _, err) = env.editing(&ed).run(["edit", "--raw-data", "s-ours.yaml"]);
     assert_eq!(code, 200, "{err}");
 }
 
@@ -415,14 +391,14 @@ fn new_file_from_template_with_creation_rule() {
         &config,
         format!(
             "creation_rules:\n    - path_regex: \\.enc\\.yaml$\n      age: {}\n",
-            env.recipient
+            env.recipient()
         ),
     )
     .unwrap();
 
     let untouched = env.script("ed0", &recording("true"));
     let (code, _, err) = env
-        .ours(&untouched)
+        .editing(&untouched)
         .config(&config)
         .run(["edit", "new.enc.yaml"]);
     assert_eq!(code, 200, "{err}");
@@ -433,16 +409,19 @@ fn new_file_from_template_with_creation_rule() {
         "ed",
         &recording("sed -i 's/password: change-me/password: fresh-one/' \"$1\""),
     );
-    let (code, _, err) = env.ours(&ed).config(&config).run(["edit", "new.enc.yaml"]);
+    let (code, _, err) = env
+        .editing(&ed)
+        .config(&config)
+        .run(["edit", "new.enc.yaml"]);
     assert_eq!(code, 0, "{err}");
     assert_gone(&env, "ed");
-    let enc = std::fs::read_to_string(env.path("new.enc.yaml")).unwrap();
+    let enc = env.read("new.enc.yaml");
     assert!(
         enc.contains("    name: example\n"),
         "metadata stays readable:\n{enc}"
     );
     assert!(!enc.contains("fresh-one"));
-    assert!(enc.contains(&env.recipient));
+    assert!(enc.contains(env.recipient()));
     let plain = env.sops_decrypt("new.enc.yaml");
     assert!(plain.contains("kind: Secret\n"), "{plain}");
     assert!(plain.contains("    password: fresh-one\n"), "{plain}");
@@ -453,7 +432,7 @@ fn new_file_from_template_with_creation_rule() {
 
     // no rule matches and no --age: refused before any editor runs
     let ed = env.script("never", "touch \"$REC\"");
-    let (code, _, err) = env.ours(&ed).config(&config).run(["edit", "other.yaml"]);
+    let (code, _, err) = env.editing(&ed).config(&config).run(["edit", "other.yaml"]);
     assert_ne!(code, 0);
     assert!(err.contains("other.yaml"), "{err}");
     assert!(!env.path("never.rec").exists(), "the editor ran");
@@ -461,16 +440,16 @@ fn new_file_from_template_with_creation_rule() {
 
     // like sops, a config without a matching rule is an error even with --age
     let (code, _, err) =
-        env.ours(&ed)
+        env.editing(&ed)
             .config(&config)
-            .run(["edit", "--age", &env.recipient, "new.json"]);
+            .run(["edit", "--age", env.recipient(), "new.json"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no matching creation rules"), "{err}");
 
     // a recipient that cannot be used fails when the data key is wrapped, before the editor runs
     // (like sops), so nothing typed is lost
     let (code, _, err) =
-        env.ours(&ed)
+        env.editing(&ed)
             .run(["edit", "--age", "age1notavalidrecipient", "new2.yaml"]);
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("new2.yaml"), "{err}");
@@ -483,8 +462,8 @@ fn new_file_from_template_with_creation_rule() {
         &recording("sed -i 's/example_value\"/edited\"/' \"$1\""),
     );
     let (code, _, err) = env
-        .ours(&ed)
-        .run(["edit", "--age", &env.recipient, "new.json"]);
+        .editing(&ed)
+        .run(["edit", "--age", env.recipient(), "new.json"]);
     assert_eq!(code, 0, "{err}");
     let plain = env.sops_decrypt("new.json");
     assert!(plain.contains("\"example_key\": \"edited\""), "{plain}");
@@ -499,7 +478,7 @@ fn editor_variables_and_arguments() {
     let rec = |name: &str| env.script(name, "echo \"$@\" > \"$REC\"");
     let (sops_ed, kube_ed, ed, visual) = (rec("s"), rec("k"), rec("e"), rec("v"));
     let run = |vars: &[(&str, String)]| {
-        let mut s = Sops::new(&env.ours, &env.dir).age_key_file(&env.key);
+        let mut s = env.ours();
         for (k, v) in vars {
             s = s.env(k, v);
         }
@@ -529,7 +508,7 @@ fn editor_variables_and_arguments() {
     assert_eq!(env.recorded("v").len(), 1, "VISUAL is the last variable");
 
     // an unbalanced quote is refused like sops (201) without touching the file
-    let (code, _, err) = env.ours(Path::new("'oops")).run(["edit", "f.yaml"]);
+    let (code, _, err) = env.editing(Path::new("'oops")).run(["edit", "f.yaml"]);
     assert_eq!(code, 201, "{err}");
     assert!(err.contains("$EDITOR"), "{err}");
     assert_eq!(std::fs::read(env.path("f.yaml")).unwrap(), before);

@@ -4,66 +4,35 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{need, vectors_dir_checked, workspace_bin, Sops};
+use e2e_tests::{workspace_bin, Env, Sops};
 
 const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    namespace: app\ntype: Opaque\nstringData:\n    password: hunter2\n    user: app\n    port: \"5432\"\nlist:\n    - one\n    - two\n";
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    ours: PathBuf,
-    sops: PathBuf,
-    key: PathBuf,
-    recipient: String,
-}
-
+/// Real sops 3.13.2 and the vectors' age key `gen_age_a`, in a fresh directory.
 fn setup() -> Option<Env> {
-    let sops = need(&["sops"])?.remove(0);
-    let keys = vectors_dir_checked().join("keys");
-    let key = keys.join("gen_age_a.txt");
-    let recipient = e2e_tests::age_recipient(&key);
-    let tmp = tempfile::tempdir().unwrap();
-    Some(Env {
-        dir: tmp.path().to_path_buf(),
-        _tmp: tmp,
-        ours: workspace_bin("kubectl-sops"),
-        sops,
-        key,
-        recipient,
-    })
+    Some(Env::new().with_sops()?.key("gen_age_a"))
 }
 
-impl Env {
-    fn ours(&self) -> Sops {
-        Sops::new(&self.ours, &self.dir).age_key_file(&self.key)
-    }
-    fn sops(&self) -> Sops {
-        Sops::new(&self.sops, &self.dir).age_key_file(&self.key)
-    }
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        std::fs::write(self.dir.join(name), text).unwrap();
-        self.path(name)
-    }
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap()
-    }
-    /// Seals `text` with no rule, by us or by real sops, into `name`.
+/// This file's additions to the shared [`Env`].
+trait SealEnv {
+    /// Seals `text` with no rule, by us or by real sops, into `name`; returns its path.
+    fn seal(&self, by_sops: bool, name: &str, text: &str) -> String;
+    /// Real sops decrypts the file; returns the plaintext.
+    fn sops_decrypt(&self, file: &str) -> String;
+}
+
+impl SealEnv for Env {
     fn seal(&self, by_sops: bool, name: &str, text: &str) -> String {
         let plain = self.write(&format!("plain-{name}"), text);
         let out = if by_sops {
             self.sops()
-                .ok(["encrypt", "--age", &self.recipient, plain.as_str()])
+                .ok(["encrypt", "--age", self.recipient(), plain.as_str()])
         } else {
             self.ours()
-                .ok(["seal", "--age", &self.recipient, plain.as_str()])
+                .ok(["seal", "--age", self.recipient(), plain.as_str()])
         };
-        std::fs::write(self.dir.join(name), out).unwrap();
-        self.path(name)
+        self.write(name, &out)
     }
-    /// Real sops decrypts the file; returns the plaintext.
     fn sops_decrypt(&self, file: &str) -> String {
         String::from_utf8(self.sops().ok(["decrypt", file])).unwrap()
     }
@@ -283,7 +252,7 @@ fn errors_exit_like_sops() {
                 .iter()
                 .map(|a| match *a {
                     "F" => file.as_str(),
-                    "R" => env.recipient.as_str(),
+                    "R" => env.recipient(),
                     a => a,
                 })
                 .collect();
@@ -314,9 +283,9 @@ fn age_flag_overrides_a_rule_without_usable_keys() {
     let plain = env.write("plain.yaml", SECRET);
     let sealed = env
         .ours()
-        .ok(["seal", "--age", &env.recipient, plain.as_str()]);
-    std::fs::write(env.dir.join("sealed.yaml"), &sealed).unwrap();
-    assert_eq!(env.sops_decrypt(&env.path("sealed.yaml")), SECRET);
+        .ok(["seal", "--age", env.recipient(), plain.as_str()]);
+    std::fs::write(env.path("sealed.yaml"), &sealed).unwrap();
+    assert_eq!(env.sops_decrypt(&env.arg("sealed.yaml")), SECRET);
     let (code, _, err) = env.ours().run(["seal", plain.as_str()]);
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("kms"), "{err}");

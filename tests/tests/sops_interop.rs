@@ -2,9 +2,9 @@
 //! what we seal, sops decrypts; what sops encrypts, we unseal; and our encrypted layout equals sops'
 //! except inside the random parts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use e2e_tests::{need, vectors_dir_checked, workspace_bin, GnupgHome, Sops};
+use e2e_tests::{Env, Sops};
 
 const PGP_FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
 
@@ -26,55 +26,27 @@ const INPUTS: &[(&str, &str)] = &[
     ("blob.bin", "raw bytes \u{1} with\nnewlines\n"),
 ];
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    ours: PathBuf,
-    sops: Vec<(String, PathBuf)>,
-    keys: PathBuf,
-    gnupg: Option<GnupgHome>,
-}
-
+/// Both pinned sops versions, the GnuPG home with the functional-test key when gpg is there, and
+/// the [`INPUTS`] written into the temp dir.
 fn setup() -> Option<Env> {
-    let peers = need(&["sops", "sops-3.11"])?;
-    let vectors = vectors_dir_checked();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().to_path_buf();
+    let env = Env::new()
+        .with_all_sops()?
+        .maybe_gnupg(&["sops_functional_tests_key.asc"]);
     for (name, text) in INPUTS {
-        std::fs::write(dir.join(name), text).unwrap();
+        env.write(name, text);
     }
-    let keys = vectors.join("keys");
-    let gnupg = need(&["gpg"])
-        .map(|_| GnupgHome::new(&[keys.join("sops_functional_tests_key.asc")]).unwrap());
-    Some(Env {
-        _tmp: tmp,
-        dir,
-        ours: workspace_bin("kubectl-sops"),
-        sops: vec![
-            ("sops 3.13.2".into(), peers[0].clone()),
-            ("sops 3.11.0".into(), peers[1].clone()),
-        ],
-        keys,
-        gnupg,
-    })
+    Some(env)
 }
 
-fn recipient(keys: &Path, name: &str) -> String {
-    e2e_tests::age_recipient(&keys.join(name))
+/// This file's addition to the shared [`Env`].
+trait KeyedEnv {
+    /// A runner for `bin` with the vectors' age key file `key` (e.g. `gen_age_a.txt`).
+    fn run(&self, bin: &Path, key: &str) -> Sops;
 }
 
-impl Env {
+impl KeyedEnv for Env {
     fn run(&self, bin: &Path, key: &str) -> Sops {
-        let mut s = Sops::new(bin, &self.dir).age_key_file(self.keys.join(key));
-        if let Some(g) = &self.gnupg {
-            s = s.gnupghome(g.path());
-        }
-        s
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let p = self.dir.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p.display().to_string()
+        self.runner(bin).age_key_file(self.keys_dir().join(key))
     }
 }
 
@@ -98,8 +70,8 @@ fn type_flags(name: &str) -> Vec<String> {
 #[test]
 fn real_sops_decrypts_what_we_seal() {
     let Some(env) = setup() else { return };
-    let a = recipient(&env.keys, "gen_age_a.txt");
-    let b = recipient(&env.keys, "gen_age_b.txt");
+    let a = env.recipient_of("gen_age_a");
+    let b = env.recipient_of("gen_age_b");
     let mut setups: Vec<(&str, Vec<String>, &str)> = vec![
         (
             "one age recipient",
@@ -112,18 +84,18 @@ fn real_sops_decrypts_what_we_seal() {
             "gen_age_b.txt",
         ),
     ];
-    if env.gnupg.is_some() {
+    if env.gnupg().is_some() {
         setups.push(("pgp", vec!["--pgp".into(), PGP_FP.into()], "none.txt"));
     }
     for (name, text) in INPUTS {
         for (what, flags, key) in &setups {
             let mut args = vec!["seal".to_string()];
             args.extend(flags.iter().cloned());
-            args.push(env.dir.join(name).display().to_string());
-            let sealed = env.run(&env.ours, key).ok(&args);
+            args.push(env.arg(name));
+            let sealed = env.run(&env.ours_bin(), key).ok(&args);
             let enc_name = format!("sealed-{}", name);
             let enc = env.write(&enc_name, &sealed);
-            for (sops_name, sops_bin) in &env.sops {
+            for (sops_name, sops_bin) in env.sops_peers() {
                 let mut dargs = vec!["decrypt".to_string()];
                 dargs.extend(type_flags(name));
                 dargs.push(enc.clone());
@@ -146,18 +118,18 @@ fn real_sops_decrypts_what_we_seal() {
 #[test]
 fn we_unseal_what_real_sops_encrypts() {
     let Some(env) = setup() else { return };
-    let a = recipient(&env.keys, "gen_age_a.txt");
+    let a = env.recipient_of("gen_age_a");
     for (name, text) in INPUTS {
-        for (sops_name, sops_bin) in &env.sops {
+        for (sops_name, sops_bin) in env.sops_peers() {
             let mut args = vec!["encrypt".to_string(), "--age".into(), a.clone()];
             args.extend(type_flags(name));
-            args.push(env.dir.join(name).display().to_string());
+            args.push(env.arg(name));
             let enc = env.run(sops_bin, "gen_age_a.txt").ok(&args);
             let enc_path = env.write(&format!("by-sops-{name}"), &enc);
             let mut uargs = vec!["unseal".to_string()];
             uargs.extend(type_flags(name));
             uargs.push(enc_path);
-            let out = env.run(&env.ours, "gen_age_a.txt").ok(&uargs);
+            let out = env.run(&env.ours_bin(), "gen_age_a.txt").ok(&uargs);
             assert_eq!(
                 String::from_utf8_lossy(&out),
                 *text,
@@ -248,8 +220,8 @@ fn regex_lite(s: &str) -> String {
 #[test]
 fn encrypted_layout_matches_sops_3_13() {
     let Some(env) = setup() else { return };
-    let a = recipient(&env.keys, "gen_age_a.txt");
-    let sops = &env.sops[0].1;
+    let a = env.recipient_of("gen_age_a");
+    let sops = &env.sops_peers()[0].1;
     for (name, _) in INPUTS {
         for rule in [
             vec![],
@@ -264,13 +236,13 @@ fn encrypted_layout_matches_sops_3_13() {
             let mut sargs = vec!["encrypt".to_string(), "--age".into(), a.clone()];
             sargs.extend(rule.iter().cloned());
             sargs.extend(type_flags(name));
-            sargs.push(env.dir.join(name).display().to_string());
+            sargs.push(env.arg(name));
             let theirs = env.run(sops, "gen_age_a.txt").ok(&sargs);
             let mut oargs = vec!["seal".to_string(), "--age".into(), a.clone()];
             oargs.extend(rule.iter().cloned());
             oargs.extend(type_flags(name));
-            oargs.push(env.dir.join(name).display().to_string());
-            let ours = env.run(&env.ours, "gen_age_a.txt").ok(&oargs);
+            oargs.push(env.arg(name));
+            let ours = env.run(&env.ours_bin(), "gen_age_a.txt").ok(&oargs);
             let (t, o) = (
                 mask(&String::from_utf8_lossy(&theirs)),
                 mask(&String::from_utf8_lossy(&ours)),
@@ -285,17 +257,17 @@ fn encrypted_layout_matches_sops_3_13() {
 #[test]
 fn key_groups_with_shamir_interoperate() {
     let Some(env) = setup() else { return };
-    let a = recipient(&env.keys, "gen_age_a.txt");
-    let b = recipient(&env.keys, "gen_age_b.txt");
-    let c = recipient(&env.keys, "gen_age_c.txt");
+    let a = env.recipient_of("gen_age_a");
+    let b = env.recipient_of("gen_age_b");
+    let c = env.recipient_of("gen_age_c");
     let cfg = format!(
         "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{a}]\n      - age: [{b}]\n      - age: [{c}]\n"
     );
     let cfg_path = env.write("groups.sops.yaml", cfg.as_bytes());
     let sealed = env
-        .run(&env.ours, "gen_age_a.txt")
+        .run(&env.ours_bin(), "gen_age_a.txt")
         .config(&cfg_path)
-        .ok(["seal", &env.dir.join("app.json").display().to_string()]);
+        .ok(["seal", &env.arg("app.json")]);
     let text = String::from_utf8_lossy(&sealed);
     assert!(
         text.contains("\"key_groups\"") && text.contains("\"shamir_threshold\": 2"),
@@ -305,24 +277,26 @@ fn key_groups_with_shamir_interoperate() {
     // two of three groups: both sops versions and we decrypt; one group alone is not enough
     let two = format!(
         "{}\n{}",
-        std::fs::read_to_string(env.keys.join("gen_age_a.txt")).unwrap(),
-        std::fs::read_to_string(env.keys.join("gen_age_c.txt")).unwrap()
+        std::fs::read_to_string(env.keys_dir().join("gen_age_a.txt")).unwrap(),
+        std::fs::read_to_string(env.keys_dir().join("gen_age_c.txt")).unwrap()
     );
-    for (sops_name, sops_bin) in &env.sops {
-        let (code, out, err) = Sops::new(sops_bin, &env.dir)
+    for (sops_name, sops_bin) in env.sops_peers() {
+        let (code, out, err) = Sops::new(sops_bin, env.dir())
             .env("SOPS_AGE_KEY", &two)
             .run(["decrypt", &enc]);
         assert_eq!(code, 0, "{sops_name}: {err}");
         assert_eq!(String::from_utf8_lossy(&out), INPUTS[1].1);
     }
-    let (code, _, err) = env.run(&env.ours, "gen_age_b.txt").run(["unseal", &enc]);
+    let (code, _, err) = env
+        .run(&env.ours_bin(), "gen_age_b.txt")
+        .run(["unseal", &enc]);
     assert_eq!(code, 128, "one group of three must not be enough: {err}");
     // and a file sops splits, we combine
-    let theirs = Sops::new(&env.sops[0].1, &env.dir)
+    let theirs = Sops::new(&env.sops_peers()[0].1, env.dir())
         .config(&cfg_path)
-        .ok(["encrypt", &env.dir.join("app.json").display().to_string()]);
+        .ok(["encrypt", &env.arg("app.json")]);
     let theirs_path = env.write("groups-by-sops.enc.json", &theirs);
-    let (code, out, err) = Sops::new(&env.ours, &env.dir)
+    let (code, out, err) = Sops::new(env.ours_bin(), env.dir())
         .env("SOPS_AGE_KEY", &two)
         .run(["unseal", &theirs_path]);
     assert_eq!(code, 0, "{err}");
@@ -335,11 +309,11 @@ fn key_groups_with_shamir_interoperate() {
 #[test]
 fn list_comments_round_trip() {
     let Some(env) = setup() else { return };
-    let a = recipient(&env.keys, "gen_age_a.txt");
+    let a = env.recipient_of("gen_age_a");
     let text = "hosts:\n    - a.example.com\n    # the backup host\n    - b.example.com\n";
     let plain = env.write("list-comments.yaml", text.as_bytes());
     let sealed = env
-        .run(&env.ours, "gen_age_a.txt")
+        .run(&env.ours_bin(), "gen_age_a.txt")
         .ok(["seal", "--age", &a, &plain]);
     let sealed_text = String::from_utf8_lossy(&sealed);
     assert!(
@@ -348,10 +322,12 @@ fn list_comments_round_trip() {
     );
     let enc = env.write("list-comments.enc.yaml", &sealed);
     let out = env
-        .run(&env.sops[1].1, "gen_age_a.txt")
+        .run(&env.sops_peers()[1].1, "gen_age_a.txt")
         .ok(["decrypt", &enc]);
     assert_eq!(String::from_utf8_lossy(&out), text);
-    let ours = env.run(&env.ours, "gen_age_a.txt").ok(["unseal", &enc]);
+    let ours = env
+        .run(&env.ours_bin(), "gen_age_a.txt")
+        .ok(["unseal", &enc]);
     assert_eq!(String::from_utf8_lossy(&ours), text);
 }
 
@@ -361,13 +337,13 @@ fn list_comments_round_trip() {
 #[test]
 fn reseal_onto_existing_file_changes_only_the_changed_lines() {
     let Some(env) = setup() else { return };
-    let a = recipient(&env.keys, "gen_age_a.txt");
+    let a = env.recipient_of("gen_age_a");
     let v1 = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\nstringData:\n    user: app\n    password: hunter2\n    host: db.internal\n";
     let v2 = v1.replace("hunter2", "correct-horse");
-    let target = env.dir.join("db.enc.yaml").display().to_string();
+    let target = env.arg("db.enc.yaml");
     let p1 = env.write("db-v1.yaml", v1.as_bytes());
     let p2 = env.write("db-v2.yaml", v2.as_bytes());
-    let ours = env.run(&env.ours, "gen_age_a.txt");
+    let ours = env.run(&env.ours_bin(), "gen_age_a.txt");
     ours.ok(["seal", "--age", &a, "--output", &target, &p1]);
     let before = std::fs::read_to_string(&target).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100)); // a new lastmodified second
@@ -386,7 +362,7 @@ fn reseal_onto_existing_file_changes_only_the_changed_lines() {
         ["password", "lastmodified", "mac"],
         "\n{before}\n---\n{after}"
     );
-    for (name, sops) in &env.sops {
+    for (name, sops) in env.sops_peers() {
         let out = env.run(sops, "gen_age_a.txt").ok(["decrypt", &target]);
         assert_eq!(String::from_utf8_lossy(&out), v2, "{name}");
     }
@@ -397,10 +373,10 @@ fn reseal_onto_existing_file_changes_only_the_changed_lines() {
 #[test]
 fn tampered_files_fail_without_printing_plaintext() {
     let Some(env) = setup() else { return };
-    let a = recipient(&env.keys, "gen_age_a.txt");
+    let a = env.recipient_of("gen_age_a");
     let plain = env.write("t.yaml", b"user: alice\npassword: hunter2\n");
     let sealed = String::from_utf8(
-        env.run(&env.ours, "gen_age_a.txt")
+        env.run(&env.ours_bin(), "gen_age_a.txt")
             .ok(["seal", "--age", &a, &plain]),
     )
     .unwrap();
@@ -410,7 +386,9 @@ fn tampered_files_fail_without_printing_plaintext() {
         let mut bytes = sealed.clone().into_bytes();
         bytes[pos] = if bytes[pos] == b'1' { b'2' } else { b'1' };
         let path = env.write(&format!("tampered-{n}.yaml"), &bytes);
-        let (code, out, err) = env.run(&env.ours, "gen_age_a.txt").run(["unseal", &path]);
+        let (code, out, err) = env
+            .run(&env.ours_bin(), "gen_age_a.txt")
+            .run(["unseal", &path]);
         assert!(
             [24, 25, 51].contains(&code),
             "tamper at {pos}: exit {code}: {err}"

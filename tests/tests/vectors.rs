@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{need, vectors_dir_checked, workspace_bin, GnupgHome, Sops};
+use e2e_tests::{vectors_dir_checked, Env, Sops};
 use sops_engine::stores::{store_for, Format, StoreSettings};
 use sops_engine::tree::{Branch, Item, Value};
 
@@ -263,32 +263,22 @@ fn split_comments(docs: &[Branch]) -> (Vec<Branch>, Vec<String>) {
     (docs, comments)
 }
 
-fn runner(bin: &Path, dir: &Path, keys: &Path, gnupg: Option<&GnupgHome>) -> Sops {
-    let mut s = Sops::new(bin, dir)
-        .env("SOPS_AGE_KEY", all_age_keys(keys))
-        .env(
-            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
-            keys.join("gen_ssh_ed25519"),
-        );
-    if let Some(g) = gnupg {
-        s = s.gnupghome(g.path());
-    }
-    s
+/// Our `kubectl-sops` with every age identity and the ssh key of the vectors (and the GnuPG home
+/// of `env`, when it has one).
+fn runner(env: &Env) -> Sops {
+    let keys = env.keys_dir();
+    env.ours().env("SOPS_AGE_KEY", all_age_keys(&keys)).env(
+        "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+        keys.join("gen_ssh_ed25519"),
+    )
 }
 
 #[test]
 fn every_vector_unseals_to_its_expected_plaintext() {
     let vectors = vectors_dir_checked();
     let keys = vectors.join("keys");
-    let have_gpg = need(&["gpg"]).is_some();
-    let gnupg = if have_gpg {
-        Some(GnupgHome::new(&all_pgp_keys(&keys)).expect("import PGP test keys"))
-    } else {
-        None
-    };
-    let bin = workspace_bin("kubectl-sops");
-    let tmp = tempfile::tempdir().unwrap();
-    let sops = runner(&bin, tmp.path(), &keys, gnupg.as_ref());
+    let env = Env::new().maybe_gnupg(&all_pgp_keys(&keys));
+    let sops = runner(&env);
     let mut failures = Vec::new();
     for (dir, enc, expected, flags, code) in CASES {
         let enc_path = vectors.join(dir).join(enc);
@@ -335,16 +325,13 @@ fn every_vector_unseals_to_its_expected_plaintext() {
 fn negative_vectors_fail_like_sops_without_printing_plaintext() {
     let vectors = vectors_dir_checked();
     let keys = vectors.join("keys");
-    let gnupg =
-        need(&["gpg"]).map(|_| GnupgHome::new(&all_pgp_keys(&keys)).expect("import PGP test keys"));
-    let bin = workspace_bin("kubectl-sops");
-    let tmp = tempfile::tempdir().unwrap();
-    let sops = runner(&bin, tmp.path(), &keys, gnupg.as_ref());
+    let env = Env::new().maybe_gnupg(&all_pgp_keys(&keys));
+    let sops = runner(&env);
     for (dir, file) in [
         ("gen-negative-mac-mismatch", "simple.enc.yaml"),
         ("sops-functional-no-mac", "no_mac.yaml"),
     ] {
-        if dir == "sops-functional-no-mac" && gnupg.is_none() {
+        if dir == "sops-functional-no-mac" && env.gnupg().is_none() {
             continue;
         }
         let (code, out, err) = sops.run([
@@ -365,9 +352,8 @@ fn negative_vectors_fail_like_sops_without_printing_plaintext() {
 #[test]
 fn missing_key_exits_128_and_post_quantum_key_alone_opens() {
     let vectors = vectors_dir_checked();
-    let bin = workspace_bin("kubectl-sops");
-    let tmp = tempfile::tempdir().unwrap();
-    let sops = Sops::new(&bin, tmp.path());
+    let env = Env::new();
+    let sops = env.ours();
     let (code, out, err) = sops.run([
         "unseal",
         &vectors.join("gen-dotenv/app.enc.env").display().to_string(),
@@ -381,7 +367,7 @@ fn missing_key_exits_128_and_post_quantum_key_alone_opens() {
         .join("flux-age-pq/age-pq.yaml")
         .display()
         .to_string();
-    let pq = Sops::new(&bin, tmp.path()).age_key_file(vectors.join("keys/flux_age-pq.txt"));
+    let pq = env.ours().age_key_file(env.age_key("flux_age-pq"));
     let out = pq.ok(["unseal", &pq_file]);
     let expected = std::fs::read(vectors.join("flux-age-pq/expected.yaml")).unwrap();
     assert_eq!(
