@@ -105,12 +105,12 @@ fn replaced_note(
     spec: &sops_engine::file::SealSpec,
     e: &SopsError,
 ) -> String {
-    let new: Vec<&str> = spec.groups.iter().flatten().map(|r| r.id()).collect();
+    let new: Vec<String> = spec.groups.iter().flatten().map(|r| r.id()).collect();
     let dropped: Vec<String> = match store.load_encrypted(bytes) {
         Ok((_, md)) => md
             .all_keys()
             .map(|k| k.describe())
-            .filter(|k| !new.contains(&k.as_str()))
+            .filter(|k| !new.contains(k))
             .collect(),
         Err(_) => Vec::new(),
     };
