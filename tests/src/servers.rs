@@ -278,3 +278,32 @@ impl AcceptCounter {
         self.count.load(Ordering::SeqCst)
     }
 }
+
+/// The metadata lines of an encrypted file (any store) with ciphertexts, dates and MACs masked: two
+/// files sealed with the same keys and rule give the same lines when laid out alike.
+pub fn metadata_shape(text: &str) -> Vec<String> {
+    let start = ["sops:", "\"sops\": {", "sops_", "[sops]"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .min()
+        .unwrap_or(0);
+    text[start..]
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            // the field name, past indentation, list dashes, quotes and dotenv/INI flattening
+            let t = l.trim_start_matches([' ', '\t', '-', '"']);
+            let base = t.rsplit("__map_").next().unwrap_or(t);
+            let base = base.strip_prefix("sops_").unwrap_or(base);
+            for key in ["enc", "created_at", "lastmodified", "mac"] {
+                if let Some(rest) = base.strip_prefix(key) {
+                    if rest.starts_with(['"', ':', '=', ' ']) {
+                        let keep = l.len() - base.len() + key.len();
+                        return format!("{}<masked>", &l[..keep]);
+                    }
+                }
+            }
+            l.to_string()
+        })
+        .collect()
+}

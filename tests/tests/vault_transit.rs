@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::servers::{AcceptCounter, OpenBao, BAO_ROOT_TOKEN};
+use e2e_tests::servers::{metadata_shape, AcceptCounter, OpenBao, BAO_ROOT_TOKEN};
 use e2e_tests::{age_recipient, need, vectors_dir_checked, workspace_bin, Sops};
 
 /// Plaintexts in sops' canonical form, one per store.
@@ -141,34 +141,6 @@ fn sops_opens_what_we_seal_with_vault() {
             "{name}: our metadata is laid out unlike sops 3.13.2's"
         );
     }
-}
-
-/// The metadata lines of an encrypted file with ciphertexts, dates and MACs masked.
-fn metadata_shape(text: &str) -> Vec<String> {
-    let start = ["sops:", "\"sops\": {", "sops_", "[sops]"]
-        .iter()
-        .filter_map(|m| text.find(m))
-        .min()
-        .unwrap_or(0);
-    text[start..]
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            // the field name, past indentation, list dashes, quotes and dotenv/INI flattening
-            let t = l.trim_start_matches([' ', '\t', '-', '"']);
-            let base = t.rsplit("__map_").next().unwrap_or(t);
-            let base = base.strip_prefix("sops_").unwrap_or(base);
-            for key in ["enc", "created_at", "lastmodified", "mac"] {
-                if let Some(rest) = base.strip_prefix(key) {
-                    if rest.starts_with(['"', ':', '=', ' ']) {
-                        let keep = l.len() - base.len() + key.len();
-                        return format!("{}<masked>", &l[..keep]);
-                    }
-                }
-            }
-            l.to_string()
-        })
-        .collect()
 }
 
 /// One group with an age key and a Vault key: with the age identity present no request reaches the

@@ -111,7 +111,7 @@ fn session_name() -> String {
 /// One line for an SDK failure; a missing credential source names the chain that was tried.
 fn sdk_error<E, R>(op: &str, e: aws_sdk_kms::error::SdkError<E, R>) -> String
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + aws_sdk_kms::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
     use aws_sdk_kms::error::SdkError;
