@@ -20,7 +20,6 @@ use anyhow::Result;
 use clap::Args;
 use sops_engine::editor;
 use sops_engine::error::exit;
-use sops_engine::file::{open, prepare_new, reseal, seal, Opened};
 use sops_engine::keys::KeyRing;
 use sops_engine::secret_data::{self, DataView};
 use sops_engine::signals;
@@ -29,9 +28,14 @@ use sops_engine::tree::{Branch, Comment, Item, Value};
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
 
-use crate::io::{read_input, write_output, FileArgs, Stores};
-use crate::spec::seal_spec;
-use crate::{in_file, CliError};
+use crate::in_file;
+use crate::io::{FileArgs, Stores};
+use sops_engine::cli::edit as cli_edit;
+use sops_engine::cli::io::ConfigOrigin;
+use sops_engine::cli::spec::{seal_spec, KeyFlags, SealRequest};
+use sops_engine::cli::CliError;
+use sops_engine::config::Config;
+use sops_engine::file::SealSpec;
 
 /// Arguments of `edit`.
 #[derive(Args)]
@@ -71,6 +75,7 @@ pub fn run(a: EditArgs) -> Result<()> {
     let file = a.file.as_str();
     let Stores {
         config,
+        config_origin,
         in_format,
         input: in_store,
         output: out_store,
@@ -79,28 +84,32 @@ pub fn run(a: EditArgs) -> Result<()> {
     let decode_secrets = in_format == Format::Yaml && !a.raw_data;
 
     // What to encrypt with afterwards, decided (and checked) before any plaintext is written.
-    let (existing, mut docs, mut header) = if Path::new(file).exists() {
-        let input = read_input(Some(file))?;
-        let mut opened = open(&input, in_store.as_ref(), &keys, a.files.ignore_mac)
-            .map_err(|e| in_file(file, e))?;
-        let docs = std::mem::take(&mut opened.docs);
-        (Existing::File(opened), docs, Vec::new())
-    } else {
+    let is_new = !Path::new(file).exists();
+    if is_new {
         let parent = match Path::new(file).parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
         if !parent.is_dir() {
-            return Err(CliError::err(
+            return Err(crate::fail(
                 exit::COULD_NOT_WRITE_OUTPUT,
                 format!("{file}: directory {} does not exist", parent.display()),
             ));
         }
-        let docs = template(in_format, in_store.as_ref()).map_err(|e| in_file(file, e))?;
-        // wrap the data key now, so a key that cannot be used fails before the editor opens
-        let spec = new_file_spec(&a, config.as_ref(), &docs)?;
-        let prepared = prepare_new(&spec, &keys).map_err(|e| in_file(file, e))?;
-        (Existing::New(prepared), docs, template_header(in_format))
+    }
+    let spec_for = |docs: &[Branch]| new_file_spec(&a, config.as_ref(), &config_origin, docs);
+    let (base, mut docs) = cli_edit::begin(
+        file,
+        in_store.as_ref(),
+        &keys,
+        a.files.ignore_mac,
+        || template(in_format, in_store.as_ref()).map_err(|e| CliError::in_file(file, e)),
+        spec_for,
+    )?;
+    let mut header = if is_new {
+        template_header(in_format)
+    } else {
+        Vec::new()
     };
     let view = if decode_secrets {
         secret_data::decode(&mut docs)
@@ -131,60 +140,38 @@ pub fn run(a: EditArgs) -> Result<()> {
     drop(plaintext);
     let docs = edited?;
 
-    let bytes = match existing {
-        Existing::File(opened) => reseal_to_bytes(opened, docs, out_store.as_ref()),
-        Existing::New(prepared) => {
-            let spec = new_file_spec(&a, config.as_ref(), &docs)?;
-            seal(docs, &spec, &keys, Some(prepared))
-                .and_then(|(docs, md)| out_store.emit_encrypted(&docs, &md))
-        }
-    }
-    .map_err(|e| in_file(file, e))?;
-    editor::interrupted(file).map_err(edit_error)?;
-    write_output(&bytes, Some(file))?;
+    cli_edit::finish(file, base, docs, out_store.as_ref(), &keys, spec_for)?;
     drop(signals);
     Ok(())
-}
-
-/// What the edited text is sealed onto: the opened file, or the data key already wrapped for a new
-/// file.
-enum Existing {
-    File(Opened),
-    New(Opened),
-}
-
-fn reseal_to_bytes(
-    opened: Opened,
-    docs: Vec<Branch>,
-    out_store: &dyn Store,
-) -> std::result::Result<Vec<u8>, SopsError> {
-    let (docs, md) = reseal(opened, docs)?;
-    out_store.emit_encrypted(&docs, &md)
 }
 
 /// The seal spec of a new file: flags first, then the matching creation rule; errors when it names no
 /// key this tool can use.
 fn new_file_spec(
     a: &EditArgs,
-    config: Option<&sops_engine::config::Config>,
+    config: Option<&Config>,
+    origin: &ConfigOrigin,
     docs: &[Branch],
-) -> Result<sops_engine::file::SealSpec> {
+) -> Result<SealSpec, CliError> {
     let file = a.file.as_str();
-    let (spec, note) = seal_spec(config, Some(file), file, docs, &a.age, &a.pgp, true)?;
-    if let Some(note) = note {
-        eprintln!("{note}");
+    let plan = seal_spec(
+        &SealRequest {
+            config,
+            origin,
+            path: Some(file),
+            name: file,
+            keys: &KeyFlags {
+                age: a.age.clone(),
+                pgp: a.pgp.clone(),
+            },
+            rule: None,
+        },
+        docs,
+    )?;
+    if let Some(note) = plan.default_rule_note {
+        eprintln!("{}: {note}", crate::prog::name());
     }
-    if spec.groups.iter().all(Vec::is_empty) {
-        return Err(in_file(
-            file,
-            SopsError::NoEncryptionKey(
-                "config file not found, or has no creation rules, and no keys provided through command line options"
-                    .into(),
-            ),
-        )
-        .into());
-    }
-    Ok(spec)
+    Ok(plan.spec)
 }
 
 // ------------------------------------------------------------------------------------ templates
@@ -276,7 +263,7 @@ fn edit_in_private_dir(
 }
 
 fn edit_error(e: editor::EditError) -> anyhow::Error {
-    CliError::err(e.exit_code(), e.to_string())
+    crate::fail(e.exit_code(), e.to_string())
 }
 
 #[cfg(test)]

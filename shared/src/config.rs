@@ -405,7 +405,7 @@ impl Config {
                 }
             }
         }
-        Err(SopsError::Config("no matching creation rules found".into()))
+        Err(SopsError::NoMatchingRule)
     }
 }
 
