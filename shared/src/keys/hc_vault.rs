@@ -198,7 +198,7 @@ impl VaultSource {
             .client
             .get_or_init(|| {
                 let skip = match std::env::var("VAULT_SKIP_VERIFY") {
-                    Ok(v) if !v.is_empty() => crate::metadata::parse_go_bool(&v)
+                    Ok(v) if !v.is_empty() => crate::gocompat::parse_bool(&v)
                         .ok_or_else(|| format!("VAULT_SKIP_VERIFY is not a boolean: {v:?}"))?,
                     _ => false,
                 };
