@@ -45,6 +45,8 @@ pub struct SealArgs {
     /// PGP fingerprints, comma separated (overrides .sops.yaml keys).
     #[arg(long, env = "SOPS_PGP_FP", value_delimiter = ',')]
     pub pgp: Vec<String>,
+    #[command(flatten)]
+    pub keys: crate::service_keys::ServiceKeyArgs,
     /// Encrypt only values under keys matching this regex.
     #[arg(long, group = "rule")]
     pub encrypted_regex: Option<String>,
@@ -170,6 +172,10 @@ pub fn run(a: SealArgs) -> Result<()> {
             keys: &KeyFlags {
                 age: a.age.clone(),
                 pgp: a.pgp.clone(),
+                kms: a.keys.kms.clone(),
+                hc_vault_transit: a.keys.hc_vault_transit.clone(),
+                aws_profile: a.keys.aws_profile.clone(),
+                encryption_context: a.keys.encryption_context.clone(),
             },
             rule: flag_rule.as_ref(),
         },

@@ -294,3 +294,44 @@ fn bad_inputs_fail_on_one_line() {
     env.kms.stop();
     check(env.run(&env.ours).run(["unseal", &enc]), "KMS Decrypt");
 }
+
+/// `seal --kms ARN --encryption-context k:v --aws-profile P`: the entry carries the context and the
+/// profile as sops writes them, and sops opens the file (the profile exists in ~/.aws/config).
+#[test]
+fn seal_flags_name_the_kms_key_context_and_profile() {
+    let Some(env) = setup() else { return };
+    std::fs::create_dir_all(env.dir.join(".aws")).unwrap();
+    std::fs::write(
+        env.dir.join(".aws/credentials"),
+        "[bench]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    let sealed = env.run(&env.ours).ok([
+        "seal",
+        "--kms",
+        &kms_key_arn(),
+        "--encryption-context",
+        "app:demo",
+        "--aws-profile",
+        "bench",
+        &env.path("secret.yaml"),
+    ]);
+    let text = String::from_utf8_lossy(&sealed).into_owned();
+    assert!(
+        text.contains("          aws_profile: bench\n          context:\n            app: demo\n"),
+        "{text}"
+    );
+    let enc = env.write("flags.yaml", &sealed);
+    for (sops_name, sops_bin) in &env.sops {
+        let out = env
+            .run(sops_bin)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .ok(["decrypt", &enc]);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            env.plain("secret.yaml"),
+            "{sops_name}"
+        );
+    }
+}

@@ -379,3 +379,32 @@ impl FixedResponder {
         FixedResponder { port }
     }
 }
+
+/// `seal --hc-vault-transit URI` and `SOPS_VAULT_URIS` (no `.sops.yaml`): sops opens the result; a
+/// URI without a scheme is refused with sops' words before anything is sent.
+#[test]
+fn seal_flag_and_env_name_the_vault_key() {
+    let Some(env) = setup() else { return };
+    let uri = env.bao.uri("sops");
+    let plain = INPUTS[0].1;
+    let by_flag =
+        env.run(&env.ours)
+            .ok(["seal", "--hc-vault-transit", &uri, &env.path("secret.yaml")]);
+    let by_env = env
+        .run(&env.ours)
+        .env("SOPS_VAULT_URIS", &uri)
+        .ok(["seal", &env.path("secret.yaml")]);
+    for (what, sealed) in [("flag", by_flag), ("env", by_env)] {
+        let enc = env.write(&format!("{what}.yaml"), &sealed);
+        let out = env.run(&env.sops[0].1).ok(["decrypt", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), plain, "{what}");
+    }
+    let (code, _, err) = env.run(&env.ours).run([
+        "seal",
+        "--hc-vault-transit",
+        "127.0.0.1:8200/v1/transit/keys/sops",
+        &env.path("secret.yaml"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("missing scheme"), "{err}");
+}
