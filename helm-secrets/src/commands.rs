@@ -104,6 +104,7 @@ fn seal_spec(
     let keys = KeyFlags {
         age: o.age.clone(),
         pgp: o.pgp.clone(),
+        ..KeyFlags::default()
     }
     .or_env();
     let plan = spec::seal_spec(

@@ -61,6 +61,8 @@ pub struct EditArgs {
     #[arg(long, env = "SOPS_PGP_FP", value_delimiter = ',')]
     pub pgp: Vec<String>,
     #[command(flatten)]
+    pub keys: crate::service_keys::ServiceKeyArgs,
+    #[command(flatten)]
     pub files: FileArgs,
 }
 
@@ -163,6 +165,10 @@ fn new_file_spec(
             keys: &KeyFlags {
                 age: a.age.clone(),
                 pgp: a.pgp.clone(),
+                kms: a.keys.kms.clone(),
+                hc_vault_transit: a.keys.hc_vault_transit.clone(),
+                aws_profile: a.keys.aws_profile.clone(),
+                encryption_context: a.keys.encryption_context.clone(),
             },
             rule: None,
         },

@@ -10,6 +10,7 @@ mod keygen;
 mod prog;
 mod rekey;
 mod seal;
+mod service_keys;
 mod set;
 mod unseal;
 

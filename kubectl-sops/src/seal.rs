@@ -45,6 +45,8 @@ pub struct SealArgs {
     /// PGP fingerprints, comma separated (overrides .sops.yaml keys).
     #[arg(long, env = "SOPS_PGP_FP", value_delimiter = ',')]
     pub pgp: Vec<String>,
+    #[command(flatten)]
+    pub keys: crate::service_keys::ServiceKeyArgs,
     /// Encrypt only values under keys matching this regex.
     #[arg(long, group = "rule")]
     pub encrypted_regex: Option<String>,
@@ -108,12 +110,12 @@ fn replaced_note(
     spec: &sops_engine::file::SealSpec,
     e: &SopsError,
 ) -> String {
-    let new: Vec<&str> = spec.groups.iter().flatten().map(|r| r.id()).collect();
+    let new: Vec<String> = spec.groups.iter().flatten().map(|r| r.id()).collect();
     let dropped: Vec<String> = match store.load_encrypted(bytes) {
         Ok((_, md)) => md
             .all_keys()
             .map(|k| k.describe())
-            .filter(|k| !new.contains(&k.as_str()))
+            .filter(|k| !new.contains(k))
             .collect(),
         Err(_) => Vec::new(),
     };
@@ -176,6 +178,10 @@ pub fn run(a: SealArgs) -> Result<()> {
             keys: &KeyFlags {
                 age: a.age.clone(),
                 pgp: a.pgp.clone(),
+                kms: a.keys.kms.clone(),
+                hc_vault_transit: a.keys.hc_vault_transit.clone(),
+                aws_profile: a.keys.aws_profile.clone(),
+                encryption_context: a.keys.encryption_context.clone(),
             },
             rule: flag_rule.as_ref(),
         },

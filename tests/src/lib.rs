@@ -16,6 +16,8 @@
 //!     .run(["decrypt", "x.enc.yaml"]);
 //! ```
 
+pub mod servers;
+
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};

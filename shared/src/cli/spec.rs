@@ -23,6 +23,10 @@ pub const NO_KEYS: &str =
 pub const AGE_RECIPIENTS_VAR: &str = "SOPS_AGE_RECIPIENTS";
 /// The environment variable sops reads for `--pgp`.
 pub const PGP_FP_VAR: &str = "SOPS_PGP_FP";
+/// The environment variable sops reads for `--kms`.
+pub const KMS_ARN_VAR: &str = "SOPS_KMS_ARN";
+/// The environment variable sops reads for `--hc-vault-transit`.
+pub const VAULT_URIS_VAR: &str = "SOPS_VAULT_URIS";
 
 /// Master keys named on the command line (`--age`, `--pgp`, comma lists), which replace the keys of
 /// the creation rule when any is given.
@@ -32,6 +36,14 @@ pub struct KeyFlags {
     pub age: Vec<String>,
     /// PGP fingerprints.
     pub pgp: Vec<String>,
+    /// AWS KMS keys, `ARN[+ROLE_ARN]`.
+    pub kms: Vec<String>,
+    /// Vault transit key URIs (`https://vault:8200/v1/transit/keys/NAME`).
+    pub hc_vault_transit: Vec<String>,
+    /// `--aws-profile`: the profile stored with the `--kms` keys.
+    pub aws_profile: String,
+    /// `--encryption-context k:v,…`: for the `--kms` keys and the KMS keys of a flat creation rule.
+    pub encryption_context: String,
 }
 
 impl KeyFlags {
@@ -58,7 +70,27 @@ impl KeyFlags {
         if self.pgp.is_empty() {
             self.pgp = env_list(PGP_FP_VAR);
         }
+        if self.kms.is_empty() {
+            self.kms = env_list(KMS_ARN_VAR);
+        }
+        if self.hc_vault_transit.is_empty() {
+            self.hc_vault_transit = env_list(VAULT_URIS_VAR);
+        }
         self
+    }
+
+    /// Refuses a malformed `--encryption-context` or Vault URI (sops' words for the URI).
+    pub fn check(&self) -> Result<(), String> {
+        crate::keys::aws_kms::parse_context(&self.encryption_context)?;
+        for u in &self.hc_vault_transit {
+            crate::keys::hc_vault::VaultKey::from_uri(u)?;
+        }
+        Ok(())
+    }
+
+    /// The parsed `--encryption-context` (empty when malformed: see [`KeyFlags::check`]).
+    pub fn context(&self) -> Vec<(String, String)> {
+        crate::keys::aws_kms::parse_context(&self.encryption_context).unwrap_or_default()
     }
 
     /// The recipients, age first, then PGP (fingerprints normalised as stored).
@@ -69,8 +101,18 @@ impl KeyFlags {
             .iter()
             .map(|r| normalize_fingerprint(r))
             .filter(|r| !r.is_empty());
+        let kms = crate::keys::aws_kms::KmsKey::list(
+            &self.kms.join(","),
+            &self.context(),
+            &self.aws_profile,
+        );
+        let vault = self.hc_vault_transit.iter().map(|u| {
+            crate::keys::hc_vault::VaultKey::from_uri(u).map_or_else(|_| u.clone(), |k| k.uri())
+        });
         age.map(|r| Recipient::Age(r.to_string()))
             .chain(pgp.map(Recipient::Pgp))
+            .chain(kms.into_iter().map(Recipient::Kms))
+            .chain(vault.map(Recipient::HcVault))
             .collect()
     }
 }
@@ -133,8 +175,11 @@ fn creation_rule(req: &SealRequest<'_>) -> Result<Option<CreationRule>, CliError
 /// naming where `.sops.yaml` was looked for, when no key is left to encrypt with.
 pub fn seal_spec(req: &SealRequest<'_>, docs: &[Branch]) -> Result<SealPlan, CliError> {
     let name = req.name;
+    req.keys
+        .check()
+        .map_err(|e| CliError::new(format!("{name}: {e}")))?;
     let flag_keys = req.keys.recipients();
-    let rule = creation_rule(req)?;
+    let rule = creation_rule(req)?.map(|r| r.with_encryption_context(&req.keys.context()));
     if let (Some(c), None, None, true) = (req.config, req.path, &rule, flag_keys.is_empty()) {
         if !c.creation_rules.is_empty() {
             return Err(CliError::new(format!(
@@ -167,7 +212,7 @@ pub fn seal_spec(req: &SealRequest<'_>, docs: &[Branch]) -> Result<SealPlan, Cli
     }
     if spec.groups.iter().all(Vec::is_empty) {
         return Err(CliError::new(format!(
-            "{name}: {NO_KEYS} (--age, --pgp; {})",
+            "{name}: {NO_KEYS} (--age, --pgp, --kms, --hc-vault-transit; {})",
             describe(req.config, req.origin)
         )));
     }
@@ -211,6 +256,7 @@ mod tests {
         let k = KeyFlags {
             age: vec![" age1x ".into()],
             pgp: vec!["fbc7 b9e2\tA4".into()],
+            ..Default::default()
         };
         assert_eq!(
             k.recipients(),
@@ -237,6 +283,39 @@ mod tests {
         assert_eq!(plan.spec.groups, vec![k.recipients()]);
         assert_eq!(plan.spec.rule, EncryptionRule::EncryptedRegex("^x$".into()));
         assert!(plan.default_rule_note.is_none());
+    }
+
+    #[test]
+    fn kms_and_vault_flags_with_context_and_profile() {
+        let k = KeyFlags {
+            kms: vec!["arn:aws:kms:eu-west-2:1:key/k+arn:aws:iam::1:role/r".into()],
+            hc_vault_transit: vec!["http://127.0.0.1:8200/v1/transit/keys/sops/".into()],
+            aws_profile: "dev".into(),
+            encryption_context: "app:demo".into(),
+            ..Default::default()
+        };
+        assert_eq!(k.check(), Ok(()));
+        let ids: Vec<String> = k.recipients().iter().map(Recipient::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "arn:aws:kms:eu-west-2:1:key/k+arn:aws:iam::1:role/r|app:demo|dev",
+                "http://127.0.0.1:8200/v1/transit/keys/sops"
+            ]
+        );
+        let bad = KeyFlags {
+            hc_vault_transit: vec!["127.0.0.1:8200/v1/transit/keys/sops".into()],
+            ..Default::default()
+        };
+        assert!(bad.check().unwrap_err().starts_with("missing scheme"));
+        let bad = KeyFlags {
+            encryption_context: "app".into(),
+            ..Default::default()
+        };
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .contains("invalid encryption context"));
     }
 
     #[test]

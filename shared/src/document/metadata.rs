@@ -101,10 +101,14 @@ pub enum KeyEntry {
         /// RFC 3339 time of the wrap.
         created_at: String,
     },
-    /// A key kind this engine cannot use (KMS, GCP KMS, Azure Key Vault, Vault, HuaweiCloud KMS): kept
-    /// byte for byte so rewriting the file does not drop it.
+    /// An AWS KMS key (`kms`).
+    Kms(KmsEntry),
+    /// A HashiCorp Vault (or OpenBao) transit key (`hc_vault`).
+    HcVault(VaultEntry),
+    /// A key kind this engine cannot use (GCP KMS, Azure Key Vault, HuaweiCloud KMS): kept byte for
+    /// byte so rewriting the file does not drop it.
     Other {
-        /// Metadata list name (`kms`, `gcp_kms`, `azure_kv`, `hc_vault`, `hckms`).
+        /// Metadata list name (`gcp_kms`, `azure_kv`, `hckms`).
         kind: String,
         /// The entry's fields as read.
         fields: Branch,
@@ -117,15 +121,20 @@ impl KeyEntry {
         match self {
             KeyEntry::Age { .. } => "age",
             KeyEntry::Pgp { .. } => "pgp",
+            KeyEntry::Kms(_) => "kms",
+            KeyEntry::HcVault(_) => "hc_vault",
             KeyEntry::Other { kind, .. } => kind,
         }
     }
 
-    /// A short human name of the key: recipient, fingerprint, ARN, …
+    /// A short human name of the key: recipient, fingerprint, KMS key as sops names it
+    /// (`ARN[+ROLE][|context[|profile]]`), Vault key URI, …
     pub fn describe(&self) -> String {
         match self {
             KeyEntry::Age { recipient, .. } => recipient.clone(),
             KeyEntry::Pgp { fp, .. } => fp.clone(),
+            KeyEntry::Kms(k) => crate::keys::aws_kms::KmsKey::of_entry(k).to_sops_string(),
+            KeyEntry::HcVault(v) => v.uri(),
             KeyEntry::Other { kind, fields } => {
                 let id = ["arn", "resource_id", "vault_url", "vault_address", "key_id"]
                     .iter()
@@ -134,6 +143,49 @@ impl KeyEntry {
                 format!("{kind} {id}")
             }
         }
+    }
+}
+
+/// An AWS KMS entry, the fields sops 3.13.2 writes (`aws_profile` always, `context` and `role` only
+/// when set).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct KmsEntry {
+    /// Key or alias ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`).
+    pub arn: String,
+    /// IAM role to assume through STS before calling KMS (empty = none).
+    pub role: String,
+    /// Encryption context bound to the ciphertext, sorted by key.
+    pub context: Vec<(String, String)>,
+    /// Named AWS profile to take credentials from (empty = the default chain).
+    pub aws_profile: String,
+    /// RFC 3339 time of the wrap.
+    pub created_at: String,
+    /// Standard base64 of KMS' `CiphertextBlob`.
+    pub enc: String,
+}
+
+/// A Vault transit entry: where the key lives and the transit ciphertext (`vault:v1:…`) verbatim.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct VaultEntry {
+    /// `scheme://host:port` of the Vault server: the token is sent there.
+    pub vault_address: String,
+    /// Mount path of the transit engine (may nest: `a/b/transit`).
+    pub engine_path: String,
+    /// Transit key name.
+    pub key_name: String,
+    /// RFC 3339 time of the wrap.
+    pub created_at: String,
+    /// Vault's transit ciphertext of the base64 data key.
+    pub enc: String,
+}
+
+impl VaultEntry {
+    /// The key as sops names it: `{vault_address}/v1/{engine_path}/keys/{key_name}`.
+    pub fn uri(&self) -> String {
+        format!(
+            "{}/v1/{}/keys/{}",
+            self.vault_address, self.engine_path, self.key_name
+        )
     }
 }
 
@@ -489,6 +541,21 @@ fn group_from_tree(map: &Branch) -> Result<KeyGroup> {
                     enc: field("enc"),
                     created_at: field("created_at"),
                 },
+                "kms" => KeyEntry::Kms(KmsEntry {
+                    arn: field("arn"),
+                    role: field("role"),
+                    context: context_from_tree(get(fields, "context")),
+                    aws_profile: field("aws_profile"),
+                    created_at: field("created_at"),
+                    enc: field("enc"),
+                }),
+                "hc_vault" => KeyEntry::HcVault(VaultEntry {
+                    vault_address: field("vault_address"),
+                    engine_path: field("engine_path"),
+                    key_name: field("key_name"),
+                    created_at: field("created_at"),
+                    enc: field("enc"),
+                }),
                 _ => KeyEntry::Other {
                     kind: kind.to_string(),
                     fields: fields.clone(),
@@ -497,6 +564,48 @@ fn group_from_tree(map: &Branch) -> Result<KeyGroup> {
         }
     }
     Ok(group)
+}
+
+/// The encryption context of a `kms` entry, sorted by key (a null value reads as empty).
+fn context_from_tree(v: Option<&Value>) -> Vec<(String, String)> {
+    let mut ctx: Vec<(String, String)> = match v {
+        Some(Value::Map(m)) => m
+            .iter()
+            .filter_map(|it| match it {
+                Item::Pair(k, v) => Some((k.to_string(), scalar_text(v).unwrap_or_default())),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    ctx.sort();
+    ctx
+}
+
+/// The fields of a `kms` entry as sops 3.13.2 writes them: `aws_profile` always (empty when unset),
+/// `context` and `role` only when set.
+fn kms_fields(k: &KmsEntry) -> Branch {
+    let mut m = vec![
+        Item::Pair("arn".into(), Value::Str(k.arn.clone())),
+        Item::Pair("aws_profile".into(), Value::Str(k.aws_profile.clone())),
+    ];
+    if !k.context.is_empty() {
+        let ctx = k
+            .context
+            .iter()
+            .map(|(a, b)| Item::Pair(a.as_str().into(), Value::Str(b.clone())))
+            .collect();
+        m.push(Item::Pair("context".into(), Value::Map(ctx)));
+    }
+    m.push(Item::Pair(
+        "created_at".into(),
+        Value::Str(k.created_at.clone()),
+    ));
+    m.push(Item::Pair("enc".into(), Value::Str(k.enc.clone())));
+    if !k.role.is_empty() {
+        m.push(Item::Pair("role".into(), Value::Str(k.role.clone())));
+    }
+    m
 }
 
 fn group_to_tree(group: &KeyGroup, in_key_groups: bool) -> Branch {
@@ -519,6 +628,14 @@ fn group_to_tree(group: &KeyGroup, in_key_groups: bool) -> Branch {
                         Item::Pair("created_at".into(), Value::Str(created_at.clone())),
                         Item::Pair("enc".into(), Value::Str(enc.clone())),
                         Item::Pair("fp".into(), Value::Str(fp.clone())),
+                    ],
+                    KeyEntry::Kms(k) => kms_fields(k),
+                    KeyEntry::HcVault(v) => vec![
+                        Item::Pair("created_at".into(), Value::Str(v.created_at.clone())),
+                        Item::Pair("enc".into(), Value::Str(v.enc.clone())),
+                        Item::Pair("engine_path".into(), Value::Str(v.engine_path.clone())),
+                        Item::Pair("key_name".into(), Value::Str(v.key_name.clone())),
+                        Item::Pair("vault_address".into(), Value::Str(v.vault_address.clone())),
                     ],
                     KeyEntry::Other { fields, .. } => fields.clone(),
                 };

@@ -1,5 +1,8 @@
-//! Master keys: each kind (age, PGP) wraps the data key (or a Shamir share) for a recipient and
-//! unwraps it with the identities found on this machine.
+//! Master keys: each kind (age, PGP, AWS KMS, Vault transit) wraps the data key (or a Shamir share)
+//! for a recipient and unwraps it with the identities found on this machine or the key service named
+//! in the entry. Key services are only contacted when their entry is tried: with the default
+//! decryption order (age, PGP, then the rest in sops' stored order) a file a local age or PGP identity
+//! opens makes no network call, and no runtime or client is built.
 
 use crate::error::Result;
 use crate::metadata::KeyEntry;
@@ -7,6 +10,10 @@ use zeroize::Zeroizing;
 
 pub mod age;
 pub mod age_pq;
+pub mod aws_kms;
+pub mod hc_vault;
+#[cfg(feature = "net")]
+mod net;
 pub mod pgp;
 mod report;
 pub mod shamir;
@@ -33,6 +40,10 @@ pub enum Recipient {
     Age(String),
     /// A PGP fingerprint.
     Pgp(String),
+    /// An AWS KMS key (ARN, optional role, encryption context, profile).
+    Kms(aws_kms::KmsKey),
+    /// A Vault transit key URI (`https://vault:8200/v1/transit/keys/name`).
+    HcVault(String),
 }
 
 impl Recipient {
@@ -41,12 +52,15 @@ impl Recipient {
         match self {
             Recipient::Age(_) => "age",
             Recipient::Pgp(_) => "pgp",
+            Recipient::Kms(_) => "kms",
+            Recipient::HcVault(_) => "hc_vault",
         }
     }
-    /// The recipient string.
-    pub fn id(&self) -> &str {
+    /// The recipient as sops names it (a KMS key as `ARN[+ROLE][|context[|profile]]`).
+    pub fn id(&self) -> String {
         match self {
-            Recipient::Age(s) | Recipient::Pgp(s) => s,
+            Recipient::Age(s) | Recipient::Pgp(s) | Recipient::HcVault(s) => s.clone(),
+            Recipient::Kms(k) => k.to_sops_string(),
         }
     }
     /// The recipient an existing metadata entry was made for (None for kinds we cannot write).
@@ -54,12 +68,14 @@ impl Recipient {
         match e {
             KeyEntry::Age { recipient, .. } => Some(Recipient::Age(recipient.clone())),
             KeyEntry::Pgp { fp, .. } => Some(Recipient::Pgp(fp.clone())),
+            KeyEntry::Kms(k) => Some(Recipient::Kms(aws_kms::KmsKey::of_entry(k))),
+            KeyEntry::HcVault(v) => Some(Recipient::HcVault(v.uri())),
             KeyEntry::Other { .. } => None,
         }
     }
 }
 
-/// The age and PGP recipients of every key group of a file (entries of other kinds left out).
+/// The recipients of every key group of a file (entries of kinds this tool cannot write left out).
 pub fn recipient_groups(md: &Metadata) -> Vec<Vec<Recipient>> {
     md.key_groups
         .iter()
@@ -89,10 +105,12 @@ pub fn parse_decryption_order(s: &str) -> Result<Vec<String>> {
     Ok(order)
 }
 
-/// All key sources of this build.
+/// All key sources of this build. The key-service sources build their clients on first use.
 pub struct KeyRing {
     age: age::AgeSource,
     pgp: pgp::PgpSource,
+    kms: aws_kms::KmsSource,
+    vault: hc_vault::VaultSource,
     /// `SOPS_DECRYPTION_ORDER` as set (parsed when a data key is needed, so a bad value only fails
     /// commands that decrypt, like sops).
     decryption_order: String,
@@ -103,6 +121,8 @@ impl Default for KeyRing {
         KeyRing {
             age: age::AgeSource::new(),
             pgp: pgp::PgpSource::new(),
+            kms: aws_kms::KmsSource::default(),
+            vault: hc_vault::VaultSource::default(),
             decryption_order: std::env::var(DECRYPTION_ORDER_ENV).unwrap_or_default(),
         }
     }
@@ -130,15 +150,20 @@ impl KeyRing {
         match kind {
             "age" => Some(&self.age),
             "pgp" => Some(&self.pgp),
+            "kms" => Some(&self.kms),
+            "hc_vault" => Some(&self.vault),
             _ => None,
         }
     }
 
     /// Wraps `secret` for one recipient.
     pub fn wrap(&self, r: &Recipient, secret: &[u8]) -> Result<KeyEntry> {
-        self.source(r.kind())
-            .expect("age and pgp are built in")
-            .wrap(r.id(), secret)
+        match r {
+            Recipient::Age(a) => self.age.wrap(a, secret),
+            Recipient::Pgp(fp) => self.pgp.wrap(fp, secret),
+            Recipient::Kms(k) => self.kms.wrap_key(k, secret),
+            Recipient::HcVault(uri) => self.vault.wrap(uri, secret),
+        }
     }
 
     /// Recovers the data key from the metadata: one group unwraps it whole; with several groups, shares
@@ -206,23 +231,38 @@ impl KeyRing {
     }
 }
 
-/// How a key is named in failure reports: post-quantum age recipients (1959 characters) shortened.
+/// How a key is named in failure reports: post-quantum age recipients (1959 characters) shortened,
+/// key-service keys with their kind (`kms arn:…`, `hc_vault https://…`).
 fn short_name(entry: &KeyEntry) -> String {
     match entry {
         KeyEntry::Age { recipient, .. } => age::display_recipient(recipient),
+        KeyEntry::Kms(_) | KeyEntry::HcVault(_) => {
+            format!("{} {}", entry.kind(), entry.describe())
+        }
         other => other.describe(),
     }
 }
 
+/// The order sops keeps the keys of a group in memory (`internalGroupFrom`): the key services, then
+/// PGP, then age. Unlisted types keep this order after a decryption order.
+const SOPS_GROUP_ORDER: [&str; 7] = [
+    "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
+];
+
 /// The keys of a group in decryption order: a stable sort by the position of their type in `order`,
-/// unlisted types last (sops' `sortKeyGroupIndices`).
+/// unlisted types last in sops' in-memory order (sops' `sortKeyGroupIndices`).
 fn in_decryption_order<'a>(group: &'a KeyGroup, order: &[String]) -> Vec<&'a KeyEntry> {
     let mut ordered: Vec<&KeyEntry> = group.iter().collect();
     ordered.sort_by_key(|k| {
-        order
+        let listed = order
             .iter()
             .position(|o| o == k.kind())
-            .unwrap_or(order.len())
+            .unwrap_or(order.len());
+        let stored = SOPS_GROUP_ORDER
+            .iter()
+            .position(|o| *o == k.kind())
+            .unwrap_or(SOPS_GROUP_ORDER.len());
+        (listed, stored)
     });
     ordered
 }
@@ -249,13 +289,19 @@ mod tests {
     }
 
     fn kms(arn: &str) -> KeyEntry {
-        KeyEntry::Other {
-            kind: "kms".into(),
-            fields: vec![crate::tree::Item::Pair(
-                "arn".into(),
-                crate::tree::Value::Str(arn.into()),
-            )],
-        }
+        KeyEntry::Kms(crate::metadata::KmsEntry {
+            arn: arn.into(),
+            ..Default::default()
+        })
+    }
+
+    fn vault(key: &str) -> KeyEntry {
+        KeyEntry::HcVault(crate::metadata::VaultEntry {
+            vault_address: "http://127.0.0.1:8200".into(),
+            engine_path: "transit".into(),
+            key_name: key.into(),
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -269,16 +315,26 @@ mod tests {
             crate::error::exit::DUPLICATE_DECRYPTION_KEY_TYPE
         );
 
-        let group = vec![kms("k1"), pgp("P1"), age("a1"), pgp("P2"), age("a2")];
+        // read order (age, pgp, then the rest alphabetically) differs from sops' in-memory order
+        let group = vec![
+            age("a1"),
+            age("a2"),
+            pgp("P1"),
+            pgp("P2"),
+            vault("v1"),
+            kms("k1"),
+        ];
         let kinds = |order: &str| -> Vec<String> {
             in_decryption_order(&group, &parse_decryption_order(order).unwrap())
                 .iter()
-                .map(|e| e.describe())
+                .map(|e| short_name(e))
                 .collect()
         };
-        assert_eq!(kinds(""), ["a1", "a2", "P1", "P2", "kms k1"]);
-        assert_eq!(kinds("pgp"), ["P1", "P2", "kms k1", "a1", "a2"]);
-        assert_eq!(kinds("kms,pgp,age"), ["kms k1", "P1", "P2", "a1", "a2"]);
+        let v1 = "hc_vault http://127.0.0.1:8200/v1/transit/keys/v1";
+        assert_eq!(kinds(""), ["a1", "a2", "P1", "P2", "kms k1", v1]);
+        assert_eq!(kinds("pgp"), ["P1", "P2", "kms k1", v1, "a1", "a2"]);
+        assert_eq!(kinds("kms,pgp,age"), ["kms k1", "P1", "P2", "a1", "a2", v1]);
+        assert_eq!(kinds("hc_vault"), [v1, "kms k1", "P1", "P2", "a1", "a2"]);
     }
 
     #[test]

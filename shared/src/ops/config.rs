@@ -6,6 +6,8 @@ use std::path::{Component, Path, PathBuf};
 use regex::Regex;
 
 use crate::error::{Result, SopsError};
+use crate::keys::aws_kms::KmsKey;
+use crate::keys::hc_vault::VaultKey;
 use crate::keys::pgp::normalize_fingerprint;
 use crate::keys::Recipient;
 use crate::metadata::EncryptionRule;
@@ -79,9 +81,12 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
 pub struct CreationRule {
     /// Regex searched in the file path (relative to the config directory); None matches every file.
     pub path_regex: Option<String>,
-    /// Key groups; a rule with flat `age:`/`pgp:` keys has one group.
+    /// Key groups; a rule with flat `age:`/`pgp:`/`kms:`/`hc_vault_transit_uri:` keys has one group.
     pub key_groups: Vec<Vec<Recipient>>,
-    /// Key kinds the rule names that this tool cannot use (kms, gcp_kms, …).
+    /// The rule lists its keys flat (not under `key_groups`): only then does sops give its KMS keys
+    /// the `--encryption-context` of the command line (see [`CreationRule::with_encryption_context`]).
+    pub flat: bool,
+    /// Key kinds the rule names that this tool cannot use (gcp_kms, azure_keyvault, hckms).
     pub unsupported_keys: Vec<String>,
     /// Shamir threshold (0 = number of groups).
     pub shamir_threshold: usize,
@@ -135,43 +140,106 @@ fn indent_of(stores: &Branch, name: &str) -> Option<usize> {
     }
 }
 
-const UNSUPPORTED_KEY_FIELDS: [&str; 6] = [
-    "kms",
-    "gcp_kms",
-    "azure_keyvault",
-    "hc_vault_transit_uri",
-    "hckms",
-    "hc_vault",
-];
+const UNSUPPORTED_KEY_FIELDS: [&str; 3] = ["gcp_kms", "azure_keyvault", "hckms"];
 
 /// The keys of one `key_groups` entry in sops' order (`extractMasterKeys`): the keys of its `merge`
 /// entries first (recursively), then its own; duplicates dropped.
-fn parse_key_group(m: &Branch, unsupported: &mut Vec<String>) -> Vec<Recipient> {
+fn parse_key_group(
+    m: &Branch,
+    unsupported: &mut Vec<String>,
+) -> std::result::Result<Vec<Recipient>, String> {
     let mut group = Vec::new();
     if let Some(Value::Seq(merged)) = get(m, "merge") {
         for mm in merged.iter().filter_map(Value::as_map) {
-            group.extend(parse_key_group(mm, unsupported));
+            group.extend(parse_key_group(mm, unsupported)?);
         }
     }
-    group.extend(parse_group(m, unsupported));
+    group.extend(parse_group(m, unsupported, true)?);
     let mut unique = Vec::with_capacity(group.len());
     for r in group {
         if !unique.contains(&r) {
             unique.push(r);
         }
     }
-    unique
+    Ok(unique)
 }
 
-/// The age and PGP keys a map names directly (duplicates dropped); the other key kinds it names
-/// are added to `unsupported`.
-fn parse_group(m: &Branch, unsupported: &mut Vec<String>) -> Vec<Recipient> {
+/// The `kms` entries of a `key_groups` item: maps `{arn, role, context, aws_profile}` (a plain
+/// `ARN[+ROLE]` string is accepted too).
+fn key_group_kms(v: Option<&Value>) -> Vec<KmsKey> {
+    let Some(Value::Seq(items)) = v else {
+        return KmsKey::list(&string_list(v).join(","), &[], "");
+    };
+    let mut keys = Vec::new();
+    for item in items {
+        match item {
+            Value::Map(km) => {
+                let text = |k: &str| get(km, k).and_then(Value::as_str).unwrap_or("").to_string();
+                let context: Vec<(String, String)> = match get(km, "context") {
+                    Some(Value::Map(c)) => c
+                        .iter()
+                        .filter_map(|it| match it {
+                            crate::tree::Item::Pair(k, v) => {
+                                Some((k.to_string(), v.as_str()?.to_string()))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let mut key = KmsKey::from_arn(&text("arn"), &context, &text("aws_profile"));
+                let role = text("role");
+                if !role.is_empty() {
+                    key.role = role;
+                }
+                keys.push(key);
+            }
+            Value::Str(s) => keys.extend(KmsKey::list(s, &[], "")),
+            _ => {}
+        }
+    }
+    keys
+}
+
+/// The keys a map names directly, in sops' order (age, PGP, KMS, Vault; duplicates dropped); the
+/// key kinds this tool cannot use are added to `unsupported`. In a `key_groups` item KMS keys are
+/// maps and Vault URIs sit under `hc_vault`; in a flat rule they are `kms` (+ `aws_profile`) and
+/// `hc_vault_transit_uri`.
+fn parse_group(
+    m: &Branch,
+    unsupported: &mut Vec<String>,
+    in_key_group: bool,
+) -> std::result::Result<Vec<Recipient>, String> {
     let mut group = Vec::new();
     let ages = string_list(get(m, "age")).into_iter().map(Recipient::Age);
     let pgps = string_list(get(m, "pgp"))
         .into_iter()
         .map(|fp| Recipient::Pgp(normalize_fingerprint(&fp)));
-    for r in ages.chain(pgps) {
+    let (kms, vault) = if in_key_group {
+        (
+            key_group_kms(get(m, "kms")),
+            string_list(get(m, "hc_vault")),
+        )
+    } else {
+        let profile = get(m, "aws_profile").and_then(Value::as_str).unwrap_or("");
+        (
+            KmsKey::list(&string_list(get(m, "kms")).join(","), &[], profile),
+            string_list(get(m, "hc_vault_transit_uri")),
+        )
+    };
+    let vault = vault
+        .iter()
+        .map(|u| {
+            VaultKey::from_uri(u)
+                .map(|k| Recipient::HcVault(k.uri()))
+                .map_err(|e| format!("invalid Vault transit key {u:?}: {e}"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    for r in ages
+        .chain(pgps)
+        .chain(kms.into_iter().map(Recipient::Kms))
+        .chain(vault)
+    {
         if !group.contains(&r) {
             group.push(r);
         }
@@ -184,7 +252,7 @@ fn parse_group(m: &Branch, unsupported: &mut Vec<String>) -> Vec<Recipient> {
             Some(_) => unsupported.push(f.to_string()),
         }
     }
-    group
+    Ok(group)
 }
 
 /// The absolute, lexically cleaned form of a path, like Go's `filepath.Abs` (which sops applies to
@@ -213,6 +281,22 @@ fn absolute(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+impl CreationRule {
+    /// The rule with `context` (`--encryption-context`) given to the KMS keys of a flat rule, as
+    /// sops does; keys under `key_groups` keep their own `context`.
+    pub fn with_encryption_context(mut self, context: &[(String, String)]) -> Self {
+        if self.flat && !context.is_empty() {
+            for r in self.key_groups.iter_mut().flatten() {
+                if let Recipient::Kms(k) = r {
+                    k.context = context.to_vec();
+                    k.context.sort();
+                }
+            }
+        }
+        self
+    }
 }
 
 impl Config {
@@ -265,12 +349,15 @@ impl Config {
                 match get(m, "key_groups") {
                     Some(Value::Seq(groups)) if !groups.is_empty() => {
                         for gm in groups.iter().filter_map(Value::as_map) {
-                            let group = parse_key_group(gm, &mut rule.unsupported_keys);
+                            let group = parse_key_group(gm, &mut rule.unsupported_keys)
+                                .map_err(|e| err(path, e))?;
                             rule.key_groups.push(group);
                         }
                     }
                     _ => {
-                        let group = parse_group(m, &mut rule.unsupported_keys);
+                        rule.flat = true;
+                        let group = parse_group(m, &mut rule.unsupported_keys, false)
+                            .map_err(|e| err(path, e))?;
                         if !group.is_empty() {
                             rule.key_groups.push(group);
                         }
@@ -340,6 +427,49 @@ mod tests {
                 Recipient::Pgp("FBC7B9E2".into()),
             ]]
         );
+    }
+
+    #[test]
+    fn kms_and_vault_keys_flat_and_in_groups() {
+        let yaml = b"creation_rules:\n  - path_regex: flat\n    age: age1a\n    kms: 'arn:aws:kms:eu-west-2:1:key/k1+arn:aws:iam::1:role/r,arn:aws:kms:eu-west-2:1:key/k2'\n    aws_profile: dev\n    hc_vault_transit_uri: http://127.0.0.1:8200/v1/transit/keys/sops\n    gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/c\n  - key_groups:\n      - kms:\n          - arn: arn:aws:kms:eu-west-2:1:key/k3\n            role: arn:aws:iam::1:role/r3\n            context: {b: '2', a: '1'}\n            aws_profile: p3\n        hc_vault: [http://127.0.0.1:8200/v1/a/b/keys/c]\n";
+        let cfg = Config::parse(yaml, Path::new("/x/.sops.yaml")).unwrap();
+        let flat = &cfg.creation_rules[0];
+        assert!(flat.flat);
+        assert_eq!(flat.unsupported_keys, ["gcp_kms"]);
+        let ids: Vec<String> = flat.key_groups[0].iter().map(Recipient::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "age1a",
+                "arn:aws:kms:eu-west-2:1:key/k1+arn:aws:iam::1:role/r||dev",
+                "arn:aws:kms:eu-west-2:1:key/k2||dev",
+                "http://127.0.0.1:8200/v1/transit/keys/sops"
+            ]
+        );
+        let ctx = [("app".to_string(), "demo".to_string())];
+        let with = flat.clone().with_encryption_context(&ctx);
+        assert_eq!(
+            with.key_groups[0][1].id(),
+            "arn:aws:kms:eu-west-2:1:key/k1+arn:aws:iam::1:role/r|app:demo|dev"
+        );
+        let grouped = &cfg.creation_rules[1];
+        assert!(!grouped.flat);
+        let ids: Vec<String> = grouped.key_groups[0].iter().map(Recipient::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "arn:aws:kms:eu-west-2:1:key/k3+arn:aws:iam::1:role/r3|a:1,b:2|p3",
+                "http://127.0.0.1:8200/v1/a/b/keys/c"
+            ]
+        );
+        assert_eq!(
+            grouped.clone().with_encryption_context(&ctx).key_groups,
+            grouped.key_groups,
+            "key groups keep their own context"
+        );
+        let bad = b"creation_rules:\n  - hc_vault_transit_uri: vault:8200/v1/transit/keys/k\n";
+        let e = Config::parse(bad, Path::new("/x/.sops.yaml")).unwrap_err();
+        assert!(e.to_string().contains("missing scheme"), "{e}");
     }
 
     #[test]

@@ -92,11 +92,14 @@ impl Target {
     }
 }
 
-/// How a recipient is compared: kind plus the recipient, PGP fingerprints normalized.
+/// How a recipient is compared: kind plus the recipient, PGP fingerprints normalized, KMS keys by
+/// sops' `ARN[+ROLE][|context[|profile]]` (what sops' `--rm-kms` matches).
 fn recipient_id(r: &Recipient) -> (&'static str, String) {
     match r {
         Recipient::Age(a) => ("age", a.trim().to_string()),
         Recipient::Pgp(fp) => ("pgp", normalize_fingerprint(fp)),
+        Recipient::Kms(k) => ("kms", k.to_sops_string()),
+        Recipient::HcVault(uri) => ("hc_vault", uri.clone()),
     }
 }
 

@@ -1,0 +1,145 @@
+//! The AWS SDK side of [`super::KmsSource`]: `aws-config`'s standard chain and `aws-sdk-kms` on
+//! rustls + ring, loaded only when a `kms` entry is tried, with short time-outs.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_kms::primitives::Blob;
+use zeroize::Zeroizing;
+
+use super::KmsKey;
+use crate::keys::net::block_on;
+
+/// Time to connect to KMS, STS or a credential endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time for one whole KMS call, credential resolution and retries included.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where the standard chain looks for credentials, for the message when it finds none.
+const CHAIN: &str = "environment (AWS_ACCESS_KEY_ID…), shared config/credentials files and their profile (incl. SSO and credential_process), web identity token (IRSA), ECS/EKS container credentials, EC2 instance metadata";
+
+/// The SDK entry points; holds nothing until used.
+#[derive(Default)]
+pub(super) struct Sdk;
+
+impl Sdk {
+    /// KMS `Encrypt`: the ciphertext blob.
+    pub fn encrypt(&self, key: &KmsKey, secret: &[u8]) -> Result<Vec<u8>, String> {
+        let region = key.region()?;
+        block_on(async {
+            let client = client(key, region).await?;
+            let mut req = client
+                .encrypt()
+                .key_id(&key.arn)
+                .plaintext(Blob::new(secret.to_vec()));
+            for (k, v) in &key.context {
+                req = req.encryption_context(k, v);
+            }
+            let out = req.send().await.map_err(|e| sdk_error("Encrypt", e))?;
+            out.ciphertext_blob
+                .map(Blob::into_inner)
+                .ok_or_else(|| "KMS Encrypt returned no CiphertextBlob".to_string())
+        })?
+    }
+
+    /// KMS `Decrypt` with the entry's key id and context: the data key.
+    pub fn decrypt(&self, key: &KmsKey, blob: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, String> {
+        let region = key.region()?;
+        block_on(async {
+            let client = client(key, region).await?;
+            let mut req = client
+                .decrypt()
+                .key_id(&key.arn)
+                .ciphertext_blob(Blob::new(blob));
+            for (k, v) in &key.context {
+                req = req.encryption_context(k, v);
+            }
+            let out = req.send().await.map_err(|e| sdk_error("Decrypt", e))?;
+            out.plaintext
+                .map(|p| Zeroizing::new(p.into_inner()))
+                .ok_or_else(|| "KMS Decrypt returned no Plaintext".to_string())
+        })?
+    }
+}
+
+/// A KMS client for `key`: region from the ARN, `aws_profile` when set, the role assumed first.
+async fn client(key: &KmsKey, region: String) -> Result<aws_sdk_kms::Client, String> {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .http_client(http)
+        .timeout_config(timeouts);
+    if !key.aws_profile.is_empty() {
+        loader = loader.profile_name(&key.aws_profile);
+    }
+    let conf = loader.load().await;
+    let mut builder = aws_sdk_kms::config::Builder::from(&conf);
+    if !key.role.is_empty() {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(&key.role)
+            .session_name(session_name())
+            .configure(&conf)
+            .build()
+            .await;
+        builder = builder.credentials_provider(provider);
+    }
+    Ok(aws_sdk_kms::Client::from_conf(builder.build()))
+}
+
+/// `sops@<hostname>` with the characters STS refuses removed, at most 64 characters (sops'
+/// `stsSessionName`).
+fn session_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let clean: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(*c))
+        .collect();
+    let mut name = format!("sops@{clean}");
+    name.truncate(64);
+    name
+}
+
+/// One line for an SDK failure; a missing credential source names the chain that was tried.
+fn sdk_error<E, R>(op: &str, e: aws_sdk_kms::error::SdkError<E, R>) -> String
+where
+    E: std::error::Error + aws_sdk_kms::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_kms::error::SdkError;
+    let text = aws_sdk_kms::error::DisplayErrorContext(&e)
+        .to_string()
+        .replace('\n', " ");
+    match &e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) if text.contains("credential") => {
+            format!("KMS {op}: no AWS credentials (tried {CHAIN}): {text}")
+        }
+        _ if text.contains("no providers in chain provided credentials")
+            || text.contains("failed to load credentials") =>
+        {
+            format!("KMS {op}: no AWS credentials (tried {CHAIN}): {text}")
+        }
+        SdkError::ServiceError(s) => {
+            let msg = aws_sdk_kms::error::ProvideErrorMetadata::message(s.err())
+                .unwrap_or_default()
+                .to_string();
+            let code = aws_sdk_kms::error::ProvideErrorMetadata::code(s.err())
+                .unwrap_or("error")
+                .to_string();
+            if msg.is_empty() {
+                format!("KMS {op}: {code}")
+            } else {
+                format!("KMS {op}: {code}: {msg}")
+            }
+        }
+        _ => format!("KMS {op}: {text}"),
+    }
+}

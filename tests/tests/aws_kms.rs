@@ -1,0 +1,337 @@
+//! AWS KMS keys (`kms`) against local-kms on loopback, seeded with the fixed test key of
+//! `tests/fixtures/kms/local-kms-seed.yaml` and started by each test: the vectors real sops made once
+//! open with a fresh server; files sops seals open with us byte for byte and ours with sops 3.13.2 and
+//! 3.11; the metadata (`aws_profile: ""`, `context` +2, dotenv flattening) is laid out like sops'; an
+//! age+kms file opens with the KMS endpoint dead and no connection; bad inputs fail on one line.
+
+use std::path::{Path, PathBuf};
+
+use e2e_tests::servers::{kms_alias_arn, kms_key_arn, metadata_shape, AcceptCounter, LocalKms};
+use e2e_tests::{age_recipient, need, vectors_dir_checked, workspace_bin, workspace_root, Sops};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    ours: PathBuf,
+    sops: Vec<(String, PathBuf)>,
+    age_key: PathBuf,
+    kms: LocalKms,
+}
+
+fn fixtures() -> PathBuf {
+    workspace_root().join("tests/fixtures/kms")
+}
+
+fn setup() -> Option<Env> {
+    let peers = need(&["local-kms", "sops", "sops-3.11"])?;
+    let kms = LocalKms::start(&peers[0]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    for f in ["secret.yaml", "app.env"] {
+        std::fs::copy(fixtures().join(f), dir.join(f)).unwrap();
+    }
+    Some(Env {
+        _tmp: tmp,
+        dir,
+        ours: workspace_bin("kubectl-sops"),
+        sops: vec![
+            ("sops 3.13.2".into(), peers[1].clone()),
+            ("sops 3.11.0".into(), peers[2].clone()),
+        ],
+        age_key: vectors_dir_checked().join("keys/gen_age_a.txt"),
+        kms,
+    })
+}
+
+impl Env {
+    /// `bin` with static test credentials and KMS at local-kms; IMDS pointed at nothing.
+    fn run(&self, bin: &Path) -> Sops {
+        Sops::new(bin, &self.dir)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_ENDPOINT_URL_KMS", self.kms.endpoint())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        std::fs::write(self.dir.join(name), bytes).unwrap();
+        self.path(name)
+    }
+
+    fn plain(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap()
+    }
+}
+
+fn type_flags(name: &str) -> Vec<String> {
+    if name.ends_with(".env") {
+        vec!["--input-type".into(), "dotenv".into()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The committed vectors (made once by real sops against a seeded server) open with a fresh one.
+#[test]
+fn committed_vectors_open_with_a_fresh_seeded_server() {
+    let Some(env) = setup() else { return };
+    for (vector, plain) in [
+        ("kms-key.enc.yaml", "secret.yaml"),
+        ("kms-alias.enc.yaml", "secret.yaml"),
+        ("kms-context.enc.yaml", "secret.yaml"),
+        ("kms-context-3.11.enc.yaml", "secret.yaml"),
+        ("kms-context.enc.env", "app.env"),
+        ("kms-age.enc.yaml", "secret.yaml"),
+    ] {
+        let mut args = vec!["unseal".to_string()];
+        args.extend(type_flags(vector));
+        args.push(fixtures().join(vector).display().to_string());
+        let out = env.run(&env.ours).ok(&args);
+        assert_eq!(String::from_utf8_lossy(&out), env.plain(plain), "{vector}");
+    }
+}
+
+/// Sealed now by both sops versions (key ARN, alias ARN, context; YAML and dotenv): we unseal them.
+#[test]
+fn we_unseal_what_sops_sealed_with_kms() {
+    let Some(env) = setup() else { return };
+    let key = kms_key_arn();
+    let alias = kms_alias_arn();
+    let modes: [(&str, Vec<&str>); 3] = [
+        ("key", vec!["--kms", &key]),
+        ("alias", vec!["--kms", &alias]),
+        (
+            "context",
+            vec!["--kms", &key, "--encryption-context", "app:demo,env:test"],
+        ),
+    ];
+    for name in ["secret.yaml", "app.env"] {
+        for (mode, flags) in &modes {
+            for (sops_name, sops_bin) in &env.sops {
+                let mut args: Vec<String> = vec!["encrypt".into()];
+                args.extend(flags.iter().map(|s| s.to_string()));
+                args.extend(type_flags(name));
+                args.push(env.path(name));
+                let enc = env.run(sops_bin).ok(&args);
+                let enc = env.write(&format!("{mode}-{name}"), &enc);
+                let mut uargs = vec!["unseal".to_string()];
+                uargs.extend(type_flags(name));
+                uargs.push(enc);
+                let out = env.run(&env.ours).ok(&uargs);
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    env.plain(name),
+                    "{sops_name} {mode} {name}"
+                );
+            }
+        }
+    }
+}
+
+/// Sealed by us from `.sops.yaml` (a flat `kms` rule and a key group with a context), opened by both
+/// sops versions; the metadata lines equal those of sops 3.13.2 sealing the same input.
+#[test]
+fn sops_opens_what_we_seal_with_kms_laid_out_alike() {
+    let Some(env) = setup() else { return };
+    let key = kms_key_arn();
+    for (rule, what) in [
+        (format!("kms: {key}"), "flat kms"),
+        (
+            format!("key_groups:\n      - kms:\n          - arn: {key}\n            context:\n              app: demo\n              env: test\n"),
+            "key group with context",
+        ),
+    ] {
+        std::fs::write(
+            env.dir.join(".sops.yaml"),
+            format!("creation_rules:\n  - unencrypted_suffix: _unencrypted\n    {rule}\n"),
+        )
+        .unwrap();
+        for name in ["secret.yaml", "app.env"] {
+            let mut args = vec!["seal".to_string()];
+            args.extend(type_flags(name));
+            args.push(env.path(name));
+            let sealed = env.run(&env.ours).ok(&args);
+            let text = String::from_utf8_lossy(&sealed).into_owned();
+            let enc = env.write(&format!("ours-{name}"), &sealed);
+            for (sops_name, sops_bin) in &env.sops {
+                let mut dargs = vec!["decrypt".to_string()];
+                dargs.extend(type_flags(name));
+                dargs.push(enc.clone());
+                let (code, out, err) = env.run(sops_bin).run(&dargs);
+                assert_eq!(code, 0, "{sops_name} cannot open our {name} ({what}): {err}");
+                assert_eq!(String::from_utf8_lossy(&out), env.plain(name));
+            }
+            let mut sargs = vec!["encrypt".to_string()];
+            sargs.extend(type_flags(name));
+            sargs.push(env.path(name));
+            let theirs = env.run(&env.sops[0].1).ok(&sargs);
+            assert_eq!(
+                metadata_shape(&text),
+                metadata_shape(&String::from_utf8_lossy(&theirs)),
+                "{name} ({what}): laid out unlike sops 3.13.2"
+            );
+            if name == "secret.yaml" {
+                assert!(text.contains("          aws_profile: \"\"\n"), "{text}");
+                if what.contains("context") {
+                    assert!(
+                        text.contains("          context:\n            app: demo\n            env: test\n"),
+                        "{text}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// An age + kms file with the KMS endpoint (and instance metadata) on a listener that counts: the
+/// age identity opens it and no connection is attempted. Without the age key the same file fails
+/// with 128, having tried KMS.
+#[test]
+fn age_and_kms_file_opens_with_kms_down_and_no_connection() {
+    let Some(env) = setup() else { return };
+    let a = age_recipient(&env.age_key);
+    let sealed = env.run(&env.sops[0].1).ok([
+        "encrypt",
+        "--kms",
+        &kms_key_arn(),
+        "--age",
+        &a,
+        &env.path("secret.yaml"),
+    ]);
+    let enc = env.write("mixed.yaml", &sealed);
+    let counter = AcceptCounter::start();
+    let dead = format!("http://127.0.0.1:{}", counter.port);
+    let run = || {
+        Sops::new(&env.ours, &env.dir)
+            .env("AWS_ENDPOINT_URL_KMS", &dead)
+            .env("AWS_ENDPOINT_URL", &dead)
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &dead)
+            .env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("{dead}/creds"),
+            )
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+    };
+    let out = run().age_key_file(&env.age_key).ok(["unseal", &enc]);
+    assert_eq!(String::from_utf8_lossy(&out), env.plain("secret.yaml"));
+    assert_eq!(counter.count(), 0, "a connection was attempted");
+    let (code, _, err) = run().run(["unseal", &enc]);
+    assert_eq!(code, 128, "{err}");
+    assert!(
+        err.contains("mixed.yaml") && err.contains(&kms_key_arn()),
+        "{err}"
+    );
+    assert!(
+        counter.count() >= 1,
+        "KMS was not tried without the age key"
+    );
+}
+
+/// Context changed in the file, server down, no credentials at all: one line, exit 128, no secret.
+#[test]
+fn bad_inputs_fail_on_one_line() {
+    let Some(mut env) = setup() else { return };
+    let sealed = env.run(&env.sops[0].1).ok([
+        "encrypt",
+        "--kms",
+        &kms_key_arn(),
+        "--encryption-context",
+        "app:demo",
+        &env.path("secret.yaml"),
+    ]);
+    let enc = env.write("ctx.yaml", &sealed);
+    let check = |(code, out, err): (i32, Vec<u8>, String), reason: &str| {
+        assert_eq!(code, 128, "{err}");
+        assert!(out.is_empty());
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains("ctx.yaml") || err.contains("changed.yaml"),
+            "{err}"
+        );
+        assert!(err.contains(&kms_key_arn()), "{err}");
+        assert!(err.contains(reason), "{reason:?}: {err}");
+        assert!(!err.contains("secret-access"), "{err}");
+    };
+    // the context was changed: KMS refuses the ciphertext
+    let changed = env.write(
+        "changed.yaml",
+        String::from_utf8_lossy(&sealed)
+            .replace("app: demo", "app: other")
+            .as_bytes(),
+    );
+    check(
+        env.run(&env.ours).run(["unseal", &changed]),
+        "InvalidCiphertextException",
+    );
+    // no credentials anywhere: the chain is named; instance metadata points at a counting listener
+    let counter = AcceptCounter::start();
+    let started = std::time::Instant::now();
+    let out = Sops::new(&env.ours, &env.dir)
+        .env("AWS_ENDPOINT_URL_KMS", env.kms.endpoint())
+        .env(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            format!("http://127.0.0.1:{}", counter.port),
+        )
+        .run(["unseal", &enc]);
+    check(out, "no AWS credentials");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the credential chain took {:?}",
+        started.elapsed()
+    );
+    // secret key in the environment never shows up
+    let out = env
+        .run(&env.ours)
+        .env("AWS_SECRET_ACCESS_KEY", "secret-access-key-value")
+        .run(["unseal", &changed]);
+    check(out, "InvalidCiphertextException");
+    // server down
+    env.kms.stop();
+    check(env.run(&env.ours).run(["unseal", &enc]), "KMS Decrypt");
+}
+
+/// `seal --kms ARN --encryption-context k:v --aws-profile P`: the entry carries the context and the
+/// profile as sops writes them, and sops opens the file (the profile exists in ~/.aws/config).
+#[test]
+fn seal_flags_name_the_kms_key_context_and_profile() {
+    let Some(env) = setup() else { return };
+    std::fs::create_dir_all(env.dir.join(".aws")).unwrap();
+    std::fs::write(
+        env.dir.join(".aws/credentials"),
+        "[bench]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    let sealed = env.run(&env.ours).ok([
+        "seal",
+        "--kms",
+        &kms_key_arn(),
+        "--encryption-context",
+        "app:demo",
+        "--aws-profile",
+        "bench",
+        &env.path("secret.yaml"),
+    ]);
+    let text = String::from_utf8_lossy(&sealed).into_owned();
+    assert!(
+        text.contains("          aws_profile: bench\n          context:\n            app: demo\n"),
+        "{text}"
+    );
+    let enc = env.write("flags.yaml", &sealed);
+    for (sops_name, sops_bin) in &env.sops {
+        let out = env
+            .run(sops_bin)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .ok(["decrypt", &enc]);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            env.plain("secret.yaml"),
+            "{sops_name}"
+        );
+    }
+}
