@@ -16,7 +16,7 @@ use sops_engine::config::Config;
 use sops_engine::editor::{self, EditOptions};
 use sops_engine::error::exit;
 use sops_engine::file::{open, open_read_only, prepare_new, reseal, seal, seal_to_bytes, SealSpec};
-use sops_engine::keys::{KeyRing, Recipient};
+use sops_engine::keys::Recipient;
 use sops_engine::signals;
 use sops_engine::stores::{Format, Store};
 use sops_engine::tree::Branch;
@@ -25,6 +25,33 @@ use zeroize::Zeroizing;
 
 use crate::error::Failure;
 use crate::settings::Settings;
+
+/// `helm secrets encrypt --help`.
+pub const ENCRYPT_USAGE: &str = "\
+helm secrets [ OPTIONS ] encrypt [ -i ] [ --output FILE ] [ --age R,... ] [ --pgp FP,... ] <path to file>
+
+Encrypt a values file with the creation rules of the .sops.yaml found from the file's directory
+upward (or the keys given). Prints the encrypted file, or writes it in place with -i.
+";
+/// `helm secrets decrypt --help`.
+pub const DECRYPT_USAGE: &str = "\
+helm secrets [ OPTIONS ] decrypt [ -i ] [ --terraform ] [ --output FILE ] <path to file or URL>
+
+Decrypt a values file: to stdout, in place with -i, or as {\"content_base64\": ...} with --terraform.
+";
+/// `helm secrets view --help`.
+pub const VIEW_USAGE: &str = "\
+helm secrets [ OPTIONS ] view <path to file or URL>
+
+Print the decrypted values file.
+";
+/// `helm secrets edit --help`.
+pub const EDIT_USAGE: &str = "\
+helm secrets [ OPTIONS ] edit <path to file>
+
+Edit the decrypted values file in $EDITOR (plaintext only on a private tmpfs dir); a new file is
+encrypted with the creation rule of the .sops.yaml found from its directory upward.
+";
 
 /// Editor variables for `edit`, first set wins (as `sops edit`).
 const EDITOR_VARS: &[&str] = &["SOPS_EDITOR", "EDITOR", "VISUAL"];
@@ -38,6 +65,7 @@ struct Opts {
     age: Vec<String>,
     pgp: Vec<String>,
     allow_disk_temp: bool,
+    terraform: bool,
 }
 
 fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> {
@@ -65,6 +93,7 @@ fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> 
             "--age" if known("--age") => o.age.extend(split_list(&value(flag)?)),
             "--pgp" if known("--pgp") => o.pgp.extend(split_list(&value(flag)?)),
             "--allow-disk-temp" if known("--allow-disk-temp") => o.allow_disk_temp = true,
+            "--terraform" if known("--terraform") => o.terraform = true,
             f if f.starts_with('-') && f != "-" => {
                 return Err(usage(format!("unknown option {f}")))
             }
@@ -93,30 +122,59 @@ fn split_list(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// `SOPS_CONFIG`, else `.sops.yaml` from the working directory upward.
-fn load_config() -> Result<Option<Config>, Failure> {
-    let explicit = std::env::var_os("SOPS_CONFIG")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
+/// `--backend-args --config`, else `SOPS_CONFIG`, else `.sops.yaml` from the directory of `file`
+/// upward (helm-secrets runs sops there), else from the working directory upward.
+fn load_config(file: &str, s: &Settings) -> Result<Option<Config>, Failure> {
+    let explicit = s.sops_args.config.clone().or_else(|| {
+        std::env::var_os("SOPS_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let explicit = explicit.or_else(|| {
+        if crate::remote::is_remote(file) {
+            return None;
+        }
+        let abs = std::path::absolute(file).ok()?;
+        sops_engine::config::find_config(abs.parent()?)
+    });
     sops_engine::config::load_config(explicit.as_deref()).map_err(|e| Failure {
         code: e.exit_code(),
         message: e.to_string(),
     })
 }
 
-fn store(file: &str, config: Option<&Config>) -> Box<dyn Store> {
-    sops_engine::config::store_with(Format::from_path(file), config)
+/// The store for `file`: `--backend-args --input-type`, else by extension or content
+/// ([`crate::decrypt::sniff_format`]).
+fn store(file: &str, bytes: &[u8], config: Option<&Config>, s: &Settings) -> Box<dyn Store> {
+    let format = s
+        .sops_args
+        .input_type
+        .unwrap_or_else(|| crate::decrypt::sniff_format(crate::input::format_name(file), bytes));
+    sops_engine::config::store_with(format, config)
 }
 
-fn read(file: &str) -> Result<Vec<u8>, Failure> {
-    std::fs::read(file).map_err(|e| Failure {
-        code: if e.kind() == std::io::ErrorKind::NotFound {
-            crate::NO_FILE_SPECIFIED
-        } else {
-            exit::COULD_NOT_READ_INPUT
-        },
-        message: format!("{file}: {e}"),
-    })
+/// The store a new plaintext file is read and encrypted with (YAML for unknown extensions).
+fn plain_store(file: &str, config: Option<&Config>, s: &Settings) -> Box<dyn Store> {
+    let lower = file.to_ascii_lowercase();
+    let known = [".yaml", ".yml", ".json", ".env", ".ini"]
+        .iter()
+        .any(|e| lower.ends_with(e));
+    let format = s.sops_args.input_type.unwrap_or(if known {
+        Format::from_path(file)
+    } else {
+        Format::Yaml
+    });
+    sops_engine::config::store_with(format, config)
+}
+
+/// The bytes of a local file or URL; a missing one in helm-secrets' words.
+fn read(file: &str, s: &Settings) -> Result<Vec<u8>, Failure> {
+    crate::input::load(file, &crate::remote::Tls::default(), s).map_err(|e| e.into_failure())
+}
+
+/// The key ring, with `HELM_SECRETS_LOAD_GPG_KEYS` imported (kept alive with the GnuPG home).
+fn keys(s: &Settings) -> Result<crate::keys::Keys, Failure> {
+    crate::keys::for_import(&crate::source::KeyImport::None, s)
 }
 
 /// Writes to stdout, or to `target` through the shared atomic writer.
@@ -186,12 +244,12 @@ fn seal_spec(o: &Opts, config: Option<&Config>, file: &str) -> Result<SealSpec, 
 }
 
 /// `encrypt`.
-pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
+pub fn encrypt(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("encrypt", args, &["-i", "--output", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let config = load_config()?;
-    let st = store(file, config.as_ref());
-    let input = read(file)?;
+    let config = load_config(file, s)?;
+    let st = plain_store(file, config.as_ref(), s);
+    let input = read(file, s)?;
     let docs = st
         .load_plain(&input)
         .map_err(|e| Failure::engine(file, e))?;
@@ -200,7 +258,8 @@ pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
         return Err(Failure::engine(file, SopsError::AlreadyEncrypted));
     }
     let spec = seal_spec(&o, config.as_ref(), file)?;
-    let keys = KeyRing::default();
+    let keyring = keys(s)?;
+    let keys = &keyring.ring;
     let target = if o.in_place {
         Some(file)
     } else {
@@ -210,33 +269,54 @@ pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
     let previous = match o.output.as_deref() {
         Some(t) if Path::new(t).is_file() => {
             let bytes = std::fs::read(t).unwrap_or_default();
-            open(&bytes, store(t, config.as_ref()).as_ref(), &keys, false).ok()
+            open(
+                &bytes,
+                store(t, &bytes, config.as_ref(), s).as_ref(),
+                keys,
+                false,
+            )
+            .ok()
         }
         _ => None,
     };
-    let bytes = seal_to_bytes(docs, &spec, &keys, previous, st.as_ref())
+    let bytes = seal_to_bytes(docs, &spec, keys, previous, st.as_ref())
         .map_err(|e| Failure::engine(file, e))?;
     write(&bytes, target, sops_engine::output::default_mode())
 }
 
-fn decrypted(file: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let config = load_config()?;
-    let st = store(file, config.as_ref());
-    let input = read(file)?;
-    let opened = open_read_only(&input, st.as_ref(), &KeyRing::default(), false)
-        .map_err(|e| Failure::engine(file, e))?;
+fn decrypted(file: &str, s: &Settings) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let config = load_config(file, s)?;
+    let input = read(file, s)?;
+    let st = store(file, &input, config.as_ref(), s);
+    let shown = crate::input::shown(file);
+    let keyring = keys(s)?;
+    let opened = open_read_only(&input, st.as_ref(), &keyring.ring, s.sops_args.ignore_mac)
+        .map_err(|e| match e {
+            SopsError::MetadataNotFound => Failure {
+                code: e.exit_code(),
+                message: format!("File is not encrypted: {shown}"),
+            },
+            e => Failure::engine(&shown, e),
+        })?;
     drop(input);
-    Ok(Zeroizing::new(
-        st.emit_plain(&opened.docs)
-            .map_err(|e| Failure::engine(file, e))?,
-    ))
+    let out = match s.sops_args.output_type {
+        Some(f) => sops_engine::config::store_with(f, config.as_ref()).emit_plain(&opened.docs),
+        None => st.emit_plain(&opened.docs),
+    };
+    Ok(Zeroizing::new(out.map_err(|e| Failure::engine(&shown, e))?))
 }
 
 /// `decrypt`.
-pub fn decrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
-    let o = parse("decrypt", args, &["-i", "--output"])?;
+pub fn decrypt(args: &[String], s: &Settings) -> Result<(), Failure> {
+    let o = parse("decrypt", args, &["-i", "--output", "--terraform"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let plain = decrypted(file)?;
+    let plain = decrypted(file, s)?;
+    if o.terraform {
+        use base64::Engine;
+        let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&plain[..]));
+        let json = Zeroizing::new(format!("{{\"content_base64\":\"{}\"}}", b64.as_str()));
+        return write(json.as_bytes(), None, 0o600);
+    }
     let target = if o.in_place {
         Some(file)
     } else {
@@ -246,31 +326,36 @@ pub fn decrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
 }
 
 /// `view`.
-pub fn view(args: &[String], _s: &Settings) -> Result<(), Failure> {
+pub fn view(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("view", args, &[])?;
-    let plain = decrypted(o.file.as_deref().unwrap_or_default())?;
+    let plain = decrypted(o.file.as_deref().unwrap_or_default(), s)?;
     write(&plain, None, 0o600)
 }
 
 /// `edit`.
-pub fn edit(args: &[String], _s: &Settings) -> Result<(), Failure> {
+pub fn edit(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("edit", args, &["--allow-disk-temp", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let config = load_config()?;
-    let st = store(file, config.as_ref());
-    let keys = KeyRing::default();
-    let (existing, plaintext) = if Path::new(file).exists() {
-        let input = read(file)?;
-        let mut opened =
-            open(&input, st.as_ref(), &keys, false).map_err(|e| Failure::engine(file, e))?;
+    let config = load_config(file, s)?;
+    let keyring = keys(s)?;
+    let keys = &keyring.ring;
+    let (st, existing, plaintext) = if Path::new(file).exists() {
+        let input = read(file, s)?;
+        let st = store(file, &input, config.as_ref(), s);
+        let mut opened = open(&input, st.as_ref(), keys, s.sops_args.ignore_mac)
+            .map_err(|e| Failure::engine(file, e))?;
         let docs = std::mem::take(&mut opened.docs);
         let text = st.emit_plain(&docs).map_err(|e| Failure::engine(file, e))?;
-        (Existing::File(opened), Zeroizing::new(text))
+        (st, Existing::File(opened), Zeroizing::new(text))
     } else {
         // wrap the data key first, so an unusable key fails before anything is typed
         let spec = seal_spec(&o, config.as_ref(), file)?;
-        let prepared = prepare_new(&spec, &keys).map_err(|e| Failure::engine(file, e))?;
-        (Existing::New(prepared, spec), Zeroizing::new(Vec::new()))
+        let prepared = prepare_new(&spec, keys).map_err(|e| Failure::engine(file, e))?;
+        (
+            plain_store(file, config.as_ref(), s),
+            Existing::New(prepared, spec),
+            Zeroizing::new(Vec::new()),
+        )
     };
     let parse_docs = |bytes: &[u8]| -> Result<Vec<Branch>, SopsError> {
         let docs = st.load_plain(bytes)?;
@@ -294,7 +379,7 @@ pub fn edit(args: &[String], _s: &Settings) -> Result<(), Failure> {
     let docs = edited.map_err(edit_failure)?;
     let sealed = match existing {
         Existing::File(opened) => reseal(opened, docs),
-        Existing::New(prepared, spec) => seal(docs, &spec, &keys, Some(prepared)),
+        Existing::New(prepared, spec) => seal(docs, &spec, keys, Some(prepared)),
     }
     .and_then(|(docs, md)| st.emit_encrypted(&docs, &md))
     .map_err(|e| Failure::engine(file, e))?;

@@ -63,6 +63,8 @@ pub struct Source {
     pub import: KeyImport,
     /// A missing file yields empty output.
     pub ignore_missing: bool,
+    /// A `sops!`/`noop!` prefix.
+    pub backend: Option<crate::backend::Backend>,
 }
 
 /// The schemes this plugin serves (helm's `downloaders[].protocols`).
@@ -85,13 +87,6 @@ pub fn parse(url: &str) -> Result<Source, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("{url}: not a secrets:// URL"))?;
-    if scheme == "secrets" {
-        return Ok(Source {
-            file: non_empty_file(url, rest)?,
-            import: KeyImport::None,
-            ignore_missing: false,
-        });
-    }
     if !SCHEMES.contains(&scheme) {
         return Err(format!(
             "{url}: unknown protocol {scheme:?} (this plugin serves {})",
@@ -102,6 +97,15 @@ pub fn parse(url: &str) -> Result<Source, String> {
         Some(r) => (true, r),
         None => (false, rest),
     };
+    let (backend, rest) = crate::backend::split_prefix(rest).map_err(|e| format!("{url}: {e}"))?;
+    if scheme == "secrets" {
+        return Ok(Source {
+            file: non_empty_file(url, rest)?,
+            import: KeyImport::None,
+            ignore_missing,
+            backend,
+        });
+    }
     let (key, file) = rest.split_once('?').ok_or_else(|| {
         format!("{url}: expected {scheme}://KEY?FILE (a `?` between the key location and the values file)")
     })?;
@@ -119,6 +123,7 @@ pub fn parse(url: &str) -> Result<Source, String> {
         file,
         import,
         ignore_missing,
+        backend,
     })
 }
 
@@ -162,6 +167,9 @@ mod tests {
         assert_eq!(s.import, KeyImport::None);
         assert_eq!(parse("secrets:///abs/v.yaml").unwrap().file, "/abs/v.yaml");
         assert_eq!(parse("secrets://a?b.yaml").unwrap().file, "a?b.yaml");
+        let s = parse("secrets://?noop!v.yaml").unwrap();
+        assert!(s.ignore_missing && s.backend == Some(crate::backend::Backend::Noop));
+        assert_eq!(s.file, "v.yaml");
         assert!(parse("secrets://").is_err());
         assert!(parse("other://x").unwrap_err().contains("unknown protocol"));
         assert!(parse("values.yaml").is_err());
