@@ -60,7 +60,8 @@ impl Tls {
 
 /// True for `scheme://…` with a scheme other than a `secrets` one: content to fetch.
 pub fn is_remote(name: &str) -> bool {
-    scheme(name).is_some_and(|s| !crate::source::SCHEMES.contains(&s))
+    scheme(name)
+        .is_some_and(|s| !crate::source::SCHEMES.contains(&s) && s != crate::source::LITERAL)
 }
 
 /// The URL scheme of `name` (`[a-z][a-z0-9+.-]*` before `://`), if it has one.

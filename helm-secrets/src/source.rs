@@ -76,10 +76,18 @@ pub const SCHEMES: &[&str] = &[
     "secrets+gpg-import-kubernetes",
 ];
 
+/// helm-secrets' `secrets+literal://` (a value inline in the URL): refused.
+pub const LITERAL: &str = "secrets+literal";
+
+/// The one-line refusal of `secrets+literal://`.
+pub fn literal_refusal() -> String {
+    format!("{LITERAL}:// is not supported by this plugin: put the value into an encrypted values file and pass it with -f secrets://FILE (or --set-file)")
+}
+
 /// True when `arg` starts with one of [`SCHEMES`] and `://`.
 pub fn is_secrets_url(arg: &str) -> bool {
     arg.split_once("://")
-        .is_some_and(|(scheme, _)| SCHEMES.contains(&scheme))
+        .is_some_and(|(scheme, _)| SCHEMES.contains(&scheme) || scheme == LITERAL)
 }
 
 /// Parses a downloader URL. Errors are one line and never contain file content.
@@ -87,6 +95,9 @@ pub fn parse(url: &str) -> Result<Source, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("{url}: not a secrets:// URL"))?;
+    if scheme == LITERAL {
+        return Err(literal_refusal());
+    }
     if !SCHEMES.contains(&scheme) {
         return Err(format!(
             "{url}: unknown protocol {scheme:?} (this plugin serves {})",
