@@ -80,7 +80,9 @@ fn upgrade_install_with_remote_encrypted_values() {
     }
     // helm-diff through the wrapper: the encrypted value changed remotely shows as a masked change
     if let Some(d) = need(&["helm-diff"]) {
-        let plugin = d[0].parent().unwrap().parent().unwrap().to_path_buf();
+        // $ROOT/bin/helm-diff links to <plugin dir>/bin/diff
+        let diff = std::fs::canonicalize(&d[0]).unwrap();
+        let plugin = diff.parent().unwrap().parent().unwrap().to_path_buf();
         for (helm, rel) in [(&helm3, "remote3"), (&helm4, "remote4")] {
             let (code, _, err) =
                 s.runner(helm)
