@@ -10,15 +10,15 @@
 //! - `edit [--allow-disk-temp] FILE`: the shared editor session (plaintext only on tmpfs); unchanged
 //!   values keep their ciphertext. A new file is encrypted with the matching creation rule.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sops_engine::config::Config;
+use sops_engine::cli::io::{self, ConfigLookup};
+use sops_engine::cli::spec::{self, KeyFlags, SealRequest};
 use sops_engine::editor::{self, EditOptions};
 use sops_engine::error::exit;
 use sops_engine::file::{open, open_read_only, prepare_new, reseal, seal, seal_to_bytes, SealSpec};
-use sops_engine::keys::Recipient;
 use sops_engine::signals;
-use sops_engine::stores::{Format, Store};
+use sops_engine::stores::Store;
 use sops_engine::tree::Branch;
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
@@ -90,8 +90,8 @@ fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> 
         match flag {
             "-i" | "--in-place" if known("-i") => o.in_place = true,
             "--output" if known("--output") => o.output = Some(value(flag)?),
-            "--age" if known("--age") => o.age.extend(split_list(&value(flag)?)),
-            "--pgp" if known("--pgp") => o.pgp.extend(split_list(&value(flag)?)),
+            "--age" if known("--age") => o.age.extend(KeyFlags::split(&value(flag)?)),
+            "--pgp" if known("--pgp") => o.pgp.extend(KeyFlags::split(&value(flag)?)),
             "--allow-disk-temp" if known("--allow-disk-temp") => o.allow_disk_temp = true,
             "--terraform" if known("--terraform") => o.terraform = true,
             f if f.starts_with('-') && f != "-" => {
@@ -114,57 +114,40 @@ fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> 
     Ok(o)
 }
 
-fn split_list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
+/// The `.sops.yaml` of FILE: `--backend-args --config`, else `SOPS_CONFIG`, else searched from the
+/// file's directory upward as helm-secrets does (it runs sops there; the working directory for a URL).
+fn config(file: &str, s: &Settings) -> Result<ConfigLookup, Failure> {
+    let start = if crate::remote::is_remote(file) {
+        None
+    } else {
+        io::dir_of(Some(file))
+    };
+    ConfigLookup::find(s.sops_args.config.as_deref(), start)
 }
 
-/// `--backend-args --config`, else `SOPS_CONFIG`, else `.sops.yaml` from the directory of `file`
-/// upward (helm-secrets runs sops there), else from the working directory upward.
-fn load_config(file: &str, s: &Settings) -> Result<Option<Config>, Failure> {
-    let explicit = s.sops_args.config.clone().or_else(|| {
-        std::env::var_os("SOPS_CONFIG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
-    let explicit = explicit.or_else(|| {
-        if crate::remote::is_remote(file) {
-            return None;
-        }
-        let abs = std::path::absolute(file).ok()?;
-        sops_engine::config::find_config(abs.parent()?)
-    });
-    sops_engine::config::load_config(explicit.as_deref()).map_err(|e| Failure {
-        code: e.exit_code(),
-        message: e.to_string(),
-    })
-}
-
-/// The store for `file`: `--backend-args --input-type`, else by extension or content
-/// ([`crate::decrypt::sniff_format`]).
-fn store(file: &str, bytes: &[u8], config: Option<&Config>, s: &Settings) -> Box<dyn Store> {
+/// The store for an encrypted FILE: `--backend-args --input-type`, else by extension or content
+/// ([`crate::decrypt::sniff_format`]: `.gotpl` and the like are YAML).
+fn store(file: &str, bytes: &[u8], lookup: &ConfigLookup, s: &Settings) -> Box<dyn Store> {
     let format = s
         .sops_args
         .input_type
         .unwrap_or_else(|| crate::decrypt::sniff_format(crate::input::format_name(file), bytes));
-    sops_engine::config::store_with(format, config)
+    io::store(format, lookup.config.as_ref())
 }
 
-/// The store a new plaintext file is read and encrypted with (YAML for unknown extensions).
-fn plain_store(file: &str, config: Option<&Config>, s: &Settings) -> Box<dyn Store> {
+/// The store a plaintext FILE is read with: `--input-type`, else its extension, YAML when unknown
+/// (helm values files).
+fn plain_store(file: &str, lookup: &ConfigLookup, s: &Settings) -> Box<dyn Store> {
     let lower = file.to_ascii_lowercase();
     let known = [".yaml", ".yml", ".json", ".env", ".ini"]
         .iter()
         .any(|e| lower.ends_with(e));
     let format = s.sops_args.input_type.unwrap_or(if known {
-        Format::from_path(file)
+        io::format_of(None, Some(file))
     } else {
-        Format::Yaml
+        sops_engine::stores::Format::Yaml
     });
-    sops_engine::config::store_with(format, config)
+    io::store(format, lookup.config.as_ref())
 }
 
 /// The bytes of a local file or URL; a missing one in helm-secrets' words.
@@ -172,92 +155,53 @@ fn read(file: &str, s: &Settings) -> Result<Vec<u8>, Failure> {
     crate::input::load(file, &crate::remote::Tls::default(), s).map_err(|e| e.into_failure())
 }
 
-/// The key ring, with `HELM_SECRETS_LOAD_GPG_KEYS` imported (kept alive with the GnuPG home).
+/// The key ring with `HELM_SECRETS_LOAD_GPG_KEYS` imported (keep it alive: it owns the GnuPG home).
 fn keys(s: &Settings) -> Result<crate::keys::Keys, Failure> {
     crate::keys::for_import(&crate::source::KeyImport::None, s)
 }
 
-/// Writes to stdout, or to `target` through the shared atomic writer.
-fn write(bytes: &[u8], target: Option<&str>, new_mode: u32) -> Result<(), Failure> {
-    sops_engine::output::write_stdout_or_file(bytes, target, new_mode).map_err(|(what, e)| {
-        Failure {
-            code: exit::COULD_NOT_WRITE_OUTPUT,
-            message: format!("{what}: {e}"),
-        }
-    })
-}
-
-/// The seal spec: recipients from flags or `SOPS_AGE_RECIPIENTS`/`SOPS_PGP_FP`, else the creation
-/// rule matching `file`; the rule's encryption rule, else sops' default.
-fn seal_spec(o: &Opts, config: Option<&Config>, file: &str) -> Result<SealSpec, Failure> {
-    let env_list = |k: &str| std::env::var(k).map(|v| split_list(&v)).unwrap_or_default();
-    let age = if o.age.is_empty() {
-        env_list("SOPS_AGE_RECIPIENTS")
-    } else {
-        o.age.clone()
-    };
-    let pgp = if o.pgp.is_empty() {
-        env_list("SOPS_PGP_FP")
-    } else {
-        o.pgp.clone()
-    };
-    let flag_keys: Vec<Recipient> = age
-        .into_iter()
-        .map(Recipient::Age)
-        .chain(
-            pgp.into_iter()
-                .map(|p| Recipient::Pgp(p.replace(' ', "").to_uppercase())),
-        )
-        .collect();
-    let rule = match config {
-        Some(c) => c
-            .rule_for(Path::new(file))
-            .map_err(|e| Failure::engine(file, e))?
-            .cloned(),
-        None => None,
-    };
-    let mut spec = SealSpec::default();
-    if let Some(r) = &rule {
-        spec.groups = r.key_groups.clone();
-        spec.shamir_threshold = r.shamir_threshold;
-        spec.mac_only_encrypted = r.mac_only_encrypted;
-        spec.rule = r.rule.clone();
+/// The seal spec of FILE: keys from `--age`/`--pgp`, else `SOPS_AGE_RECIPIENTS`/`SOPS_PGP_FP`,
+/// else the creation rule matching FILE (the shared [`spec::seal_spec`]).
+fn seal_spec(
+    o: &Opts,
+    lookup: &ConfigLookup,
+    file: &str,
+    docs: &[Branch],
+) -> Result<SealSpec, Failure> {
+    let keys = KeyFlags {
+        age: o.age.clone(),
+        pgp: o.pgp.clone(),
     }
-    if !flag_keys.is_empty() {
-        spec.groups = vec![flag_keys];
-        spec.shamir_threshold = 0;
-    }
-    if spec.groups.iter().all(Vec::is_empty) {
-        let why = match &rule {
-            Some(r) if !r.unsupported_keys.is_empty() => format!(
-                "the matching .sops.yaml rule only uses {} keys, which this tool cannot use; add an age or pgp key",
-                r.unsupported_keys.join(", ")
-            ),
-            _ => "config file not found, or has no creation rules, and no keys provided through command line options (--age, --pgp, SOPS_AGE_RECIPIENTS)".into(),
-        };
-        return Err(Failure {
-            code: exit::NO_ENCRYPTION_KEY_FOUND,
-            message: format!("{file}: {why}"),
-        });
-    }
-    Ok(spec)
+    .or_env();
+    let plan = spec::seal_spec(
+        &SealRequest {
+            config: lookup.config.as_ref(),
+            origin: &lookup.origin,
+            path: Some(file),
+            name: file,
+            keys: &keys,
+            rule: None,
+        },
+        docs,
+    )?;
+    Ok(plan.spec)
 }
 
 /// `encrypt`.
 pub fn encrypt(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("encrypt", args, &["-i", "--output", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let config = load_config(file, s)?;
-    let st = plain_store(file, config.as_ref(), s);
+    let lookup = config(file, s)?;
+    let st = plain_store(file, &lookup, s);
     let input = read(file, s)?;
     let docs = st
         .load_plain(&input)
-        .map_err(|e| Failure::engine(file, e))?;
+        .map_err(|e| Failure::in_file(file, e))?;
     drop(input);
     if st.has_metadata(&docs) {
-        return Err(Failure::engine(file, SopsError::AlreadyEncrypted));
+        return Err(Failure::in_file(file, SopsError::AlreadyEncrypted));
     }
-    let spec = seal_spec(&o, config.as_ref(), file)?;
+    let spec = seal_spec(&o, &lookup, file, &docs)?;
     let keyring = keys(s)?;
     let keys = &keyring.ring;
     let target = if o.in_place {
@@ -269,41 +213,37 @@ pub fn encrypt(args: &[String], s: &Settings) -> Result<(), Failure> {
     let previous = match o.output.as_deref() {
         Some(t) if Path::new(t).is_file() => {
             let bytes = std::fs::read(t).unwrap_or_default();
-            open(
-                &bytes,
-                store(t, &bytes, config.as_ref(), s).as_ref(),
-                keys,
-                false,
-            )
-            .ok()
+            let out = store(t, &bytes, &lookup, s);
+            open(&bytes, out.as_ref(), keys, false).ok()
         }
         _ => None,
     };
     let bytes = seal_to_bytes(docs, &spec, keys, previous, st.as_ref())
-        .map_err(|e| Failure::engine(file, e))?;
-    write(&bytes, target, sops_engine::output::default_mode())
+        .map_err(|e| Failure::in_file(file, e))?;
+    io::write_output(&bytes, target)
 }
 
 fn decrypted(file: &str, s: &Settings) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let config = load_config(file, s)?;
+    let lookup = config(file, s)?;
     let input = read(file, s)?;
-    let st = store(file, &input, config.as_ref(), s);
+    let st = store(file, &input, &lookup, s);
     let shown = crate::input::shown(file);
     let keyring = keys(s)?;
     let opened = open_read_only(&input, st.as_ref(), &keyring.ring, s.sops_args.ignore_mac)
         .map_err(|e| match e {
-            SopsError::MetadataNotFound => Failure {
-                code: e.exit_code(),
-                message: format!("File is not encrypted: {shown}"),
-            },
-            e => Failure::engine(&shown, e),
+            SopsError::MetadataNotFound => {
+                Failure::with_code(e.exit_code(), format!("File is not encrypted: {shown}"))
+            }
+            e => Failure::in_file(&shown, e),
         })?;
     drop(input);
     let out = match s.sops_args.output_type {
-        Some(f) => sops_engine::config::store_with(f, config.as_ref()).emit_plain(&opened.docs),
+        Some(f) => io::store(f, lookup.config.as_ref()).emit_plain(&opened.docs),
         None => st.emit_plain(&opened.docs),
     };
-    Ok(Zeroizing::new(out.map_err(|e| Failure::engine(&shown, e))?))
+    Ok(Zeroizing::new(
+        out.map_err(|e| Failure::in_file(&shown, e))?,
+    ))
 }
 
 /// `decrypt`.
@@ -315,44 +255,46 @@ pub fn decrypt(args: &[String], s: &Settings) -> Result<(), Failure> {
         use base64::Engine;
         let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&plain[..]));
         let json = Zeroizing::new(format!("{{\"content_base64\":\"{}\"}}", b64.as_str()));
-        return write(json.as_bytes(), None, 0o600);
+        return io::write_plaintext_output(json.as_bytes(), None);
     }
     let target = if o.in_place {
         Some(file)
     } else {
         o.output.as_deref()
     };
-    write(&plain, target, 0o600)
+    io::write_plaintext_output(&plain, target)
 }
 
 /// `view`.
 pub fn view(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("view", args, &[])?;
     let plain = decrypted(o.file.as_deref().unwrap_or_default(), s)?;
-    write(&plain, None, 0o600)
+    io::write_plaintext_output(&plain, None)
 }
 
 /// `edit`.
 pub fn edit(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("edit", args, &["--allow-disk-temp", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let config = load_config(file, s)?;
+    let lookup = config(file, s)?;
     let keyring = keys(s)?;
     let keys = &keyring.ring;
     let (st, existing, plaintext) = if Path::new(file).exists() {
         let input = read(file, s)?;
-        let st = store(file, &input, config.as_ref(), s);
+        let st = store(file, &input, &lookup, s);
         let mut opened = open(&input, st.as_ref(), keys, s.sops_args.ignore_mac)
-            .map_err(|e| Failure::engine(file, e))?;
+            .map_err(|e| Failure::in_file(file, e))?;
         let docs = std::mem::take(&mut opened.docs);
-        let text = st.emit_plain(&docs).map_err(|e| Failure::engine(file, e))?;
+        let text = st
+            .emit_plain(&docs)
+            .map_err(|e| Failure::in_file(file, e))?;
         (st, Existing::File(opened), Zeroizing::new(text))
     } else {
         // wrap the data key first, so an unusable key fails before anything is typed
-        let spec = seal_spec(&o, config.as_ref(), file)?;
-        let prepared = prepare_new(&spec, keys).map_err(|e| Failure::engine(file, e))?;
+        let spec = seal_spec(&o, &lookup, file, &[])?;
+        let prepared = prepare_new(&spec, keys).map_err(|e| Failure::in_file(file, e))?;
         (
-            plain_store(file, config.as_ref(), s),
+            plain_store(file, &lookup, s),
             Existing::New(prepared, spec),
             Zeroizing::new(Vec::new()),
         )
@@ -372,19 +314,15 @@ pub fn edit(args: &[String], s: &Settings) -> Result<(), Failure> {
     };
     let edited = editor::edit_in_private_dir(file, &plaintext, &opts, parse_docs);
     drop(plaintext);
-    let edit_failure = |e: editor::EditError| Failure {
-        code: e.exit_code(),
-        message: e.to_string(),
-    };
-    let docs = edited.map_err(edit_failure)?;
+    let docs = edited?;
     let sealed = match existing {
         Existing::File(opened) => reseal(opened, docs),
         Existing::New(prepared, spec) => seal(docs, &spec, keys, Some(prepared)),
     }
     .and_then(|(docs, md)| st.emit_encrypted(&docs, &md))
-    .map_err(|e| Failure::engine(file, e))?;
-    editor::interrupted(file).map_err(edit_failure)?;
-    write(&sealed, Some(file), sops_engine::output::default_mode())?;
+    .map_err(|e| Failure::in_file(file, e))?;
+    editor::interrupted(file)?;
+    io::write_output(&sealed, Some(file))?;
     drop(guard);
     Ok(())
 }

@@ -87,14 +87,14 @@ pub fn decrypt_as(
     let opened = match open_read_only(&bytes, store.as_ref(), keys, args.ignore_mac) {
         Ok(o) => o,
         Err(SopsError::MetadataNotFound) => return Ok(Decrypted::Plain(bytes)),
-        Err(e) => return Err(Failure::engine(name, e)),
+        Err(e) => return Err(Failure::in_file(name, e)),
     };
     drop(bytes);
     let out = match args.output_type.filter(|o| *o != format) {
         Some(o) => store_for(o, &StoreSettings::default()).emit_plain(&opened.docs),
         None => store.emit_plain(&opened.docs),
     }
-    .map_err(|e| Failure::engine(name, e))?;
+    .map_err(|e| Failure::in_file(name, e))?;
     Ok(Decrypted::Secret(Zeroizing::new(out)))
 }
 

@@ -22,7 +22,7 @@ pub fn run(args: &[String], s: &Settings) -> Result<(), Failure> {
         [.., cert, key, ca, _] => Tls::from_getter_args(cert, key, ca),
         _ => Tls::default(),
     };
-    let src = source::parse(url)?;
+    let src = source::parse(url).map_err(Failure::new)?;
     let keys = crate::keys::for_import(&src.import, s)?;
     let bytes = match input::load(&src.file, &tls, s) {
         Ok(b) => b,

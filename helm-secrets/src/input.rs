@@ -45,7 +45,7 @@ pub fn load(name: &str, tls: &Tls, s: &Settings) -> Result<Vec<u8>, LoadError> {
 /// helm-secrets' words for a missing file, with sops' exit code.
 pub fn not_found(name: &str) -> Failure {
     Failure {
-        code: crate::NO_FILE_SPECIFIED,
+        code: sops_engine::error::exit::NO_FILE_SPECIFIED,
         message: format!("File does not exist: {name}"),
     }
 }

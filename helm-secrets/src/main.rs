@@ -24,9 +24,6 @@ mod wrapper;
 use error::Failure;
 use settings::Settings;
 
-/// sops' exit code for a file that does not exist (`codes.NoFileSpecified`).
-pub const NO_FILE_SPECIFIED: i32 = 100;
-
 const HELP: &str = "\
 Decrypt SOPS-encrypted values files for helm, without plaintext on disk.
 
@@ -122,10 +119,10 @@ fn run(args: Vec<String>, s: &mut Settings) -> Result<(), Failure> {
             "-q" | "--quiet" => s.quiet = true,
             "-b" | "--backend" | "-d" | "--driver" => {
                 let v = value(&mut rest)?;
-                s.backend = s.choose_backend(&v)?;
+                s.backend = s.choose_backend(&v).map_err(Failure::new)?;
             }
             "-a" | "--backend-args" => {
-                s.sops_args = backend::parse_args(&value(&mut rest)?)?;
+                s.sops_args = backend::parse_args(&value(&mut rest)?).map_err(Failure::new)?;
             }
             "--ignore-missing-values" => {
                 s.ignore_missing_values = match &attached {

@@ -50,7 +50,7 @@ fn file_ref(text: &str) -> Result<FileRef<'_>, Failure> {
         Some(r) => (true, r),
         None => (false, text),
     };
-    let (backend, path) = crate::backend::split_prefix(rest)?;
+    let (backend, path) = crate::backend::split_prefix(rest).map_err(Failure::new)?;
     Ok(FileRef {
         path,
         optional,
@@ -316,7 +316,7 @@ fn resolve_one(job: &Job, keys: &KeyRing, tls: &Tls, s: &Settings) -> Result<Out
             }
         }
         Job::Url(_) => {
-            let src = source::parse(f.path)?;
+            let src = source::parse(f.path).map_err(Failure::new)?;
             let bytes = match input::load(&src.file, tls, s) {
                 Ok(b) => b,
                 Err(LoadError::Missing(_))

@@ -5,11 +5,13 @@
 //! the tree again. Master keys (age, PGP) wrap the data key behind [`keys::KeySource`].
 
 pub mod cipher;
+pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod editor;
 pub mod error;
 pub mod file;
+pub mod gocompat;
 pub mod k8s;
 pub mod keys;
 pub mod metadata;
