@@ -103,7 +103,7 @@ pub fn fetch(url: &str, tls: &Tls) -> Result<Vec<u8>, String> {
                 .build()
                 .map_err(|e| format!("{shown}: cannot start the HTTP client: {e}"))?;
             rt.block_on(async {
-                tokio::time::timeout(TIMEOUT, fetch_http(url, tls))
+                tokio::time::timeout(TIMEOUT, fetch_http(url, tls, &Matcher::from_env()))
                     .await
                     .unwrap_or_else(|_| Err(format!("timed out after {}s", TIMEOUT.as_secs())))
             })
@@ -117,12 +117,11 @@ pub fn fetch(url: &str, tls: &Tls) -> Result<Vec<u8>, String> {
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-async fn fetch_http(url: &str, tls: &Tls) -> Result<Vec<u8>, String> {
+async fn fetch_http(url: &str, tls: &Tls, proxies: &Matcher) -> Result<Vec<u8>, String> {
     let mut uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
-    let proxies = Matcher::from_env();
     let mut tls_config = None;
     for _ in 0..=MAX_REDIRECTS {
-        let resp = request(&uri, &proxies, tls, &mut tls_config).await?;
+        let resp = request(&uri, proxies, tls, &mut tls_config).await?;
         let status = resp.status();
         if status.is_redirection() && status != http::StatusCode::NOT_MODIFIED {
             let to = resp
@@ -488,6 +487,64 @@ mod tests {
         assert_eq!(join(&base, "c.yaml").unwrap(), "http://u:p@h:8/a/c.yaml");
         assert_eq!(join(&base, "https://o/x").unwrap(), "https://o/x");
         assert_eq!(join(&base, "//o/x").unwrap(), "http://o/x");
+    }
+
+    /// A plain-http proxy on loopback: the request goes to it in absolute form with the proxy's
+    /// credentials; the destination host is never resolved here.
+    #[test]
+    fn plain_http_through_a_proxy() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut l = String::new();
+                r.read_line(&mut l).unwrap();
+                if l == "\r\n" || l.is_empty() {
+                    break;
+                }
+                head.push(l.trim_end().to_string());
+            }
+            let mut c = conn;
+            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\na: 1\n")
+                .unwrap();
+            head
+        });
+        let proxies = Matcher::builder()
+            .http(format!("http://pu:pp@127.0.0.1:{port}"))
+            .build();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let got = rt
+            .block_on(fetch_http(
+                "http://values.example/v.yaml",
+                &Tls::default(),
+                &proxies,
+            ))
+            .unwrap();
+        assert_eq!(got, b"a: 1\n");
+        let head = seen.join().unwrap();
+        assert_eq!(
+            head[0], "GET http://values.example/v.yaml HTTP/1.1",
+            "{head:?}"
+        );
+        assert!(
+            head.iter()
+                .any(|h| h.eq_ignore_ascii_case("proxy-authorization: Basic cHU6cHA=")),
+            "{head:?}"
+        );
+        // loopback destinations never go through the proxy
+        let refused = rt.block_on(fetch_http(
+            "http://127.0.0.1:1/x",
+            &Tls::default(),
+            &proxies,
+        ));
+        assert!(refused.unwrap_err().starts_with("cannot connect"));
     }
 
     #[test]

@@ -118,6 +118,7 @@ impl Remote {
         let (code, out, err) = self.run(helm, args);
         assert_eq!(code, 0, "{} {args:?} exited {code}: {err}", helm.display());
         assert!(!err.contains("GUARD"), "{err}");
+        assert!(!err.contains(AUTH_PASSWORD), "credentials printed: {err}");
         String::from_utf8(out).unwrap()
     }
 
@@ -147,7 +148,7 @@ fn chmod_x(p: &Path) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn check(r: &Remote, helm: &Path) {
+fn check(r: &Remote, helm: &Path, sops: &Path) {
     let s = &r.s;
     r.ok(
         helm,
@@ -278,6 +279,17 @@ fn check(r: &Remote, helm: &Path) {
         expected
     );
 
+    // helm secrets decrypt URL prints what real sops decrypts
+    let real = s.runner(sops).ok(["decrypt", "sops.enc.yaml"]);
+    assert_eq!(
+        r.ok(helm, &["secrets", "decrypt", &enc]).as_bytes(),
+        real.as_slice()
+    );
+    assert_eq!(
+        r.ok(helm, &["secrets", "view", &auth]).as_bytes(),
+        real.as_slice()
+    );
+
     // bad remote input: one line naming the URL, helm not run
     let wrong = auth.replace(AUTH_PASSWORD, "nope");
     let redacted = r.server.url("auth/enc.yaml").replace("://", "://***@");
@@ -363,7 +375,7 @@ fn helm3_remote_values_never_reach_helm_encrypted() {
     let (helm3, sops) = (v[0].clone(), v[1].clone());
     let r = Remote::new(&sops);
     r.s.install(&helm3, Install::Root);
-    check(&r, &helm3);
+    check(&r, &helm3, &sops);
 }
 
 #[test]
@@ -374,7 +386,7 @@ fn helm4_remote_values_never_reach_helm_encrypted() {
     let (helm4, sops) = (v[0].clone(), v[1].clone());
     let r = Remote::new(&sops);
     r.s.install(&helm4, Install::Helm4Dirs);
-    check(&r, &helm4);
+    check(&r, &helm4, &sops);
     // each remote file is fetched once per run
     assert!(r.server.hits("enc.yaml") > 0);
 }
