@@ -12,11 +12,12 @@
 
 use std::path::Path;
 
+use sops_engine::cli::edit::{self as cli_edit, EditBase};
 use sops_engine::cli::io::{self, ConfigLookup};
 use sops_engine::cli::spec::{self, KeyFlags, SealRequest};
 use sops_engine::editor::{self, EditOptions};
 use sops_engine::error::exit;
-use sops_engine::file::{open, open_read_only, prepare_new, reseal, seal, seal_to_bytes, SealSpec};
+use sops_engine::file::{open, open_read_only, seal_to_bytes, SealSpec};
 use sops_engine::signals;
 use sops_engine::stores::Store;
 use sops_engine::tree::Branch;
@@ -108,9 +109,7 @@ fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> 
     if o.file.is_none() {
         return Err(usage("no file given".into()));
     }
-    if o.in_place && o.output.is_some() {
-        return Err(usage("-i and --output cannot be used together".into()));
-    }
+    io::check_output_flags(o.in_place, o.output.as_deref(), o.file.as_deref())?;
     Ok(o)
 }
 
@@ -277,28 +276,28 @@ pub fn edit(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("edit", args, &["--allow-disk-temp", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
     let lookup = config(file, s)?;
+    let st = match std::fs::read(file) {
+        Ok(bytes) => store(file, &bytes, &lookup, s),
+        Err(_) => plain_store(file, &lookup, s),
+    };
     let keyring = keys(s)?;
     let keys = &keyring.ring;
-    let (st, existing, plaintext) = if Path::new(file).exists() {
-        let input = read(file, s)?;
-        let st = store(file, &input, &lookup, s);
-        let mut opened = open(&input, st.as_ref(), keys, s.sops_args.ignore_mac)
-            .map_err(|e| Failure::in_file(file, e))?;
-        let docs = std::mem::take(&mut opened.docs);
-        let text = st
-            .emit_plain(&docs)
-            .map_err(|e| Failure::in_file(file, e))?;
-        (st, Existing::File(opened), Zeroizing::new(text))
+    let spec_for = |docs: &[Branch]| seal_spec(&o, &lookup, file, docs);
+    let (base, docs) = cli_edit::begin(
+        file,
+        st.as_ref(),
+        keys,
+        s.sops_args.ignore_mac,
+        || Ok(Vec::new()),
+        spec_for,
+    )?;
+    let plaintext = Zeroizing::new(if matches!(base, EditBase::New(_)) {
+        Vec::new()
     } else {
-        // wrap the data key first, so an unusable key fails before anything is typed
-        let spec = seal_spec(&o, &lookup, file, &[])?;
-        let prepared = prepare_new(&spec, keys).map_err(|e| Failure::in_file(file, e))?;
-        (
-            plain_store(file, &lookup, s),
-            Existing::New(prepared, spec),
-            Zeroizing::new(Vec::new()),
-        )
-    };
+        st.emit_plain(&docs)
+            .map_err(|e| Failure::in_file(file, e))?
+    });
+    drop(docs);
     let parse_docs = |bytes: &[u8]| -> Result<Vec<Branch>, SopsError> {
         let docs = st.load_plain(bytes)?;
         if st.has_metadata(&docs) {
@@ -315,22 +314,9 @@ pub fn edit(args: &[String], s: &Settings) -> Result<(), Failure> {
     let edited = editor::edit_in_private_dir(file, &plaintext, &opts, parse_docs);
     drop(plaintext);
     let docs = edited?;
-    let sealed = match existing {
-        Existing::File(opened) => reseal(opened, docs),
-        Existing::New(prepared, spec) => seal(docs, &spec, keys, Some(prepared)),
-    }
-    .and_then(|(docs, md)| st.emit_encrypted(&docs, &md))
-    .map_err(|e| Failure::in_file(file, e))?;
-    editor::interrupted(file)?;
-    io::write_output(&sealed, Some(file))?;
+    cli_edit::finish(file, base, docs, st.as_ref(), keys, spec_for)?;
     drop(guard);
     Ok(())
-}
-
-/// What the edited text is sealed onto.
-enum Existing {
-    File(sops_engine::file::Opened),
-    New(sops_engine::file::Opened, SealSpec),
 }
 
 #[cfg(test)]

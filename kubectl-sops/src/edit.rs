@@ -20,7 +20,6 @@ use anyhow::Result;
 use clap::Args;
 use sops_engine::editor;
 use sops_engine::error::exit;
-use sops_engine::file::{open, prepare_new, reseal, seal, Opened};
 use sops_engine::keys::KeyRing;
 use sops_engine::secret_data::{self, DataView};
 use sops_engine::signals;
@@ -30,9 +29,11 @@ use sops_engine::SopsError;
 use zeroize::Zeroizing;
 
 use crate::in_file;
-use crate::io::{read_input, write_output, FileArgs, Stores};
+use crate::io::{FileArgs, Stores};
+use sops_engine::cli::edit as cli_edit;
 use sops_engine::cli::io::ConfigOrigin;
 use sops_engine::cli::spec::{seal_spec, KeyFlags, SealRequest};
+use sops_engine::cli::CliError;
 use sops_engine::config::Config;
 use sops_engine::file::SealSpec;
 
@@ -83,13 +84,8 @@ pub fn run(a: EditArgs) -> Result<()> {
     let decode_secrets = in_format == Format::Yaml && !a.raw_data;
 
     // What to encrypt with afterwards, decided (and checked) before any plaintext is written.
-    let (existing, mut docs, mut header) = if Path::new(file).exists() {
-        let input = read_input(Some(file))?;
-        let mut opened = open(&input, in_store.as_ref(), &keys, a.files.ignore_mac)
-            .map_err(|e| in_file(file, e))?;
-        let docs = std::mem::take(&mut opened.docs);
-        (Existing::File(opened), docs, Vec::new())
-    } else {
+    let is_new = !Path::new(file).exists();
+    if is_new {
         let parent = match Path::new(file).parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -100,11 +96,20 @@ pub fn run(a: EditArgs) -> Result<()> {
                 format!("{file}: directory {} does not exist", parent.display()),
             ));
         }
-        let docs = template(in_format, in_store.as_ref()).map_err(|e| in_file(file, e))?;
-        // wrap the data key now, so a key that cannot be used fails before the editor opens
-        let spec = new_file_spec(&a, config.as_ref(), &config_origin, &docs)?;
-        let prepared = prepare_new(&spec, &keys).map_err(|e| in_file(file, e))?;
-        (Existing::New(prepared), docs, template_header(in_format))
+    }
+    let spec_for = |docs: &[Branch]| new_file_spec(&a, config.as_ref(), &config_origin, docs);
+    let (base, mut docs) = cli_edit::begin(
+        file,
+        in_store.as_ref(),
+        &keys,
+        a.files.ignore_mac,
+        || template(in_format, in_store.as_ref()).map_err(|e| CliError::in_file(file, e)),
+        spec_for,
+    )?;
+    let mut header = if is_new {
+        template_header(in_format)
+    } else {
+        Vec::new()
     };
     let view = if decode_secrets {
         secret_data::decode(&mut docs)
@@ -135,35 +140,9 @@ pub fn run(a: EditArgs) -> Result<()> {
     drop(plaintext);
     let docs = edited?;
 
-    let bytes = match existing {
-        Existing::File(opened) => reseal_to_bytes(opened, docs, out_store.as_ref()),
-        Existing::New(prepared) => {
-            let spec = new_file_spec(&a, config.as_ref(), &config_origin, &docs)?;
-            seal(docs, &spec, &keys, Some(prepared))
-                .and_then(|(docs, md)| out_store.emit_encrypted(&docs, &md))
-        }
-    }
-    .map_err(|e| in_file(file, e))?;
-    editor::interrupted(file).map_err(edit_error)?;
-    write_output(&bytes, Some(file))?;
+    cli_edit::finish(file, base, docs, out_store.as_ref(), &keys, spec_for)?;
     drop(signals);
     Ok(())
-}
-
-/// What the edited text is sealed onto: the opened file, or the data key already wrapped for a new
-/// file.
-enum Existing {
-    File(Opened),
-    New(Opened),
-}
-
-fn reseal_to_bytes(
-    opened: Opened,
-    docs: Vec<Branch>,
-    out_store: &dyn Store,
-) -> std::result::Result<Vec<u8>, SopsError> {
-    let (docs, md) = reseal(opened, docs)?;
-    out_store.emit_encrypted(&docs, &md)
 }
 
 /// The seal spec of a new file: flags first, then the matching creation rule; errors when it names no
@@ -173,7 +152,7 @@ fn new_file_spec(
     config: Option<&Config>,
     origin: &ConfigOrigin,
     docs: &[Branch],
-) -> Result<SealSpec> {
+) -> Result<SealSpec, CliError> {
     let file = a.file.as_str();
     let plan = seal_spec(
         &SealRequest {

@@ -5,6 +5,7 @@
 //! the prefix it prints before a message, so the same failure gives the same exit code and the same
 //! words from both.
 
+pub mod edit;
 pub mod error;
 pub mod io;
 pub mod spec;

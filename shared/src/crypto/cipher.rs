@@ -19,7 +19,7 @@ use crate::tree::{Comment, Value};
 type Gcm32 = AesGcm<Aes256, U32>;
 
 /// Length of the IV sops writes.
-pub const IV_LEN: usize = 32;
+pub(crate) const IV_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 
 /// The 32-byte data key of a file. Wiped from memory when dropped.
@@ -185,7 +185,7 @@ pub(crate) fn plain_bytes(v: &Value) -> Option<(Plain<'_>, &'static str)> {
 }
 
 /// The plaintext bytes and type tag sops encrypts for a leaf (`None` for maps, sequences and null).
-pub fn plaintext_of(v: &Value) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
+pub(crate) fn plaintext_of(v: &Value) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
     plain_bytes(v).map(|(p, t)| (Zeroizing::new(p.to_vec()), t))
 }
 
@@ -255,7 +255,7 @@ impl Cipher {
     }
 
     /// Turns recording of decrypted IVs on (the default) or off (read-only use).
-    pub fn remember_ivs(&mut self, on: bool) {
+    pub(crate) fn remember_ivs(&mut self, on: bool) {
         self.remember = on;
     }
 
@@ -343,7 +343,7 @@ impl Cipher {
     /// every value is re-encrypted under the new key with the IV it had). Reusing an IV under a
     /// *different* key is safe for AES-GCM; within the new key each IV still belongs to one
     /// (path, type, plaintext) triple only.
-    pub fn with_stash_from(key: &DataKey, other: &Cipher) -> Self {
+    pub(crate) fn with_stash_from(key: &DataKey, other: &Cipher) -> Self {
         let mut c = Cipher::new(key);
         for ((aad, t, p), iv) in other
             .stash
@@ -354,11 +354,6 @@ impl Cipher {
                 .push(((aad.clone(), *t, StashBytes(p.0.clone())), *iv));
         }
         c
-    }
-
-    /// Number of IVs remembered.
-    pub fn stash_len(&self) -> usize {
-        self.stash.len() + self.pending.len()
     }
 }
 

@@ -208,7 +208,7 @@ fn compare(o: &Leaf, n: &Leaf) -> Option<bool> {
 
 /// Typed equality of two leaves: same sops type and same plaintext bytes (so `NaN` equals itself and
 /// `5` differs from `"5"`).
-pub fn same_value(a: &Value, b: &Value) -> bool {
+pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
     match (plaintext_of(a), plaintext_of(b)) {
         (Some((pa, ta)), Some((pb, tb))) => ta == tb && pa == pb,
         (None, None) => match (a, b) {
@@ -435,7 +435,7 @@ pub fn ciphertext_fingerprint(enc: &str) -> String {
 }
 
 /// HMAC-SHA256 (RFC 2104), from the RustCrypto `hmac` crate.
-pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     use hmac::{Hmac, Mac};
     let mut mac =
         <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");

@@ -38,7 +38,7 @@ pub struct Target {
 }
 
 /// The metadata kind of a `.sops.yaml` key field (`azure_keyvault` → `azure_kv`, …).
-pub fn kind_of_config_field(field: &str) -> &str {
+pub(crate) fn kind_of_config_field(field: &str) -> &str {
     match field {
         "azure_keyvault" => "azure_kv",
         "hc_vault_transit_uri" => "hc_vault",

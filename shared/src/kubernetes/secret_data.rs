@@ -92,7 +92,8 @@ pub fn decode(docs: &mut [Branch]) -> DataView {
 
 impl DataView {
     /// True when at least one document is a `Secret`, so the view changes how `data` is read back.
-    pub fn is_active(&self) -> bool {
+    #[cfg(test)]
+    fn is_active(&self) -> bool {
         self.active
     }
 

@@ -46,7 +46,7 @@ pub struct Opened {
 }
 
 /// Formats `lastmodified` the way sops uses it as MAC additional data: RFC 3339, no fraction, offset kept.
-pub fn normalize_lastmodified(s: &str) -> Result<String> {
+pub(crate) fn normalize_lastmodified(s: &str) -> Result<String> {
     let t = OffsetDateTime::parse(s.trim(), &Rfc3339).map_err(|_| {
         SopsError::InvalidMetadata(format!("lastmodified {s:?} is not an RFC 3339 time"))
     })?;
@@ -266,7 +266,7 @@ pub fn prepare_new(spec: &SealSpec, keys: &KeyRing) -> Result<Opened> {
 
 /// Wraps the data key (or one Shamir share per group) for every recipient. Every group needs a key
 /// (like sops' "empty key group provided"): the share of an empty group would be lost.
-pub fn wrap_for_groups(
+pub(crate) fn wrap_for_groups(
     data_key: &DataKey,
     spec: &SealSpec,
     keys: &KeyRing,

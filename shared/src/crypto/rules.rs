@@ -55,7 +55,12 @@ impl Rules {
 
     /// Decides like sops whether the leaf at `path`, preceded by the comments in `stack` (one level per
     /// enclosing map or sequence), is encrypted. `is_comment` is true when the leaf is itself a comment.
-    pub fn should_encrypt(&self, path: &[Text], stack: &[Vec<Text>], is_comment: bool) -> bool {
+    pub(crate) fn should_encrypt(
+        &self,
+        path: &[Text],
+        stack: &[Vec<Text>],
+        is_comment: bool,
+    ) -> bool {
         let re = || self.re.as_ref().expect("regex rules are compiled");
         match &self.rule {
             EncryptionRule::Default => !path.iter().any(|k| {
