@@ -5,7 +5,9 @@
 #   downloader  -f secrets://FILE through our getter       (one helm-secrets process per file)
 #   wrapper     helm secrets template … -f FILE            (one process, parallel decryption, memfds)
 #   sops-dl     -f sopsdl://FILE through a getter that runs real `sops decrypt` per file
-# and prints the time each adds per file over plain. Needs hyperfine (apt-get install hyperfine), the
+# and prints the time each adds per file over plain. Then one remote file (python3 http.server on
+# 127.0.0.1): our downloader fetching and decrypting secrets://http://… vs helm-secrets' way
+# (curl to a temp file, then `sops decrypt`). Needs hyperfine (apt-get install hyperfine), the
 # peers helm3/helm4/sops (scripts/peers.sh build) and builds target/release/helm-secrets when missing.
 #
 # usage: scripts/bench-helm.sh [N]       env: RUNS (default 15), WARMUP (default 3), KEEP=1 keeps the dir
@@ -25,6 +27,8 @@ ensure_hyperfine || die "hyperfine missing (apt-get install hyperfine)"
 BIN=$(target_dir)/release/helm-secrets
 [[ -x $BIN ]] || BIN=$(release_bin helm-secrets)
 
+SERVER_PID=
+bench_on_exit() { [[ -z $SERVER_PID ]] || kill "$SERVER_PID" 2>/dev/null || true; }
 bench_tmpdir
 W=$T
 cd "$W"
@@ -117,4 +121,14 @@ echo "== one file, the decrypting process alone"
 hyperfine -N --style basic --warmup "$WARMUP" --runs $((RUNS * 3)) \
     -n helm-secrets "$BIN downloader '' '' '' secrets://enc/v1.yaml" \
     -n sops "$PEERS/sops decrypt --input-type yaml --output-type yaml enc/v1.yaml" 2>&1 | grep -E "^Benchmark|Time|User"
+echo "== one remote file over loopback HTTP: fetch + decrypt"
+python3 -u -m http.server --bind 127.0.0.1 --directory "$W/enc" 0 >"$W/http.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 50); do grep -q 'port' "$W/http.log" 2>/dev/null && break; sleep 0.1; done
+PORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$W/http.log" | head -1)
+URL=http://127.0.0.1:$PORT/v1.yaml
+hyperfine -N --style basic --warmup "$WARMUP" --runs $((RUNS * 3)) \
+    -n helm-secrets "$BIN downloader '' '' '' secrets://$URL" \
+    -n curl+sops "sh -c 'curl -sSfL $URL > $W/dl.yaml && $PEERS/sops decrypt --input-type yaml --output-type yaml $W/dl.yaml'" \
+    2>&1 | grep -E "^Benchmark|Time|User"
 echo "(load average while measuring: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"

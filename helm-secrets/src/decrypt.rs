@@ -6,6 +6,7 @@ use sops_engine::stores::{store_for, Format, StoreSettings};
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
 
+use crate::backend::SopsArgs;
 use crate::error::Failure;
 
 /// The result of reading a values file.
@@ -40,37 +41,60 @@ pub fn may_be_encrypted(bytes: &[u8]) -> bool {
     bytes.windows(4).any(|w| w == b"sops")
 }
 
-/// The format of a `--set-file` file: by extension like sops (binary when unknown).
-pub fn file_format(name: &str) -> Format {
-    Format::from_path(name)
+/// The format of a `--set-file` or `decrypt` file: by a known extension (`.yaml`, `.yml`,
+/// `.json`, `.env`, `.ini`); else, like helm-secrets, YAML when the file holds a top-level `sops:`
+/// key (`.gotpl`, `.tpl`, no extension, …), binary otherwise.
+pub fn sniff_format(name: &str, bytes: &[u8]) -> Format {
+    let lower = name.to_ascii_lowercase();
+    if [".yaml", ".yml", ".json", ".env", ".ini"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        return Format::from_path(name);
+    }
+    let yaml = bytes
+        .split(|&b| b == b'\n')
+        .any(|l| l.trim_ascii_end() == b"sops:");
+    if yaml {
+        Format::Yaml
+    } else {
+        Format::Binary
+    }
 }
 
 /// Decrypts the content of values file `name` (MAC checked). A file without sops metadata is
 /// returned as it is.
+#[cfg(test)]
 pub fn decrypt(name: &str, bytes: Vec<u8>, keys: &KeyRing) -> Result<Decrypted, Failure> {
-    decrypt_as(values_format(name), name, bytes, keys)
+    decrypt_as(values_format(name), name, bytes, keys, &SopsArgs::default())
 }
 
-/// Like [`decrypt`] with the format given.
+/// Decrypts the content of file `name` read as `format` (unless `args` name an `--input-type`),
+/// MAC checked unless `--ignore-mac`; the plaintext in `--output-type`, else the input format. A
+/// file without sops metadata is returned as it is.
 pub fn decrypt_as(
     format: Format,
     name: &str,
     bytes: Vec<u8>,
     keys: &KeyRing,
+    args: &SopsArgs,
 ) -> Result<Decrypted, Failure> {
     if !may_be_encrypted(&bytes) {
         return Ok(Decrypted::Plain(bytes));
     }
+    let format = args.input_type.unwrap_or(format);
     let store = store_for(format, &StoreSettings::default());
-    let opened = match open_read_only(&bytes, store.as_ref(), keys, false) {
+    let opened = match open_read_only(&bytes, store.as_ref(), keys, args.ignore_mac) {
         Ok(o) => o,
         Err(SopsError::MetadataNotFound) => return Ok(Decrypted::Plain(bytes)),
         Err(e) => return Err(Failure::in_file(name, e)),
     };
     drop(bytes);
-    let out = store
-        .emit_plain(&opened.docs)
-        .map_err(|e| Failure::in_file(name, e))?;
+    let out = match args.output_type.filter(|o| *o != format) {
+        Some(o) => store_for(o, &StoreSettings::default()).emit_plain(&opened.docs),
+        None => store.emit_plain(&opened.docs),
+    }
+    .map_err(|e| Failure::in_file(name, e))?;
     Ok(Decrypted::Secret(Zeroizing::new(out)))
 }
 

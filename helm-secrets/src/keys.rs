@@ -33,7 +33,7 @@ pub fn for_import(import: &KeyImport, s: &Settings) -> Result<Keys, Failure> {
     };
     if let Some(var) = switch.filter(|v| s.denied_imports.contains(v)) {
         return Err(Failure::new(format!(
-            "{}:// is not allowed here ({var}=false)",
+            "{}:// is not allowed in this context! ({var}=false)",
             import.scheme()
         )));
     }

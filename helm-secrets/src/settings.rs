@@ -5,8 +5,21 @@ use std::ffi::OsString;
 
 /// `HELM_SECRETS_QUIET`: no warnings or notes on stderr.
 pub const QUIET: &str = "HELM_SECRETS_QUIET";
-/// `HELM_SECRETS_BACKEND`: helm-secrets' backend choice (sops/vals); ignored here.
+/// `HELM_SECRETS_BACKEND`: the secret backend, `sops` (default) or `noop`; others are refused.
 pub const BACKEND: &str = "HELM_SECRETS_BACKEND";
+/// `HELM_SECRETS_BACKEND_ARGS`: sops options (see [`crate::backend::parse_args`]).
+pub const BACKEND_ARGS: &str = "HELM_SECRETS_BACKEND_ARGS";
+/// `HELM_SECRETS_ALLOWED_BACKENDS`: comma list of the backends that may be chosen.
+pub const ALLOWED_BACKENDS: &str = "HELM_SECRETS_ALLOWED_BACKENDS";
+/// `HELM_SECRETS_DECRYPT_SECRETS_IN_TMP_DIR`: accepted; plaintext never lands next to the file.
+pub const DECRYPT_SECRETS_IN_TMP_DIR: &str = "HELM_SECRETS_DECRYPT_SECRETS_IN_TMP_DIR";
+/// `HELM_SECRETS_EVALUATE_TEMPLATES`: helm-secrets' post-renderer; refused when true.
+pub const EVALUATE_TEMPLATES: &str = "HELM_SECRETS_EVALUATE_TEMPLATES";
+/// `HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS`: refused when true (see [`EVALUATE_TEMPLATES`]).
+pub const EVALUATE_TEMPLATES_DECODE_SECRETS: &str =
+    "HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS";
+/// `HELM_SECRETS_URL_VARIABLE_EXPANSION`: `$VAR` in remote values URLs; refused when true.
+pub const URL_VARIABLE_EXPANSION: &str = "HELM_SECRETS_URL_VARIABLE_EXPANSION";
 /// `HELM_SECRETS_IGNORE_MISSING_VALUES`: a missing values file is left out instead of failing.
 pub const IGNORE_MISSING_VALUES: &str = "HELM_SECRETS_IGNORE_MISSING_VALUES";
 /// `HELM_SECRETS_VALUES_ALLOW_SYMLINKS`: values files may be (or pass through) symlinks.
@@ -49,8 +62,16 @@ pub struct Settings {
     pub load_gpg_keys: Option<OsString>,
     /// The `HELM_SECRETS_ALLOW_*_IMPORT*` switches set to false (those URL forms are refused).
     pub denied_imports: Vec<&'static str>,
-    /// `HELM_SECRETS_BACKEND`, when set to something other than sops.
-    pub backend: Option<String>,
+    /// The default secret backend.
+    pub backend: crate::backend::Backend,
+    /// The sops options of `--backend-args`.
+    pub sops_args: crate::backend::SopsArgs,
+    /// `HELM_SECRETS_ALLOWED_BACKENDS` (empty: any).
+    pub allowed_backends: Vec<String>,
+    /// `--decrypt-secrets-in-tmp-dir`: accepted (no file is ever written).
+    pub decrypt_in_tmp_dir: bool,
+    /// The first setting that cannot be honoured (one line), reported before any work.
+    pub refused: Option<String>,
 }
 
 impl Settings {
@@ -65,11 +86,41 @@ impl Settings {
             Some(v) => parse_bool(&v.to_string_lossy()).unwrap_or(default),
             None => default,
         };
-        let backend = get(BACKEND)
-            .map(|v| v.to_string_lossy().trim().to_string())
-            .filter(|b| !b.is_empty() && b != "sops");
+        let text = |k: &str| get(k).map(|v| v.to_string_lossy().into_owned());
+        let mut refused = None;
+        let mut refuse = |m: String| {
+            refused.get_or_insert(m);
+        };
+        let backend_name = text(BACKEND).unwrap_or_default();
+        let backend = crate::backend::parse(&backend_name).unwrap_or_else(|e| {
+            refuse(format!("{BACKEND}: {e}"));
+            Default::default()
+        });
+        let sops_args = crate::backend::parse_args(&text(BACKEND_ARGS).unwrap_or_default())
+            .unwrap_or_else(|e| {
+                refuse(format!("{BACKEND_ARGS}: {e}"));
+                Default::default()
+            });
+        for k in [EVALUATE_TEMPLATES, EVALUATE_TEMPLATES_DECODE_SECRETS] {
+            if flag(k, false) {
+                refuse(evaluate_templates_refusal(k));
+            }
+        }
+        if flag(URL_VARIABLE_EXPANSION, false) {
+            refuse(format!(
+                "{URL_VARIABLE_EXPANSION}=true is not supported: write the URL out (expand it in the shell)"
+            ));
+        }
+        let allowed_backends = text(ALLOWED_BACKENDS)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(String::from)
+            .collect();
         Settings {
-            quiet: flag(QUIET, false),
+            // helm-secrets is quiet by default under Argo CD
+            quiet: flag(QUIET, get("ARGOCD_APP_NAME").is_some()),
             ignore_missing_values: flag(IGNORE_MISSING_VALUES, false),
             allow_symlinks: flag(ALLOW_SYMLINKS, true),
             allow_absolute_path: flag(ALLOW_ABSOLUTE_PATH, true),
@@ -88,24 +139,29 @@ impl Settings {
             .filter(|k| !flag(k, true))
             .collect(),
             backend,
+            sops_args,
+            allowed_backends,
+            decrypt_in_tmp_dir: flag(DECRYPT_SECRETS_IN_TMP_DIR, false),
+            refused,
         }
     }
 
-    /// Prints a one-line warning unless quiet.
-    pub fn warn(&self, msg: &str) {
-        if !self.quiet {
-            eprintln!("[helm-secrets] warning: {msg}");
-        }
-    }
-
-    /// Warns once about a backend choice this plugin does not have.
-    pub fn warn_backend(&self) {
-        if let Some(b) = &self.backend {
-            self.warn(&format!(
-                "{BACKEND}={b} is ignored: this plugin always decrypts with its built-in sops engine"
+    /// Sets the backend by name (`-b`, a file prefix), within `HELM_SECRETS_ALLOWED_BACKENDS`.
+    pub fn choose_backend(&self, name: &str) -> Result<crate::backend::Backend, String> {
+        let name = name.trim();
+        if !self.allowed_backends.is_empty() && !self.allowed_backends.iter().any(|b| b == name) {
+            return Err(format!(
+                "secret backend '{name}' not allowed ({ALLOWED_BACKENDS}={})",
+                self.allowed_backends.join(",")
             ));
         }
+        crate::backend::parse(name)
     }
+}
+
+/// The one-line refusal of helm-secrets' post-renderer settings.
+pub fn evaluate_templates_refusal(what: &str) -> String {
+    format!("{what} is not supported: this plugin decrypts values files only (encrypt the values, not the templates)")
 }
 
 /// Parses a boolean the way helm-secrets' shell scripts and Go's `strconv.ParseBool` accept it.
@@ -136,7 +192,8 @@ mod tests {
         assert!(!s.quiet && !s.ignore_missing_values);
         assert!(s.allow_symlinks && s.allow_absolute_path && s.allow_path_traversal);
         assert!(s.denied_imports.is_empty());
-        assert!(s.backend.is_none());
+        assert_eq!(s.backend, crate::backend::Backend::Sops);
+        assert!(s.refused.is_none());
     }
 
     #[test]
@@ -153,8 +210,12 @@ mod tests {
         assert!(s.quiet && s.ignore_missing_values);
         assert!(!s.allow_symlinks && !s.allow_absolute_path && !s.allow_path_traversal);
         assert_eq!(s.denied_imports, [ALLOW_AGE_IMPORT]);
-        assert_eq!(s.backend.as_deref(), Some("vals"));
-        assert!(settings(&[(BACKEND, "sops")]).backend.is_none());
+        assert!(s.refused.as_deref().unwrap().contains("vals"));
+        assert!(settings(&[(BACKEND, "noop")]).refused.is_none());
+        assert!(settings(&[(BACKEND_ARGS, "--foo")])
+            .refused
+            .unwrap()
+            .contains("--foo"));
         // unparsable values keep the default
         assert!(settings(&[(ALLOW_SYMLINKS, "maybe")]).allow_symlinks);
     }

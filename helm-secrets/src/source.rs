@@ -63,6 +63,8 @@ pub struct Source {
     pub import: KeyImport,
     /// A missing file yields empty output.
     pub ignore_missing: bool,
+    /// A `sops!`/`noop!` prefix.
+    pub backend: Option<crate::backend::Backend>,
 }
 
 /// The schemes this plugin serves (helm's `downloaders[].protocols`).
@@ -74,10 +76,18 @@ pub const SCHEMES: &[&str] = &[
     "secrets+gpg-import-kubernetes",
 ];
 
+/// helm-secrets' `secrets+literal://` (a value inline in the URL): refused.
+pub const LITERAL: &str = "secrets+literal";
+
+/// The one-line refusal of `secrets+literal://`.
+pub fn literal_refusal() -> String {
+    format!("{LITERAL}:// is not supported by this plugin: put the value into an encrypted values file and pass it with -f secrets://FILE (or --set-file)")
+}
+
 /// True when `arg` starts with one of [`SCHEMES`] and `://`.
 pub fn is_secrets_url(arg: &str) -> bool {
     arg.split_once("://")
-        .is_some_and(|(scheme, _)| SCHEMES.contains(&scheme))
+        .is_some_and(|(scheme, _)| SCHEMES.contains(&scheme) || scheme == LITERAL)
 }
 
 /// Parses a downloader URL. Errors are one line and never contain file content.
@@ -85,12 +95,8 @@ pub fn parse(url: &str) -> Result<Source, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("{url}: not a secrets:// URL"))?;
-    if scheme == "secrets" {
-        return Ok(Source {
-            file: non_empty_file(url, rest)?,
-            import: KeyImport::None,
-            ignore_missing: false,
-        });
+    if scheme == LITERAL {
+        return Err(literal_refusal());
     }
     if !SCHEMES.contains(&scheme) {
         return Err(format!(
@@ -102,6 +108,15 @@ pub fn parse(url: &str) -> Result<Source, String> {
         Some(r) => (true, r),
         None => (false, rest),
     };
+    let (backend, rest) = crate::backend::split_prefix(rest).map_err(|e| format!("{url}: {e}"))?;
+    if scheme == "secrets" {
+        return Ok(Source {
+            file: non_empty_file(url, rest)?,
+            import: KeyImport::None,
+            ignore_missing,
+            backend,
+        });
+    }
     let (key, file) = rest.split_once('?').ok_or_else(|| {
         format!("{url}: expected {scheme}://KEY?FILE (a `?` between the key location and the values file)")
     })?;
@@ -119,6 +134,7 @@ pub fn parse(url: &str) -> Result<Source, String> {
         file,
         import,
         ignore_missing,
+        backend,
     })
 }
 
@@ -162,6 +178,9 @@ mod tests {
         assert_eq!(s.import, KeyImport::None);
         assert_eq!(parse("secrets:///abs/v.yaml").unwrap().file, "/abs/v.yaml");
         assert_eq!(parse("secrets://a?b.yaml").unwrap().file, "a?b.yaml");
+        let s = parse("secrets://?noop!v.yaml").unwrap();
+        assert!(s.ignore_missing && s.backend == Some(crate::backend::Backend::Noop));
+        assert_eq!(s.file, "v.yaml");
         assert!(parse("secrets://").is_err());
         assert!(parse("other://x").unwrap_err().contains("unknown protocol"));
         assert!(parse("values.yaml").is_err());

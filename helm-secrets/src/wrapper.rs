@@ -14,26 +14,53 @@
 //! - helm replaces this process (`exec`), so its exit code and signals are helm's own.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::path::Path;
 
 use sops_engine::keys::KeyRing;
 
-use crate::decrypt::{decrypt, Decrypted};
+use crate::backend::Backend;
+use crate::decrypt::Decrypted;
 use crate::error::Failure;
+use crate::input::{self, LoadError};
 use crate::memfd::MemFile;
-use crate::settings::{Settings, HELM_PATH};
+use crate::remote::Tls;
+use crate::settings::Settings;
 use crate::source;
 
 /// A values file or URL named on the command line.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Job {
-    /// A path given to `-f`/`--values`.
+    /// A path or URL given to `-f`/`--values` (with its `?`/`backend!` prefixes).
     Values(String),
-    /// A path given to `--set-file`.
+    /// A path or URL given to `--set-file`.
     SetFile(String),
     /// A `secrets://` URL given to `-f`/`--values`.
     Url(String),
+}
+
+/// A file item with helm-secrets' prefixes split off: `?` (optional), `sops!`/`noop!` (backend).
+struct FileRef<'a> {
+    path: &'a str,
+    optional: bool,
+    backend: Option<Backend>,
+}
+
+fn file_ref(text: &str) -> Result<FileRef<'_>, Failure> {
+    let (optional, rest) = match text.strip_prefix('?') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (backend, path) = crate::backend::split_prefix(rest).map_err(Failure::new)?;
+    Ok(FileRef {
+        path,
+        optional,
+        backend,
+    })
+}
+
+/// The path of an item, prefixes removed.
+fn bare_path(text: &str) -> &str {
+    file_ref(text).map_or(text, |f| f.path)
 }
 
 /// What to pass to helm instead of a job's original text.
@@ -77,6 +104,8 @@ enum Piece {
 struct Plan {
     pieces: Vec<Piece>,
     jobs: Vec<Job>,
+    /// helm's TLS flags, used for remote values files too.
+    tls: Tls,
 }
 
 impl Plan {
@@ -99,6 +128,7 @@ fn plan(args: Vec<String>) -> Plan {
             p.pieces.extend(it.by_ref().map(Piece::Arg));
             break;
         }
+        tls_flag(&mut p.tls, &arg, it.as_slice().first());
         let (form, value, set_file) = if arg == "-f" || arg == "--values" || arg == "--set-file" {
             let set_file = arg == "--set-file";
             match it.next() {
@@ -132,17 +162,40 @@ fn plan(args: Vec<String>) -> Plan {
     p
 }
 
+/// Notes helm's `--ca-file`, `--cert-file`, `--key-file` and `--insecure-skip-tls-verify`.
+fn tls_flag(tls: &mut Tls, arg: &str, next: Option<&String>) {
+    let (flag, value) = match arg.split_once('=') {
+        Some((f, v)) => (f, Some(v)),
+        None => (arg, next.map(String::as_str)),
+    };
+    let path = || {
+        value
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    match flag {
+        "--ca-file" => tls.ca_file = path(),
+        "--cert-file" => tls.cert_file = path(),
+        "--key-file" => tls.key_file = path(),
+        "--insecure-skip-tls-verify" => {
+            tls.insecure = arg == flag
+                || crate::settings::parse_bool(value.unwrap_or_default()).unwrap_or(false)
+        }
+        _ => {}
+    }
+}
+
 /// `a.yaml,secrets://b.yaml,https://c` (pflag string slice: comma separated).
 fn values_items(p: &mut Plan, index: &mut HashMap<Job, usize>, value: &str) -> Vec<Item> {
     value
         .split(',')
         .map(|v| {
-            if source::is_secrets_url(v) {
+            if source::is_secrets_url(bare_path(v)) {
                 Item::Job {
                     prefix: String::new(),
                     job: p.job(index, Job::Url(v.to_string())),
                 }
-            } else if v.is_empty() || v == "-" || v.contains("://") {
+            } else if v.is_empty() || v == "-" {
                 Item::Raw(v.to_string())
             } else {
                 Item::Job {
@@ -162,7 +215,7 @@ fn set_file_items(p: &mut Plan, index: &mut HashMap<Job, usize>, value: &str) ->
     value
         .split(',')
         .map(|part| match part.split_once('=') {
-            Some((key, path)) if !path.is_empty() && !path.contains("://") => Item::Job {
+            Some((key, path)) if !path.is_empty() && !source::is_secrets_url(path) => Item::Job {
                 prefix: format!("{key}="),
                 job: p.job(index, Job::SetFile(path.to_string())),
             },
@@ -183,7 +236,9 @@ fn render(pieces: Vec<Piece>, res: &[Resolution], jobs: &[Job]) -> Vec<String> {
                     .filter_map(|item| match item {
                         Item::Raw(r) => Some(r),
                         Item::Job { prefix, job } => match &res[job] {
-                            Resolution::Keep => Some(format!("{prefix}{}", job_text(&jobs[job]))),
+                            Resolution::Keep => {
+                                Some(format!("{prefix}{}", bare_path(job_text(&jobs[job]))))
+                            }
                             Resolution::Replace(r) => Some(format!("{prefix}{r}")),
                             Resolution::Drop => None,
                         },
@@ -212,69 +267,90 @@ fn job_text(j: &Job) -> &str {
     }
 }
 
-/// The decrypted content of one job, or what to do instead.
+/// The content of one job for helm, or what to do instead.
 enum Outcome {
     Keep,
     Drop,
-    Secret(Decrypted),
+    /// Content for a memfd: decrypted, or a remote file's plain bytes.
+    Content(Decrypted),
 }
 
-fn resolve_one(job: &Job, keys: &KeyRing, s: &Settings) -> Result<Outcome, Failure> {
+fn resolve_one(job: &Job, keys: &KeyRing, tls: &Tls, s: &Settings) -> Result<Outcome, Failure> {
+    let f = file_ref(job_text(job))?;
+    let noop = f.backend.unwrap_or(s.backend) == Backend::Noop;
     match job {
-        Job::Values(path) | Job::SetFile(path) => {
-            crate::policy::check(path, s).map_err(Failure::new)?;
-            let bytes = match std::fs::read(path) {
+        Job::Values(_) | Job::SetFile(_) => {
+            let path = f.path;
+            let remote = crate::remote::is_remote(path);
+            let bytes = match input::load(path, tls, s) {
                 Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Ok(
-                        if s.ignore_missing_values && matches!(job, Job::Values(_)) {
-                            Outcome::Drop
-                        } else {
-                            Outcome::Keep
-                        },
-                    );
+                Err(LoadError::Missing(e)) => {
+                    return match job {
+                        Job::Values(_) if f.optional || s.ignore_missing_values => {
+                            Ok(Outcome::Drop)
+                        }
+                        // helm-secrets hands helm an empty file
+                        Job::SetFile(_) if f.optional => {
+                            Ok(Outcome::Content(Decrypted::Plain(Vec::new())))
+                        }
+                        _ => Err(e),
+                    };
                 }
-                Err(e) => return Err(Failure::new(format!("{path}: {e}"))),
+                Err(e) => return Err(e.into_failure()),
             };
+            let name = input::format_name(path);
             let format = match job {
-                Job::SetFile(_) => crate::decrypt::file_format(path),
-                _ => crate::decrypt::values_format(path),
+                Job::SetFile(_) => crate::decrypt::sniff_format(name, &bytes),
+                _ => crate::decrypt::values_format(name),
             };
-            match crate::decrypt::decrypt_as(format, path, bytes, keys)? {
+            let d = if noop {
+                Decrypted::Plain(bytes)
+            } else {
+                crate::decrypt::decrypt_as(format, &input::shown(path), bytes, keys, &s.sops_args)?
+            };
+            match d {
+                // a fetched file goes to helm as fetched: helm must not fetch it a second time
+                Decrypted::Plain(b) if remote => Ok(Outcome::Content(Decrypted::Plain(b))),
                 Decrypted::Plain(_) => Ok(Outcome::Keep),
-                d => Ok(Outcome::Secret(d)),
+                d => Ok(Outcome::Content(d)),
             }
         }
-        Job::Url(url) => {
-            let src = source::parse(url).map_err(Failure::new)?;
-            crate::policy::check(&src.file, s).map_err(Failure::new)?;
-            let bytes = match std::fs::read(&src.file) {
+        Job::Url(_) => {
+            let src = source::parse(f.path).map_err(Failure::new)?;
+            let bytes = match input::load(&src.file, tls, s) {
                 Ok(b) => b,
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::NotFound
-                        && (src.ignore_missing || s.ignore_missing_values) =>
+                Err(LoadError::Missing(_))
+                    if f.optional || src.ignore_missing || s.ignore_missing_values =>
                 {
                     return Ok(Outcome::Drop)
                 }
-                Err(e) => return Err(Failure::new(format!("{}: {e}", src.file))),
+                Err(e) => return Err(e.into_failure()),
             };
-            let d = if matches!(src.import, source::KeyImport::None) {
-                decrypt(&src.file, bytes, keys)?
+            if noop {
+                return Ok(Outcome::Content(Decrypted::Plain(bytes)));
+            }
+            let name = input::shown(&src.file);
+            let format = crate::decrypt::values_format(input::format_name(&src.file));
+            let k = crate::keys::for_import(&src.import, s)?;
+            let ring = if matches!(src.import, source::KeyImport::None) {
+                keys
             } else {
-                let k = crate::keys::for_import(&src.import, s)?;
-                decrypt(&src.file, bytes, &k.ring)?
+                &k.ring
             };
-            Ok(Outcome::Secret(d))
+            let d = crate::decrypt::decrypt_as(format, &name, bytes, ring, &s.sops_args)?;
+            Ok(Outcome::Content(d))
         }
     }
 }
 
 /// Decrypts the jobs in parallel (at most one thread per core); the first failure, in command
 /// line order, wins.
-fn resolve_all(jobs: &[Job], s: &Settings) -> Result<Vec<Outcome>, Failure> {
-    let keys = KeyRing::default();
+fn resolve_all(jobs: &[Job], tls: &Tls, s: &Settings) -> Result<Vec<Outcome>, Failure> {
+    // HELM_SECRETS_LOAD_GPG_KEYS; a throw-away GnuPG home is removed when this returns, before exec
+    let keys = crate::keys::for_import(&source::KeyImport::None, s)?;
+    let keys = &keys.ring;
     if jobs.len() <= 1 {
-        return jobs.iter().map(|j| resolve_one(j, &keys, s)).collect();
+        return jobs.iter().map(|j| resolve_one(j, keys, tls, s)).collect();
     }
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -289,7 +365,7 @@ fn resolve_all(jobs: &[Job], s: &Settings) -> Result<Vec<Outcome>, Failure> {
                 if i >= jobs.len() {
                     break;
                 }
-                let r = resolve_one(&jobs[i], &keys, s);
+                let r = resolve_one(&jobs[i], keys, tls, s);
                 done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
             });
         }
@@ -304,15 +380,6 @@ fn resolve_all(jobs: &[Job], s: &Settings) -> Result<Vec<Outcome>, Failure> {
             })
         })
         .collect()
-}
-
-/// The helm to run: `HELM_SECRETS_HELM_PATH`, else `HELM_BIN` (set by helm for plugins), else `helm`.
-fn helm_binary() -> OsString {
-    [HELM_PATH, "HELM_BIN"]
-        .into_iter()
-        .filter_map(std::env::var_os)
-        .find(|v| !v.is_empty())
-        .unwrap_or_else(|| "helm".into())
 }
 
 /// Flags for helm's global options that plugins only see in the environment.
@@ -347,48 +414,64 @@ fn leaked_namespace(args: &[String]) -> Vec<&str> {
         .collect()
 }
 
+/// The usage of `helm secrets <cmd> --help` (and of `helm secrets <cmd>` with no arguments).
+pub fn usage(cmd: &str) -> String {
+    format!(
+        "helm secrets [ OPTIONS ] {cmd}
+
+This is a wrapper for \"helm {cmd}\". Every encrypted values file given with -f, --values or
+--set-file (local, http(s), or any scheme a helm getter plugin serves) is decrypted in memory and
+handed to helm; plain files pass unchanged.
+
+Example:
+  $ helm secrets <HELM SECRETS OPTIONS> {cmd} <HELM {upper} OPTIONS>
+
+Typical usage:
+  $ helm secrets upgrade i1 ./chart -f values.test.yaml -f secrets.test.yaml
+  $ helm secrets template ./chart -f https://example.com/secrets.yaml
+",
+        upper = cmd.to_uppercase()
+    )
+}
+
 /// Runs the wrapper: decrypts, then replaces this process with helm.
 pub fn run(args: Vec<String>, s: &Settings) -> Result<(), Failure> {
     let env_ns = std::env::var("HELM_NAMESPACE").unwrap_or_default();
     let ns_is_artifact = !env_ns.is_empty() && leaked_namespace(&args).contains(&env_ns.as_str());
-    let Plan { pieces, jobs } = plan(args);
-    let outcomes = resolve_all(&jobs, s)?;
+    let Plan { pieces, jobs, tls } = plan(args);
+    let outcomes = resolve_all(&jobs, &tls, s)?;
     let use_memfd = crate::memfd::available();
     let mut files: Vec<MemFile> = Vec::new();
     let mut res = Vec::with_capacity(jobs.len());
     for (job, outcome) in jobs.iter().zip(outcomes) {
+        if matches!(outcome, Outcome::Content(Decrypted::Secret(_))) && !s.quiet {
+            eprintln!(
+                "[helm-secrets] Decrypt: {}",
+                input::shown(bare_path(job_text(job)))
+            );
+        }
         res.push(match outcome {
             Outcome::Keep => Resolution::Keep,
             Outcome::Drop => Resolution::Drop,
-            Outcome::Secret(d) if use_memfd => {
-                let name = Path::new(job_text(job))
+            Outcome::Content(d) if use_memfd => {
+                let shown = input::shown(bare_path(job_text(job)));
+                let name = Path::new(input::format_name(&shown))
                     .file_name()
                     .map_or_else(|| "values".into(), |n| n.to_string_lossy().into_owned());
                 let f = MemFile::new(&name, d.bytes()).map_err(|e| {
-                    Failure::new(format!(
-                        "{}: cannot create an in-memory file: {e}",
-                        job_text(job)
-                    ))
+                    Failure::new(format!("{shown}: cannot create an in-memory file: {e}"))
                 })?;
                 drop(d);
                 let path = f.path();
                 files.push(f);
                 Resolution::Replace(path)
             }
-            Outcome::Secret(_) => match job {
-                Job::Values(p) => Resolution::Replace(format!(
-                    "secrets://{}",
-                    std::path::absolute(p)
-                        .unwrap_or_else(|_| p.into())
-                        .display()
-                )),
-                Job::Url(_) => Resolution::Keep,
-                Job::SetFile(p) => {
-                    return Err(Failure::new(format!(
-                        "{p}: --set-file with an encrypted file needs /proc/self/fd (Linux)"
-                    )))
-                }
-            },
+            Outcome::Content(_) => {
+                return Err(Failure::new(format!(
+                    "{}: handing decrypted values to helm needs /proc/self/fd (Linux)",
+                    input::shown(bare_path(job_text(job)))
+                )))
+            }
         });
     }
     let mut argv = global_flags(|k| {
@@ -401,7 +484,7 @@ pub fn run(args: Vec<String>, s: &Settings) -> Result<(), Failure> {
         f.inherit()
             .map_err(|e| Failure::new(format!("cannot pass an in-memory file to helm: {e}")))?;
     }
-    let helm = helm_binary();
+    let helm = crate::getter::helm_binary();
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(&helm);
     cmd.args(&argv);
@@ -472,7 +555,8 @@ mod tests {
                 "g.txt",
                 "h.txt",
                 "i.txt",
-                "secrets://j.yaml"
+                "secrets://j.yaml",
+                "https://x/v.yaml"
             ]
         );
         assert!(matches!(p.jobs[9], Job::Url(_)));
@@ -500,7 +584,7 @@ mod tests {
                 "-f",
                 "<secrets://j.yaml>",
                 "-f",
-                "https://x/v.yaml",
+                "<https://x/v.yaml>",
                 "-f",
                 "-",
                 "--",

@@ -2,6 +2,8 @@
 //! kubectl-sops and encrypted by real sops, plugin install from the repo, and the plaintext scan.
 #![allow(dead_code)]
 
+pub mod http_server;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
