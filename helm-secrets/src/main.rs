@@ -110,7 +110,7 @@ fn run(args: Vec<String>, s: &mut Settings) -> Result<(), Failure> {
             Ok(())
         }
         "--version" => {
-            println!("helm-secrets {}", env!("CARGO_PKG_VERSION"));
+            println!("helm-secrets {}", sops_engine::build_info::VERSION);
             Ok(())
         }
         "encrypt" | "enc" => {

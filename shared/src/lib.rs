@@ -4,6 +4,7 @@
 //! [`walk`] encrypts or decrypts its values with the data key and computes the MAC, and the store emits
 //! the tree again. Master keys (age, PGP) wrap the data key behind [`keys::KeySource`].
 
+pub mod build_info;
 pub mod cipher;
 pub mod config;
 pub mod diff;
