@@ -15,6 +15,7 @@
 #   tools      gpg (Debian gnupg, for PGP tests) and git: checked, apt-installed when root
 #   age        filippo.io/age v1.3.1 age + age-keygen, `go install`                -> $ROOT/bin/age{,-keygen}
 #   cctv-age   C2SP age vectors, `go mod download c2sp.org/CCTV/age`; bin/cctv-age prints their dir
+#   krew       sigs.k8s.io/krew v0.4.3 (the kubectl plugin manager), `go install`   -> $ROOT/bin/krew
 #
 # The cache lives outside the clone so CI's fresh clones reuse it:
 #   ROOT=${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}
@@ -30,6 +31,7 @@ set -euo pipefail
 : "${PEERS_K8S_VERSION:=v1.34.4}" "${PEERS_ETCD_VERSION:=v3.6.14}"
 : "${PEERS_AGE_VERSION:=v1.3.1}"             # filippo.io/age (age, age-keygen): post-quantum round trips
 : "${PEERS_CCTV_AGE_VERSION:=v0.0.0-20251208015420-e9274a7bdbfd}"  # c2sp.org/CCTV/age test vectors
+: "${PEERS_KREW_VERSION:=v0.4.3}"            # sigs.k8s.io/krew: installs the release archive (issue 18)
 : "${PEERS_GO_TIMEOUT:=3600}"               # seconds per `go` command (cold kube-apiserver is long)
 
 ROOT="${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}"
@@ -72,9 +74,12 @@ link() {          # $1 absolute target under $ROOT  $2 name in $ROOT/bin
   mv -fT "$ROOT/bin/$2.tmp.$$" "$ROOT/bin/$2"
 }
 VERSION_ARGS=(--version)   # how check_version asks; set per peer (helm: version, kubectl: version --client)
-check_version() { # $1 binary  $2 expected start of the first line of `$1 ${VERSION_ARGS[@]}`
+VERSION_LINE=1             # sed address of the output line holding the version (krew: /^GitTag /)
+VERSION_ENV=()             # extra VAR=value for that run (krew: a throw-away KREW_ROOT)
+check_version() { # $1 binary  $2 expected start of line $VERSION_LINE of `$1 ${VERSION_ARGS[@]}`
   local out
-  out=$(SOPS_DISABLE_VERSION_CHECK=1 HOME="${TMPDIR:-/tmp}" "$1" "${VERSION_ARGS[@]}" 2>&1 </dev/null | head -n1) || true
+  out=$(env SOPS_DISABLE_VERSION_CHECK=1 HOME="${TMPDIR:-/tmp}" "${VERSION_ENV[@]}" "$1" "${VERSION_ARGS[@]}" 2>&1 </dev/null |
+    sed -n "${VERSION_LINE}p") || true
   [[ $out == "$2"* ]] || { log "$1 --version said '${out}', expected '$2'"; return 1; }
 }
 
@@ -245,6 +250,10 @@ b_age() {         # Go age + age-keygen (the age sops 3.13.2 builds on), for pos
   go_install "$1/bin" "filippo.io/age/cmd/age@$2" && go_install "$1/bin" "filippo.io/age/cmd/age-keygen@$2" &&
     echo bin/age
 }
+b_krew() {        # the kubectl plugin manager, stamped like krew's hack/make-binaries.sh
+  local x=sigs.k8s.io/krew
+  go_install "$1/bin" "$x/cmd/krew@$2" -ldflags "-s -w -X $x/internal/version.gitTag=$2" && echo bin/krew
+}
 b_cctv_age() {    # C2SP age test vectors (Go module c2sp.org/CCTV/age): $1/testdata + a locator script
   local j d
   j=$(GOTOOLCHAIN=local GOFLAGS='' timeout "$PEERS_GO_TIMEOUT" go mod download -json "c2sp.org/CCTV/age@$2") || return 1
@@ -256,10 +265,10 @@ b_cctv_age() {    # C2SP age test vectors (Go module c2sp.org/CCTV/age): $1/test
     "$2" >"$1/bin/cctv-age" && chmod +x "$1/bin/cctv-age" && echo bin/cctv-age
 }
 
-ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age)
+ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age krew)
 
 build_peer() {
-  VERSION_ARGS=(--version)
+  VERSION_ARGS=(--version) VERSION_LINE=1 VERSION_ENV=()
   case $1 in
     tools)
       need_cmd git git
@@ -295,6 +304,12 @@ build_peer() {
       else
         build_one cctv-age "cctv-age-$c" "cctv-age $c" b_cctv_age "$c"
       fi ;;
+    krew)             # `krew version` prints a table (after a PATH hint): `GitTag            v0.4.3`
+      local v=$PEERS_KREW_VERSION kr
+      kr=$(mktemp -d "${TMPDIR:-/tmp}/krew-root.XXXXXX")
+      VERSION_ARGS=(version) VERSION_LINE='/^GitTag /' VERSION_ENV=(KREW_ROOT="$kr" KREW_NO_UPGRADE_CHECK=1)
+      build_one krew "krew-$v-$(go_key)" "GitTag            $v" b_krew "$v" || { rm -rf "$kr"; return 1; }
+      rm -rf "$kr" ;;
     *) die "unknown peer '$1' (known: ${ALL_PEERS[*]})" ;;
   esac
 }
