@@ -10,15 +10,16 @@
 //! - `edit [--allow-disk-temp] FILE`: the shared editor session (plaintext only on tmpfs); unchanged
 //!   values keep their ciphertext. A new file is encrypted with the matching creation rule.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sops_engine::config::Config;
+use sops_engine::cli::io::{self, ConfigLookup};
+use sops_engine::cli::spec::{self, KeyFlags, SealRequest};
 use sops_engine::editor::{self, EditOptions};
 use sops_engine::error::exit;
 use sops_engine::file::{open, open_read_only, prepare_new, reseal, seal, seal_to_bytes, SealSpec};
-use sops_engine::keys::{KeyRing, Recipient};
+use sops_engine::keys::KeyRing;
 use sops_engine::signals;
-use sops_engine::stores::{Format, Store};
+use sops_engine::stores::Store;
 use sops_engine::tree::Branch;
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
@@ -62,8 +63,8 @@ fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> 
         match flag {
             "-i" | "--in-place" if known("-i") => o.in_place = true,
             "--output" if known("--output") => o.output = Some(value(flag)?),
-            "--age" if known("--age") => o.age.extend(split_list(&value(flag)?)),
-            "--pgp" if known("--pgp") => o.pgp.extend(split_list(&value(flag)?)),
+            "--age" if known("--age") => o.age.extend(KeyFlags::split(&value(flag)?)),
+            "--pgp" if known("--pgp") => o.pgp.extend(KeyFlags::split(&value(flag)?)),
             "--allow-disk-temp" if known("--allow-disk-temp") => o.allow_disk_temp = true,
             f if f.starts_with('-') && f != "-" => {
                 return Err(usage(format!("unknown option {f}")))
@@ -85,121 +86,55 @@ fn parse(cmd: &str, args: &[String], allowed: &[&str]) -> Result<Opts, Failure> 
     Ok(o)
 }
 
-fn split_list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
+/// The `.sops.yaml` of FILE, searched from the file's directory upward as helm-secrets does (it runs
+/// sops there), unless `SOPS_CONFIG` names one; and the store for FILE with its settings.
+fn config_and_store(file: &str) -> Result<(ConfigLookup, Box<dyn Store>), Failure> {
+    let lookup = ConfigLookup::find(None, io::dir_of(Some(file)))?;
+    let st = io::store(io::format_of(None, Some(file)), lookup.config.as_ref());
+    Ok((lookup, st))
 }
 
-/// `SOPS_CONFIG`, else `.sops.yaml` from the working directory upward.
-fn load_config() -> Result<Option<Config>, Failure> {
-    let explicit = std::env::var_os("SOPS_CONFIG")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    sops_engine::config::load_config(explicit.as_deref()).map_err(|e| Failure {
-        code: e.exit_code(),
-        message: e.to_string(),
-    })
-}
-
-fn store(file: &str, config: Option<&Config>) -> Box<dyn Store> {
-    sops_engine::config::store_with(Format::from_path(file), config)
-}
-
-fn read(file: &str) -> Result<Vec<u8>, Failure> {
-    std::fs::read(file).map_err(|e| Failure {
-        code: if e.kind() == std::io::ErrorKind::NotFound {
-            crate::NO_FILE_SPECIFIED
-        } else {
-            exit::COULD_NOT_READ_INPUT
+/// The seal spec of FILE: keys from `--age`/`--pgp`, else `SOPS_AGE_RECIPIENTS`/`SOPS_PGP_FP`,
+/// else the creation rule matching FILE (the shared [`spec::seal_spec`]).
+fn seal_spec(
+    o: &Opts,
+    lookup: &ConfigLookup,
+    file: &str,
+    docs: &[Branch],
+) -> Result<SealSpec, Failure> {
+    let keys = KeyFlags {
+        age: o.age.clone(),
+        pgp: o.pgp.clone(),
+    }
+    .or_env();
+    let plan = spec::seal_spec(
+        &SealRequest {
+            config: lookup.config.as_ref(),
+            origin: &lookup.origin,
+            path: Some(file),
+            name: file,
+            keys: &keys,
+            rule: None,
         },
-        message: format!("{file}: {e}"),
-    })
-}
-
-/// Writes to stdout, or to `target` through the shared atomic writer.
-fn write(bytes: &[u8], target: Option<&str>, new_mode: u32) -> Result<(), Failure> {
-    sops_engine::output::write_stdout_or_file(bytes, target, new_mode).map_err(|(what, e)| {
-        Failure {
-            code: exit::COULD_NOT_WRITE_OUTPUT,
-            message: format!("{what}: {e}"),
-        }
-    })
-}
-
-/// The seal spec: recipients from flags or `SOPS_AGE_RECIPIENTS`/`SOPS_PGP_FP`, else the creation
-/// rule matching `file`; the rule's encryption rule, else sops' default.
-fn seal_spec(o: &Opts, config: Option<&Config>, file: &str) -> Result<SealSpec, Failure> {
-    let env_list = |k: &str| std::env::var(k).map(|v| split_list(&v)).unwrap_or_default();
-    let age = if o.age.is_empty() {
-        env_list("SOPS_AGE_RECIPIENTS")
-    } else {
-        o.age.clone()
-    };
-    let pgp = if o.pgp.is_empty() {
-        env_list("SOPS_PGP_FP")
-    } else {
-        o.pgp.clone()
-    };
-    let flag_keys: Vec<Recipient> = age
-        .into_iter()
-        .map(Recipient::Age)
-        .chain(
-            pgp.into_iter()
-                .map(|p| Recipient::Pgp(p.replace(' ', "").to_uppercase())),
-        )
-        .collect();
-    let rule = match config {
-        Some(c) => c
-            .rule_for(Path::new(file))
-            .map_err(|e| Failure::engine(file, e))?
-            .cloned(),
-        None => None,
-    };
-    let mut spec = SealSpec::default();
-    if let Some(r) = &rule {
-        spec.groups = r.key_groups.clone();
-        spec.shamir_threshold = r.shamir_threshold;
-        spec.mac_only_encrypted = r.mac_only_encrypted;
-        spec.rule = r.rule.clone();
-    }
-    if !flag_keys.is_empty() {
-        spec.groups = vec![flag_keys];
-        spec.shamir_threshold = 0;
-    }
-    if spec.groups.iter().all(Vec::is_empty) {
-        let why = match &rule {
-            Some(r) if !r.unsupported_keys.is_empty() => format!(
-                "the matching .sops.yaml rule only uses {} keys, which this tool cannot use; add an age or pgp key",
-                r.unsupported_keys.join(", ")
-            ),
-            _ => "config file not found, or has no creation rules, and no keys provided through command line options (--age, --pgp, SOPS_AGE_RECIPIENTS)".into(),
-        };
-        return Err(Failure {
-            code: exit::NO_ENCRYPTION_KEY_FOUND,
-            message: format!("{file}: {why}"),
-        });
-    }
-    Ok(spec)
+        docs,
+    )?;
+    Ok(plan.spec)
 }
 
 /// `encrypt`.
 pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
     let o = parse("encrypt", args, &["-i", "--output", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let config = load_config()?;
-    let st = store(file, config.as_ref());
-    let input = read(file)?;
+    let (lookup, st) = config_and_store(file)?;
+    let input = io::read_input(Some(file))?;
     let docs = st
         .load_plain(&input)
-        .map_err(|e| Failure::engine(file, e))?;
+        .map_err(|e| Failure::in_file(file, e))?;
     drop(input);
     if st.has_metadata(&docs) {
-        return Err(Failure::engine(file, SopsError::AlreadyEncrypted));
+        return Err(Failure::in_file(file, SopsError::AlreadyEncrypted));
     }
-    let spec = seal_spec(&o, config.as_ref(), file)?;
+    let spec = seal_spec(&o, &lookup, file, &docs)?;
     let keys = KeyRing::default();
     let target = if o.in_place {
         Some(file)
@@ -210,25 +145,25 @@ pub fn encrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
     let previous = match o.output.as_deref() {
         Some(t) if Path::new(t).is_file() => {
             let bytes = std::fs::read(t).unwrap_or_default();
-            open(&bytes, store(t, config.as_ref()).as_ref(), &keys, false).ok()
+            let out = io::store(io::format_of(None, Some(t)), lookup.config.as_ref());
+            open(&bytes, out.as_ref(), &keys, false).ok()
         }
         _ => None,
     };
     let bytes = seal_to_bytes(docs, &spec, &keys, previous, st.as_ref())
-        .map_err(|e| Failure::engine(file, e))?;
-    write(&bytes, target, sops_engine::output::default_mode())
+        .map_err(|e| Failure::in_file(file, e))?;
+    io::write_output(&bytes, target)
 }
 
 fn decrypted(file: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let config = load_config()?;
-    let st = store(file, config.as_ref());
-    let input = read(file)?;
+    let (_, st) = config_and_store(file)?;
+    let input = io::read_input(Some(file))?;
     let opened = open_read_only(&input, st.as_ref(), &KeyRing::default(), false)
-        .map_err(|e| Failure::engine(file, e))?;
+        .map_err(|e| Failure::in_file(file, e))?;
     drop(input);
     Ok(Zeroizing::new(
         st.emit_plain(&opened.docs)
-            .map_err(|e| Failure::engine(file, e))?,
+            .map_err(|e| Failure::in_file(file, e))?,
     ))
 }
 
@@ -242,34 +177,35 @@ pub fn decrypt(args: &[String], _s: &Settings) -> Result<(), Failure> {
     } else {
         o.output.as_deref()
     };
-    write(&plain, target, 0o600)
+    io::write_plaintext_output(&plain, target)
 }
 
 /// `view`.
 pub fn view(args: &[String], _s: &Settings) -> Result<(), Failure> {
     let o = parse("view", args, &[])?;
     let plain = decrypted(o.file.as_deref().unwrap_or_default())?;
-    write(&plain, None, 0o600)
+    io::write_plaintext_output(&plain, None)
 }
 
 /// `edit`.
 pub fn edit(args: &[String], _s: &Settings) -> Result<(), Failure> {
     let o = parse("edit", args, &["--allow-disk-temp", "--age", "--pgp"])?;
     let file = o.file.as_deref().unwrap_or_default();
-    let config = load_config()?;
-    let st = store(file, config.as_ref());
+    let (lookup, st) = config_and_store(file)?;
     let keys = KeyRing::default();
     let (existing, plaintext) = if Path::new(file).exists() {
-        let input = read(file)?;
+        let input = io::read_input(Some(file))?;
         let mut opened =
-            open(&input, st.as_ref(), &keys, false).map_err(|e| Failure::engine(file, e))?;
+            open(&input, st.as_ref(), &keys, false).map_err(|e| Failure::in_file(file, e))?;
         let docs = std::mem::take(&mut opened.docs);
-        let text = st.emit_plain(&docs).map_err(|e| Failure::engine(file, e))?;
+        let text = st
+            .emit_plain(&docs)
+            .map_err(|e| Failure::in_file(file, e))?;
         (Existing::File(opened), Zeroizing::new(text))
     } else {
         // wrap the data key first, so an unusable key fails before anything is typed
-        let spec = seal_spec(&o, config.as_ref(), file)?;
-        let prepared = prepare_new(&spec, &keys).map_err(|e| Failure::engine(file, e))?;
+        let spec = seal_spec(&o, &lookup, file, &[])?;
+        let prepared = prepare_new(&spec, &keys).map_err(|e| Failure::in_file(file, e))?;
         (Existing::New(prepared, spec), Zeroizing::new(Vec::new()))
     };
     let parse_docs = |bytes: &[u8]| -> Result<Vec<Branch>, SopsError> {
@@ -287,19 +223,15 @@ pub fn edit(args: &[String], _s: &Settings) -> Result<(), Failure> {
     };
     let edited = editor::edit_in_private_dir(file, &plaintext, &opts, parse_docs);
     drop(plaintext);
-    let edit_failure = |e: editor::EditError| Failure {
-        code: e.exit_code(),
-        message: e.to_string(),
-    };
-    let docs = edited.map_err(edit_failure)?;
+    let docs = edited?;
     let sealed = match existing {
         Existing::File(opened) => reseal(opened, docs),
         Existing::New(prepared, spec) => seal(docs, &spec, &keys, Some(prepared)),
     }
     .and_then(|(docs, md)| st.emit_encrypted(&docs, &md))
-    .map_err(|e| Failure::engine(file, e))?;
-    editor::interrupted(file).map_err(edit_failure)?;
-    write(&sealed, Some(file), sops_engine::output::default_mode())?;
+    .map_err(|e| Failure::in_file(file, e))?;
+    editor::interrupted(file)?;
+    io::write_output(&sealed, Some(file))?;
     drop(guard);
     Ok(())
 }

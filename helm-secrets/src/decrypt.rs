@@ -65,12 +65,12 @@ pub fn decrypt_as(
     let opened = match open_read_only(&bytes, store.as_ref(), keys, false) {
         Ok(o) => o,
         Err(SopsError::MetadataNotFound) => return Ok(Decrypted::Plain(bytes)),
-        Err(e) => return Err(Failure::engine(name, e)),
+        Err(e) => return Err(Failure::in_file(name, e)),
     };
     drop(bytes);
     let out = store
         .emit_plain(&opened.docs)
-        .map_err(|e| Failure::engine(name, e))?;
+        .map_err(|e| Failure::in_file(name, e))?;
     Ok(Decrypted::Secret(Zeroizing::new(out)))
 }
 

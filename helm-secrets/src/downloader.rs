@@ -14,8 +14,8 @@ pub fn run(args: &[String], s: &Settings) -> Result<(), Failure> {
     let url = args.last().ok_or_else(|| {
         Failure::new("downloader: expected certFile keyFile caFile URL (helm passes them)")
     })?;
-    let src = source::parse(url)?;
-    crate::policy::check(&src.file, s)?;
+    let src = source::parse(url).map_err(Failure::new)?;
+    crate::policy::check(&src.file, s).map_err(Failure::new)?;
     let keys = crate::keys::for_import(&src.import, s)?;
     let bytes = match std::fs::read(&src.file) {
         Ok(b) => b,
@@ -27,7 +27,7 @@ pub fn run(args: &[String], s: &Settings) -> Result<(), Failure> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Failure {
-                code: crate::NO_FILE_SPECIFIED,
+                code: sops_engine::error::exit::NO_FILE_SPECIFIED,
                 message: format!("{}: file does not exist", src.file),
             })
         }

@@ -184,7 +184,7 @@ impl GnupgHome {
             let err = String::from_utf8_lossy(&out.stderr);
             return Err(Failure::new(format!(
                 "gpg --import {what} failed: {}",
-                crate::error::one_line(&err)
+                sops_engine::error::one_line(&err)
             )));
         }
         Ok(())

@@ -19,7 +19,7 @@ pub fn secret_key(r: &SecretRef) -> Result<Zeroizing<Vec<u8>>, Failure> {
     rt.block_on(fetch(r)).map_err(|e| {
         Failure::new(format!(
             "Kubernetes secret {r}: {}",
-            crate::error::one_line(&e)
+            sops_engine::error::one_line(&e)
         ))
     })
 }

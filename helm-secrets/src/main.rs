@@ -20,9 +20,6 @@ mod wrapper;
 use error::Failure;
 use settings::Settings;
 
-/// sops' exit code for a file that does not exist (`codes.NoFileSpecified`).
-pub const NO_FILE_SPECIFIED: i32 = 100;
-
 const HELP: &str = "\
 Decrypt SOPS-encrypted values files for helm, without plaintext on disk.
 

@@ -222,7 +222,7 @@ enum Outcome {
 fn resolve_one(job: &Job, keys: &KeyRing, s: &Settings) -> Result<Outcome, Failure> {
     match job {
         Job::Values(path) | Job::SetFile(path) => {
-            crate::policy::check(path, s)?;
+            crate::policy::check(path, s).map_err(Failure::new)?;
             let bytes = match std::fs::read(path) {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -246,8 +246,8 @@ fn resolve_one(job: &Job, keys: &KeyRing, s: &Settings) -> Result<Outcome, Failu
             }
         }
         Job::Url(url) => {
-            let src = source::parse(url)?;
-            crate::policy::check(&src.file, s)?;
+            let src = source::parse(url).map_err(Failure::new)?;
+            crate::policy::check(&src.file, s).map_err(Failure::new)?;
             let bytes = match std::fs::read(&src.file) {
                 Ok(b) => b,
                 Err(e)

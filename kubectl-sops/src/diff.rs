@@ -123,7 +123,7 @@ fn try_open(bytes: &[u8], st: &dyn Store, keys: &KeyRing, name: &str) -> Result<
 
 /// `--show-values` on a file no key at hand decrypts.
 fn no_key_for_values(name: &str) -> anyhow::Error {
-    CliError::err(
+    crate::fail(
         exit::COULD_NOT_READ_INPUT,
         format!("{name}: --show-values needs the keys, and no key could decrypt this file"),
     )

@@ -29,9 +29,12 @@ use sops_engine::tree::{Branch, Comment, Item, Value};
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
 
+use crate::in_file;
 use crate::io::{read_input, write_output, FileArgs, Stores};
-use crate::spec::seal_spec;
-use crate::{in_file, CliError};
+use sops_engine::cli::io::ConfigOrigin;
+use sops_engine::cli::spec::{seal_spec, KeyFlags, SealRequest};
+use sops_engine::config::Config;
+use sops_engine::file::SealSpec;
 
 /// Arguments of `edit`.
 #[derive(Args)]
@@ -71,6 +74,7 @@ pub fn run(a: EditArgs) -> Result<()> {
     let file = a.file.as_str();
     let Stores {
         config,
+        config_origin,
         in_format,
         input: in_store,
         output: out_store,
@@ -91,14 +95,14 @@ pub fn run(a: EditArgs) -> Result<()> {
             _ => Path::new("."),
         };
         if !parent.is_dir() {
-            return Err(CliError::err(
+            return Err(crate::fail(
                 exit::COULD_NOT_WRITE_OUTPUT,
                 format!("{file}: directory {} does not exist", parent.display()),
             ));
         }
         let docs = template(in_format, in_store.as_ref()).map_err(|e| in_file(file, e))?;
         // wrap the data key now, so a key that cannot be used fails before the editor opens
-        let spec = new_file_spec(&a, config.as_ref(), &docs)?;
+        let spec = new_file_spec(&a, config.as_ref(), &config_origin, &docs)?;
         let prepared = prepare_new(&spec, &keys).map_err(|e| in_file(file, e))?;
         (Existing::New(prepared), docs, template_header(in_format))
     };
@@ -134,7 +138,7 @@ pub fn run(a: EditArgs) -> Result<()> {
     let bytes = match existing {
         Existing::File(opened) => reseal_to_bytes(opened, docs, out_store.as_ref()),
         Existing::New(prepared) => {
-            let spec = new_file_spec(&a, config.as_ref(), &docs)?;
+            let spec = new_file_spec(&a, config.as_ref(), &config_origin, &docs)?;
             seal(docs, &spec, &keys, Some(prepared))
                 .and_then(|(docs, md)| out_store.emit_encrypted(&docs, &md))
         }
@@ -166,25 +170,29 @@ fn reseal_to_bytes(
 /// key this tool can use.
 fn new_file_spec(
     a: &EditArgs,
-    config: Option<&sops_engine::config::Config>,
+    config: Option<&Config>,
+    origin: &ConfigOrigin,
     docs: &[Branch],
-) -> Result<sops_engine::file::SealSpec> {
+) -> Result<SealSpec> {
     let file = a.file.as_str();
-    let (spec, note) = seal_spec(config, Some(file), file, docs, &a.age, &a.pgp, true)?;
-    if let Some(note) = note {
-        eprintln!("{note}");
+    let plan = seal_spec(
+        &SealRequest {
+            config,
+            origin,
+            path: Some(file),
+            name: file,
+            keys: &KeyFlags {
+                age: a.age.clone(),
+                pgp: a.pgp.clone(),
+            },
+            rule: None,
+        },
+        docs,
+    )?;
+    if let Some(note) = plan.default_rule_note {
+        eprintln!("{}: {note}", crate::prog::name());
     }
-    if spec.groups.iter().all(Vec::is_empty) {
-        return Err(in_file(
-            file,
-            SopsError::NoEncryptionKey(
-                "config file not found, or has no creation rules, and no keys provided through command line options"
-                    .into(),
-            ),
-        )
-        .into());
-    }
-    Ok(spec)
+    Ok(plan.spec)
 }
 
 // ------------------------------------------------------------------------------------ templates
@@ -276,7 +284,7 @@ fn edit_in_private_dir(
 }
 
 fn edit_error(e: editor::EditError) -> anyhow::Error {
-    CliError::err(e.exit_code(), e.to_string())
+    crate::fail(e.exit_code(), e.to_string())
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ mod prog;
 mod rekey;
 mod seal;
 mod set;
-mod spec;
 mod unseal;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -60,42 +59,17 @@ enum Command {
     Keygen(keygen::KeygenArgs),
 }
 
-/// An error with the exit code to leave with.
-#[derive(Debug)]
-pub struct CliError {
-    /// Exit code (sops' codes where one applies).
-    pub code: i32,
-    /// One-line message.
-    pub message: String,
-}
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CliError {}
-
-impl CliError {
-    /// This error as an `anyhow::Error`, ready for `?` or `Err(…)`.
-    pub fn err(code: i32, message: impl Into<String>) -> anyhow::Error {
-        CliError {
-            code,
-            message: message.into(),
-        }
-        .into()
-    }
-}
-
+pub use sops_engine::cli::CliError;
 pub use sops_engine::error::one_line;
+
+/// A [`CliError`] with this exit code, as an `anyhow::Error` ready for `?` or `Err(…)`.
+pub fn fail(code: i32, message: impl Into<String>) -> anyhow::Error {
+    CliError::with_code(code, message).into()
+}
 
 /// Attaches the file name to an engine error, keeping its exit code.
 pub fn in_file(file: &str, e: SopsError) -> CliError {
-    CliError {
-        code: e.exit_code(),
-        message: format!("{file}: {e}"),
-    }
+    CliError::in_file(file, e)
 }
 
 /// The command line, named as the user typed it ([`prog::name`]).

@@ -16,7 +16,7 @@ use crate::io::{
     check_output_flags, display_name, parse_format, read_input, require_existing, stores,
     write_output,
 };
-use crate::spec::seal_spec;
+use sops_engine::cli::spec::{seal_spec, KeyFlags, SealRequest};
 
 /// Arguments of `seal`.
 #[derive(Args)]
@@ -160,18 +160,22 @@ pub fn run(a: SealArgs) -> Result<()> {
     }
 
     // Keys and rule: flags first, then the matching .sops.yaml creation rule.
-    let (mut spec, note) = seal_spec(
-        stores.config.as_ref(),
-        path_for_rules,
-        name,
+    let flag_rule = a.flag_rule();
+    let plan = seal_spec(
+        &SealRequest {
+            config: stores.config.as_ref(),
+            origin: &stores.config_origin,
+            path: path_for_rules,
+            name,
+            keys: &KeyFlags {
+                age: a.age.clone(),
+                pgp: a.pgp.clone(),
+            },
+            rule: flag_rule.as_ref(),
+        },
         &docs,
-        &a.age,
-        &a.pgp,
-        a.flag_rule().is_none(),
     )?;
-    if let Some(rule) = a.flag_rule() {
-        spec.rule = rule;
-    }
+    let mut spec = plan.spec;
     spec.mac_only_encrypted |= a.mac_only_encrypted;
     if let Some(t) = a.shamir_threshold {
         spec.shamir_threshold = t;
@@ -205,8 +209,8 @@ pub fn run(a: SealArgs) -> Result<()> {
     let bytes = seal_to_bytes(docs, &spec, &keys, previous, out_store.as_ref())
         .map_err(|e| in_file(name, e))?;
     write_output(&bytes, target)?;
-    if let Some(note) = note {
-        eprintln!("{note}");
+    if let Some(note) = plan.default_rule_note {
+        eprintln!("{}: {note}", crate::prog::name());
     }
     Ok(())
 }

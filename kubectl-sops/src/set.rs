@@ -18,8 +18,9 @@ use sops_engine::treepath::{self, PathError};
 use sops_engine::SopsError;
 use zeroize::Zeroizing;
 
-use crate::io::{read_input, write_output, FileArgs, Stores, NO_FILE_SPECIFIED};
-use crate::{in_file, CliError};
+use crate::in_file;
+use crate::io::{read_input, write_output, FileArgs, Stores};
+use sops_engine::error::exit::NO_FILE_SPECIFIED;
 
 /// sops' exit code for a malformed index or value (`codes.ErrorInvalidSetFormat`).
 const INVALID_SET_FORMAT: i32 = 7;
@@ -70,11 +71,11 @@ pub struct UnsetArgs {
 fn tree_path(file: &str, path: &str, what: &str) -> Result<Vec<PathStep>> {
     match parse_tree_path(path) {
         Ok(steps) if !steps.is_empty() => Ok(steps),
-        Ok(_) => Err(CliError::err(
+        Ok(_) => Err(crate::fail(
             INVALID_SET_FORMAT,
             format!("{file}: invalid {what} index format: the path is empty"),
         )),
-        Err(e) => Err(CliError::err(
+        Err(e) => Err(crate::fail(
             INVALID_SET_FORMAT,
             format!("{file}: invalid {what} index format: {e}"),
         )),
@@ -90,7 +91,7 @@ fn path_err(file: &str, e: PathError) -> anyhow::Error {
 fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
     let bytes = if a.value_stdin {
         if a.value.is_some() {
-            return Err(CliError::err(
+            return Err(crate::fail(
                 NO_FILE_SPECIFIED,
                 "with --value-stdin, give only FILE and PATH",
             ));
@@ -98,7 +99,7 @@ fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
         Zeroizing::new(read_input(None)?)
     } else if let Some(f) = &a.value_file {
         if a.value.is_some() {
-            return Err(CliError::err(
+            return Err(crate::fail(
                 NO_FILE_SPECIFIED,
                 "with --value-file F, give only FILE and PATH",
             ));
@@ -108,7 +109,7 @@ fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
         match &a.value {
             Some(v) => Zeroizing::new(v.clone().into_bytes()),
             None => {
-                return Err(CliError::err(
+                return Err(crate::fail(
                     NO_FILE_SPECIFIED,
                     "missing VALUE (or use --value-stdin / --value-file)",
                 ))
@@ -117,7 +118,7 @@ fn value_text(a: &SetArgs) -> Result<Zeroizing<String>> {
     };
     match std::str::from_utf8(&bytes) {
         Ok(s) => Ok(Zeroizing::new(s.to_string())),
-        Err(_) => Err(CliError::err(
+        Err(_) => Err(crate::fail(
             INVALID_SET_FORMAT,
             "the value is not valid JSON (not UTF-8)",
         )),
@@ -183,7 +184,7 @@ fn secret_data_value(
             Value::Str(base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
         }
         _ if encode => {
-            return Err(CliError::err(
+            return Err(crate::fail(
                 INVALID_SET_FORMAT,
                 format!("{file}: --base64 encodes a string value (give VALUE as a JSON string)"),
             ))
@@ -214,7 +215,7 @@ fn secret_data_value(
         Some(PathStep::Key(k)) => k.clone(),
         _ => "KEY".into(),
     };
-    Err(CliError::err(
+    Err(crate::fail(
         INVALID_SET_FORMAT,
         format!(
             "{file}: a Secret's data holds base64, and this value is not base64{}; set plain text under stringData (['stringData']['{key}']), or pass --base64 to encode it",
@@ -230,7 +231,7 @@ pub fn run(a: SetArgs) -> Result<()> {
     let steps = tree_path(file, &a.path, "set")?;
     let text = value_text(&a)?;
     let value = treepath::parse_json_value(&text).map_err(|e| {
-        CliError::err(
+        crate::fail(
             INVALID_SET_FORMAT,
             format!("{file}: invalid value for set: {e}"),
         )
@@ -274,7 +275,7 @@ mod tests {
     fn bad_paths_exit_like_sops() {
         for p in ["", "a.b", "[\"a\"", "[x]"] {
             let e = tree_path("f.yaml", p, "set").unwrap_err();
-            let c = e.downcast_ref::<CliError>().unwrap();
+            let c = e.downcast_ref::<crate::CliError>().unwrap();
             assert_eq!(c.code, INVALID_SET_FORMAT, "{p:?}");
             assert!(c.message.starts_with("f.yaml: invalid set index format"));
         }

@@ -7,11 +7,11 @@ use sops_engine::file::{extract, open_read_only, parse_tree_path};
 use sops_engine::keys::KeyRing;
 use sops_engine::tree::Value;
 
+use crate::in_file;
 use crate::io::{
     check_output_flags, display_name, read_input, require_existing, write_plaintext_output,
     FileArgs,
 };
-use crate::{in_file, CliError};
 
 /// Arguments of `unseal`.
 #[derive(Args)]
@@ -50,7 +50,7 @@ pub fn run(a: UnsealArgs) -> Result<()> {
             let doc = opened.docs.first().cloned().unwrap_or_default();
             // a path that is not in the tree is a plain failure in sops (1), not a format error (91)
             let value = extract(&doc, &steps)
-                .map_err(|e| CliError::err(exit::GENERIC, format!("{name}: {e}")))?;
+                .map_err(|e| crate::fail(exit::GENERIC, format!("{name}: {e}")))?;
             match value {
                 Value::Str(s) => s.into_bytes(),
                 Value::Bytes(b) => b,

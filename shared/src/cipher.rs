@@ -149,32 +149,6 @@ fn format_parts(data: &[u8], iv: &[u8], tag: &[u8], datatype: &str) -> String {
     s
 }
 
-/// Formats a float like Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, never an exponent.
-pub fn go_format_float_f(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else if f == 0.0 {
-        format!("{f}")
-    } else {
-        // Shortest round-trip digits with Go's tie-breaking (Rust's Display rounds ties differently).
-        crate::stores::json::go_format_f(f)
-    }
-}
-
-/// Parses a float like Go's `strconv.ParseFloat(s, 64)` for the forms sops writes.
-pub fn go_parse_float(s: &str) -> Option<f64> {
-    match s {
-        "+Inf" | "Inf" | "+inf" | "inf" | "+Infinity" | "Infinity" | "infinity" => {
-            Some(f64::INFINITY)
-        }
-        "-Inf" | "-inf" | "-Infinity" | "-infinity" => Some(f64::NEG_INFINITY),
-        "NaN" | "nan" => Some(f64::NAN),
-        _ => s.replace('_', "").parse().ok(),
-    }
-}
-
 /// The plaintext bytes of a leaf: borrowed from the tree where they are already there (strings,
 /// comments, times), else a zeroizing buffer holding the formatted number or boolean.
 pub(crate) enum Plain<'a> {
@@ -202,7 +176,7 @@ pub(crate) fn plain_bytes(v: &Value) -> Option<(Plain<'_>, &'static str)> {
         // Raw bytes (binary files that are not UTF-8) are a Go string in sops, hence type `str`.
         Value::Bytes(b) => (Plain::Borrowed(b), "str"),
         Value::Int(i) => (owned(i.to_string()), "int"),
-        Value::Float(f) => (owned(go_format_float_f(*f)), "float"),
+        Value::Float(f) => (owned(crate::gocompat::format_float_f(*f)), "float"),
         Value::Bool(b) => (Plain::Borrowed(if *b { b"True" } else { b"False" }), "bool"),
         Value::Time(t) => (Plain::Borrowed(t.as_bytes()), "time"),
         Value::Comment(c) => (Plain::Borrowed(c.text.as_bytes()), "comment"),
@@ -229,11 +203,12 @@ fn value_from_plaintext(bytes: Vec<u8>, datatype: &str) -> Result<Value, String>
                 .parse()
                 .map_err(|_| "int value is not a valid integer".to_string())?,
         ),
-        "float" => {
-            Value::Float(go_parse_float(&text(bytes)?).ok_or("float value is not a valid number")?)
-        }
+        "float" => Value::Float(
+            crate::gocompat::parse_float(&text(bytes)?)
+                .ok_or("float value is not a valid number")?,
+        ),
         "bool" => Value::Bool(
-            crate::metadata::parse_go_bool(&text(bytes)?)
+            crate::gocompat::parse_bool(&text(bytes)?)
                 .ok_or("bool value is not a valid boolean")?,
         ),
         "time" => Value::Time(text(bytes)?),
@@ -394,15 +369,18 @@ mod tests {
     #[test]
     #[allow(clippy::excessive_precision)] // an exact tie between two shortest decimals
     fn float_format_matches_go() {
-        assert_eq!(go_format_float_f(1.0), "1");
-        assert_eq!(go_format_float_f(1e20), "100000000000000000000");
-        assert_eq!(go_format_float_f(0.25), "0.25");
-        assert_eq!(go_format_float_f(-0.0), "-0");
-        assert_eq!(go_format_float_f(1e-7), "0.0000001");
-        assert_eq!(go_format_float_f(f64::INFINITY), "+Inf");
-        assert_eq!(go_format_float_f(f64::NAN), "NaN");
+        assert_eq!(crate::gocompat::format_float_f(1.0), "1");
         assert_eq!(
-            go_format_float_f(-169230132522575.125),
+            crate::gocompat::format_float_f(1e20),
+            "100000000000000000000"
+        );
+        assert_eq!(crate::gocompat::format_float_f(0.25), "0.25");
+        assert_eq!(crate::gocompat::format_float_f(-0.0), "-0");
+        assert_eq!(crate::gocompat::format_float_f(1e-7), "0.0000001");
+        assert_eq!(crate::gocompat::format_float_f(f64::INFINITY), "+Inf");
+        assert_eq!(crate::gocompat::format_float_f(f64::NAN), "NaN");
+        assert_eq!(
+            crate::gocompat::format_float_f(-169230132522575.125),
             "-169230132522575.12"
         );
     }

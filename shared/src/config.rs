@@ -318,7 +318,7 @@ impl Config {
                 }
             }
         }
-        Err(SopsError::Config("no matching creation rules found".into()))
+        Err(SopsError::NoMatchingRule)
     }
 }
 

@@ -294,6 +294,7 @@ enum EditorEnd {
     Interrupted(Child),
 }
 
+#[allow(unsafe_code)] // the pre-exec hook below
 fn run_editor(editor: &[String], path: &Path) -> Result<EditorEnd, EditError> {
     let mut cmd = Command::new(&editor[0]);
     cmd.args(&editor[1..]).arg(path);

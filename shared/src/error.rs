@@ -34,6 +34,8 @@ pub mod exit {
     pub const INVALID_TREE_PATH_FORMAT: i32 = 91;
     /// The file holds no document.
     pub const NEED_AT_LEAST_ONE_DOCUMENT: i32 = 92;
+    /// The input file does not exist.
+    pub const NO_FILE_SPECIFIED: i32 = 100;
     /// No key to encrypt with.
     pub const NO_ENCRYPTION_KEY_FOUND: i32 = 111;
     /// A decryption-order entry is duplicated.
@@ -127,9 +129,12 @@ pub enum SopsError {
         /// Why.
         reason: String,
     },
-    /// `.sops.yaml` is unreadable or has no matching rule.
+    /// `.sops.yaml` is unreadable or malformed.
     #[error("error loading config: {0}")]
     Config(String),
+    /// No creation rule of `.sops.yaml` matches the file (sops' words).
+    #[error("error loading config: no matching creation rules found")]
+    NoMatchingRule,
     /// The config file given with `--config` does not exist.
     #[error("config file not found: {0}")]
     ConfigNotFound(String),
@@ -162,7 +167,7 @@ impl SopsError {
             SopsError::DataKey(_) => COULD_NOT_RETRIEVE_KEY,
             SopsError::NoEncryptionKey(_) => GENERIC,
             SopsError::KeyWrap { .. } => GENERIC,
-            SopsError::Config(_) => GENERIC,
+            SopsError::Config(_) | SopsError::NoMatchingRule => GENERIC,
             SopsError::ConfigNotFound(_) => CONFIG_FILE_NOT_FOUND,
             SopsError::DuplicateDecryptionKeyType(_) => DUPLICATE_DECRYPTION_KEY_TYPE,
             SopsError::TreePath(_) => INVALID_TREE_PATH_FORMAT,

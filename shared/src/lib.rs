@@ -6,11 +6,13 @@
 
 pub mod build_info;
 pub mod cipher;
+pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod editor;
 pub mod error;
 pub mod file;
+pub mod gocompat;
 pub mod k8s;
 pub mod keys;
 pub mod metadata;

@@ -336,7 +336,9 @@ impl Metadata {
         md.mac_only_encrypted = match get(map, "mac_only_encrypted") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(v) => scalar_text(v).is_some_and(|s| parse_go_bool(&s).unwrap_or(false)),
+            Some(v) => {
+                scalar_text(v).is_some_and(|s| crate::gocompat::parse_bool(&s).unwrap_or(false))
+            }
         };
         md.shamir_threshold = match get(map, "shamir_threshold") {
             None | Some(Value::Null) => 0,
@@ -455,15 +457,6 @@ fn scalar_text(v: &Value) -> Option<String> {
         Value::Int(i) => Some(i.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Float(f) => Some(f.to_string()),
-        _ => None,
-    }
-}
-
-/// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
         _ => None,
     }
 }

@@ -236,6 +236,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // mkfifo
     fn fifo_is_written_in_place() {
         let d = tempfile::tempdir().unwrap();
         let fifo = d.path().join("p");

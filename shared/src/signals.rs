@@ -10,7 +10,9 @@
 //!
 //! The handler only does async-signal-safe work: atomics, `unlink`, `kill`, `signal` and `raise`.
 
+// Signal handlers and kill/prctl calls need libc directly.
 #[cfg(unix)]
+#[allow(unsafe_code)]
 mod imp {
     use std::ffi::CString;
     use std::os::raw::c_int;

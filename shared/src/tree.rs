@@ -28,7 +28,7 @@ impl Text {
             Ok(s) => Text(TextRepr::Utf8(s)),
             Err(e) => {
                 let bytes = e.into_bytes();
-                let shown = crate::stores::json::go_lossy_utf8(&bytes);
+                let shown = crate::gocompat::lossy_utf8(&bytes);
                 Text(TextRepr::Raw(Box::new((bytes, shown))))
             }
         }

@@ -2,6 +2,7 @@
 //! symlinks are followed and kept, FIFOs are written through (never renamed over), a signal during an
 //! atomic write leaves no hidden plaintext temp file, and a killed `edit` takes its editor with it.
 //! Results are checked with real sops 3.13.2. No test touches the machine's `/dev`.
+#![allow(unsafe_code)] // mkfifo and kill(2) on our own children
 
 use std::ffi::CString;
 use std::os::unix::fs::{symlink, FileTypeExt, PermissionsExt};

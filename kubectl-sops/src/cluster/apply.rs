@@ -16,7 +16,6 @@ use super::connect::{Cluster, ClusterArgs};
 use super::manifests::{self, Manifest};
 use super::objects::{self, scrub};
 use super::resolve::{self, goes_first, Resolver, Unresolved, CONCURRENCY};
-use crate::CliError;
 
 const APPLY_HELP: &str = "\
 Every file is decrypted in memory before anything is sent; a file that does not decrypt (no key: exit
@@ -94,7 +93,7 @@ pub fn run(a: ApplyArgs) -> Result<()> {
     let files = manifests::files(&a.files, a.recursive)?;
     let loaded = manifests::load(&files, &KeyRing::default(), a.raw)?;
     if loaded.objects.is_empty() {
-        return Err(CliError::err(1, "no objects passed to apply"));
+        return Err(crate::fail(1, "no objects passed to apply"));
     }
     super::runtime()?.block_on(apply_all(&a, loaded))
 }
@@ -148,7 +147,7 @@ async fn apply_batch(
         let target = resolver.api_for(cluster, &mut obj);
         if let Err(Unresolved::Unreachable(msg)) = &target {
             // one message for the whole run instead of one per object
-            return Err(CliError::err(1, msg.clone()));
+            return Err(crate::fail(1, msg.clone()));
         }
         let label = resolve::label(&display, &m.source, objects::namespace(&obj));
         jobs.push((display, label, target, obj));
@@ -284,7 +283,7 @@ fn report(a: &ApplyArgs, outcomes: &[Outcome]) -> Result<()> {
             };
             let bytes = sops_engine::stores::store_for(Format::Yaml, &settings)
                 .emit_plain(&branches)
-                .map_err(|e| CliError::err(1, e.to_string()))?;
+                .map_err(|e| crate::fail(1, e.to_string()))?;
             out.write_all(&bytes)?;
         }
         Some(OutputFormat::Json) => {

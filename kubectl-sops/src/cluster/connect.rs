@@ -9,8 +9,6 @@ use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::CliError;
-
 /// `--kubeconfig`, `--context`, `--cluster`, `--user`, `-n/--namespace`, as in kubectl.
 #[derive(Args, Clone, Debug, Default)]
 pub struct ClusterArgs {
@@ -71,11 +69,11 @@ impl ClusterArgs {
             cluster: self.cluster.clone(),
             user: self.user.clone(),
         };
-        let fail = |e: &dyn std::fmt::Display| CliError::err(1, format!("kubeconfig: {e}"));
+        let fail = |e: &dyn std::fmt::Display| crate::fail(1, format!("kubeconfig: {e}"));
         let mut config = match &self.kubeconfig {
             Some(path) => {
                 let kc = Kubeconfig::read_from(path)
-                    .map_err(|e| CliError::err(1, format!("{}: {e}", path.display())))?;
+                    .map_err(|e| crate::fail(1, format!("{}: {e}", path.display())))?;
                 Config::from_custom_kubeconfig(kc, &options)
                     .await
                     .map_err(|e| fail(&e))?
@@ -83,7 +81,7 @@ impl ClusterArgs {
             None => match Config::from_kubeconfig(&options).await {
                 Ok(c) => c,
                 Err(file_err) => Config::incluster().map_err(|_| {
-                    CliError::err(
+                    crate::fail(
                         1,
                         format!(
                             "no usable kubeconfig (set KUBECONFIG or --kubeconfig): {file_err}"

@@ -24,7 +24,6 @@ use super::manifests::{self, Manifest};
 use super::objects::{self, scrub};
 use super::resolve::{self, Resolver, Unresolved, CONCURRENCY};
 use crate::io::store;
-use crate::CliError;
 
 /// The live-cluster part of `diff`'s arguments.
 #[derive(clap::Args, Default)]
@@ -88,7 +87,7 @@ async fn collect(a: &LiveArgs, loaded: manifests::Manifests) -> Result<Vec<Pair>
         let name = objects::display_name(&object);
         let target = resolver.api_for(&cluster, &mut object);
         if let Err(Unresolved::Unreachable(m)) = &target {
-            return Err(CliError::err(2, m.clone()));
+            return Err(crate::fail(2, m.clone()));
         }
         jobs.push((name, source, target, object, from_encrypted));
     }
@@ -152,7 +151,7 @@ async fn collect(a: &LiveArgs, loaded: manifests::Manifests) -> Result<Vec<Pair>
         for e in &errors[..errors.len() - 1] {
             eprintln!("{}: error: {e}", crate::prog::name());
         }
-        return Err(CliError::err(2, errors.pop().unwrap_or_default()));
+        return Err(crate::fail(2, errors.pop().unwrap_or_default()));
     }
     Ok(pairs)
 }
@@ -271,10 +270,10 @@ fn print(pairs: &[Pair], show_values: bool) -> std::io::Result<bool> {
 fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
     let argv = sops_engine::shell::split_command(cmd)
         .filter(|w| !w.is_empty())
-        .ok_or_else(|| CliError::err(2, "KUBECTL_EXTERNAL_DIFF: unbalanced quotes"))?;
+        .ok_or_else(|| crate::fail(2, "KUBECTL_EXTERNAL_DIFF: unbalanced quotes"))?;
     let session = signals::install();
     let dir =
-        PrivateDir::create(std::ffi::OsStr::new("diff"), false).map_err(|e| CliError::err(2, e))?;
+        PrivateDir::create(std::ffi::OsStr::new("diff"), false).map_err(|e| crate::fail(2, e))?;
     let (live_dir, merged_dir) = (dir.dir().join("LIVE"), dir.dir().join("MERGED"));
     let write_side = |d: &Path, side: &dyn Fn(&Pair) -> Option<Json>| -> Result<()> {
         create_private_dir(d)?;
@@ -282,7 +281,7 @@ fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
             let Some(o) = side(p) else { continue };
             let bytes = store(Format::Yaml, None)
                 .emit_plain(&[objects::to_branch(&o)])
-                .map_err(|e| CliError::err(2, e.to_string()))?;
+                .map_err(|e| crate::fail(2, e.to_string()))?;
             write_private_file(&d.join(&p.file_name), &bytes)?;
         }
         Ok(())
@@ -300,14 +299,14 @@ fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
         .arg(&live_dir)
         .arg(&merged_dir)
         .spawn()
-        .map_err(|e| CliError::err(2, format!("KUBECTL_EXTERNAL_DIFF: {}: {e}", argv[0])))?;
+        .map_err(|e| crate::fail(2, format!("KUBECTL_EXTERNAL_DIFF: {}: {e}", argv[0])))?;
     signals::set_child(Some(child.id()));
     let status = child.wait();
     signals::set_child(None);
     drop(dir);
     drop(session);
     if let Some(sig) = signals::pending() {
-        return Err(CliError::err(
+        return Err(crate::fail(
             128 + sig,
             format!("interrupted by {}", signals::name(sig)),
         ));
@@ -315,11 +314,11 @@ fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
     match status?.code() {
         Some(0) => Ok(true),
         Some(1) => Ok(false),
-        Some(n) => Err(CliError::err(
+        Some(n) => Err(crate::fail(
             n,
             format!("{} exited with status {n}", argv[0]),
         )),
-        None => Err(CliError::err(
+        None => Err(crate::fail(
             2,
             format!("{} was killed by a signal", argv[0]),
         )),
@@ -381,7 +380,7 @@ fn create_private_dir(d: &Path) -> Result<()> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(d)
-        .map_err(|e| CliError::err(2, format!("{}: {e}", d.display())))
+        .map_err(|e| crate::fail(2, format!("{}: {e}", d.display())))
 }
 
 fn write_private_file(p: &Path, bytes: &[u8]) -> Result<()> {
@@ -391,7 +390,7 @@ fn write_private_file(p: &Path, bytes: &[u8]) -> Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(p)
-        .map_err(|e| CliError::err(2, format!("{}: {e}", p.display())))?;
+        .map_err(|e| crate::fail(2, format!("{}: {e}", p.display())))?;
     f.write_all(bytes)?;
     Ok(())
 }

@@ -11,8 +11,8 @@ use sops_engine::keys::KeyRing;
 use sops_engine::stores::{Format, Store};
 
 use super::objects::{self, ObjectError};
+use crate::in_file;
 use crate::io::{read_input, store};
-use crate::{in_file, CliError};
 
 /// One object to send, with where it came from.
 pub struct Manifest {
@@ -46,7 +46,7 @@ pub fn files(args: &[String], recursive: bool) -> Result<Vec<String>> {
         } else if p.exists() {
             out.push(a.clone());
         } else {
-            return Err(CliError::err(1, format!("the path \"{a}\" does not exist")));
+            return Err(crate::fail(1, format!("the path \"{a}\" does not exist")));
         }
     }
     Ok(out)
@@ -57,7 +57,7 @@ fn dir_files(dir: &Path, recursive: bool, top: bool, out: &mut Vec<String>) -> R
         return Ok(());
     }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| CliError::err(1, format!("{}: {e}", dir.display())))?
+        .map_err(|e| crate::fail(1, format!("{}: {e}", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
@@ -117,7 +117,7 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
     } else {
         None
     };
-    let bad = |doc: usize, e: ObjectError| CliError::err(1, format!("{name}: document {doc}: {e}"));
+    let bad = |doc: usize, e: ObjectError| crate::fail(1, format!("{name}: document {doc}: {e}"));
     for (i, doc) in stored.iter().enumerate() {
         let plain = docs.as_ref().and_then(|d| d.get(i));
         let source = plain.unwrap_or(doc);

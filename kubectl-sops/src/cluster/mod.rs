@@ -12,5 +12,5 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| crate::CliError::err(1, format!("cannot start the async runtime: {e}")))
+        .map_err(|e| crate::fail(1, format!("cannot start the async runtime: {e}")))
 }

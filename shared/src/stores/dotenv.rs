@@ -8,9 +8,10 @@
 //!
 //! Encrypted files carry the flattened metadata as `sops_<key>=<value>` lines after the data, sorted by
 //! key, newlines written as `\n`; they are read in any order.
-use super::json::{go_lossy_utf8, go_val_to_string};
+use super::json::go_val_to_string;
 use super::Store;
 use crate::error::{Result, SopsError};
+use crate::gocompat::lossy_utf8;
 use crate::metadata::Metadata;
 use crate::tree::{Branch, Comment, Item, Text, Value};
 
@@ -113,7 +114,7 @@ impl Store for DotenvStore {
                     // `load_plain` gives strings (`\n` already decoded) or bytes
                     let text = match v {
                         Value::Str(s) => s,
-                        Value::Bytes(b) => go_lossy_utf8(&b),
+                        Value::Bytes(b) => lossy_utf8(&b),
                         other => go_val_to_string(&other).unwrap_or_default(),
                     };
                     flat.push((k[SOPS_PREFIX.len()..].to_string(), text));

@@ -19,9 +19,10 @@
 //! surrounding spaces), and one blank line between sections. Encrypted files add a `[sops]` section
 //! with the flattened metadata (`\n` escaped), sorted by key; 3.13.0/3.13.1 `"""` multi-line values
 //! are read too.
-use super::json::{go_json_marshal_compact, go_lossy_utf8, go_sprint_v, go_val_to_string};
+use super::json::{go_json_marshal_compact, go_sprint_v, go_val_to_string};
 use super::Store;
 use crate::error::{Result, SopsError};
+use crate::gocompat::lossy_utf8;
 use crate::metadata::Metadata;
 use std::borrow::Cow;
 
@@ -581,8 +582,8 @@ impl Store for IniStore {
             .iter()
             .map(|k| {
                 (
-                    go_lossy_utf8(&unescape(&k.name)),
-                    decode_newlines(&go_lossy_utf8(&unescape(&k.value))),
+                    lossy_utf8(&unescape(&k.name)),
+                    decode_newlines(&lossy_utf8(&unescape(&k.value))),
                 )
             })
             .collect();

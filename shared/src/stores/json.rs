@@ -359,7 +359,7 @@ impl<'a> Parser<'a> {
             match c {
                 b'"' => {
                     self.pos += 1;
-                    return Ok(go_lossy_utf8(&raw));
+                    return Ok(crate::gocompat::lossy_utf8(&raw));
                 }
                 b'\\' => {
                     self.pos += 1;
@@ -472,33 +472,6 @@ fn number_value(text: &str) -> Option<Value> {
     match text.parse::<f64>() {
         Ok(f) if f.is_finite() => Some(Value::Float(f)),
         _ => None,
-    }
-}
-
-/// Decodes bytes as UTF-8 the way Go does when it meets invalid input: every byte that does not start
-/// a valid sequence becomes U+FFFD.
-pub(crate) fn go_lossy_utf8(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => {
-            let mut out = String::with_capacity(bytes.len() + 8);
-            let mut rest = bytes;
-            while !rest.is_empty() {
-                match std::str::from_utf8(rest) {
-                    Ok(s) => {
-                        out.push_str(s);
-                        break;
-                    }
-                    Err(e) => {
-                        let good = e.valid_up_to();
-                        out.push_str(std::str::from_utf8(&rest[..good]).expect("valid prefix"));
-                        out.push('\u{FFFD}');
-                        rest = &rest[good + 1..];
-                    }
-                }
-            }
-            out
-        }
     }
 }
 
@@ -668,134 +641,20 @@ pub(crate) fn go_quote_into(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn split_exp(s: &str) -> (String, i32) {
-    let (mant, exp) = s.split_once('e').expect("{:e} has an exponent");
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    (
-        digits,
-        exp.parse::<i32>().expect("exponent is an integer") + 1,
-    )
-}
-
-/// Shortest round-trip decimal digits of a finite, non-zero float and its decimal exponent, so that
-/// `|f| = 0.d1d2d3… × 10^point`, chosen like Go: among the shortest candidates the one closest to the
-/// exact value, ties to an even last digit. (Rust's shortest formatting rounds ties up:
-/// -169230132522575.125 is `…575.13` in Rust but `…575.12` in Go.)
-fn shortest_digits(f: f64) -> (String, i32) {
-    let a = f.abs();
-    let (digits, point) = split_exp(&format!("{a:e}"));
-    let n = digits.len();
-    if n < 15 {
-        return (digits, point);
-    }
-    // Round the exact expansion to n digits, half to even.
-    let (exact, exact_point) = split_exp(&format!("{a:.800e}"));
-    let bytes = exact.as_bytes();
-    let mut cand: Vec<u8> = bytes[..n].to_vec();
-    let rest = &bytes[n..];
-    let round_up = match rest.first() {
-        Some(b'6'..=b'9') => true,
-        Some(b'5') => rest[1..].iter().any(|d| *d != b'0') || (cand[n - 1] - b'0') % 2 == 1,
-        _ => false,
-    };
-    let mut cand_point = exact_point;
-    if round_up {
-        let mut i = n;
-        loop {
-            if i == 0 {
-                cand.insert(0, b'1');
-                cand.pop();
-                cand_point += 1;
-                break;
-            }
-            i -= 1;
-            if cand[i] == b'9' {
-                cand[i] = b'0';
-            } else {
-                cand[i] += 1;
-                break;
-            }
-        }
-    }
-    while cand.len() > 1 && cand.last() == Some(&b'0') {
-        cand.pop();
-    }
-    let cand = String::from_utf8(cand).expect("ASCII digits");
-    let back: Option<f64> = format!("0.{cand}e{cand_point}").parse().ok();
-    if cand.len() <= n && back == Some(a) {
-        (cand, cand_point)
-    } else {
-        (digits, point)
-    }
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, never an exponent.
-pub(crate) fn go_format_f(f: f64) -> String {
-    if !f.is_finite() || f == 0.0 {
-        return crate::cipher::go_format_float_f(f);
-    }
-    let (digits, point) = shortest_digits(f);
-    let mut out = String::new();
-    if f.is_sign_negative() {
-        out.push('-');
-    }
-    if point <= 0 {
-        out.push_str("0.");
-        out.push_str(&"0".repeat((-point) as usize));
-        out.push_str(&digits);
-    } else if point as usize >= digits.len() {
-        out.push_str(&digits);
-        out.push_str(&"0".repeat(point as usize - digits.len()));
-    } else {
-        out.push_str(&digits[..point as usize]);
-        out.push('.');
-        out.push_str(&digits[point as usize..]);
-    }
-    out
-}
-
-/// Go's `strconv.FormatFloat(f, fmt, -1, 64)` for `fmt` in `e`/`E` (exponent at least two digits).
-fn go_format_exp(f: f64, upper: bool) -> String {
-    let neg = f.is_sign_negative();
-    let (digits, point) = if f == 0.0 {
-        ("0".to_string(), 1)
-    } else {
-        shortest_digits(f)
-    };
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    out.push_str(&digits[..1]);
-    if digits.len() > 1 {
-        out.push('.');
-        out.push_str(&digits[1..]);
-    }
-    out.push(if upper { 'E' } else { 'e' });
-    let e = point - 1;
-    out.push(if e < 0 { '-' } else { '+' });
-    let a = e.unsigned_abs();
-    if a < 10 {
-        out.push('0');
-    }
-    out.push_str(&a.to_string());
-    out
-}
-
 /// A float as Go's `encoding/json` writes it: `'f'` format for 1e-6 ≤ |f| < 1e21 (and zero), else `'e'`
 /// with a one-digit negative exponent shortened (`1e-07` → `1e-7`). NaN and infinities are an error.
 pub(crate) fn go_json_float(f: f64) -> Result<String> {
     if !f.is_finite() {
         return Err(emit_err(format!(
             "json: unsupported value: {}",
-            crate::cipher::go_format_float_f(f)
+            crate::gocompat::format_float_f(f)
         )));
     }
     let a = f.abs();
     if a == 0.0 || (1e-6..1e21).contains(&a) {
-        return Ok(go_format_f(f));
+        return Ok(crate::gocompat::format_float_f(f));
     }
-    let mut s = go_format_exp(f, false);
+    let mut s = crate::gocompat::format_float_exp(f, false);
     let n = s.len();
     let b = s.as_bytes();
     if n >= 4 && b[n - 4] == b'e' && b[n - 3] == b'-' && b[n - 2] == b'0' {
@@ -804,38 +663,17 @@ pub(crate) fn go_json_float(f: f64) -> Result<String> {
     Ok(s)
 }
 
-/// Go's `strconv.FormatFloat(f, 'g', -1, 64)` (`'G'` when `upper`).
-pub(crate) fn go_format_g(f: f64, upper: bool) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    let (_, point) = shortest_digits(f);
-    let exp = point - 1;
-    // with the shortest precision Go decides between %e and %f with precision 6
-    if !(-4..6).contains(&exp) {
-        go_format_exp(f, upper)
-    } else {
-        go_format_f(f)
-    }
-}
-
 /// sops `stores.ValToString` for a scalar: floats with `'G'` formatting and a `.0` added when the text
 /// could be taken for an integer; bools `true`/`false`; null `<nil>`.
 pub(crate) fn go_val_to_string(v: &Value) -> Option<String> {
     Some(match v {
         Value::Str(s) | Value::Time(s) => s.clone(),
-        Value::Bytes(b) => go_lossy_utf8(b),
+        Value::Bytes(b) => crate::gocompat::lossy_utf8(b),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => {
-            let g = go_format_g(*f, true);
+            let g = crate::gocompat::format_float_g(*f, true);
             if !g.contains('.') && !g.contains('E') && f.is_finite() {
-                format!("{}.0", go_format_f(*f))
+                format!("{}.0", crate::gocompat::format_float_f(*f))
             } else {
                 g
             }
@@ -853,17 +691,17 @@ pub(crate) fn go_sprint_v(v: &Value) -> String {
     match v {
         Value::Float(f) => {
             if !f.is_finite() {
-                return go_format_g(*f, true);
+                return crate::gocompat::format_float_g(*f, true);
             }
             if *f == 0.0 {
                 return if f.is_sign_negative() { "-0" } else { "0" }.into();
             }
-            let (_, point) = shortest_digits(*f);
+            let (_, point) = crate::gocompat::shortest_digits(*f);
             let exp = point - 1;
             if !(-4..21).contains(&exp) {
-                go_format_exp(*f, false)
+                crate::gocompat::format_float_exp(*f, false)
             } else {
-                go_format_f(*f)
+                crate::gocompat::format_float_f(*f)
             }
         }
         Value::Map(m) => {
@@ -979,7 +817,7 @@ mod tests {
     #[test]
     fn lossy_utf8_per_byte() {
         assert_eq!(
-            go_lossy_utf8(b"\xff\xe2\x82x\xed\xa0\x80"),
+            crate::gocompat::lossy_utf8(b"\xff\xe2\x82x\xed\xa0\x80"),
             "\u{FFFD}\u{FFFD}\u{FFFD}x\u{FFFD}\u{FFFD}\u{FFFD}"
         );
     }

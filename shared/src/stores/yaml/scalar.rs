@@ -157,22 +157,14 @@ fn is_yaml_style_float(s: &str) -> bool {
     i == b.len()
 }
 
-/// Go `strconv.ParseFloat(s, 64)` for decimal text (range errors are failures).
+/// Go `strconv.ParseFloat(s, 64)` for the decimal text go-yaml's resolver lets through.
 fn go_parse_float(s: &str) -> Option<f64> {
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if body.is_empty()
-        || !body
+    let decimal = !body.is_empty()
+        && body
             .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-    {
-        return None;
-    }
-    let f: f64 = s.parse().ok()?;
-    if f.is_infinite() {
-        None
-    } else {
-        Some(f)
-    }
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
+    decimal.then(|| crate::gocompat::parse_float(s)).flatten()
 }
 
 /// Splits Go base-0 integer syntax into (negative, radix, digits).
@@ -387,7 +379,7 @@ pub(crate) fn format_float(f: f64) -> String {
     } else if f.is_infinite() {
         if f > 0.0 { ".inf" } else { "-.inf" }.into()
     } else {
-        crate::stores::json::go_format_g(f, false)
+        crate::gocompat::format_float_g(f, false)
     }
 }
 
