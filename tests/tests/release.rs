@@ -260,11 +260,19 @@ fn release_archives_install_without_rust() {
         .arg("-u")
         .output()
         .map(|o| text(&o.stdout).trim() == "0");
+    // absolute paths: the child's environment is cleared, and chroot lives in /usr/sbin
+    let sbin = |tool: &str| {
+        ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{tool} not found"))
+    };
     let mut chroot = if as_root.unwrap_or(false) {
-        Command::new("chroot")
+        Command::new(sbin("chroot"))
     } else {
-        let mut c = Command::new("unshare");
-        c.args(["--map-root-user", "chroot"]);
+        let mut c = Command::new(sbin("unshare"));
+        c.arg("--map-root-user").arg(sbin("chroot"));
         c
     };
     let out = chroot
