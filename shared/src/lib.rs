@@ -7,7 +7,8 @@
 // The layers, bottom up. Each module keeps its flat path (`sops_engine::tree`, `sops_engine::file`,
 // …) through the re-exports below; the directories show which layer it belongs to.
 
-// Bottom: the engine's errors and the Go behaviour the format depends on.
+// Bottom: the engine's errors, the Go behaviour the format depends on, the build's version.
+pub mod build_info;
 pub mod error;
 pub mod gocompat;
 
