@@ -1032,6 +1032,56 @@ impl Env {
     }
 }
 
+// ------------------------------------------------------------------------------------- randomized tests
+
+/// A small xorshift generator for randomized tests: repeatable from its seed, no crate needed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn bits(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.bits() % n
+    }
+
+    /// A number in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.bits() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The number in environment variable `var`, else `default` (how many rounds a randomized test runs).
+pub fn env_number<T: std::str::FromStr>(var: &str, default: T) -> T {
+    env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The seed in environment variable `var`, else one from the clock (odd, so never zero). Print it,
+/// so that a failing run can be repeated with `var` set.
+pub fn seed_from_env(var: &str) -> u64 {
+    env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
+}
+
 // ------------------------------------------------------------------------------------- tests
 
 #[cfg(test)]

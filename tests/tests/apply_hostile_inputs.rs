@@ -443,18 +443,7 @@ fn names_that_would_reshape_a_request_are_refused_before_any_request() {
 }
 
 /// xorshift64* (seed printed; `KSOPS_APPLY_FUZZ_SEED` replays).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
+use e2e_tests::Rng;
 
 /// Random trees of files holding random documents for a few objects (each object several times),
 /// with directory links back to ancestors: `apply -R` ends, and each object holds the value of
@@ -463,20 +452,8 @@ impl Rng {
 #[test]
 fn random_duplicate_and_looping_inputs() {
     let Some(e) = setup() else { return };
-    let rounds: usize = std::env::var("KSOPS_APPLY_FUZZ_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
-    let seed = std::env::var("KSOPS_APPLY_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let rounds: usize = e2e_tests::env_number("KSOPS_APPLY_FUZZ_ROUNDS", 4);
+    let seed = e2e_tests::seed_from_env("KSOPS_APPLY_FUZZ_SEED");
     eprintln!("apply fuzz: seed {seed}, {rounds} rounds");
     let mut rng = Rng(seed);
     for round in 0..rounds {

@@ -271,38 +271,15 @@ fn sigterm_takes_a_stubborn_editor_and_its_children_along() {
 }
 
 /// xorshift64* (seed printed; `KSOPS_KILL_SEED` replays).
-struct Rng(u64);
-
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use e2e_tests::Rng;
 
 /// SIGKILL at random moments of whole edit sessions (decrypt, editor, re-encrypt, write) of both
 /// binaries: after the next run no marker is left anywhere we scan, and the file is the old
 /// version or the new one.
 #[test]
 fn sigkill_at_random_points_of_edit_then_next_run_leaves_no_plaintext() {
-    let rounds: usize = std::env::var("KSOPS_EDIT_KILL_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    let seed = std::env::var("KSOPS_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let rounds: usize = e2e_tests::env_number("KSOPS_EDIT_KILL_ROUNDS", 10);
+    let seed = e2e_tests::seed_from_env("KSOPS_KILL_SEED");
     eprintln!("edit kill test: seed {seed}, {rounds} rounds per binary");
     let mut rng = Rng(seed);
     for tool in [Tool::KubectlSops, Tool::HelmSecrets] {

@@ -350,21 +350,7 @@ fn metadata_sops_refuses_is_refused() {
 
 /// xorshift64*, seeded from the clock (printed, so a failure can be replayed with
 /// `KSOPS_KILL_SEED`).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use e2e_tests::Rng;
 
 fn gen_large(dir: &Path, leaves: usize) -> Vec<u8> {
     let script = e2e_tests::workspace_root().join("scripts/gen-bench-input.py");
@@ -434,20 +420,8 @@ fn kill_9_leaves_old_or_new_file() {
             new_plain: canonical,
         },
     ];
-    let rounds: usize = std::env::var("KSOPS_KILL_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(70);
-    let seed = std::env::var("KSOPS_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let rounds: usize = e2e_tests::env_number("KSOPS_KILL_ROUNDS", 70);
+    let seed = e2e_tests::seed_from_env("KSOPS_KILL_SEED");
     eprintln!("kill -9 test: seed {seed}, {rounds} rounds per command");
     let mut rng = Rng(seed);
     let started = Instant::now();
