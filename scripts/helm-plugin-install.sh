@@ -62,7 +62,7 @@ if ! version=$("$bin" --version 2>/dev/null); then
     say "$bin does not run on this machine ($(uname -sm)); the release binaries are for Linux x86_64"
     exit 1
 fi
-say "installed $version into $plugin_dir/bin"
+say "installed helm-secrets $version into $plugin_dir/bin"
 
 # Two plugins named `secrets` in one plugins dir: Helm 4 loads neither, Helm 3 refuses both.
 name=$(sed -n 's/^name: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$plugin_dir/plugin.yaml" | head -n 1)
