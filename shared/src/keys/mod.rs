@@ -14,6 +14,8 @@ pub mod aws_kms;
 pub mod hc_vault;
 #[cfg(feature = "net")]
 mod net;
+#[cfg(feature = "net")]
+pub use net::NoCertificateCheck;
 pub mod pgp;
 mod report;
 pub mod shamir;

@@ -99,9 +99,10 @@ fn roots_from_pem(path: &Path) -> Result<rustls::RootCertStore, String> {
     Ok(roots)
 }
 
-/// `VAULT_SKIP_VERIFY`: accepts any certificate chain, still checks handshake signatures.
+/// `VAULT_SKIP_VERIFY`, helm's `--insecure-skip-tls-verify`: accepts any certificate chain, still
+/// checks handshake signatures with the provider's algorithms.
 #[derive(Debug)]
-struct NoCertificateCheck(Arc<rustls::crypto::CryptoProvider>);
+pub struct NoCertificateCheck(pub Arc<rustls::crypto::CryptoProvider>);
 
 impl rustls::client::danger::ServerCertVerifier for NoCertificateCheck {
     fn verify_server_cert(
