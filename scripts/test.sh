@@ -8,6 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "test.sh: cargo not found (install Rust with rustup)" >&2; exit 1; }
+# CI builds every fresh clone in one target dir outside the clone (like the peers cache), so the
+# dependencies (kube, the AWS SDK, the static release build of the release test) are compiled once
+# per machine; cargo locks it, and the workspace's own crates are rebuilt from each clone's sources.
+if [[ ${CI:-} == true && -z ${CARGO_TARGET_DIR:-} ]]; then
+  export CARGO_TARGET_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-target
+fi
 bash scripts/peers.sh build
 
 log=$(mktemp)

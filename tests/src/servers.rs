@@ -1,6 +1,7 @@
 //! Key-service servers for the e2e tests, started and stopped by the tests themselves on free
 //! 127.0.0.1 ports: an OpenBao dev server (Vault transit) and local-kms (AWS KMS) seeded with the
-//! fixed test key of `tests/fixtures/kms/local-kms-seed.yaml`. Each is killed when dropped.
+//! fixed test key of `tests/fixtures/kms/local-kms-seed.yaml`, and moto (KMS + STS, for roles). Each
+//! is killed when dropped.
 //! [`AcceptCounter`] is a listener that only counts connection attempts (for "no network call").
 
 use std::io::{Read, Write};
@@ -235,7 +236,73 @@ impl Drop for LocalKms {
     }
 }
 
-/// One KMS JSON 1.1 call (`TrentService.<op>`) to local-kms on `port`.
+/// moto's server (KMS and STS in one endpoint) on a free loopback port: the `role` path of `kms`
+/// keys, which local-kms cannot serve (it has no STS).
+pub struct Moto {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Moto {
+    /// Starts `moto_server` and waits until it answers.
+    pub fn start(bin: &Path) -> Moto {
+        let port = free_port();
+        let mut child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+        wait_until("moto", &mut child, || {
+            matches!(kms_call(port, "ListKeys", "{}"), Some((200, _)))
+        });
+        Moto { child, port }
+    }
+
+    /// `http://127.0.0.1:PORT` (for `AWS_ENDPOINT_URL`: KMS and STS).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a symmetric key and returns its ARN (region us-east-1, moto's default account).
+    pub fn create_key(&self) -> String {
+        // moto routes a request by the service in the credential scope (unsigned checks are off)
+        let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/kms/aws4_request, \
+                    SignedHeaders=host, Signature=0";
+        let (status, body) = http(
+            self.port,
+            "POST",
+            "/",
+            &[
+                ("X-Amz-Target", "TrentService.CreateKey"),
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Authorization", auth),
+            ],
+            b"{}",
+        )
+        .expect("moto answers");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        // `"Arn": "arn:aws:kms:…"` (the only ARN of the answer; the lib has no JSON parser)
+        let text = String::from_utf8_lossy(&body);
+        let arn = text
+            .split('"')
+            .find(|s| s.starts_with("arn:aws:kms:"))
+            .unwrap_or_else(|| panic!("no key ARN in CreateKey's answer: {text}"));
+        arn.to_string()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// One KMS JSON 1.1 call (`TrentService.<op>`) to the KMS server (local-kms, moto) on `port`.
 pub fn kms_call(port: u16, op: &str, body: &str) -> Option<(u16, Vec<u8>)> {
     http(
         port,

@@ -2,11 +2,14 @@
 //! `tests/fixtures/kms/local-kms-seed.yaml` and started by each test: the vectors real sops made once
 //! open with a fresh server; files sops seals open with us byte for byte and ours with sops 3.13.2 and
 //! 3.11; the metadata (`aws_profile: ""`, `context` +2, dotenv flattening) is laid out like sops'; an
-//! age+kms file opens with the KMS endpoint dead and no connection; bad inputs fail on one line.
+//! age+kms file opens with the KMS endpoint dead and no connection; bad inputs fail on one line; a
+//! `role` is assumed through STS (moto's server, which has both).
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::servers::{kms_alias_arn, kms_key_arn, metadata_shape, AcceptCounter, LocalKms};
+use e2e_tests::servers::{
+    kms_alias_arn, kms_key_arn, metadata_shape, AcceptCounter, LocalKms, Moto,
+};
 use e2e_tests::{age_recipient, need, vectors_dir_checked, workspace_bin, workspace_root, Sops};
 
 struct Env {
@@ -334,4 +337,84 @@ fn seal_flags_name_the_kms_key_context_and_profile() {
             "{sops_name}"
         );
     }
+}
+
+/// `--kms ARN+ROLE`: the role is assumed through STS before KMS is called. moto serves KMS and STS
+/// on one endpoint (local-kms has no STS): our file carries `role` like sops' and opens with sops
+/// 3.13.2 and 3.11, sops' opens with us byte for byte; with STS pointed at a counting listener the
+/// role file fails on one line after STS was tried, while the same key without a role still opens.
+#[test]
+fn kms_role_is_assumed_through_sts_both_ways() {
+    let Some(peers) = need(&["moto_server", "sops", "sops-3.11"]) else {
+        return;
+    };
+    let moto = Moto::start(&peers[0]);
+    let arn = moto.create_key();
+    let role = "arn:aws:iam::123456789012:role/sops-test";
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::copy(fixtures().join("secret.yaml"), dir.join("secret.yaml")).unwrap();
+    let plain = std::fs::read_to_string(dir.join("secret.yaml")).unwrap();
+    let ours = workspace_bin("kubectl-sops");
+    let run = |bin: &Path, sts: &str| {
+        Sops::new(bin, dir)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ENDPOINT_URL_STS", sts)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+    };
+    let sts = moto.endpoint();
+    let key = format!("{arn}+{role}");
+
+    let sealed = run(&ours, &sts).ok(["seal", "--kms", &key, "secret.yaml"]);
+    let text = String::from_utf8_lossy(&sealed).into_owned();
+    assert!(
+        text.contains(&format!("          role: {role}\n")),
+        "{text}"
+    );
+    std::fs::write(dir.join("ours.yaml"), &sealed).unwrap();
+    for sops in &peers[1..] {
+        let (code, out, err) = run(sops, &sts).run(["decrypt", "ours.yaml"]);
+        assert_eq!(
+            code,
+            0,
+            "{} cannot open our role file: {err}",
+            sops.display()
+        );
+        assert_eq!(String::from_utf8_lossy(&out), plain);
+    }
+    // kubectl-sops seals a manifest's data/stringData by default; sops is told the same
+    let theirs = run(&peers[1], &sts).ok([
+        "encrypt",
+        "--kms",
+        &key,
+        "--encrypted-regex",
+        "^(data|stringData)$",
+        "secret.yaml",
+    ]);
+    assert_eq!(
+        metadata_shape(&text),
+        metadata_shape(&String::from_utf8_lossy(&theirs)),
+        "laid out unlike sops 3.13.2"
+    );
+    std::fs::write(dir.join("theirs.yaml"), &theirs).unwrap();
+    let out = run(&ours, &sts).ok(["unseal", "theirs.yaml"]);
+    assert_eq!(String::from_utf8_lossy(&out), plain);
+
+    // STS down: the role file fails after trying STS; without a role KMS alone opens the file
+    let counter = AcceptCounter::start();
+    let dead = format!("http://127.0.0.1:{}", counter.port);
+    let (code, out, err) = run(&ours, &dead).run(["unseal", "theirs.yaml"]);
+    assert_eq!(code, 128, "{err}");
+    assert!(out.is_empty());
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("theirs.yaml") && err.contains(&arn), "{err}");
+    assert!(counter.count() >= 1, "STS was not tried for the role");
+    let no_role = run(&ours, &dead).ok(["seal", "--kms", &arn, "secret.yaml"]);
+    std::fs::write(dir.join("no-role.yaml"), &no_role).unwrap();
+    let before = counter.count();
+    let out = run(&ours, &dead).ok(["unseal", "no-role.yaml"]);
+    assert_eq!(String::from_utf8_lossy(&out), plain);
+    assert_eq!(counter.count(), before, "STS was called without a role");
 }
