@@ -408,3 +408,35 @@ fn seal_flag_and_env_name_the_vault_key() {
     assert_ne!(code, 0);
     assert!(err.contains("missing scheme"), "{err}");
 }
+
+/// `diff`, `textconv` and `check` treat Vault keys like age keys, without any credential: the keyless
+/// diff of two files sealed for different transit keys names both URIs as recipient lines (and
+/// masks the values), `textconv` shows the file's `sops.hc_vault` line, and `check` passes the file
+/// (its MAC unverifiable without a token, which is not an error unless `--require-keys`).
+#[test]
+fn keyless_diff_textconv_and_check_name_the_vault_key() {
+    let Some(env) = setup() else { return };
+    env.bao.create_key("other");
+    let (a, b) = (env.bao.uri("sops"), env.bao.uri("other"));
+    let name = INPUTS[0].0;
+    let seal = |uri: &str, out: &str| {
+        let sealed = env
+            .run(&env.ours)
+            .ok(["seal", "--hc-vault-transit", uri, &env.path(name)]);
+        env.write(out, &sealed)
+    };
+    let (old, new) = (seal(&a, "old.enc.yaml"), seal(&b, "new.enc.yaml"));
+    // no token, no age key: nothing can be decrypted
+    let keyless = || Sops::new(&env.ours, &env.dir).env("VAULT_ADDR", "http://127.0.0.1:9");
+    let (code, out, err) = keyless().run(["diff", "--no-color", &old, &new]);
+    let out = String::from_utf8_lossy(&out);
+    assert!(code == 0 || code == 1, "diff exited {code}: {err}");
+    assert!(out.contains(&format!("- sops.hc_vault: {a}")), "{out}{err}");
+    assert!(out.contains(&format!("+ sops.hc_vault: {b}")), "{out}{err}");
+    let (code, out, err) = keyless().run(["textconv", &old]);
+    assert_eq!(code, 0, "{err}");
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains(&format!("sops.hc_vault: {a}")), "{out}");
+    let (code, _, err) = keyless().run(["check", &old]);
+    assert_eq!(code, 0, "check: {err}");
+}
