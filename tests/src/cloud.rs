@@ -263,6 +263,16 @@ impl CloudLab {
                 ));
             }
         }
+        let py = Command::new("python3")
+            .args(["-c", "import cryptography"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !py {
+            return Err("python3 with the cryptography module is needed by the stand-ins".into());
+        }
         let helper = dir.join("cloud_helper.py");
         std::fs::write(&helper, include_str!("cloud_helper.py")).map_err(|e| e.to_string())?;
         // a CA and a server certificate for the vault names (rustls, unlike Go, refuses a

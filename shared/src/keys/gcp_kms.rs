@@ -148,7 +148,7 @@ impl GcpKmsSource {
 
 /// How long one Cloud KMS or token request may take.
 #[cfg(feature = "kms-gcp")]
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl super::KeySource for GcpKmsSource {
     fn kind(&self) -> &'static str {

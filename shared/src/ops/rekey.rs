@@ -488,6 +488,35 @@ mod tests {
     }
 
     #[test]
+    fn azure_keys_without_version_match_the_files_version() {
+        use crate::keys::azure_kv::AzureKey;
+        let entry = KeyEntry::AzureKv(crate::metadata::AzureKvEntry {
+            vault_url: "https://v.vault.azure.net".into(),
+            name: "k".into(),
+            version: "v1".into(),
+            created_at: String::new(),
+            enc: "x".into(),
+        });
+        let m = md(vec![vec![age_entry("age1a"), entry.clone()]], 0);
+        let versionless =
+            Recipient::AzureKv(AzureKey::from_url("https://v.vault.azure.net/keys/k").unwrap());
+        let t = Target {
+            groups: vec![vec![Recipient::Age("age1a".into()), versionless.clone()]],
+            keep_kinds: BTreeSet::new(),
+        };
+        let p = plan(&m, &t, None).unwrap();
+        assert!(!p.changes(), "{}", p.summary());
+        // --rm-azure-kv without a version removes the entry of any version
+        let mut t = Target::from_metadata(&m);
+        t.remove(&versionless);
+        assert_eq!(t.groups, vec![vec![Recipient::Age("age1a".into())]]);
+        // and --add-azure-kv without a version does not add it twice
+        let mut t = Target::from_metadata(&m);
+        t.add(versionless);
+        assert_eq!(t.groups[0].len(), 2);
+    }
+
+    #[test]
     fn plan_diffs_and_threshold() {
         let m = md(vec![vec![age_entry("age1a"), age_entry("age1b")]], 0);
         let mut t = Target::from_metadata(&m);
