@@ -240,7 +240,8 @@ pub struct CloudLab {
     pub ns: Netns,
     /// The PEM CA certificate of the vaults' certificate (`SSL_CERT_FILE`).
     pub cert: PathBuf,
-    /// A service account's PKCS#8 private key (PEM) the token endpoint accepts.
+    /// A service account's PKCS#8 private key (PEM) the token endpoint accepts (and, with
+    /// `sa-cert.pem`, an Azure client certificate).
     pub sa_key: String,
 }
 
@@ -282,7 +283,7 @@ impl CloudLab {
             "subjectAltName=DNS:sops.localhost,DNS:localhost,DNS:vault.evil.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
         )
         .map_err(|e| e.to_string())?;
-        let steps: [&[&str]; 6] = [
+        let steps: [&[&str]; 7] = [
             &[
                 "req",
                 "-x509",
@@ -337,6 +338,18 @@ impl CloudLab {
                 "sa.pem",
             ],
             &["pkey", "-in", "sa.pem", "-pubout", "-out", "sa.pub.pem"],
+            &[
+                "req",
+                "-x509",
+                "-key",
+                "sa.pem",
+                "-out",
+                "sa-cert.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=sops-sp",
+            ],
             &["version"],
         ];
         for args in steps {

@@ -6,7 +6,8 @@ namespace, beside ../shared/tools/kms/*-fake.py, which are the services themselv
                       - POST .../token with a JWT-bearer grant: the RS256 signature is checked with
                         PUBKEY (PEM); answers {"access_token": "fake-token"}
                       - refresh_token grant with refresh_token=good-refresh, client_credentials with
-                        client_secret=right-secret or a client_assertion: "fake-token"; else 401
+                        client_secret=right-secret, client_assertion=federated-jwt or a client
+                        assertion JWT signed with the PUBKEY's key: "fake-token"; else 401
                         invalid_client (AAD's shape)
                       - GET /computeMetadata/...token with Metadata-Flavor: Google: "fake-token"
                       - GET /metadata/identity/oauth2/token with Metadata: true: "fake-token"
@@ -78,7 +79,8 @@ class Token(Base):
         elif grant == "refresh_token":
             ok = form.get("refresh_token") == "good-refresh"
         elif grant == "client_credentials":
-            ok = form.get("client_secret") == "right-secret" or form.get("client_assertion") == "federated-jwt"
+            a = form.get("client_assertion", "")
+            ok = form.get("client_secret") == "right-secret" or a == "federated-jwt" or (a.count(".") == 2 and self.jwt_ok(a))
         self.reply(200, GOOD) if ok else self.reply(401, BAD)
 
     def jwt_ok(self, jwt):
@@ -88,8 +90,9 @@ class Token(Base):
             h, c, s = jwt.split(".")
             key = serialization.load_pem_public_key(open(sys.argv[3], "rb").read())
             key.verify(b64u(s), (h + "." + c).encode(), padding.PKCS1v15(), hashes.SHA256())
-            claims = json.loads(b64u(c))
-            log("jwt ok", json.loads(b64u(h))["alg"], claims["iss"], claims["scope"], claims["exp"] - claims["iat"])
+            claims, header = json.loads(b64u(c)), json.loads(b64u(h))
+            log("jwt ok", header["alg"], claims["iss"], claims.get("scope") or claims.get("aud"),
+                claims["exp"] - claims["iat"], "x5t" if "x5t" in header else "")
             return True
         except Exception as e:
             log("jwt refused", type(e).__name__)

@@ -211,8 +211,9 @@ fn seal_flag_env_and_key_group_name_the_azure_key() {
     }
 }
 
-/// The chain of Go's DefaultAzureCredential: an environment service principal, workload
-/// identity, managed identity through IMDS and App Service.
+/// The chain of Go's DefaultAzureCredential: an environment service principal (secret, or a
+/// client certificate whose RS256 assertion the authority verifies), workload identity, managed
+/// identity through IMDS and App Service.
 #[test]
 fn credential_chain_like_default_azure_credential() {
     let Some(env) = setup() else { return };
@@ -229,6 +230,12 @@ fn credential_chain_like_default_azure_credential() {
         s.env_remove("IDENTITY_ENDPOINT")
             .env_remove("IDENTITY_HEADER")
     };
+    let cert = format!(
+        "{}{}",
+        std::fs::read_to_string(env.dir().join("sa-cert.pem")).unwrap(),
+        env.lab.sa_key
+    );
+    let cert = env.write("client-cert.pem", cert.as_bytes());
     let cases: Vec<(&str, Sops, &str)> = vec![
         (
             "service principal",
@@ -238,6 +245,15 @@ fn credential_chain_like_default_azure_credential() {
                 .env("AZURE_CLIENT_ID", "client-1")
                 .env("AZURE_CLIENT_SECRET", "right-secret"),
             "token POST /tenant-1/oauth2/v2.0/token client_credentials ['client_id', 'client_secret', 'grant_type', 'scope']",
+        ),
+        (
+            "client certificate",
+            no_msi(env.ours())
+                .env("AZURE_AUTHORITY_HOST", &authority)
+                .env("AZURE_TENANT_ID", "tenant-1")
+                .env("AZURE_CLIENT_ID", "client-1")
+                .env("AZURE_CLIENT_CERTIFICATE_PATH", &cert),
+            "jwt ok RS256 client-1 http://127.0.0.1:9100/tenant-1/oauth2/v2.0/token 600 x5t",
         ),
         (
             "workload identity",
@@ -285,7 +301,7 @@ fn assert_fails(out: (i32, Vec<u8>, String), reason: &str) {
     }
 }
 
-/// Wrong credentials, certificate credentials, a vault on a foreign domain (no token is asked for
+/// Wrong credentials, unusable certificate credentials, a vault on a foreign domain (no token is asked for
 /// or sent), 403, 5xx, a missing or wrong key version, no credential at all (IMDS silent), a vault
 /// that is down or never answers: one line each, exit 128, no secret; a failed in-place seal
 /// leaves the file as it was.
@@ -312,14 +328,22 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
 
     // wrong client secret
     assert_fails(sp("wrong-secret").run(["unseal", &enc]), "invalid_client");
-    // certificate credentials: said to be unsupported
-    let out = env
-        .ours()
-        .env("AZURE_TENANT_ID", "tenant-1")
-        .env("AZURE_CLIENT_ID", "client-1")
-        .env("AZURE_CLIENT_CERTIFICATE_PATH", env.path("cert.pem"))
-        .run(["unseal", &enc]);
-    assert_fails(out, "AZURE_CLIENT_CERTIFICATE_PATH");
+    // certificate credentials: one without its key, a password-protected one (unsupported)
+    let cert_only = |s: Sops| {
+        s.env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "client-1")
+            .env("AZURE_CLIENT_CERTIFICATE_PATH", env.path("sa-cert.pem"))
+    };
+    assert_fails(
+        cert_only(env.ours()).run(["unseal", &enc]),
+        "holds no PEM private key",
+    );
+    assert_fails(
+        cert_only(env.ours())
+            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", "pw")
+            .run(["unseal", &enc]),
+        "password-protected certificates are not supported",
+    );
 
     // a foreign domain: the challenge resource (localhost) is not a parent of vault.evil.test
     env.lab.ns.clear_log("azure.log");

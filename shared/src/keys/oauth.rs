@@ -172,8 +172,42 @@ pub(crate) fn run_helper(
     Ok(Some(out))
 }
 
+/// A JWT `header.claims.signature` signed RS256 (ring) with the first private key (PKCS#8 or
+/// PKCS#1 RSA) of the PEM text `pem`. Errors say what is wrong with the key, never quote it.
+pub(crate) fn sign_rs256_jwt(
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+    pem: &[u8],
+) -> Result<Zeroizing<String>, String> {
+    use base64::Engine;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::PrivateKeyDer;
+    let der =
+        PrivateKeyDer::from_pem_slice(pem).map_err(|_| "holds no PEM private key".to_string())?;
+    let pair = match &der {
+        PrivateKeyDer::Pkcs8(k) => ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der()),
+        PrivateKeyDer::Pkcs1(k) => ring::rsa::KeyPair::from_der(k.secret_pkcs1_der()),
+        _ => return Err("is not an RSA key".into()),
+    }
+    .map_err(|_| "is not a usable RSA key".to_string())?;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let mut sig = vec![0u8; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut sig,
+    )
+    .map_err(|_| "could not sign the token request".to_string())?;
+    Ok(Zeroizing::new(format!("{signing_input}.{}", b64(&sig))))
+}
+
 /// Seconds since the Unix epoch.
-#[cfg_attr(not(feature = "kms-gcp"), allow(dead_code))]
 pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

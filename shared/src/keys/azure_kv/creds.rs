@@ -1,5 +1,6 @@
 //! The credential chain of Go's `DefaultAzureCredential` (azidentity 1.14, which sops 3.13.2 uses):
-//! the environment's service principal, workload identity, managed identity, the Azure CLI, the
+//! the environment's service principal (client secret, or a PEM certificate with an unencrypted
+//! key), workload identity, managed identity, the Azure CLI, the
 //! Azure Developer CLI. A source that is not set up is skipped; one that is set up and fails ends
 //! the chain with its error (as Go's chain does), except that an unreachable IMDS counts as not set
 //! up. Errors never quote a secret, an assertion or a token.
@@ -9,7 +10,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::super::net::JsonClient;
-use super::super::oauth::{run_helper, token_from, AccessToken};
+use super::super::oauth::{run_helper, sign_rs256_jwt, token_from, unix_now, AccessToken};
 use super::Challenge;
 
 /// How long the IMDS endpoint may take (it is absent off Azure: fail fast).
@@ -63,36 +64,99 @@ fn resource_of(scope: &str) -> &str {
     scope.strip_suffix("/.default").unwrap_or(scope)
 }
 
-/// `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`.
+/// `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET` (or
+/// `AZURE_CLIENT_CERTIFICATE_PATH`).
 fn environment(client: &JsonClient, c: &Challenge) -> Result<AccessToken, Outcome> {
     let (Some(tenant), Some(id)) = (var("AZURE_TENANT_ID"), var("AZURE_CLIENT_ID")) else {
         return Err(Outcome::Unavailable("env unset".into()));
     };
-    let secret = match std::env::var("AZURE_CLIENT_SECRET").ok().filter(|s| !s.is_empty()) {
-        Some(s) => Zeroizing::new(s),
-        None if var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() => {
-            return Err(Outcome::Failed(
-                "AZURE_CLIENT_CERTIFICATE_PATH: certificate credentials are not supported by this tool; use AZURE_CLIENT_SECRET, workload identity, managed identity or az".into(),
+    let url = format!("{}/{tenant}/oauth2/v2.0/token", authority_host());
+    if let Some(secret) = std::env::var("AZURE_CLIENT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(Zeroizing::new)
+    {
+        let resp = client
+            .post_form(
+                &url,
+                &[],
+                &[
+                    ("client_id", id.as_str()),
+                    ("scope", c.scope.as_str()),
+                    ("client_secret", secret.as_str()),
+                    ("grant_type", "client_credentials"),
+                ],
+            )
+            .map_err(|e| Outcome::Failed(format!("{url}: {e}")))?;
+        return token_from(&resp, "the authority").map_err(Outcome::Failed);
+    }
+    if let Some(path) = var("AZURE_CLIENT_CERTIFICATE_PATH") {
+        let assertion = certificate_assertion(&path, &url, &id).map_err(Outcome::Failed)?;
+        return assertion_grant(client, &url, &id, c, &assertion);
+    }
+    if var("AZURE_USERNAME").is_some() {
+        return Err(Outcome::Failed(
+            "AZURE_USERNAME/AZURE_PASSWORD credentials are not supported by this tool".into(),
+        ));
+    }
+    Err(Outcome::Unavailable("env secret unset".into()))
+}
+
+/// The client assertion of a certificate credential: a JWT for `aud` signed RS256 with the key
+/// of the PEM file `path` (certificate and unencrypted private key), `x5t` = the certificate's
+/// SHA-1 thumbprint, as MSAL sends it.
+fn certificate_assertion(
+    path: &str,
+    aud: &str,
+    client_id: &str,
+) -> Result<Zeroizing<String>, String> {
+    use base64::Engine;
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    if var("AZURE_CLIENT_CERTIFICATE_PASSWORD").is_some() {
+        return Err("AZURE_CLIENT_CERTIFICATE_PASSWORD: password-protected certificates are not supported; use a PEM file with an unencrypted key".into());
+    }
+    let pem = Zeroizing::new(std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?);
+    let cert = match CertificateDer::pem_slice_iter(&pem).next() {
+        Some(Ok(c)) => c,
+        _ => {
+            return Err(format!(
+                "AZURE_CLIENT_CERTIFICATE_PATH {path} holds no PEM certificate (PKCS#12 files are not supported)"
             ))
-        }
-        None if var("AZURE_USERNAME").is_some() => {
-            return Err(Outcome::Failed(
-                "AZURE_USERNAME/AZURE_PASSWORD credentials are not supported by this tool".into(),
-            ))
-        }
-        None => {
-            return Err(Outcome::Unavailable("env secret unset".into()))
         }
     };
-    let url = format!("{}/{tenant}/oauth2/v2.0/token", authority_host());
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let thumbprint = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert);
+    let header =
+        serde_json::json!({ "alg": "RS256", "typ": "JWT", "x5t": b64(thumbprint.as_ref()) });
+    let now = unix_now();
+    let claims = serde_json::json!({
+        "aud": aud, "iss": client_id, "sub": client_id, "jti": hex::encode(rand::random::<[u8; 16]>()),
+        "nbf": now, "iat": now, "exp": now + 600,
+    });
+    sign_rs256_jwt(&header, &claims, &pem)
+        .map_err(|e| format!("AZURE_CLIENT_CERTIFICATE_PATH {path} {e}"))
+}
+
+/// Exchanges a client assertion (a certificate's JWT, or a federated token) at `url`.
+fn assertion_grant(
+    client: &JsonClient,
+    url: &str,
+    client_id: &str,
+    c: &Challenge,
+    assertion: &str,
+) -> Result<AccessToken, Outcome> {
     let resp = client
         .post_form(
-            &url,
+            url,
             &[],
             &[
-                ("client_id", id.as_str()),
+                ("client_id", client_id),
                 ("scope", c.scope.as_str()),
-                ("client_secret", secret.as_str()),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
                 ("grant_type", "client_credentials"),
             ],
         )
@@ -117,23 +181,7 @@ fn workload_identity(client: &JsonClient, c: &Challenge) -> Result<AccessToken, 
             .map_err(|e| Outcome::Failed(format!("cannot read {file}: {e}")))?,
     );
     let url = format!("{}/{tenant}/oauth2/v2.0/token", authority_host());
-    let resp = client
-        .post_form(
-            &url,
-            &[],
-            &[
-                ("client_id", id.as_str()),
-                ("scope", c.scope.as_str()),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", assertion.trim()),
-                ("grant_type", "client_credentials"),
-            ],
-        )
-        .map_err(|e| Outcome::Failed(format!("{url}: {e}")))?;
-    token_from(&resp, "the authority").map_err(Outcome::Failed)
+    assertion_grant(client, &url, &id, c, assertion.trim())
 }
 
 /// App Service (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), else IMDS (`Metadata: true`, a short

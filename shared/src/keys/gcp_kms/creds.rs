@@ -8,7 +8,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::super::net::JsonClient;
-use super::super::oauth::{token_from, unix_now, AccessToken};
+use super::super::oauth::{sign_rs256_jwt, token_from, unix_now, AccessToken};
 use super::{ACCESS_TOKEN_ENV, CREDENTIALS_ENV};
 
 /// The scope sops' client asks for.
@@ -121,16 +121,9 @@ fn service_account_jwt(
     pem: &str,
     aud: &str,
 ) -> Result<Zeroizing<String>, String> {
-    use base64::Engine;
-    use rustls::pki_types::pem::PemObject;
     if email.is_empty() || pem.is_empty() {
         return Err("client_email or private_key is missing".into());
     }
-    let der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
-        .map_err(|_| "private_key is not a PKCS#8 PEM key".to_string())?;
-    let pair = ring::rsa::KeyPair::from_pkcs8(der.secret_pkcs8_der())
-        .map_err(|_| "private_key is not a usable RSA key".to_string())?;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
     let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT" });
     if !key_id.is_empty() {
         header["kid"] = key_id.into();
@@ -139,20 +132,7 @@ fn service_account_jwt(
     let claims = serde_json::json!({
         "iss": email, "scope": SCOPE, "aud": aud, "iat": now, "exp": now + 3600,
     });
-    let signing_input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
-    let mut sig = vec![0u8; pair.public().modulus_len()];
-    pair.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut sig,
-    )
-    .map_err(|_| "signing the token request failed".to_string())?;
-    Ok(Zeroizing::new(format!("{signing_input}.{}", b64(&sig))))
+    sign_rs256_jwt(&header, &claims, pem.as_bytes()).map_err(|e| format!("private_key {e}"))
 }
 
 /// The default service account's token from the metadata server (`GCE_METADATA_HOST` or
@@ -179,6 +159,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e, "private_key is not a usable RSA key");
+        assert_eq!(
+            service_account_jwt("a@b", "", "no pem", TOKEN_URI).unwrap_err(),
+            "private_key holds no PEM private key"
+        );
         assert_eq!(
             service_account_jwt("", "", "x", TOKEN_URI).unwrap_err(),
             "client_email or private_key is missing"
