@@ -9,6 +9,8 @@ namespace, beside ../shared/tools/kms/*-fake.py, which are the services themselv
                         client_secret=right-secret, client_assertion=federated-jwt or a client
                         assertion JWT signed with the PUBKEY's key: "fake-token"; else 401
                         invalid_client (AAD's shape)
+                      - token-exchange grant (RFC 8693) with subject_token=federated-jwt,
+                        POST /impersonate with that token, GET /subject-token with X-Test: yes
                       - GET /computeMetadata/...token with Metadata-Flavor: Google: "fake-token"
                       - GET /metadata/identity/oauth2/token with Metadata: true: "fake-token"
   status PORT CODE [CERT KEY]   every request answered with HTTP CODE and a JSON error; with CERT/KEY
@@ -63,6 +65,9 @@ class Token(Base):
         if u.path.startswith("/computeMetadata/") and self.headers.get("Metadata-Flavor") == "Google":
             log("token GET metadata")
             return self.reply(200, GOOD)
+        if u.path == "/subject-token" and self.headers.get("X-Test") == "yes":
+            log("token GET subject")
+            return self.reply(200, {"value": "federated-jwt"})
         if u.path == "/metadata/identity/oauth2/token" and self.headers.get("Metadata") == "true":
             log("token GET imds", sorted(parse_qs(u.query)))
             return self.reply(200, dict(GOOD, expires_in="3600"))
@@ -70,12 +75,19 @@ class Token(Base):
         self.reply(400, {"error": "bad_request"})
 
     def do_POST(self):
-        form = {k: v[0] for k, v in parse_qs(self.body().decode()).items()}
+        raw = self.body().decode()
+        if urlparse(self.path).path == "/impersonate":
+            ok = self.headers.get("Authorization") == "Bearer fake-token" and json.loads(raw).get("scope")
+            log("token POST impersonate", "ok" if ok else "refused")
+            return self.reply(200, {"accessToken": "fake-token", "expireTime": "2099-01-01T00:00:00Z"}) if ok else self.reply(403, {"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "no"}})
+        form = {k: v[0] for k, v in parse_qs(raw).items()}
         grant = form.get("grant_type", "")
         log("token POST", urlparse(self.path).path, grant, sorted(form))
         ok = False
         if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             ok = self.jwt_ok(form.get("assertion", ""))
+        elif grant == "urn:ietf:params:oauth:grant-type:token-exchange":
+            ok = form.get("subject_token") == "federated-jwt" and form.get("audience", "").startswith("//iam.googleapis.com/")
         elif grant == "refresh_token":
             ok = form.get("refresh_token") == "good-refresh"
         elif grant == "client_credentials":

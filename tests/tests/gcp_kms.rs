@@ -164,6 +164,7 @@ fn seal_flag_and_env_name_the_gcp_key() {
 
 /// The credential chain: a service account key in `GOOGLE_CREDENTIALS` (as JSON text and as a
 /// path) signs an RS256 JWT the token endpoint verifies; an authorized user's refresh token;
+/// workload identity federation (file and URL sources, STS exchange, impersonation);
 /// `GOOGLE_APPLICATION_CREDENTIALS`; the metadata server (`GCE_METADATA_HOST`).
 #[test]
 fn credential_chain_gets_tokens_like_google_auth() {
@@ -185,6 +186,26 @@ fn credential_chain_gets_tokens_like_google_auth() {
     })
     .to_string();
     let sa_path = env.write("sa.json", sa.as_bytes());
+    let subject = env.write("subject-token", b"federated-jwt\n");
+    let audience =
+        "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/gh";
+    let wif_file = serde_json::json!({
+        "type": "external_account", "audience": audience,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": token_uri,
+        "credential_source": { "file": subject },
+        "service_account_impersonation_url": format!("http://127.0.0.1:{TOKEN_PORT}/impersonate"),
+    })
+    .to_string();
+    let wif_url = serde_json::json!({
+        "type": "external_account", "audience": audience,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": token_uri,
+        "credential_source": {
+            "url": format!("http://127.0.0.1:{TOKEN_PORT}/subject-token"),
+            "headers": { "X-Test": "yes" },
+            "format": { "type": "json", "subject_token_field_name": "value" },
+        },
+    })
+    .to_string();
     let md_host = format!("127.0.0.1:{TOKEN_PORT}");
     let cases: Vec<(&str, Sops, &str)> = vec![
         (
@@ -201,6 +222,16 @@ fn credential_chain_gets_tokens_like_google_auth() {
             "authorized user",
             env.ours().env("GOOGLE_CREDENTIALS", &user),
             "token POST /token refresh_token",
+        ),
+        (
+            "workload identity federation, file + impersonation",
+            env.ours().env("GOOGLE_CREDENTIALS", &wif_file),
+            "token POST impersonate ok",
+        ),
+        (
+            "workload identity federation, url",
+            env.ours().env("GOOGLE_CREDENTIALS", &wif_url),
+            "token GET subject",
         ),
         (
             "GOOGLE_APPLICATION_CREDENTIALS",
@@ -315,9 +346,20 @@ fn bad_inputs_fail_on_one_line_without_credentials() {
     assert_fails(out, 128, "neither a file nor valid JSON", &secrets);
     let out = env
         .ours()
-        .env("GOOGLE_CREDENTIALS", r#"{"type":"external_account"}"#)
+        .env(
+            "GOOGLE_CREDENTIALS",
+            r#"{"type":"external_account","credential_source":{"environment_id":"aws1"}}"#,
+        )
         .run(["unseal", &enc]);
-    assert_fails(out, 128, "\"external_account\"", &secrets);
+    assert_fails(out, 128, "only file and url credential sources", &secrets);
+    let out = env
+        .ours()
+        .env(
+            "GOOGLE_CREDENTIALS",
+            r#"{"type":"impersonated_service_account"}"#,
+        )
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "\"impersonated_service_account\"", &secrets);
 
     // 403 and 500 from the service
     for (port, reason) in [(9403, "PERMISSION_DENIED"), (9500, "HTTP 500")] {

@@ -11,8 +11,10 @@
 //! `GOOGLE_OAUTH_ACCESS_TOKEN`, then application default credentials: the file named by
 //! `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's `application_default_credentials.json`, then the
 //! metadata server (`GCE_METADATA_HOST` overrides its address). A credential file holds a service
-//! account key (a JWT signed with ring is exchanged at its `token_uri`) or an authorized user's
-//! refresh token; workload identity federation (`external_account`) is reported as unsupported.
+//! account key (a JWT signed with ring is exchanged at its `token_uri`), an authorized user's
+//! refresh token, or a workload identity federation config (`external_account`: file or URL
+//! subject token, STS exchange, optional service account impersonation; AWS and executable
+//! sources are refused).
 
 use crate::error::{Result, SopsError};
 use crate::metadata::{now_rfc3339, GcpKmsEntry, KeyEntry};

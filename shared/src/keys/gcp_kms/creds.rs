@@ -107,11 +107,109 @@ fn from_json(client: &JsonClient, json: &[u8], origin: &str) -> Result<AccessTok
             )?;
             token_from(&resp, "the token endpoint")
         }
+        "external_account" => external_account(client, &v)
+            .map_err(|e| format!("workload identity federation ({origin}): {e}")),
         "" => Err(format!("credentials from {origin} have no \"type\"")),
         other => Err(format!(
-            "credentials of type {other:?} from {origin} are not supported (use a service account key, gcloud's authorized user, GOOGLE_OAUTH_ACCESS_TOKEN or the metadata server)"
+            "credentials of type {other:?} from {origin} are not supported (use a service account key, an authorized user, external_account, GOOGLE_OAUTH_ACCESS_TOKEN or the metadata server)"
         )),
     }
+}
+
+/// Workload identity federation (`external_account`): the subject token from
+/// `credential_source` (a `file` or a `url`, as text or a JSON field) is exchanged at `token_url`
+/// (RFC 8693), then, with `service_account_impersonation_url`, for the service account's token.
+/// AWS and executable sources are refused.
+fn external_account(client: &JsonClient, v: &serde_json::Value) -> Result<AccessToken, String> {
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    let src = v.get("credential_source").cloned().unwrap_or_default();
+    let src_field = |k: &str| src.get(k).and_then(serde_json::Value::as_str);
+    let raw = if let Some(file) = src_field("file") {
+        Zeroizing::new(
+            std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read the subject token file {file}: {e}"))?,
+        )
+    } else if let Some(url) = src_field("url") {
+        let headers: Vec<(String, String)> = src
+            .get("headers")
+            .and_then(serde_json::Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let resp = client.get(url, &h)?;
+        if !(200..300).contains(&resp.status) {
+            return Err(format!(
+                "the subject token URL answered HTTP {}",
+                resp.status
+            ));
+        }
+        Zeroizing::new(String::from_utf8_lossy(&resp.body).into_owned())
+    } else {
+        return Err("only file and url credential sources are supported".into());
+    };
+    let format = src.get("format");
+    let subject = match format
+        .and_then(|f| f.get("type"))
+        .and_then(serde_json::Value::as_str)
+    {
+        Some("json") => {
+            let name = format
+                .and_then(|f| f.get("subject_token_field_name"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            let j: serde_json::Value = serde_json::from_str(&raw)
+                .map_err(|_| "the subject token is not JSON".to_string())?;
+            Zeroizing::new(
+                j.get(name)
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(|| format!("the subject token has no field {name:?}"))?
+                    .to_string(),
+            )
+        }
+        _ => Zeroizing::new(raw.trim().to_string()),
+    };
+    let token_url = match field("token_url") {
+        "" => "https://sts.googleapis.com/v1/token",
+        u => u,
+    };
+    let resp = client.post_form(
+        token_url,
+        &[],
+        &[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("audience", field("audience")),
+            ("scope", SCOPE),
+            (
+                "requested_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            ("subject_token_type", field("subject_token_type")),
+            ("subject_token", subject.as_str()),
+        ],
+    )?;
+    let sts = token_from(&resp, "the STS endpoint")?;
+    let url = field("service_account_impersonation_url");
+    if url.is_empty() {
+        return Ok(sts);
+    }
+    let auth = Zeroizing::new(format!("Bearer {}", sts.secret.as_str()));
+    let body = serde_json::json!({ "scope": [SCOPE], "lifetime": "3600s" });
+    let resp = client.post(
+        url,
+        &[("Authorization", auth.as_str())],
+        body.to_string().into_bytes(),
+    )?;
+    token_from(&resp, "the service account impersonation endpoint")
 }
 
 /// The signed JWT a service account exchanges for a token (RS256 with ring).
