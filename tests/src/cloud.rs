@@ -421,6 +421,13 @@ impl CloudLab {
             COUNT_PORT,
             "count.log",
         );
+        // the readiness probes were counted: wait for their lines, then start from empty logs
+        let start = Instant::now();
+        while !(ns.log("count.log").contains("accept") && ns.log("hang.log").contains("accept"))
+            && start.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         ns.clear_log("count.log");
         ns.clear_log("hang.log");
         let sa_key = std::fs::read_to_string(dir.join("sa.pem")).map_err(|e| e.to_string())?;
