@@ -18,7 +18,10 @@ use anyhow::Result;
 use clap::Args;
 use sops_engine::config::Config;
 use sops_engine::error::exit;
+use sops_engine::keys::aws_kms::KmsKey;
+use sops_engine::keys::hc_vault::VaultKey;
 use sops_engine::keys::pgp::normalize_fingerprint;
+use sops_engine::keys::{azure_kv, gcp_kms};
 use sops_engine::keys::{KeyRing, Recipient};
 use sops_engine::metadata::Metadata;
 use sops_engine::rekey::{plan, rekey_metadata, rotate, Plan, Target};
@@ -55,6 +58,31 @@ pub struct RekeyArgs {
     /// PGP fingerprints to remove from every key group, comma separated.
     #[arg(long, value_delimiter = ',')]
     pub rm_pgp: Vec<String>,
+    /// AWS KMS keys `ARN[+ROLE_ARN]` to add to the first key group, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub add_kms: Vec<String>,
+    /// AWS KMS keys `ARN[+ROLE_ARN]` to remove from every key group, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub rm_kms: Vec<String>,
+    /// GCP Cloud KMS resource ids to add to the first key group, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub add_gcp_kms: Vec<String>,
+    /// GCP Cloud KMS resource ids to remove from every key group, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub rm_gcp_kms: Vec<String>,
+    /// Azure Key Vault key URLs to add to the first key group, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub add_azure_kv: Vec<String>,
+    /// Azure Key Vault key URLs to remove from every key group (without a version: every
+    /// version), comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub rm_azure_kv: Vec<String>,
+    /// Vault transit key URIs to add to the first key group, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub add_hc_vault_transit: Vec<String>,
+    /// Vault transit key URIs to remove from every key group, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub rm_hc_vault_transit: Vec<String>,
     /// Shamir threshold (default: the file's, capped at the number of key groups).
     #[arg(long = "shamir-secret-sharing-threshold")]
     pub shamir_threshold: Option<usize>,
@@ -79,7 +107,7 @@ struct Edits {
 }
 
 impl Edits {
-    fn from_args(a: &RekeyArgs) -> Self {
+    fn from_args(a: &RekeyArgs) -> std::result::Result<Self, String> {
         let clean = |v: &[String]| -> Vec<String> {
             v.iter()
                 .map(|s| s.trim().to_string())
@@ -92,10 +120,45 @@ impl Edits {
                 .into_iter()
                 .map(|f| Recipient::Pgp(normalize_fingerprint(&f)))
         };
-        Edits {
-            add: age(&a.add_age).chain(pgp(&a.add_pgp)).collect(),
-            rm: age(&a.rm_age).chain(pgp(&a.rm_pgp)).collect(),
-        }
+        let services = |kms: &[String],
+                        gcp: &[String],
+                        azure: &[String],
+                        vault: &[String]|
+         -> std::result::Result<Vec<Recipient>, String> {
+            let mut out: Vec<Recipient> = KmsKey::list(&clean(kms).join(","), &[], "")
+                .into_iter()
+                .map(Recipient::Kms)
+                .collect();
+            for id in gcp_kms::ids_from_list(&clean(gcp).join(",")) {
+                gcp_kms::check_resource_id(&id)?;
+                out.push(Recipient::GcpKms(id));
+            }
+            out.extend(
+                azure_kv::keys_from_list(&clean(azure).join(","))?
+                    .into_iter()
+                    .map(Recipient::AzureKv),
+            );
+            for u in clean(vault) {
+                out.push(Recipient::HcVault(VaultKey::from_uri(&u)?.uri()));
+            }
+            Ok(out)
+        };
+        let add = services(
+            &a.add_kms,
+            &a.add_gcp_kms,
+            &a.add_azure_kv,
+            &a.add_hc_vault_transit,
+        )?;
+        let rm = services(
+            &a.rm_kms,
+            &a.rm_gcp_kms,
+            &a.rm_azure_kv,
+            &a.rm_hc_vault_transit,
+        )?;
+        Ok(Edits {
+            add: age(&a.add_age).chain(pgp(&a.add_pgp)).chain(add).collect(),
+            rm: age(&a.rm_age).chain(pgp(&a.rm_pgp)).chain(rm).collect(),
+        })
     }
 
     fn is_empty(&self) -> bool {
@@ -321,12 +384,15 @@ fn confirm(question: &str) -> bool {
 
 /// Runs `rekey`.
 pub fn run(a: RekeyArgs) -> Result<()> {
-    let edits = Edits::from_args(&a);
+    let edits = Edits::from_args(&a).map_err(|message| CliError {
+        code: exit::GENERIC,
+        message,
+    })?;
     let config = load_config(a.config.as_deref())?;
     if config.is_none() && edits.is_empty() && !a.rotate {
         return Err(CliError {
             code: exit::GENERIC,
-            message: "config file not found (.sops.yaml), and no --add-age/--rm-age/--add-pgp/--rm-pgp flags or --rotate given".into(),
+            message: "config file not found (.sops.yaml), and no --add-*/--rm-* flags (age, pgp, kms, gcp-kms, azure-kv, hc-vault-transit) or --rotate given".into(),
         }
         .into());
     }

@@ -180,6 +180,8 @@ pub fn run(a: SealArgs) -> Result<()> {
                 pgp: a.pgp.clone(),
                 kms: a.keys.kms.clone(),
                 hc_vault_transit: a.keys.hc_vault_transit.clone(),
+                gcp_kms: a.keys.gcp_kms.clone(),
+                azure_kv: a.keys.azure_kv.clone(),
                 aws_profile: a.keys.aws_profile.clone(),
                 encryption_context: a.keys.encryption_context.clone(),
             },

@@ -1,4 +1,4 @@
-//! The key-service flags of `seal` and `edit` (sops' `--kms`, `--hc-vault-transit`, `--aws-profile`,
+//! The key-service flags of `seal` and `edit` (sops' `--kms`, `--gcp-kms`, `--azure-kv`, `--hc-vault-transit`, `--aws-profile`,
 //! `--encryption-context`), handed to `sops_engine::cli::spec::KeyFlags`.
 
 /// Key-service keys named on the command line.
@@ -11,6 +11,14 @@ pub struct ServiceKeyArgs {
     /// (overrides .sops.yaml keys).
     #[arg(long, env = "SOPS_VAULT_URIS", value_delimiter = ',')]
     pub hc_vault_transit: Vec<String>,
+    /// GCP Cloud KMS resource ids (projects/P/locations/L/keyRings/R/cryptoKeys/K), comma
+    /// separated (overrides .sops.yaml keys).
+    #[arg(long, env = "SOPS_GCP_KMS_IDS", value_delimiter = ',')]
+    pub gcp_kms: Vec<String>,
+    /// Azure Key Vault key URLs (https://VAULT.vault.azure.net/keys/NAME[/VERSION]), comma
+    /// separated (overrides .sops.yaml keys).
+    #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_delimiter = ',')]
+    pub azure_kv: Vec<String>,
     /// AWS profile stored with the --kms keys (aws_profile).
     #[arg(long, default_value = "")]
     pub aws_profile: String,

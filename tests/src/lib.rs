@@ -16,6 +16,7 @@
 //!     .run(["decrypt", "x.enc.yaml"]);
 //! ```
 
+pub mod cloud;
 pub mod servers;
 
 use std::ffi::{OsStr, OsString};

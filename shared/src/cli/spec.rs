@@ -25,6 +25,10 @@ pub const AGE_RECIPIENTS_VAR: &str = "SOPS_AGE_RECIPIENTS";
 pub const PGP_FP_VAR: &str = "SOPS_PGP_FP";
 /// The environment variable sops reads for `--kms`.
 pub const KMS_ARN_VAR: &str = "SOPS_KMS_ARN";
+/// The environment variable sops reads for `--gcp-kms`.
+pub const GCP_KMS_IDS_VAR: &str = "SOPS_GCP_KMS_IDS";
+/// The environment variable sops reads for `--azure-kv`.
+pub const AZURE_KV_URLS_VAR: &str = "SOPS_AZURE_KEYVAULT_URLS";
 /// The environment variable sops reads for `--hc-vault-transit`.
 pub const VAULT_URIS_VAR: &str = "SOPS_VAULT_URIS";
 
@@ -40,6 +44,10 @@ pub struct KeyFlags {
     pub kms: Vec<String>,
     /// Vault transit key URIs (`https://vault:8200/v1/transit/keys/NAME`).
     pub hc_vault_transit: Vec<String>,
+    /// GCP Cloud KMS resource ids (`projects/P/locations/L/keyRings/R/cryptoKeys/K`).
+    pub gcp_kms: Vec<String>,
+    /// Azure Key Vault key URLs (`https://VAULT.vault.azure.net/keys/NAME[/VERSION]`).
+    pub azure_kv: Vec<String>,
     /// `--aws-profile`: the profile stored with the `--kms` keys.
     pub aws_profile: String,
     /// `--encryption-context k:v,…`: for the `--kms` keys and the KMS keys of a flat creation rule.
@@ -76,15 +84,28 @@ impl KeyFlags {
         if self.hc_vault_transit.is_empty() {
             self.hc_vault_transit = env_list(VAULT_URIS_VAR);
         }
+        if self.gcp_kms.is_empty() {
+            self.gcp_kms = env_list(GCP_KMS_IDS_VAR);
+        }
+        if self.azure_kv.is_empty() {
+            self.azure_kv = env_list(AZURE_KV_URLS_VAR);
+        }
         self
     }
 
-    /// Refuses a malformed `--encryption-context` or Vault URI (sops' words for the URI).
+    /// Refuses a malformed `--encryption-context`, Vault URI, GCP resource id or Azure key URL
+    /// (sops' words).
     pub fn check(&self) -> Result<(), String> {
         crate::keys::aws_kms::parse_context(&self.encryption_context)?;
         for u in &self.hc_vault_transit {
             crate::keys::hc_vault::VaultKey::from_uri(u)?;
         }
+        for id in &self.gcp_kms {
+            crate::keys::gcp_kms::check_resource_id(&crate::keys::gcp_kms::normalize_resource_id(
+                id,
+            ))?;
+        }
+        crate::keys::azure_kv::keys_from_list(&self.azure_kv.join(","))?;
         Ok(())
     }
 
@@ -109,9 +130,14 @@ impl KeyFlags {
         let vault = self.hc_vault_transit.iter().map(|u| {
             crate::keys::hc_vault::VaultKey::from_uri(u).map_or_else(|_| u.clone(), |k| k.uri())
         });
+        let gcp = crate::keys::gcp_kms::ids_from_list(&self.gcp_kms.join(","));
+        let azure =
+            crate::keys::azure_kv::keys_from_list(&self.azure_kv.join(",")).unwrap_or_default();
         age.map(|r| Recipient::Age(r.to_string()))
             .chain(pgp.map(Recipient::Pgp))
             .chain(kms.into_iter().map(Recipient::Kms))
+            .chain(gcp.into_iter().map(Recipient::GcpKms))
+            .chain(azure.into_iter().map(Recipient::AzureKv))
             .chain(vault.map(Recipient::HcVault))
             .collect()
     }
@@ -212,7 +238,7 @@ pub fn seal_spec(req: &SealRequest<'_>, docs: &[Branch]) -> Result<SealPlan, Cli
     }
     if spec.groups.iter().all(Vec::is_empty) {
         return Err(CliError::new(format!(
-            "{name}: {NO_KEYS} (--age, --pgp, --kms, --hc-vault-transit; {})",
+            "{name}: {NO_KEYS} (--age, --pgp, --kms, --gcp-kms, --azure-kv, --hc-vault-transit; {})",
             describe(req.config, req.origin)
         )));
     }

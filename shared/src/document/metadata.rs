@@ -105,10 +105,14 @@ pub enum KeyEntry {
     Kms(KmsEntry),
     /// A HashiCorp Vault (or OpenBao) transit key (`hc_vault`).
     HcVault(VaultEntry),
-    /// A key kind this engine cannot use (GCP KMS, Azure Key Vault, HuaweiCloud KMS): kept byte for
-    /// byte so rewriting the file does not drop it.
+    /// A GCP Cloud KMS key (`gcp_kms`).
+    GcpKms(GcpKmsEntry),
+    /// An Azure Key Vault key (`azure_kv`).
+    AzureKv(AzureKvEntry),
+    /// A key kind this engine cannot use (HuaweiCloud KMS): kept byte for byte so rewriting the
+    /// file does not drop it.
     Other {
-        /// Metadata list name (`gcp_kms`, `azure_kv`, `hckms`).
+        /// Metadata list name (`hckms`).
         kind: String,
         /// The entry's fields as read.
         fields: Branch,
@@ -123,6 +127,8 @@ impl KeyEntry {
             KeyEntry::Pgp { .. } => "pgp",
             KeyEntry::Kms(_) => "kms",
             KeyEntry::HcVault(_) => "hc_vault",
+            KeyEntry::GcpKms(_) => "gcp_kms",
+            KeyEntry::AzureKv(_) => "azure_kv",
             KeyEntry::Other { kind, .. } => kind,
         }
     }
@@ -135,6 +141,8 @@ impl KeyEntry {
             KeyEntry::Pgp { fp, .. } => fp.clone(),
             KeyEntry::Kms(k) => crate::keys::aws_kms::KmsKey::of_entry(k).to_sops_string(),
             KeyEntry::HcVault(v) => v.uri(),
+            KeyEntry::GcpKms(g) => g.resource_id.clone(),
+            KeyEntry::AzureKv(a) => a.url(),
             KeyEntry::Other { kind, fields } => {
                 let id = ["arn", "resource_id", "vault_url", "vault_address", "key_id"]
                     .iter()
@@ -186,6 +194,39 @@ impl VaultEntry {
             "{}/v1/{}/keys/{}",
             self.vault_address, self.engine_path, self.key_name
         )
+    }
+}
+
+/// A GCP Cloud KMS entry, the fields sops 3.13.2 writes.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct GcpKmsEntry {
+    /// `projects/P/locations/L/keyRings/R/cryptoKeys/K`.
+    pub resource_id: String,
+    /// RFC 3339 time of the wrap.
+    pub created_at: String,
+    /// Standard base64 of Cloud KMS' ciphertext.
+    pub enc: String,
+}
+
+/// An Azure Key Vault entry, the fields sops 3.13.2 writes.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AzureKvEntry {
+    /// `https://NAME.vault.azure.net`: the bearer token is sent there.
+    pub vault_url: String,
+    /// Key name.
+    pub name: String,
+    /// Key version.
+    pub version: String,
+    /// RFC 3339 time of the wrap.
+    pub created_at: String,
+    /// Base64url (no padding) of the RSA-OAEP-256 ciphertext.
+    pub enc: String,
+}
+
+impl AzureKvEntry {
+    /// The key as sops names it: `{vault_url}/keys/{name}/{version}`.
+    pub fn url(&self) -> String {
+        format!("{}/keys/{}/{}", self.vault_url, self.name, self.version)
     }
 }
 
@@ -556,6 +597,18 @@ fn group_from_tree(map: &Branch) -> Result<KeyGroup> {
                     created_at: field("created_at"),
                     enc: field("enc"),
                 }),
+                "gcp_kms" => KeyEntry::GcpKms(GcpKmsEntry {
+                    resource_id: field("resource_id"),
+                    created_at: field("created_at"),
+                    enc: field("enc"),
+                }),
+                "azure_kv" => KeyEntry::AzureKv(AzureKvEntry {
+                    vault_url: field("vault_url"),
+                    name: field("name"),
+                    version: field("version"),
+                    created_at: field("created_at"),
+                    enc: field("enc"),
+                }),
                 _ => KeyEntry::Other {
                     kind: kind.to_string(),
                     fields: fields.clone(),
@@ -636,6 +689,18 @@ fn group_to_tree(group: &KeyGroup, in_key_groups: bool) -> Branch {
                         Item::Pair("engine_path".into(), Value::Str(v.engine_path.clone())),
                         Item::Pair("key_name".into(), Value::Str(v.key_name.clone())),
                         Item::Pair("vault_address".into(), Value::Str(v.vault_address.clone())),
+                    ],
+                    KeyEntry::GcpKms(g) => vec![
+                        Item::Pair("created_at".into(), Value::Str(g.created_at.clone())),
+                        Item::Pair("enc".into(), Value::Str(g.enc.clone())),
+                        Item::Pair("resource_id".into(), Value::Str(g.resource_id.clone())),
+                    ],
+                    KeyEntry::AzureKv(a) => vec![
+                        Item::Pair("created_at".into(), Value::Str(a.created_at.clone())),
+                        Item::Pair("enc".into(), Value::Str(a.enc.clone())),
+                        Item::Pair("name".into(), Value::Str(a.name.clone())),
+                        Item::Pair("vault_url".into(), Value::Str(a.vault_url.clone())),
+                        Item::Pair("version".into(), Value::Str(a.version.clone())),
                     ],
                     KeyEntry::Other { fields, .. } => fields.clone(),
                 };

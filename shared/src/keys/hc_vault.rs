@@ -146,6 +146,7 @@ impl Allowlist {
 }
 
 /// The Vault token: `VAULT_TOKEN`, else `~/.vault-token` (trimmed); `None` when neither is set.
+#[cfg_attr(not(feature = "kms-vault"), allow(dead_code))]
 fn token() -> std::result::Result<Option<Zeroizing<String>>, String> {
     if let Ok(t) = std::env::var("VAULT_TOKEN") {
         if !t.is_empty() {

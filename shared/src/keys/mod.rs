@@ -1,4 +1,4 @@
-//! Master keys: each kind (age, PGP, AWS KMS, Vault transit) wraps the data key (or a Shamir share)
+//! Master keys: each kind (age, PGP, AWS KMS, GCP KMS, Azure Key Vault, Vault transit) wraps the data key (or a Shamir share)
 //! for a recipient and unwraps it with the identities found on this machine or the key service named
 //! in the entry. Key services are only contacted when their entry is tried: with the default
 //! decryption order (age, PGP, then the rest in sops' stored order) a file a local age or PGP identity
@@ -11,9 +11,13 @@ use zeroize::Zeroizing;
 pub mod age;
 pub mod age_pq;
 pub mod aws_kms;
+pub mod azure_kv;
+pub mod gcp_kms;
 pub mod hc_vault;
 #[cfg(feature = "net")]
 mod net;
+#[cfg(any(feature = "kms-gcp", feature = "kms-azure"))]
+mod oauth;
 #[cfg(feature = "net")]
 pub use net::NoCertificateCheck;
 pub mod pgp;
@@ -46,6 +50,10 @@ pub enum Recipient {
     Kms(aws_kms::KmsKey),
     /// A Vault transit key URI (`https://vault:8200/v1/transit/keys/name`).
     HcVault(String),
+    /// A GCP Cloud KMS resource id (`projects/P/locations/L/keyRings/R/cryptoKeys/K`).
+    GcpKms(String),
+    /// An Azure Key Vault key (vault URL, name, version; an empty version is looked up).
+    AzureKv(azure_kv::AzureKey),
 }
 
 impl Recipient {
@@ -56,13 +64,19 @@ impl Recipient {
             Recipient::Pgp(_) => "pgp",
             Recipient::Kms(_) => "kms",
             Recipient::HcVault(_) => "hc_vault",
+            Recipient::GcpKms(_) => "gcp_kms",
+            Recipient::AzureKv(_) => "azure_kv",
         }
     }
     /// The recipient as sops names it (a KMS key as `ARN[+ROLE][|context[|profile]]`).
     pub fn id(&self) -> String {
         match self {
-            Recipient::Age(s) | Recipient::Pgp(s) | Recipient::HcVault(s) => s.clone(),
+            Recipient::Age(s)
+            | Recipient::Pgp(s)
+            | Recipient::HcVault(s)
+            | Recipient::GcpKms(s) => s.clone(),
             Recipient::Kms(k) => k.to_sops_string(),
+            Recipient::AzureKv(k) => k.url(),
         }
     }
     /// The recipient an existing metadata entry was made for (None for kinds we cannot write).
@@ -72,6 +86,8 @@ impl Recipient {
             KeyEntry::Pgp { fp, .. } => Some(Recipient::Pgp(fp.clone())),
             KeyEntry::Kms(k) => Some(Recipient::Kms(aws_kms::KmsKey::of_entry(k))),
             KeyEntry::HcVault(v) => Some(Recipient::HcVault(v.uri())),
+            KeyEntry::GcpKms(g) => Some(Recipient::GcpKms(g.resource_id.clone())),
+            KeyEntry::AzureKv(a) => Some(Recipient::AzureKv(azure_kv::AzureKey::of_entry(a))),
             KeyEntry::Other { .. } => None,
         }
     }
@@ -113,6 +129,8 @@ pub struct KeyRing {
     pgp: pgp::PgpSource,
     kms: aws_kms::KmsSource,
     vault: hc_vault::VaultSource,
+    gcp: gcp_kms::GcpKmsSource,
+    azure: azure_kv::AzureKvSource,
     /// `SOPS_DECRYPTION_ORDER` as set (parsed when a data key is needed, so a bad value only fails
     /// commands that decrypt, like sops).
     decryption_order: String,
@@ -125,6 +143,8 @@ impl Default for KeyRing {
             pgp: pgp::PgpSource::new(),
             kms: aws_kms::KmsSource::default(),
             vault: hc_vault::VaultSource::default(),
+            gcp: gcp_kms::GcpKmsSource::default(),
+            azure: azure_kv::AzureKvSource::default(),
             decryption_order: std::env::var(DECRYPTION_ORDER_ENV).unwrap_or_default(),
         }
     }
@@ -154,6 +174,8 @@ impl KeyRing {
             "pgp" => Some(&self.pgp),
             "kms" => Some(&self.kms),
             "hc_vault" => Some(&self.vault),
+            "gcp_kms" => Some(&self.gcp),
+            "azure_kv" => Some(&self.azure),
             _ => None,
         }
     }
@@ -165,6 +187,8 @@ impl KeyRing {
             Recipient::Pgp(fp) => self.pgp.wrap(fp, secret),
             Recipient::Kms(k) => self.kms.wrap_key(k, secret),
             Recipient::HcVault(uri) => self.vault.wrap(uri, secret),
+            Recipient::GcpKms(id) => self.gcp.wrap(id, secret),
+            Recipient::AzureKv(k) => self.azure.wrap_key(k, secret),
         }
     }
 
@@ -238,7 +262,7 @@ impl KeyRing {
 fn short_name(entry: &KeyEntry) -> String {
     match entry {
         KeyEntry::Age { recipient, .. } => age::display_recipient(recipient),
-        KeyEntry::Kms(_) | KeyEntry::HcVault(_) => {
+        KeyEntry::Kms(_) | KeyEntry::HcVault(_) | KeyEntry::GcpKms(_) | KeyEntry::AzureKv(_) => {
             format!("{} {}", entry.kind(), entry.describe())
         }
         other => other.describe(),

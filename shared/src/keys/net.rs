@@ -47,6 +47,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// How server certificates are checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(feature = "kms-vault"), allow(dead_code))]
 pub(crate) enum Trust {
     /// The system's roots.
     #[default]
@@ -150,7 +151,7 @@ impl rustls::client::danger::ServerCertVerifier for NoCertificateCheck {
 }
 
 /// A JSON HTTP client over hyper that never follows redirects.
-#[cfg(feature = "kms-vault")]
+#[cfg(feature = "http-client")]
 pub(crate) struct JsonClient {
     client: hyper_util::client::legacy::Client<
         hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -159,15 +160,46 @@ pub(crate) struct JsonClient {
     timeout: Duration,
 }
 
-/// A response: status, `Location` header (for redirects) and body.
-#[cfg(feature = "kms-vault")]
+/// A response: status, the headers the key services need, and body.
+#[cfg(feature = "http-client")]
 pub(crate) struct Response {
     pub status: u16,
+    /// `Location` (for redirects).
+    #[cfg_attr(not(feature = "kms-vault"), allow(dead_code))]
     pub location: Option<String>,
+    /// `WWW-Authenticate` (Azure's bearer challenge).
+    #[cfg_attr(not(feature = "kms-azure"), allow(dead_code))]
+    pub www_authenticate: Option<String>,
     pub body: Vec<u8>,
 }
 
-#[cfg(feature = "kms-vault")]
+/// `application/x-www-form-urlencoded` of `pairs` (everything but RFC 3986's unreserved characters
+/// percent-encoded).
+#[cfg(feature = "http-client")]
+#[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
+pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
+    fn enc(out: &mut String, s: &str) {
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        enc(&mut out, k);
+        out.push('=');
+        enc(&mut out, v);
+    }
+    out
+}
+
+#[cfg(feature = "http-client")]
 impl JsonClient {
     /// A client for `trust`, each request bounded by `timeout`.
     pub fn new(trust: &Trust, timeout: Duration) -> Result<Self, String> {
@@ -192,13 +224,62 @@ impl JsonClient {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<Response, String> {
+        self.send("POST", url, headers, Some(("application/json", body)))
+    }
+
+    /// GETs `url` with `headers`; the response whatever its status.
+    #[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
+    pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
+        self.send("GET", url, headers, None)
+    }
+
+    /// POSTs the form `pairs` (`application/x-www-form-urlencoded`) to `url`.
+    #[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
+    pub fn post_form(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        pairs: &[(&str, &str)],
+    ) -> Result<Response, String> {
+        let body = zeroize::Zeroizing::new(form_encode(pairs));
+        self.send(
+            "POST",
+            url,
+            headers,
+            Some((
+                "application/x-www-form-urlencoded",
+                body.as_bytes().to_vec(),
+            )),
+        )
+    }
+
+    /// Sends one request (`body`: content type and bytes); the response whatever its status.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Response, String> {
         use http_body_util::BodyExt;
-        let mut req = hyper::Request::post(url).header("Content-Type", "application/json");
+        let method = hyper::Method::from_bytes(method.as_bytes())
+            .map_err(|_| format!("bad HTTP method {method}"))?;
+        let mut req = hyper::Request::builder().method(method).uri(url);
+        let body = match body {
+            Some((ct, b)) => {
+                req = req.header("Content-Type", ct);
+                b
+            }
+            None => Vec::new(),
+        };
         for (k, v) in headers {
             let mut value = hyper::header::HeaderValue::from_str(v)
                 .map_err(|_| format!("header {k} holds characters HTTP does not allow"))?;
             // tokens never show up in hyper's debug output
-            value.set_sensitive(k.to_ascii_lowercase().contains("token"));
+            let lower = k.to_ascii_lowercase();
+            value.set_sensitive(
+                lower.contains("token") || lower == "authorization" || lower.contains("identity"),
+            );
             req = req.header(*k, value);
         }
         let req = req
@@ -213,11 +294,14 @@ impl JsonClient {
                     .await
                     .map_err(|e| error_chain(&e))?;
                 let status = resp.status().as_u16();
-                let location = resp
-                    .headers()
-                    .get("location")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
+                let header = |name: &str| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let location = header("location");
+                let www_authenticate = header("www-authenticate");
                 let body = resp
                     .into_body()
                     .collect()
@@ -228,12 +312,13 @@ impl JsonClient {
                 Ok(Response {
                     status,
                     location,
+                    www_authenticate,
                     body,
                 })
             };
             match tokio::time::timeout(timeout, run).await {
                 Ok(r) => r,
-                Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+                Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
             }
         })?
     }

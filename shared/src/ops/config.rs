@@ -7,6 +7,7 @@ use regex::Regex;
 
 use crate::error::{Result, SopsError};
 use crate::keys::aws_kms::KmsKey;
+use crate::keys::azure_kv::{keys_from_list, AzureKey};
 use crate::keys::hc_vault::VaultKey;
 use crate::keys::pgp::normalize_fingerprint;
 use crate::keys::Recipient;
@@ -140,7 +141,7 @@ fn indent_of(stores: &Branch, name: &str) -> Option<usize> {
     }
 }
 
-const UNSUPPORTED_KEY_FIELDS: [&str; 3] = ["gcp_kms", "azure_keyvault", "hckms"];
+const UNSUPPORTED_KEY_FIELDS: [&str; 1] = ["hckms"];
 
 /// The keys of one `key_groups` entry in sops' order (`extractMasterKeys`): the keys of its `merge`
 /// entries first (recursively), then its own; duplicates dropped.
@@ -201,7 +202,50 @@ fn key_group_kms(v: Option<&Value>) -> Vec<KmsKey> {
     keys
 }
 
-/// The keys a map names directly, in sops' order (age, PGP, KMS, Vault; duplicates dropped); the
+/// The `gcp_kms` entries of a `key_groups` item: maps `{resource_id}` (plain strings accepted too).
+fn key_group_gcp(v: Option<&Value>) -> Vec<String> {
+    let Some(Value::Seq(items)) = v else {
+        return string_list(v);
+    };
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Value::Map(m) => get(m, "resource_id").and_then(Value::as_str),
+            other => other.as_str(),
+        })
+        .map(crate::keys::gcp_kms::normalize_resource_id)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The `azure_keyvault` entries of a `key_groups` item: maps `{vaultUrl, key, version}` (key
+/// URLs accepted too).
+fn key_group_azure(v: Option<&Value>) -> std::result::Result<Vec<AzureKey>, String> {
+    let Some(Value::Seq(items)) = v else {
+        return keys_from_list(&string_list(v).join(","));
+    };
+    let mut keys = Vec::new();
+    for item in items {
+        match item {
+            Value::Map(m) => {
+                let text = |k: &str| get(m, k).and_then(Value::as_str).unwrap_or("").to_string();
+                keys.push(AzureKey::new(
+                    &text("vaultUrl"),
+                    &text("key"),
+                    &text("version"),
+                )?);
+            }
+            other => {
+                if let Some(s) = other.as_str() {
+                    keys.extend(keys_from_list(s)?);
+                }
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// The keys a map names directly, in sops' order (age, PGP, KMS, GCP KMS, Azure, Vault; duplicates dropped); the
 /// key kinds this tool cannot use are added to `unsupported`. In a `key_groups` item KMS keys are
 /// maps and Vault URIs sit under `hc_vault`; in a flat rule they are `kms` (+ `aws_profile`) and
 /// `hc_vault_transit_uri`.
@@ -215,18 +259,31 @@ fn parse_group(
     let pgps = string_list(get(m, "pgp"))
         .into_iter()
         .map(|fp| Recipient::Pgp(normalize_fingerprint(&fp)));
-    let (kms, vault) = if in_key_group {
+    let (kms, gcp, azure, vault) = if in_key_group {
         (
             key_group_kms(get(m, "kms")),
+            key_group_gcp(get(m, "gcp_kms")),
+            key_group_azure(get(m, "azure_keyvault")),
             string_list(get(m, "hc_vault")),
         )
     } else {
         let profile = get(m, "aws_profile").and_then(Value::as_str).unwrap_or("");
         (
             KmsKey::list(&string_list(get(m, "kms")).join(","), &[], profile),
+            crate::keys::gcp_kms::ids_from_list(&string_list(get(m, "gcp_kms")).join(",")),
+            keys_from_list(&string_list(get(m, "azure_keyvault")).join(",")),
             string_list(get(m, "hc_vault_transit_uri")),
         )
     };
+    let azure = azure.map_err(|e| format!("invalid azure_keyvault key: {e}"))?;
+    let gcp = gcp
+        .into_iter()
+        .map(|id| {
+            crate::keys::gcp_kms::check_resource_id(&id)
+                .map(|()| Recipient::GcpKms(id))
+                .map_err(|e| format!("invalid gcp_kms key: {e}"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let vault = vault
         .iter()
         .map(|u| {
@@ -238,6 +295,8 @@ fn parse_group(
     for r in ages
         .chain(pgps)
         .chain(kms.into_iter().map(Recipient::Kms))
+        .chain(gcp)
+        .chain(azure.into_iter().map(Recipient::AzureKv))
         .chain(vault)
     {
         if !group.contains(&r) {
@@ -431,11 +490,11 @@ mod tests {
 
     #[test]
     fn kms_and_vault_keys_flat_and_in_groups() {
-        let yaml = b"creation_rules:\n  - path_regex: flat\n    age: age1a\n    kms: 'arn:aws:kms:eu-west-2:1:key/k1+arn:aws:iam::1:role/r,arn:aws:kms:eu-west-2:1:key/k2'\n    aws_profile: dev\n    hc_vault_transit_uri: http://127.0.0.1:8200/v1/transit/keys/sops\n    gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/c\n  - key_groups:\n      - kms:\n          - arn: arn:aws:kms:eu-west-2:1:key/k3\n            role: arn:aws:iam::1:role/r3\n            context: {b: '2', a: '1'}\n            aws_profile: p3\n        hc_vault: [http://127.0.0.1:8200/v1/a/b/keys/c]\n";
+        let yaml = b"creation_rules:\n  - path_regex: flat\n    age: age1a\n    kms: 'arn:aws:kms:eu-west-2:1:key/k1+arn:aws:iam::1:role/r,arn:aws:kms:eu-west-2:1:key/k2'\n    aws_profile: dev\n    hc_vault_transit_uri: http://127.0.0.1:8200/v1/transit/keys/sops\n    gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/c\n    azure_keyvault: https://v.vault.azure.net/keys/k/1\n    hckms: [eu:1]\n  - key_groups:\n      - kms:\n          - arn: arn:aws:kms:eu-west-2:1:key/k3\n            role: arn:aws:iam::1:role/r3\n            context: {b: '2', a: '1'}\n            aws_profile: p3\n        hc_vault: [http://127.0.0.1:8200/v1/a/b/keys/c]\n";
         let cfg = Config::parse(yaml, Path::new("/x/.sops.yaml")).unwrap();
         let flat = &cfg.creation_rules[0];
         assert!(flat.flat);
-        assert_eq!(flat.unsupported_keys, ["gcp_kms"]);
+        assert_eq!(flat.unsupported_keys, ["hckms"]);
         let ids: Vec<String> = flat.key_groups[0].iter().map(Recipient::id).collect();
         assert_eq!(
             ids,
@@ -443,6 +502,8 @@ mod tests {
                 "age1a",
                 "arn:aws:kms:eu-west-2:1:key/k1+arn:aws:iam::1:role/r||dev",
                 "arn:aws:kms:eu-west-2:1:key/k2||dev",
+                "projects/p/locations/l/keyRings/r/cryptoKeys/c",
+                "https://v.vault.azure.net/keys/k/1",
                 "http://127.0.0.1:8200/v1/transit/keys/sops"
             ]
         );
@@ -470,6 +531,38 @@ mod tests {
         let bad = b"creation_rules:\n  - hc_vault_transit_uri: vault:8200/v1/transit/keys/k\n";
         let e = Config::parse(bad, Path::new("/x/.sops.yaml")).unwrap_err();
         assert!(e.to_string().contains("missing scheme"), "{e}");
+    }
+
+    #[test]
+    fn gcp_and_azure_keys_in_groups_like_sops() {
+        let yaml = b"creation_rules:\n  - key_groups:\n      - gcp_kms:\n          - resource_id: 'projects/p/locations/l/keyRings/r/cryptoKeys/c'\n        azure_keyvault:\n          - vaultUrl: https://v.vault.azure.net\n            key: k\n            version: ''\n        age: [age1a]\n";
+        let cfg = Config::parse(yaml, Path::new("/x/.sops.yaml")).unwrap();
+        let ids: Vec<String> = cfg.creation_rules[0].key_groups[0]
+            .iter()
+            .map(Recipient::id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "age1a",
+                "projects/p/locations/l/keyRings/r/cryptoKeys/c",
+                "https://v.vault.azure.net/keys/k/"
+            ]
+        );
+        assert!(cfg.creation_rules[0].unsupported_keys.is_empty());
+        for (bad, words) in [
+            (
+                &b"creation_rules:\n  - gcp_kms: projects/p/keyRings/r\n"[..],
+                "no valid resource ID found",
+            ),
+            (
+                &b"creation_rules:\n  - azure_keyvault: http://v/keys/k\n"[..],
+                "could not parse",
+            ),
+        ] {
+            let e = Config::parse(bad, Path::new("/x/.sops.yaml")).unwrap_err();
+            assert!(e.to_string().contains(words), "{e}");
+        }
     }
 
     #[test]

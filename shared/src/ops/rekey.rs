@@ -77,18 +77,45 @@ impl Target {
         if self.groups.is_empty() {
             self.groups.push(Vec::new());
         }
-        let id = recipient_id(&r);
-        if !self.groups[0].iter().any(|x| recipient_id(x) == id) {
+        if !self.groups[0].iter().any(|x| same_key(x, &r)) {
             self.groups[0].push(r);
         }
     }
 
-    /// Removes a recipient from every group (like `sops rotate --rm-age`).
+    /// Removes a recipient from every group (like `sops rotate --rm-age`). An Azure key named
+    /// without a version removes every version of it.
     pub fn remove(&mut self, r: &Recipient) {
-        let id = recipient_id(r);
         for g in &mut self.groups {
-            g.retain(|x| recipient_id(x) != id);
+            g.retain(|x| !same_key(x, r));
         }
+    }
+
+    /// The target with every Azure key named without a version pinned to the version the file
+    /// already uses for it (sops looks the current version up; the file's is what it has wrapped).
+    fn with_azure_versions_of(&self, md: &Metadata) -> Target {
+        let mut t = self.clone();
+        for r in t.groups.iter_mut().flatten() {
+            let Recipient::AzureKv(k) = r else { continue };
+            if !k.version.is_empty() {
+                continue;
+            }
+            if let Some(KeyEntry::AzureKv(e)) = md.all_keys().find(|e| {
+                matches!(e, KeyEntry::AzureKv(e) if e.vault_url == k.vault_url && e.name == k.name)
+            }) {
+                k.version = e.version.clone();
+            }
+        }
+        t
+    }
+}
+
+/// Whether `x` is the key `r` names (an Azure key without a version names all its versions).
+fn same_key(x: &Recipient, r: &Recipient) -> bool {
+    match (x, r) {
+        (Recipient::AzureKv(a), Recipient::AzureKv(b)) if b.version.is_empty() => {
+            a.vault_url == b.vault_url && a.name == b.name
+        }
+        _ => recipient_id(x) == recipient_id(r),
     }
 }
 
@@ -100,6 +127,8 @@ fn recipient_id(r: &Recipient) -> (&'static str, String) {
         Recipient::Pgp(fp) => ("pgp", normalize_fingerprint(fp)),
         Recipient::Kms(k) => ("kms", k.to_sops_string()),
         Recipient::HcVault(uri) => ("hc_vault", uri.clone()),
+        Recipient::GcpKms(id) => ("gcp_kms", id.clone()),
+        Recipient::AzureKv(k) => ("azure_kv", k.url()),
     }
 }
 
@@ -212,6 +241,7 @@ fn kept_others<'a>(md: &'a Metadata, target: &'a Target, i: usize) -> Vec<&'a Ke
 /// Compares the file's key groups with a target. The threshold follows `sops updatekeys`: the file's
 /// own (or `threshold_flag`), capped at the number of target groups.
 pub fn plan(md: &Metadata, target: &Target, threshold_flag: Option<usize>) -> Result<Plan> {
+    let target = &target.with_azure_versions_of(md);
     for kind in &target.keep_kinds {
         if !md.all_keys().any(|e| e.kind() == kind) {
             return Err(SopsError::Other(format!(
@@ -455,6 +485,35 @@ mod tests {
             version: "3.13.2".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn azure_keys_without_version_match_the_files_version() {
+        use crate::keys::azure_kv::AzureKey;
+        let entry = KeyEntry::AzureKv(crate::metadata::AzureKvEntry {
+            vault_url: "https://v.vault.azure.net".into(),
+            name: "k".into(),
+            version: "v1".into(),
+            created_at: String::new(),
+            enc: "x".into(),
+        });
+        let m = md(vec![vec![age_entry("age1a"), entry.clone()]], 0);
+        let versionless =
+            Recipient::AzureKv(AzureKey::from_url("https://v.vault.azure.net/keys/k").unwrap());
+        let t = Target {
+            groups: vec![vec![Recipient::Age("age1a".into()), versionless.clone()]],
+            keep_kinds: BTreeSet::new(),
+        };
+        let p = plan(&m, &t, None).unwrap();
+        assert!(!p.changes(), "{}", p.summary());
+        // --rm-azure-kv without a version removes the entry of any version
+        let mut t = Target::from_metadata(&m);
+        t.remove(&versionless);
+        assert_eq!(t.groups, vec![vec![Recipient::Age("age1a".into())]]);
+        // and --add-azure-kv without a version does not add it twice
+        let mut t = Target::from_metadata(&m);
+        t.add(versionless);
+        assert_eq!(t.groups[0].len(), 2);
     }
 
     #[test]

@@ -1,0 +1,454 @@
+//! Azure Key Vault keys, as sops 3.13.2 uses them (`azkv/`, the Go SDK's `azkeys` 1.5).
+//!
+//! A key is named by `https://VAULT/keys/NAME[/VERSION]`. The data key is sent to
+//! `POST {vault}/keys/{name}/{version}/encrypt?api-version=2025-07-01` as
+//! `{alg: "RSA-OAEP-256", value: base64url}` and the answer's `value` is stored as `enc`
+//! (base64url without padding); `…/decrypt` reverses it. RSA runs inside the vault. A key named
+//! without a version gets the current one from `GET {vault}/keys/{name}/` first, like sops.
+//!
+//! The bearer token: the first request to a vault goes out without a token and without a body; its
+//! `401` names in `WWW-Authenticate` the resource (or scope) to get a token for. As the Azure SDKs
+//! do, no token is sent unless the vault's host ends with `.` + the challenge resource's host, so a
+//! file cannot send a token for the real vault domain to a host of its choosing. Tokens come from
+//! the chain Go's `DefaultAzureCredential` walks (see the `creds` module); redirects are never
+//! followed.
+
+use crate::error::{Result, SopsError};
+use crate::metadata::{now_rfc3339, AzureKvEntry, KeyEntry};
+use zeroize::Zeroizing;
+
+/// The environment variable sops reads for `--azure-kv`.
+pub const URLS_ENV: &str = "SOPS_AZURE_KEYVAULT_URLS";
+
+/// The Key Vault REST API version sops 3.13.2 sends (azkeys 1.5.0).
+pub const API_VERSION: &str = "2025-07-01";
+
+/// sops' key URL pattern.
+const URL_PATTERN: &str = r"^(https://[^/]+)/keys/([^/]+)(/[^/]*)?$";
+
+/// An Azure Key Vault key: vault URL, key name and version (empty: resolved on first use).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct AzureKey {
+    /// `https://NAME.vault.azure.net` (no trailing slash).
+    pub vault_url: String,
+    /// Key name.
+    pub name: String,
+    /// Key version (empty = the current version, looked up before wrapping).
+    pub version: String,
+}
+
+impl AzureKey {
+    /// Parses a key URL like sops' `NewMasterKeyFromURL` (spaces around it trimmed).
+    pub fn from_url(url: &str) -> std::result::Result<Self, String> {
+        let url = url.trim();
+        let re = regex::Regex::new(URL_PATTERN).expect("valid regex");
+        let Some(c) = re.captures(url) else {
+            return Err(format!(
+                "could not parse {url:?} into a valid Azure Key Vault MasterKey"
+            ));
+        };
+        let version = c
+            .get(3)
+            .map(|m| m.as_str().trim_start_matches('/'))
+            .unwrap_or("");
+        Ok(AzureKey {
+            vault_url: c[1].to_string(),
+            name: c[2].to_string(),
+            version: version.to_string(),
+        })
+    }
+
+    /// A key from a `.sops.yaml` key group's `{vaultUrl, key, version}`.
+    pub fn new(vault_url: &str, name: &str, version: &str) -> std::result::Result<Self, String> {
+        let vault_url = vault_url.trim().trim_end_matches('/');
+        let key = AzureKey {
+            vault_url: vault_url.to_string(),
+            name: name.trim().to_string(),
+            version: version.trim().to_string(),
+        };
+        // the same checks as a URL (https, a host, a name without /)
+        Self::from_url(&format!(
+            "{}/keys/{}/{}",
+            key.vault_url, key.name, key.version
+        ))?;
+        Ok(key)
+    }
+
+    /// The key a metadata entry was made for.
+    pub fn of_entry(e: &AzureKvEntry) -> Self {
+        AzureKey {
+            vault_url: e.vault_url.clone(),
+            name: e.name.clone(),
+            version: e.version.clone(),
+        }
+    }
+
+    /// The key as sops names it: `{vault_url}/keys/{name}/{version}`.
+    pub fn url(&self) -> String {
+        format!("{}/keys/{}/{}", self.vault_url, self.name, self.version)
+    }
+}
+
+/// Parses a comma separated list of key URLs (`--azure-kv`, `SOPS_AZURE_KEYVAULT_URLS`,
+/// `.sops.yaml` `azure_keyvault`); empty parts are skipped, every other part must parse.
+pub fn keys_from_list(list: &str) -> std::result::Result<Vec<AzureKey>, String> {
+    list.split(',')
+        .filter(|u| !u.trim().is_empty())
+        .map(AzureKey::from_url)
+        .collect()
+}
+
+/// The host (with port) of an `https://host[:port]` URL.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or("")
+}
+
+/// What a vault's bearer challenge asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Challenge {
+    /// The token scope (`{resource}/.default`).
+    pub scope: String,
+    /// The tenant named by the `authorization` URL (may be empty).
+    pub tenant: String,
+}
+
+impl Challenge {
+    /// Parses `WWW-Authenticate: Bearer authorization="…", resource="…"` (or `scope="…"`) and checks,
+    /// like the SDK's `verifyChallengeResource`, that the vault host ends with `.` + the host of the
+    /// scope.
+    pub fn parse(header: &str, vault_url: &str) -> std::result::Result<Self, String> {
+        let re = regex::Regex::new(r#"(\w+)="([^"]*)""#).expect("valid regex");
+        let (mut scope, mut resource, mut auth) = (String::new(), String::new(), String::new());
+        if !header
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("bearer")
+        {
+            return Err("the vault's challenge is not a bearer challenge".into());
+        }
+        for c in re.captures_iter(header) {
+            match &c[1] {
+                "scope" => scope = c[2].to_string(),
+                "resource" => resource = c[2].to_string(),
+                "authorization" | "authorization_uri" => auth = c[2].to_string(),
+                _ => {}
+            }
+        }
+        if scope.is_empty() {
+            if resource.is_empty() {
+                return Err("the vault's challenge names no resource or scope".into());
+            }
+            scope = format!("{}/.default", resource.trim_end_matches('/'));
+        }
+        let challenge_host = authority(&scope);
+        let vault_host = authority(vault_url);
+        if challenge_host.is_empty() || !vault_host.ends_with(&format!(".{challenge_host}")) {
+            return Err(format!(
+                "the challenge resource {challenge_host:?} does not match the vault's domain {vault_host:?}; no token is sent there"
+            ));
+        }
+        let tenant = auth
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|t| !t.contains(':') && !t.is_empty())
+            .unwrap_or("")
+            .to_string();
+        Ok(Challenge { scope, tenant })
+    }
+}
+
+/// The Azure Key Vault key source. Its HTTP client, challenges and tokens are made on first use.
+#[derive(Default)]
+pub struct AzureKvSource {
+    #[cfg(feature = "kms-azure")]
+    client: std::sync::OnceLock<std::result::Result<super::net::JsonClient, String>>,
+    #[cfg(feature = "kms-azure")]
+    challenges: std::sync::Mutex<std::collections::HashMap<String, Challenge>>,
+    #[cfg(feature = "kms-azure")]
+    tokens: std::sync::Mutex<std::collections::HashMap<String, super::oauth::AccessToken>>,
+}
+
+/// How long one vault or token request may take.
+#[cfg(feature = "kms-azure")]
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[cfg(feature = "kms-azure")]
+impl AzureKvSource {
+    fn client(&self) -> std::result::Result<&super::net::JsonClient, String> {
+        self.client
+            .get_or_init(|| {
+                super::net::JsonClient::new(&super::net::Trust::System, REQUEST_TIMEOUT)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Calls `{vault}/keys/{name}/{version}{/op}` (GET without `payload`), answering the bearer
+    /// challenge first; the answer's JSON.
+    fn call(
+        &self,
+        key: &AzureKey,
+        op: &str,
+        payload: Option<serde_json::Value>,
+    ) -> std::result::Result<serde_json::Value, String> {
+        AzureKey::from_url(&key.url())?;
+        let client = self.client()?;
+        let op_path = if op == "get" {
+            String::new()
+        } else {
+            format!("/{op}")
+        };
+        let url = format!(
+            "{}/keys/{}/{}{op_path}?api-version={API_VERSION}",
+            key.vault_url, key.name, key.version
+        );
+        let method = if payload.is_some() { "POST" } else { "GET" };
+        let challenge = self.challenge(client, &key.vault_url, method, &url)?;
+        let token = self.token(client, &challenge)?;
+        let auth = Zeroizing::new(format!("Bearer {}", token.secret.as_str()));
+        let headers = [("Authorization", auth.as_str())];
+        let resp = match payload {
+            Some(p) => {
+                let body = Zeroizing::new(serde_json::to_vec(&p).expect("JSON of a map"));
+                client.post(&url, &headers, body.to_vec())?
+            }
+            None => client.get(&url, &headers)?,
+        };
+        let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+        match resp.status {
+            200..=299 => json.ok_or_else(|| format!("Key Vault {op}: the answer is not JSON")),
+            300..=399 => Err(format!(
+                "Key Vault {op}: the vault redirected (HTTP {}); not followed, the token is only sent to the vault in the file",
+                resp.status
+            )),
+            status => Err(format!(
+                "Key Vault {op}: {} (HTTP {status})",
+                super::oauth::error_text(json.as_ref())
+            )),
+        }
+    }
+
+    /// The vault's bearer challenge (asked once per vault: the request without token or body).
+    fn challenge(
+        &self,
+        client: &super::net::JsonClient,
+        vault_url: &str,
+        method: &str,
+        url: &str,
+    ) -> std::result::Result<Challenge, String> {
+        let mut cache = self.challenges.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get(vault_url) {
+            return Ok(c.clone());
+        }
+        let body = (method == "POST").then(|| ("application/json", Vec::new()));
+        let resp = client.send(method, url, &[], body)?;
+        let header = match (resp.status, resp.www_authenticate) {
+            (401, Some(h)) => h,
+            (status, _) => {
+                return Err(format!(
+                    "{vault_url} did not answer with a bearer challenge (HTTP {status}); is it an Azure Key Vault?"
+                ))
+            }
+        };
+        let c = Challenge::parse(&header, vault_url)?;
+        cache.insert(vault_url.to_string(), c.clone());
+        Ok(c)
+    }
+
+    fn token(
+        &self,
+        client: &super::net::JsonClient,
+        challenge: &Challenge,
+    ) -> std::result::Result<super::oauth::AccessToken, String> {
+        let mut cache = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = cache.get(&challenge.scope).filter(|t| t.fresh()) {
+            return Ok(t.clone());
+        }
+        let t = creds::token(client, challenge)?;
+        cache.insert(challenge.scope.clone(), t.clone());
+        Ok(t)
+    }
+
+    fn operation(
+        &self,
+        key: &AzureKey,
+        op: &str,
+        value: &[u8],
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+        use base64::Engine;
+        let v = Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value));
+        let mut json = self.call(
+            key,
+            op,
+            Some(serde_json::json!({ "alg": "RSA-OAEP-256", "value": v.as_str() })),
+        )?;
+        let out = match json.get_mut("value").map(serde_json::Value::take) {
+            Some(serde_json::Value::String(s)) => Zeroizing::new(s),
+            _ => return Err(format!("Key Vault {op}: the answer holds no value")),
+        };
+        b64url_decode(&out).ok_or_else(|| format!("Key Vault {op}: the value is not base64url"))
+    }
+
+    /// The current version of `key` (`GET {vault}/keys/{name}/`, the last segment of `key.kid`).
+    fn current_version(&self, key: &AzureKey) -> std::result::Result<String, String> {
+        let json = self.call(key, "get", None)?;
+        json.get("key")
+            .and_then(|k| k.get("kid"))
+            .and_then(serde_json::Value::as_str)
+            .and_then(|kid| kid.trim_end_matches('/').rsplit('/').next())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| "Key Vault get: the answer names no key version".into())
+    }
+}
+
+/// Decodes base64url with or without padding.
+fn b64url_decode(s: &str) -> Option<Zeroizing<Vec<u8>>> {
+    use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose};
+    use base64::Engine;
+    let engine = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        general_purpose::NO_PAD.with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    engine.decode(s.trim()).ok().map(Zeroizing::new)
+}
+
+impl AzureKvSource {
+    /// Wraps `secret` with `key` (its current version looked up first when none is named).
+    pub fn wrap_key(&self, key: &AzureKey, secret: &[u8]) -> Result<KeyEntry> {
+        use base64::Engine;
+        let fail = |reason: String| SopsError::KeyWrap {
+            key: key.url(),
+            reason,
+        };
+        let (key, blob) = self.encrypt(key, secret).map_err(fail)?;
+        Ok(KeyEntry::AzureKv(AzureKvEntry {
+            vault_url: key.vault_url,
+            name: key.name,
+            version: key.version,
+            created_at: now_rfc3339(),
+            enc: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&*blob),
+        }))
+    }
+
+    #[cfg(feature = "kms-azure")]
+    fn encrypt(
+        &self,
+        key: &AzureKey,
+        secret: &[u8],
+    ) -> std::result::Result<(AzureKey, Zeroizing<Vec<u8>>), String> {
+        let mut key = key.clone();
+        if key.version.is_empty() {
+            key.version = self.current_version(&key)?;
+        }
+        let blob = self.operation(&key, "encrypt", secret)?;
+        Ok((key, blob))
+    }
+
+    #[cfg(feature = "kms-azure")]
+    fn decrypt(
+        &self,
+        key: &AzureKey,
+        blob: &[u8],
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+        if key.version.is_empty() {
+            return Err("the entry names no key version".into());
+        }
+        self.operation(key, "decrypt", blob)
+    }
+
+    #[cfg(not(feature = "kms-azure"))]
+    fn encrypt(
+        &self,
+        _key: &AzureKey,
+        _secret: &[u8],
+    ) -> std::result::Result<(AzureKey, Zeroizing<Vec<u8>>), String> {
+        Err("Azure Key Vault keys are not supported by this build".into())
+    }
+
+    #[cfg(not(feature = "kms-azure"))]
+    fn decrypt(
+        &self,
+        _key: &AzureKey,
+        _blob: &[u8],
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+        Err("Azure Key Vault keys are not supported by this build".into())
+    }
+}
+
+impl super::KeySource for AzureKvSource {
+    fn kind(&self) -> &'static str {
+        "azure_kv"
+    }
+
+    /// Wraps `secret` for the key URL `recipient`.
+    fn wrap(&self, recipient: &str, secret: &[u8]) -> Result<KeyEntry> {
+        let key = AzureKey::from_url(recipient).map_err(|reason| SopsError::KeyWrap {
+            key: recipient.to_string(),
+            reason,
+        })?;
+        self.wrap_key(&key, secret)
+    }
+
+    fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
+        let KeyEntry::AzureKv(e) = entry else {
+            return Err(SopsError::Other(format!(
+                "not an azure_kv key entry: {}",
+                entry.kind()
+            )));
+        };
+        let blob = b64url_decode(&e.enc).ok_or_else(|| {
+            SopsError::Other("failed to base64 decode Azure Key Vault encrypted key".to_string())
+        })?;
+        self.decrypt(&AzureKey::of_entry(e), &blob)
+            .map_err(SopsError::Other)
+    }
+}
+
+#[cfg(feature = "kms-azure")]
+mod creds;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_like_sops() {
+        let k = AzureKey::from_url(" https://v.vault.azure.net/keys/k/0123 ").unwrap();
+        assert_eq!(
+            (k.vault_url.as_str(), k.name.as_str(), k.version.as_str()),
+            ("https://v.vault.azure.net", "k", "0123")
+        );
+        assert_eq!(k.url(), "https://v.vault.azure.net/keys/k/0123");
+        let k = AzureKey::from_url("https://v.vault.azure.net/keys/k").unwrap();
+        assert_eq!(k.version, "");
+        assert_eq!(AzureKey::from_url("https://v/keys/k/").unwrap().version, "");
+        assert!(AzureKey::from_url("http://v/keys/k").is_err());
+        assert!(AzureKey::from_url("https://v/keys/k/1/2").is_err());
+        assert_eq!(
+            keys_from_list("https://a/keys/x,,https://b/keys/y/1")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(AzureKey::new("https://v.vault.azure.net/", "k", "").is_ok());
+        assert!(AzureKey::new("v.vault.azure.net", "k", "").is_err());
+    }
+
+    #[test]
+    fn challenge_resource_must_be_a_parent_domain() {
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net""#;
+        let c = Challenge::parse(h, "https://v.vault.azure.net").unwrap();
+        assert_eq!(c.scope, "https://vault.azure.net/.default");
+        assert_eq!(c.tenant, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+        let e = Challenge::parse(h, "https://evil.example.com").unwrap_err();
+        assert!(e.contains("does not match the vault's domain"), "{e}");
+        assert!(Challenge::parse(h, "https://vault.azure.net").is_err());
+        assert!(Challenge::parse(h, "https://xvault.azure.net").is_err());
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", scope="https://localhost:8443/.default""#;
+        assert!(Challenge::parse(h, "https://sops.localhost:8443").is_ok());
+        assert!(Challenge::parse("Basic realm=\"x\"", "https://a.b").is_err());
+    }
+}

@@ -1,0 +1,441 @@
+//! Azure Key Vault keys (`azure_kv`) against the wire contract: `../shared/tools/kms/azure-kv-fake.py`
+//! (bearer challenge, key version lookup, RSA-OAEP-256, an App Service identity endpoint), served
+//! over https as `sops.localhost` inside a loopback-only network namespace with a private
+//! `/etc/hosts`. Files real sops 3.13.2 seals open with us byte for byte in every store, files we
+//! seal open with sops and are laid out like its own; the credential chain; every bad input fails on
+//! one line with exit 128, no token or secret, nothing written, and no token for a foreign domain.
+//! Not tested against the live service.
+
+use std::path::Path;
+
+use e2e_tests::cloud::{
+    azure_key, azure_vault, lab, CloudLab, AZURE_PORT, AZURE_VERSION, FAKE_TOKEN, HANG_PORT,
+    TOKEN_PORT,
+};
+use e2e_tests::servers::metadata_shape;
+use e2e_tests::{need1, workspace_bin, Sops};
+
+/// Plaintexts in sops' canonical form, one per store.
+const INPUTS: &[(&str, &str)] = &[
+    (
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: demo\nstringData:\n    password: hunter2\n    token: abc\n",
+    ),
+    ("app.json", "{\n\t\"user\": \"alice\",\n\t\"port\": 8080\n}\n"),
+    ("app.env", "USER=alice\nPASSWORD=s3cr=t\n"),
+    ("app.ini", "[database]\nuser     = alice\npassword = secret\n"),
+];
+
+/// Words that must never show up in a message.
+const SECRETS: &[&str] = &[
+    FAKE_TOKEN,
+    "dummy-identity-header",
+    "right-secret",
+    "wrong-secret",
+    "federated-jwt",
+];
+
+struct Env {
+    tmp: tempfile::TempDir,
+    lab: CloudLab,
+    sops: std::path::PathBuf,
+    ours: std::path::PathBuf,
+}
+
+fn setup() -> Option<Env> {
+    let sops = need1("sops")?;
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = lab(tmp.path())?;
+    for (name, text) in INPUTS {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+    }
+    Some(Env {
+        lab,
+        sops,
+        ours: workspace_bin("kubectl-sops"),
+        tmp,
+    })
+}
+
+impl Env {
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir().join(name).display().to_string()
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        std::fs::write(self.dir().join(name), bytes).unwrap();
+        self.path(name)
+    }
+    fn ours(&self) -> Sops {
+        self.lab.runner(&self.ours, self.dir())
+    }
+    fn sops(&self) -> Sops {
+        self.lab.runner(&self.sops, self.dir())
+    }
+}
+
+fn type_flags(name: &str) -> Vec<String> {
+    match name.rsplit('.').next() {
+        Some("env") => vec!["--input-type".into(), "dotenv".into()],
+        _ => Vec::new(),
+    }
+}
+
+/// Sealed by real sops with `--azure-kv` (with and without a version); we unseal every store byte
+/// for byte.
+#[test]
+fn we_unseal_what_sops_sealed_with_azure_kv() {
+    let Some(env) = setup() else { return };
+    for with_version in [true, false] {
+        for (name, text) in INPUTS {
+            let mut args = vec![
+                "encrypt".into(),
+                "--azure-kv".into(),
+                azure_key(with_version),
+            ];
+            args.extend(type_flags(name));
+            args.push(env.path(name));
+            let enc = env.sops().ok(&args);
+            assert!(
+                String::from_utf8_lossy(&enc).contains(AZURE_VERSION),
+                "{name}: {}",
+                String::from_utf8_lossy(&enc)
+            );
+            let enc_path = env.write(&format!("by-sops-{name}"), &enc);
+            let mut uargs = vec!["unseal".to_string()];
+            uargs.extend(type_flags(name));
+            uargs.push(enc_path);
+            let out = env.ours().ok(&uargs);
+            assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
+        }
+    }
+    // what sops sends (we only decrypted here): the version lookup, then RSA-OAEP-256, API 2025-07-01
+    let log = env.lab.ns.log("azure.log");
+    for call in [
+        "GET /keys/sops-key/ ['2025-07-01']",
+        "POST /keys/sops-key/0123456789abcdef0123456789abcdef/encrypt ['2025-07-01'] ['alg', 'value']",
+        "POST /keys/sops-key/0123456789abcdef0123456789abcdef/decrypt ['2025-07-01'] ['alg', 'value']",
+    ] {
+        assert!(log.contains(call), "{call}: {log}");
+    }
+}
+
+/// Sealed by us (`.sops.yaml` `azure_keyvault:` without a version: the current one is looked up),
+/// opened by sops; the metadata is laid out exactly as sops lays out its own.
+#[test]
+fn sops_opens_what_we_seal_with_azure_kv() {
+    let Some(env) = setup() else { return };
+    env.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - azure_keyvault: {}\n    unencrypted_suffix: _unencrypted\n",
+            azure_key(false)
+        )
+        .as_bytes(),
+    );
+    for (name, text) in INPUTS {
+        let mut args = vec!["seal".to_string()];
+        args.extend(type_flags(name));
+        args.push(env.path(name));
+        let sealed = env.ours().ok(&args);
+        assert!(
+            String::from_utf8_lossy(&sealed).contains(AZURE_VERSION),
+            "{name}"
+        );
+        let enc = env.write(&format!("sealed-{name}"), &sealed);
+        let mut dargs = vec!["decrypt".to_string()];
+        dargs.extend(type_flags(name));
+        dargs.push(enc);
+        let out = env.sops().ok(&dargs);
+        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
+        // the older pinned sops (API 7.6) too, when its peer is there
+        if let Some(old) = e2e_tests::peer("sops-3.11") {
+            let out = env.lab.runner(&old, env.dir()).ok(&dargs);
+            assert_eq!(String::from_utf8_lossy(&out), *text, "sops 3.11 {name}");
+        }
+        let mut sargs = vec!["encrypt".to_string()];
+        sargs.extend(type_flags(name));
+        sargs.push(env.path(name));
+        let theirs = env.sops().ok(&sargs);
+        assert_eq!(
+            metadata_shape(&String::from_utf8_lossy(&sealed)),
+            metadata_shape(&String::from_utf8_lossy(&theirs)),
+            "{name}: metadata laid out differently from sops"
+        );
+    }
+    let log = env.lab.ns.log("azure.log");
+    assert!(log.contains("GET /keys/sops-key/ ['2025-07-01']"), "{log}");
+    assert!(
+        log.contains("/encrypt ['2025-07-01'] ['alg', 'value']"),
+        "{log}"
+    );
+}
+
+/// `--azure-kv` (comma list), `SOPS_AZURE_KEYVAULT_URLS` and a `key_groups` entry
+/// `azure_keyvault: [{vaultUrl, key, version}]`; sops opens all three.
+#[test]
+fn seal_flag_env_and_key_group_name_the_azure_key() {
+    let Some(env) = setup() else { return };
+    let by_flag = env.ours().ok([
+        "seal",
+        "--azure-kv",
+        &format!("{}, {}", azure_key(true), azure_key(false)),
+        &env.path("secret.yaml"),
+    ]);
+    // like sops, keys from the command line are not deduplicated: two entries, one version
+    let flag_text = String::from_utf8_lossy(&by_flag).into_owned();
+    assert_eq!(flag_text.matches("vault_url:").count(), 2, "{flag_text}");
+    assert_eq!(flag_text.matches(AZURE_VERSION).count(), 2, "{flag_text}");
+    let by_env = env
+        .ours()
+        .env("SOPS_AZURE_KEYVAULT_URLS", azure_key(true))
+        .ok(["seal", &env.path("secret.yaml")]);
+    env.write(
+        "groups.sops.yaml",
+        format!(
+            "creation_rules:\n  - key_groups:\n      - azure_keyvault:\n          - vaultUrl: {}\n            key: sops-key\n            version: {AZURE_VERSION}\n",
+            azure_vault()
+        )
+        .as_bytes(),
+    );
+    let by_group = env
+        .ours()
+        .config(env.dir().join("groups.sops.yaml"))
+        .ok(["seal", &env.path("secret.yaml")]);
+    for (what, sealed) in [("flag", by_flag), ("env", by_env), ("group", by_group)] {
+        let enc = env.write(&format!("{what}.yaml"), &sealed);
+        let out = env.sops().ok(["decrypt", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "{what}");
+    }
+}
+
+/// The chain of Go's DefaultAzureCredential: an environment service principal (secret, or a
+/// client certificate whose RS256 assertion the authority verifies), workload identity, managed
+/// identity through IMDS and App Service.
+#[test]
+fn credential_chain_like_default_azure_credential() {
+    let Some(env) = setup() else { return };
+    let sealed = env.sops().ok([
+        "encrypt",
+        "--azure-kv",
+        &azure_key(true),
+        &env.path("secret.yaml"),
+    ]);
+    let enc = env.write("azure.yaml", &sealed);
+    let authority = format!("http://127.0.0.1:{TOKEN_PORT}");
+    let federated = env.write("federated-token", b"federated-jwt\n");
+    let no_msi = |s: Sops| {
+        s.env_remove("IDENTITY_ENDPOINT")
+            .env_remove("IDENTITY_HEADER")
+    };
+    let cert = format!(
+        "{}{}",
+        std::fs::read_to_string(env.dir().join("sa-cert.pem")).unwrap(),
+        env.lab.sa_key
+    );
+    let cert = env.write("client-cert.pem", cert.as_bytes());
+    let cases: Vec<(&str, Sops, &str)> = vec![
+        (
+            "service principal",
+            no_msi(env.ours())
+                .env("AZURE_AUTHORITY_HOST", &authority)
+                .env("AZURE_TENANT_ID", "tenant-1")
+                .env("AZURE_CLIENT_ID", "client-1")
+                .env("AZURE_CLIENT_SECRET", "right-secret"),
+            "token POST /tenant-1/oauth2/v2.0/token client_credentials ['client_id', 'client_secret', 'grant_type', 'scope']",
+        ),
+        (
+            "client certificate",
+            no_msi(env.ours())
+                .env("AZURE_AUTHORITY_HOST", &authority)
+                .env("AZURE_TENANT_ID", "tenant-1")
+                .env("AZURE_CLIENT_ID", "client-1")
+                .env("AZURE_CLIENT_CERTIFICATE_PATH", &cert),
+            "jwt ok RS256 client-1 http://127.0.0.1:9100/tenant-1/oauth2/v2.0/token 600 x5t",
+        ),
+        (
+            "workload identity",
+            no_msi(env.ours())
+                .env("AZURE_AUTHORITY_HOST", &authority)
+                .env("AZURE_TENANT_ID", "tenant-1")
+                .env("AZURE_CLIENT_ID", "client-1")
+                .env("AZURE_FEDERATED_TOKEN_FILE", &federated),
+            "client_assertion_type",
+        ),
+        (
+            "IMDS",
+            no_msi(env.ours()).env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &authority),
+            "token GET imds ['api-version', 'resource']",
+        ),
+    ];
+    for (what, runner, logged) in cases {
+        env.lab.ns.clear_log("token.log");
+        let out = runner.ok(["unseal", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "{what}");
+        let log = env.lab.ns.log("token.log");
+        assert!(log.contains(logged), "{what}: token endpoint log: {log}");
+    }
+    // App Service (the runner's default)
+    env.lab.ns.clear_log("azure.log");
+    let out = env.ours().ok(["unseal", &enc]);
+    assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1);
+    let log = env.lab.ns.log("azure.log");
+    assert!(
+        log.contains(&format!(
+            "token ['2019-08-01'] ['https://localhost:{AZURE_PORT}'] hdr"
+        )),
+        "{log}"
+    );
+}
+
+fn assert_fails(out: (i32, Vec<u8>, String), reason: &str) {
+    let (code, stdout, err) = out;
+    assert_eq!(code, 128, "exit code; stderr: {err}");
+    assert!(stdout.is_empty(), "nothing on stdout: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(reason), "says {reason:?}: {err}");
+    for s in SECRETS {
+        assert!(!err.contains(s), "leaks {s:?}: {err}");
+    }
+}
+
+/// Wrong credentials, unusable certificate credentials, a vault on a foreign domain (no token is asked for
+/// or sent), 403, 5xx, a missing or wrong key version, no credential at all (IMDS silent), a vault
+/// that is down or never answers: one line each, exit 128, no secret; a failed in-place seal
+/// leaves the file as it was.
+#[test]
+fn bad_inputs_fail_on_one_line_without_secrets() {
+    let Some(env) = setup() else { return };
+    let sealed = env.sops().ok([
+        "encrypt",
+        "--azure-kv",
+        &azure_key(true),
+        &env.path("secret.yaml"),
+    ]);
+    let text = String::from_utf8_lossy(&sealed).into_owned();
+    let enc = env.write("azure.yaml", &sealed);
+    let authority = format!("http://127.0.0.1:{TOKEN_PORT}");
+    let sp = |secret: &str| {
+        env.ours()
+            .env_remove("IDENTITY_ENDPOINT")
+            .env("AZURE_AUTHORITY_HOST", &authority)
+            .env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "client-1")
+            .env("AZURE_CLIENT_SECRET", secret)
+    };
+
+    // wrong client secret
+    assert_fails(sp("wrong-secret").run(["unseal", &enc]), "invalid_client");
+    // certificate credentials: one without its key, a password-protected one (unsupported)
+    let cert_only = |s: Sops| {
+        s.env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "client-1")
+            .env("AZURE_CLIENT_CERTIFICATE_PATH", env.path("sa-cert.pem"))
+    };
+    assert_fails(
+        cert_only(env.ours()).run(["unseal", &enc]),
+        "holds no PEM private key",
+    );
+    assert_fails(
+        cert_only(env.ours())
+            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", "pw")
+            .run(["unseal", &enc]),
+        "password-protected certificates are not supported",
+    );
+
+    // a foreign domain: the challenge resource (localhost) is not a parent of vault.evil.test
+    env.lab.ns.clear_log("azure.log");
+    let evil = env.write(
+        "evil.yaml",
+        text.replace("https://sops.localhost:", "https://vault.evil.test:")
+            .as_bytes(),
+    );
+    assert_fails(
+        env.ours().run(["unseal", &evil]),
+        "does not match the vault's domain",
+    );
+    assert_eq!(
+        env.lab.ns.log("azure.log"),
+        "",
+        "a token was asked for or sent"
+    );
+
+    // 403 and 500 from a vault of the right domain
+    for (port, reason) in [(9443, "Forbidden"), (9444, "HTTP 500")] {
+        let f = env.write(
+            "status.yaml",
+            text.replace(&format!(":{AZURE_PORT}"), &format!(":{port}"))
+                .as_bytes(),
+        );
+        assert_fails(env.ours().run(["unseal", &f]), reason);
+    }
+
+    // the entry's version is missing, or no such version
+    let nover = env.write(
+        "nover.yaml",
+        text.replace(&format!("version: {AZURE_VERSION}"), "version: \"\"")
+            .as_bytes(),
+    );
+    assert_fails(env.ours().run(["unseal", &nover]), "names no key version");
+    let badver = env.write(
+        "badver.yaml",
+        text.replace(&format!("version: {AZURE_VERSION}"), "version: ffff")
+            .as_bytes(),
+    );
+    assert_fails(env.ours().run(["unseal", &badver]), "BadParameter");
+
+    // no credential at all: IMDS never answers (short limit), no az/azd
+    let t = std::time::Instant::now();
+    let out = env
+        .ours()
+        .env_remove("IDENTITY_ENDPOINT")
+        .env(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            format!("http://127.0.0.1:{HANG_PORT}"),
+        )
+        .run(["unseal", &enc]);
+    assert_fails(out, "no Azure credential");
+    assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
+
+    // the vault is down, or never answers
+    let down = env.write(
+        "down.yaml",
+        text.replace(&format!(":{AZURE_PORT}"), ":1").as_bytes(),
+    );
+    assert_fails(env.ours().run(["unseal", &down]), "refused");
+    let hang = env.write(
+        "hang.yaml",
+        text.replace(&format!(":{AZURE_PORT}"), &format!(":{HANG_PORT}"))
+            .as_bytes(),
+    );
+    assert_fails(env.ours().run(["unseal", &hang]), "no answer within");
+
+    // a malformed URL: sops' words, nothing sent
+    let (code, _, err) = env.ours().run([
+        "seal",
+        "--azure-kv",
+        "http://sops.localhost:8443/keys/k",
+        &env.path("secret.yaml"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("could not parse"), "{err}");
+
+    // a failed in-place seal writes nothing
+    let plain = env.path("app.json");
+    let out = env.ours().run([
+        "seal",
+        "-i",
+        "--azure-kv",
+        &format!("https://sops.localhost:9443/keys/sops-key/{AZURE_VERSION}"),
+        &plain,
+    ]);
+    assert_ne!(out.0, 0, "{}", out.2);
+    assert_eq!(out.2.trim_end().lines().count(), 1, "{}", out.2);
+    assert!(out.2.contains("Forbidden"), "{}", out.2);
+    for s in SECRETS {
+        assert!(!out.2.contains(s), "{}", out.2);
+    }
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), INPUTS[1].1);
+}

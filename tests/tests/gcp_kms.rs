@@ -1,0 +1,432 @@
+//! GCP Cloud KMS keys (`gcp_kms`) against the wire contract: `../shared/tools/kms/gcp-kms-fake.py`
+//! (the REST calls real sops 3.13.2 makes with `SOPS_GCP_KMS_CLIENT_TYPE=rest`), all inside a
+//! loopback-only network namespace. Files real sops seals open with us byte for byte in every store,
+//! files we seal open with sops and are laid out like its own; the credential chain
+//! (`GOOGLE_CREDENTIALS` service account / authorized user, `GOOGLE_OAUTH_ACCESS_TOKEN`, the metadata
+//! server); and every bad input fails on one line, with sops' exit code, no credential, nothing
+//! written. Not tested against the live service.
+
+use std::path::Path;
+
+use e2e_tests::cloud::{lab, CloudLab, COUNT_PORT, GCP_KEY, GCP_PORT, HANG_PORT, TOKEN_PORT};
+use e2e_tests::servers::metadata_shape;
+use e2e_tests::{need1, workspace_bin, Sops};
+
+/// Plaintexts in sops' canonical form, one per store.
+const INPUTS: &[(&str, &str)] = &[
+    (
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: demo\nstringData:\n    password: hunter2\n    token: abc\n",
+    ),
+    ("app.json", "{\n\t\"user\": \"alice\",\n\t\"port\": 8080\n}\n"),
+    ("app.env", "USER=alice\nPASSWORD=s3cr=t\n"),
+    ("app.ini", "[database]\nuser     = alice\npassword = secret\n"),
+];
+
+struct Env {
+    tmp: tempfile::TempDir,
+    lab: CloudLab,
+    sops: std::path::PathBuf,
+    ours: std::path::PathBuf,
+}
+
+fn setup() -> Option<Env> {
+    let sops = need1("sops")?;
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = lab(tmp.path())?;
+    for (name, text) in INPUTS {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+    }
+    Some(Env {
+        lab,
+        sops,
+        ours: workspace_bin("kubectl-sops"),
+        tmp,
+    })
+}
+
+impl Env {
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir().join(name).display().to_string()
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        std::fs::write(self.dir().join(name), bytes).unwrap();
+        self.path(name)
+    }
+    fn ours(&self) -> Sops {
+        self.lab.runner(&self.ours, self.dir())
+    }
+    fn sops(&self) -> Sops {
+        self.lab.runner(&self.sops, self.dir())
+    }
+}
+
+fn type_flags(name: &str) -> Vec<String> {
+    match name.rsplit('.').next() {
+        Some("env") => vec!["--input-type".into(), "dotenv".into()],
+        _ => Vec::new(),
+    }
+}
+
+/// Sealed by real sops with `--gcp-kms`; we unseal every store byte for byte.
+#[test]
+fn we_unseal_what_sops_sealed_with_gcp_kms() {
+    let Some(env) = setup() else { return };
+    for (name, text) in INPUTS {
+        let mut args = vec!["encrypt".into(), "--gcp-kms".into(), GCP_KEY.to_string()];
+        args.extend(type_flags(name));
+        args.push(env.path(name));
+        let enc = env.sops().ok(&args);
+        assert!(
+            String::from_utf8_lossy(&enc).contains(GCP_KEY),
+            "{name}: {}",
+            String::from_utf8_lossy(&enc)
+        );
+        let enc_path = env.write(&format!("by-sops-{name}"), &enc);
+        let mut uargs = vec!["unseal".to_string()];
+        uargs.extend(type_flags(name));
+        uargs.push(enc_path);
+        let out = env.ours().ok(&uargs);
+        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
+    }
+    assert!(env
+        .lab
+        .ns
+        .log("gcp.log")
+        .contains("decrypt fields=['ciphertext', 'name']"));
+}
+
+/// Sealed by us (keys from `.sops.yaml` `gcp_kms:`), opened by sops; the metadata is laid out
+/// exactly as sops lays out its own.
+#[test]
+fn sops_opens_what_we_seal_with_gcp_kms() {
+    let Some(env) = setup() else { return };
+    env.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - gcp_kms: {GCP_KEY}\n    unencrypted_suffix: _unencrypted\n")
+            .as_bytes(),
+    );
+    for (name, text) in INPUTS {
+        let mut args = vec!["seal".to_string()];
+        args.extend(type_flags(name));
+        args.push(env.path(name));
+        let sealed = env.ours().ok(&args);
+        let enc = env.write(&format!("sealed-{name}"), &sealed);
+        let mut dargs = vec!["decrypt".to_string()];
+        dargs.extend(type_flags(name));
+        dargs.push(enc);
+        let out = env.sops().ok(&dargs);
+        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
+        let mut sargs = vec!["encrypt".to_string()];
+        sargs.extend(type_flags(name));
+        sargs.push(env.path(name));
+        let theirs = env.sops().ok(&sargs);
+        assert_eq!(
+            metadata_shape(&String::from_utf8_lossy(&sealed)),
+            metadata_shape(&String::from_utf8_lossy(&theirs)),
+            "{name}: metadata laid out differently from sops"
+        );
+    }
+    assert!(env
+        .lab
+        .ns
+        .log("gcp.log")
+        .contains("encrypt fields=['name', 'plaintext']"));
+}
+
+/// `--gcp-kms` and `SOPS_GCP_KMS_IDS` (comma lists, spaces removed like sops); sops opens both.
+#[test]
+fn seal_flag_and_env_name_the_gcp_key() {
+    let Some(env) = setup() else { return };
+    let other = "projects/demo/locations/global/keyRings/sops/cryptoKeys/other";
+    let by_flag = env.ours().ok([
+        "seal",
+        "--gcp-kms",
+        &format!("{GCP_KEY}, {other}"),
+        &env.path("secret.yaml"),
+    ]);
+    let by_env = env
+        .ours()
+        .env("SOPS_GCP_KMS_IDS", GCP_KEY)
+        .ok(["seal", &env.path("secret.yaml")]);
+    for (what, sealed) in [("flag", by_flag), ("env", by_env)] {
+        let text = String::from_utf8_lossy(&sealed).into_owned();
+        assert!(text.contains(GCP_KEY), "{what}: {text}");
+        assert_eq!(text.contains(other), what == "flag", "{what}: {text}");
+        let enc = env.write(&format!("{what}.yaml"), &sealed);
+        let out = env.sops().ok(["decrypt", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "{what}");
+    }
+}
+
+/// The credential chain: a service account key in `GOOGLE_CREDENTIALS` (as JSON text and as a
+/// path) signs an RS256 JWT the token endpoint verifies; an authorized user's refresh token;
+/// workload identity federation (file and URL sources, STS exchange, impersonation);
+/// `GOOGLE_APPLICATION_CREDENTIALS`; the metadata server (`GCE_METADATA_HOST`).
+#[test]
+fn credential_chain_gets_tokens_like_google_auth() {
+    let Some(env) = setup() else { return };
+    let sealed = env
+        .sops()
+        .ok(["encrypt", "--gcp-kms", GCP_KEY, &env.path("secret.yaml")]);
+    let enc = env.write("gcp.yaml", &sealed);
+    let token_uri = format!("http://127.0.0.1:{TOKEN_PORT}/token");
+    let sa = serde_json::json!({
+        "type": "service_account", "project_id": "demo", "private_key_id": "k1",
+        "private_key": env.lab.sa_key, "client_email": "sops@demo.iam.gserviceaccount.com",
+        "token_uri": token_uri,
+    })
+    .to_string();
+    let user = serde_json::json!({
+        "type": "authorized_user", "client_id": "cid", "client_secret": "csecret",
+        "refresh_token": "good-refresh", "token_uri": token_uri,
+    })
+    .to_string();
+    let sa_path = env.write("sa.json", sa.as_bytes());
+    let subject = env.write("subject-token", b"federated-jwt\n");
+    let audience =
+        "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/gh";
+    let wif_file = serde_json::json!({
+        "type": "external_account", "audience": audience,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": token_uri,
+        "credential_source": { "file": subject },
+        "service_account_impersonation_url": format!("http://127.0.0.1:{TOKEN_PORT}/impersonate"),
+    })
+    .to_string();
+    let wif_url = serde_json::json!({
+        "type": "external_account", "audience": audience,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": token_uri,
+        "credential_source": {
+            "url": format!("http://127.0.0.1:{TOKEN_PORT}/subject-token"),
+            "headers": { "X-Test": "yes" },
+            "format": { "type": "json", "subject_token_field_name": "value" },
+        },
+    })
+    .to_string();
+    let md_host = format!("127.0.0.1:{TOKEN_PORT}");
+    let cases: Vec<(&str, Sops, &str)> = vec![
+        (
+            "GOOGLE_CREDENTIALS json",
+            env.ours().env("GOOGLE_CREDENTIALS", &sa),
+            "jwt ok RS256 sops@demo.iam.gserviceaccount.com https://www.googleapis.com/auth/cloud-platform 3600",
+        ),
+        (
+            "GOOGLE_CREDENTIALS path",
+            env.ours().env("GOOGLE_CREDENTIALS", &sa_path),
+            "jwt ok RS256",
+        ),
+        (
+            "authorized user",
+            env.ours().env("GOOGLE_CREDENTIALS", &user),
+            "token POST /token refresh_token",
+        ),
+        (
+            "workload identity federation, file + impersonation",
+            env.ours().env("GOOGLE_CREDENTIALS", &wif_file),
+            "token POST impersonate ok",
+        ),
+        (
+            "workload identity federation, url",
+            env.ours().env("GOOGLE_CREDENTIALS", &wif_url),
+            "token GET subject",
+        ),
+        (
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            env.ours()
+                .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
+                .env("GOOGLE_APPLICATION_CREDENTIALS", &sa_path),
+            "jwt ok RS256",
+        ),
+        (
+            "metadata server",
+            env.ours()
+                .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
+                .env("GCE_METADATA_HOST", &md_host),
+            "token GET metadata",
+        ),
+    ];
+    for (what, runner, logged) in cases {
+        env.lab.ns.clear_log("token.log");
+        let out = runner.ok(["unseal", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "{what}");
+        let log = env.lab.ns.log("token.log");
+        assert!(log.contains(logged), "{what}: token endpoint log: {log}");
+    }
+    // gcloud's ADC file in $HOME
+    std::fs::create_dir_all(env.dir().join(".config/gcloud")).unwrap();
+    std::fs::write(
+        env.dir()
+            .join(".config/gcloud/application_default_credentials.json"),
+        &user,
+    )
+    .unwrap();
+    env.lab.ns.clear_log("token.log");
+    let out = env
+        .ours()
+        .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
+        .ok(["unseal", &enc]);
+    assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "gcloud ADC");
+    assert!(env.lab.ns.log("token.log").contains("refresh_token"));
+}
+
+/// Asserts a one-line failure with `code`: `reason` in it, none of `secrets`, nothing on stdout.
+fn assert_fails(out: (i32, Vec<u8>, String), code: i32, reason: &str, secrets: &[&str]) {
+    let (got, stdout, err) = out;
+    assert_eq!(got, code, "exit code; stderr: {err}");
+    assert!(stdout.is_empty(), "nothing on stdout: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(reason), "says {reason:?}: {err}");
+    for s in secrets {
+        assert!(!err.contains(s), "leaks {s:?}: {err}");
+    }
+}
+
+/// Wrong credentials, 403, 5xx, no answer, no credentials at all, a malformed resource id, a
+/// ciphertext of another key: one line each, sops' exit code (128 when no key opens the file), no
+/// token or key in any message; a failed in-place seal leaves the file as it was.
+#[test]
+fn bad_inputs_fail_on_one_line_without_credentials() {
+    let Some(env) = setup() else { return };
+    let sealed = env
+        .sops()
+        .ok(["encrypt", "--gcp-kms", GCP_KEY, &env.path("secret.yaml")]);
+    let enc = env.write("gcp.yaml", &sealed);
+    let token_uri = format!("http://127.0.0.1:{TOKEN_PORT}/token");
+    let secrets = [
+        "gcp-static-token",
+        "fake-token",
+        "bad-refresh",
+        "csecret",
+        "PRIVATE KEY",
+    ];
+
+    // wrong refresh token: the token endpoint refuses
+    let user = serde_json::json!({
+        "type": "authorized_user", "client_id": "cid", "client_secret": "csecret",
+        "refresh_token": "bad-refresh", "token_uri": token_uri,
+    })
+    .to_string();
+    let out = env
+        .ours()
+        .env("GOOGLE_CREDENTIALS", &user)
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "invalid_client", &secrets);
+
+    // a service account key the token endpoint does not know (another RSA key)
+    let other = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .unwrap()
+        .stdout;
+    let sa = serde_json::json!({
+        "type": "service_account", "private_key": String::from_utf8_lossy(&other),
+        "client_email": "x@demo.iam.gserviceaccount.com", "token_uri": token_uri,
+    })
+    .to_string();
+    let out = env
+        .ours()
+        .env("GOOGLE_CREDENTIALS", &sa)
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "HTTP 401", &secrets);
+
+    // not JSON, unsupported type
+    let out = env
+        .ours()
+        .env("GOOGLE_CREDENTIALS", "{not json")
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "neither a file nor valid JSON", &secrets);
+    let out = env
+        .ours()
+        .env(
+            "GOOGLE_CREDENTIALS",
+            r#"{"type":"external_account","credential_source":{"environment_id":"aws1"}}"#,
+        )
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "only file and url credential sources", &secrets);
+    let out = env
+        .ours()
+        .env(
+            "GOOGLE_CREDENTIALS",
+            r#"{"type":"impersonated_service_account"}"#,
+        )
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "\"impersonated_service_account\"", &secrets);
+
+    // 403 and 500 from the service
+    for (port, reason) in [(9403, "PERMISSION_DENIED"), (9500, "HTTP 500")] {
+        let out = env
+            .ours()
+            .env("SOPS_GCP_KMS_ENDPOINT", format!("http://127.0.0.1:{port}"))
+            .run(["unseal", &enc]);
+        assert_fails(out, 128, reason, &secrets);
+    }
+
+    // no credentials at all; the metadata server never answers (short time limit)
+    let t = std::time::Instant::now();
+    let out = env
+        .ours()
+        .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
+        .env("GCE_METADATA_HOST", format!("127.0.0.1:{HANG_PORT}"))
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "no Google credentials", &secrets);
+    assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
+    // …or refuses connections
+    let out = env
+        .ours()
+        .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
+        .env("GCE_METADATA_HOST", "127.0.0.1:1")
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "metadata server", &secrets);
+
+    // service down
+    let out = env
+        .ours()
+        .env("SOPS_GCP_KMS_ENDPOINT", "http://127.0.0.1:1")
+        .run(["unseal", &enc]);
+    assert_fails(out, 128, "refused", &secrets);
+
+    // the ciphertext of another key: the service refuses to decrypt
+    let other_key = "projects/demo/locations/global/keyRings/sops/cryptoKeys/other";
+    let moved = env.write(
+        "moved.yaml",
+        String::from_utf8_lossy(&sealed)
+            .replace(GCP_KEY, other_key)
+            .as_bytes(),
+    );
+    let out = env.ours().run(["unseal", &moved]);
+    assert_fails(out, 128, "Decryption failed", &secrets);
+    // a malformed resource id: refused before anything is sent, in sops' words
+    let before = env.lab.ns.log("gcp.log");
+    let (code, _, err) = env.ours().run([
+        "seal",
+        "--gcp-kms",
+        "projects/demo/keyRings/sops",
+        &env.path("secret.yaml"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no valid resource ID found in"), "{err}");
+    assert_eq!(env.lab.ns.log("gcp.log"), before, "a request was sent");
+
+    // a failed in-place seal writes nothing
+    let plain = env.path("app.json");
+    let out = env
+        .ours()
+        .env("SOPS_GCP_KMS_ENDPOINT", "http://127.0.0.1:9403")
+        .run(["seal", "-i", "--gcp-kms", GCP_KEY, &plain]);
+    assert_ne!(out.0, 0, "{}", out.2);
+    assert_eq!(out.2.trim_end().lines().count(), 1, "{}", out.2);
+    assert!(out.2.contains("PERMISSION_DENIED"), "{}", out.2);
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), INPUTS[1].1);
+    // sanity: the counter port was never involved
+    assert_eq!(env.lab.ns.log("count.log"), "");
+    let _ = (GCP_PORT, COUNT_PORT);
+}
