@@ -458,6 +458,62 @@ impl CloudLab {
     }
 }
 
+/// A cloud test's temp dir (holding `files`), its lab, real sops 3.13.2 and our binary.
+pub struct CloudEnv {
+    /// The test dir (the lab's files live in it too).
+    pub tmp: tempfile::TempDir,
+    /// The namespace and the servers in it.
+    pub lab: CloudLab,
+    /// Real sops 3.13.2.
+    pub sops: PathBuf,
+    /// Our `kubectl-sops`.
+    pub ours: PathBuf,
+}
+
+impl CloudEnv {
+    /// Writes `files` into a new temp dir and starts the lab; `None` when skipped (see [`lab`]).
+    pub fn start(files: &[(&str, &str)]) -> Option<CloudEnv> {
+        let sops = crate::need1("sops")?;
+        let tmp = tempfile::tempdir().unwrap();
+        let lab = lab(tmp.path())?;
+        for (name, text) in files {
+            std::fs::write(tmp.path().join(name), text).unwrap();
+        }
+        Some(CloudEnv {
+            lab,
+            sops,
+            ours: crate::workspace_bin("kubectl-sops"),
+            tmp,
+        })
+    }
+
+    /// The test dir.
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// `name` in the test dir, as a string argument.
+    pub fn path(&self, name: &str) -> String {
+        self.dir().join(name).display().to_string()
+    }
+
+    /// Writes `bytes` to `name` in the test dir; returns its path.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> String {
+        std::fs::write(self.dir().join(name), bytes).unwrap();
+        self.path(name)
+    }
+
+    /// Our binary in the namespace (see [`CloudLab::runner`]).
+    pub fn ours(&self) -> crate::Sops {
+        self.lab.runner(&self.ours, self.dir())
+    }
+
+    /// Real sops in the namespace.
+    pub fn sops(&self) -> crate::Sops {
+        self.lab.runner(&self.sops, self.dir())
+    }
+}
+
 /// A cloud test's set-up: `Some(lab)`, or `None` after printing why it is skipped (a panic in CI,
 /// like a missing peer).
 pub fn lab(dir: &Path) -> Option<CloudLab> {

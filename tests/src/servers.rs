@@ -12,6 +12,26 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Plaintexts in sops' canonical form, one per store: the key-service tests seal each of them.
+pub const STORE_INPUTS: &[(&str, &str)] = &[
+    (
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: demo\nstringData:\n    password: hunter2\n    token: abc\n",
+    ),
+    ("app.json", "{\n\t\"user\": \"alice\",\n\t\"port\": 8080\n}\n"),
+    ("app.env", "USER=alice\nPASSWORD=s3cr=t\n"),
+    ("app.ini", "[database]\nuser     = alice\npassword = secret\n"),
+];
+
+/// The type flags sops and we need for the file `name` (`--input-type dotenv` for `.env`).
+pub fn type_flags(name: &str) -> Vec<String> {
+    if name.ends_with(".env") {
+        vec!["--input-type".into(), "dotenv".into()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// The dev server's root token.
 pub const BAO_ROOT_TOKEN: &str = "root";
 /// local-kms' region and account (the ARNs of the seeded key use them).

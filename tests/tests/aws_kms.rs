@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use e2e_tests::servers::{
-    kms_alias_arn, kms_key_arn, metadata_shape, AcceptCounter, LocalKms, Moto,
+    kms_alias_arn, kms_key_arn, metadata_shape, type_flags, AcceptCounter, LocalKms, Moto,
 };
 use e2e_tests::{age_recipient, need, vectors_dir_checked, workspace_bin, workspace_root, Sops};
 
@@ -67,14 +67,6 @@ impl Env {
 
     fn plain(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(name)).unwrap()
-    }
-}
-
-fn type_flags(name: &str) -> Vec<String> {
-    if name.ends_with(".env") {
-        vec!["--input-type".into(), "dotenv".into()]
-    } else {
-        Vec::new()
     }
 }
 

@@ -6,25 +6,11 @@
 //! one line with exit 128, no token or secret, nothing written, and no token for a foreign domain.
 //! Not tested against the live service.
 
-use std::path::Path;
-
 use e2e_tests::cloud::{
-    azure_key, azure_vault, lab, CloudLab, AZURE_PORT, AZURE_VERSION, FAKE_TOKEN, HANG_PORT,
-    TOKEN_PORT,
+    azure_key, azure_vault, CloudEnv, AZURE_PORT, AZURE_VERSION, FAKE_TOKEN, HANG_PORT, TOKEN_PORT,
 };
-use e2e_tests::servers::metadata_shape;
-use e2e_tests::{need1, workspace_bin, Sops};
-
-/// Plaintexts in sops' canonical form, one per store.
-const INPUTS: &[(&str, &str)] = &[
-    (
-        "secret.yaml",
-        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: demo\nstringData:\n    password: hunter2\n    token: abc\n",
-    ),
-    ("app.json", "{\n\t\"user\": \"alice\",\n\t\"port\": 8080\n}\n"),
-    ("app.env", "USER=alice\nPASSWORD=s3cr=t\n"),
-    ("app.ini", "[database]\nuser     = alice\npassword = secret\n"),
-];
+use e2e_tests::servers::{metadata_shape, type_flags, STORE_INPUTS};
+use e2e_tests::Sops;
 
 /// Words that must never show up in a message.
 const SECRETS: &[&str] = &[
@@ -35,52 +21,8 @@ const SECRETS: &[&str] = &[
     "federated-jwt",
 ];
 
-struct Env {
-    tmp: tempfile::TempDir,
-    lab: CloudLab,
-    sops: std::path::PathBuf,
-    ours: std::path::PathBuf,
-}
-
-fn setup() -> Option<Env> {
-    let sops = need1("sops")?;
-    let tmp = tempfile::tempdir().unwrap();
-    let lab = lab(tmp.path())?;
-    for (name, text) in INPUTS {
-        std::fs::write(tmp.path().join(name), text).unwrap();
-    }
-    Some(Env {
-        lab,
-        sops,
-        ours: workspace_bin("kubectl-sops"),
-        tmp,
-    })
-}
-
-impl Env {
-    fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-    fn path(&self, name: &str) -> String {
-        self.dir().join(name).display().to_string()
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        std::fs::write(self.dir().join(name), bytes).unwrap();
-        self.path(name)
-    }
-    fn ours(&self) -> Sops {
-        self.lab.runner(&self.ours, self.dir())
-    }
-    fn sops(&self) -> Sops {
-        self.lab.runner(&self.sops, self.dir())
-    }
-}
-
-fn type_flags(name: &str) -> Vec<String> {
-    match name.rsplit('.').next() {
-        Some("env") => vec!["--input-type".into(), "dotenv".into()],
-        _ => Vec::new(),
-    }
+fn setup() -> Option<CloudEnv> {
+    CloudEnv::start(STORE_INPUTS)
 }
 
 /// Sealed by real sops with `--azure-kv` (with and without a version); we unseal every store byte
@@ -89,7 +31,7 @@ fn type_flags(name: &str) -> Vec<String> {
 fn we_unseal_what_sops_sealed_with_azure_kv() {
     let Some(env) = setup() else { return };
     for with_version in [true, false] {
-        for (name, text) in INPUTS {
+        for (name, text) in STORE_INPUTS {
             let mut args = vec![
                 "encrypt".into(),
                 "--azure-kv".into(),
@@ -135,7 +77,7 @@ fn sops_opens_what_we_seal_with_azure_kv() {
         )
         .as_bytes(),
     );
-    for (name, text) in INPUTS {
+    for (name, text) in STORE_INPUTS {
         let mut args = vec!["seal".to_string()];
         args.extend(type_flags(name));
         args.push(env.path(name));
@@ -207,7 +149,7 @@ fn seal_flag_env_and_key_group_name_the_azure_key() {
     for (what, sealed) in [("flag", by_flag), ("env", by_env), ("group", by_group)] {
         let enc = env.write(&format!("{what}.yaml"), &sealed);
         let out = env.sops().ok(["decrypt", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "{what}");
+        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
     }
 }
 
@@ -273,14 +215,14 @@ fn credential_chain_like_default_azure_credential() {
     for (what, runner, logged) in cases {
         env.lab.ns.clear_log("token.log");
         let out = runner.ok(["unseal", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "{what}");
+        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
         let log = env.lab.ns.log("token.log");
         assert!(log.contains(logged), "{what}: token endpoint log: {log}");
     }
     // App Service (the runner's default)
     env.lab.ns.clear_log("azure.log");
     let out = env.ours().ok(["unseal", &enc]);
-    assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1);
+    assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1);
     let log = env.lab.ns.log("azure.log");
     assert!(
         log.contains(&format!(
@@ -437,5 +379,5 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
     for s in SECRETS {
         assert!(!out.2.contains(s), "{}", out.2);
     }
-    assert_eq!(std::fs::read_to_string(&plain).unwrap(), INPUTS[1].1);
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), STORE_INPUTS[1].1);
 }

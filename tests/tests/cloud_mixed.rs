@@ -3,56 +3,22 @@
 //! gcp_kms, threshold 2) both ways with real sops 3.13.2, and the default decryption order: with an
 //! age identity present no connection is made to any key service.
 
-use std::path::Path;
-
 use e2e_tests::cloud::{
-    azure_key, azure_vault, lab, CloudLab, AZURE_PORT, AZURE_VERSION, COUNT_PORT, GCP_KEY,
+    azure_key, azure_vault, CloudEnv, AZURE_PORT, AZURE_VERSION, COUNT_PORT, GCP_KEY,
 };
 use e2e_tests::servers::metadata_shape;
-use e2e_tests::{age_recipient, need1, vectors_dir_checked, workspace_bin, Sops};
+use e2e_tests::{age_recipient, vectors_dir_checked, Sops};
 
 const PLAIN: &str =
     "apiVersion: v1\nkind: Secret\nmetadata:\n    name: demo\nstringData:\n    password: hunter2\n";
 
-struct Env {
-    tmp: tempfile::TempDir,
-    lab: CloudLab,
-    sops: std::path::PathBuf,
-    ours: std::path::PathBuf,
-    age_key: std::path::PathBuf,
+fn setup() -> Option<CloudEnv> {
+    CloudEnv::start(&[("secret.yaml", PLAIN)])
 }
 
-fn setup() -> Option<Env> {
-    let sops = need1("sops")?;
-    let tmp = tempfile::tempdir().unwrap();
-    let lab = lab(tmp.path())?;
-    std::fs::write(tmp.path().join("secret.yaml"), PLAIN).unwrap();
-    Some(Env {
-        lab,
-        sops,
-        ours: workspace_bin("kubectl-sops"),
-        age_key: vectors_dir_checked().join("keys/gen_age_a.txt"),
-        tmp,
-    })
-}
-
-impl Env {
-    fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-    fn path(&self, name: &str) -> String {
-        self.dir().join(name).display().to_string()
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        std::fs::write(self.dir().join(name), bytes).unwrap();
-        self.path(name)
-    }
-    fn ours(&self) -> Sops {
-        self.lab.runner(&self.ours, self.dir())
-    }
-    fn sops(&self) -> Sops {
-        self.lab.runner(&self.sops, self.dir())
-    }
+/// The public test age identity.
+fn age_key() -> std::path::PathBuf {
+    vectors_dir_checked().join("keys/gen_age_a.txt")
 }
 
 /// Shamir groups age | azure_kv | gcp_kms with threshold 2, sealed by us and by sops: each opens
@@ -61,7 +27,7 @@ impl Env {
 #[test]
 fn shamir_groups_of_age_azure_and_gcp_both_ways() {
     let Some(env) = setup() else { return };
-    let recipient = age_recipient(&env.age_key);
+    let recipient = age_recipient(&age_key());
     env.write(
         ".sops.yaml",
         format!(
@@ -89,7 +55,7 @@ fn shamir_groups_of_age_azure_and_gcp_both_ways() {
     for (who, opener) in [("sops", env.sops()), ("ours", env.ours())] {
         let verb = if who == "sops" { "decrypt" } else { "unseal" };
         for file in [&ours, &theirs] {
-            let with_age = opener.clone().age_key_file(&env.age_key).ok([verb, file]);
+            let with_age = opener.clone().age_key_file(age_key()).ok([verb, file]);
             assert_eq!(
                 String::from_utf8_lossy(&with_age),
                 PLAIN,
@@ -111,7 +77,7 @@ fn shamir_groups_of_age_azure_and_gcp_both_ways() {
 #[test]
 fn age_first_makes_no_network_call() {
     let Some(env) = setup() else { return };
-    let recipient = age_recipient(&env.age_key);
+    let recipient = age_recipient(&age_key());
     let sealed = env.sops().ok([
         "encrypt",
         "--age",
@@ -137,7 +103,7 @@ fn age_first_makes_no_network_call() {
         .env("GCE_METADATA_HOST", format!("127.0.0.1:{COUNT_PORT}"))
     };
     env.lab.ns.clear_log("count.log");
-    let out = counted(env.ours().age_key_file(&env.age_key)).ok(["unseal", &enc]);
+    let out = counted(env.ours().age_key_file(age_key())).ok(["unseal", &enc]);
     assert_eq!(String::from_utf8_lossy(&out), PLAIN);
     assert_eq!(
         env.lab.ns.log("count.log"),
@@ -157,7 +123,7 @@ fn age_first_makes_no_network_call() {
 #[test]
 fn rekey_adds_and_removes_gcp_and_azure_keys() {
     let Some(env) = setup() else { return };
-    let recipient = age_recipient(&env.age_key);
+    let recipient = age_recipient(&age_key());
     let sealed = env
         .ours()
         .ok(["seal", "--age", &recipient, &env.path("secret.yaml")]);
@@ -165,7 +131,7 @@ fn rekey_adds_and_removes_gcp_and_azure_keys() {
     let values = |t: &str| t[..t.find("sops:").unwrap()].to_string();
     let before = std::fs::read_to_string(&file).unwrap();
 
-    env.ours().age_key_file(&env.age_key).ok([
+    env.ours().age_key_file(age_key()).ok([
         "rekey",
         "-y",
         "--add-gcp-kms",
@@ -208,7 +174,7 @@ fn rekey_adds_and_removes_gcp_and_azure_keys() {
         !removed.contains("gcp_kms") && !removed.contains("azure_kv"),
         "{removed}"
     );
-    let out = env.sops().age_key_file(&env.age_key).ok(["decrypt", &file]);
+    let out = env.sops().age_key_file(age_key()).ok(["decrypt", &file]);
     assert_eq!(String::from_utf8_lossy(&out), PLAIN);
 
     // malformed keys are refused before anything is touched

@@ -6,76 +6,19 @@
 //! server); and every bad input fails on one line, with sops' exit code, no credential, nothing
 //! written. Not tested against the live service.
 
-use std::path::Path;
+use e2e_tests::cloud::{CloudEnv, COUNT_PORT, GCP_KEY, GCP_PORT, HANG_PORT, TOKEN_PORT};
+use e2e_tests::servers::{metadata_shape, type_flags, STORE_INPUTS};
+use e2e_tests::Sops;
 
-use e2e_tests::cloud::{lab, CloudLab, COUNT_PORT, GCP_KEY, GCP_PORT, HANG_PORT, TOKEN_PORT};
-use e2e_tests::servers::metadata_shape;
-use e2e_tests::{need1, workspace_bin, Sops};
-
-/// Plaintexts in sops' canonical form, one per store.
-const INPUTS: &[(&str, &str)] = &[
-    (
-        "secret.yaml",
-        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: demo\nstringData:\n    password: hunter2\n    token: abc\n",
-    ),
-    ("app.json", "{\n\t\"user\": \"alice\",\n\t\"port\": 8080\n}\n"),
-    ("app.env", "USER=alice\nPASSWORD=s3cr=t\n"),
-    ("app.ini", "[database]\nuser     = alice\npassword = secret\n"),
-];
-
-struct Env {
-    tmp: tempfile::TempDir,
-    lab: CloudLab,
-    sops: std::path::PathBuf,
-    ours: std::path::PathBuf,
-}
-
-fn setup() -> Option<Env> {
-    let sops = need1("sops")?;
-    let tmp = tempfile::tempdir().unwrap();
-    let lab = lab(tmp.path())?;
-    for (name, text) in INPUTS {
-        std::fs::write(tmp.path().join(name), text).unwrap();
-    }
-    Some(Env {
-        lab,
-        sops,
-        ours: workspace_bin("kubectl-sops"),
-        tmp,
-    })
-}
-
-impl Env {
-    fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-    fn path(&self, name: &str) -> String {
-        self.dir().join(name).display().to_string()
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        std::fs::write(self.dir().join(name), bytes).unwrap();
-        self.path(name)
-    }
-    fn ours(&self) -> Sops {
-        self.lab.runner(&self.ours, self.dir())
-    }
-    fn sops(&self) -> Sops {
-        self.lab.runner(&self.sops, self.dir())
-    }
-}
-
-fn type_flags(name: &str) -> Vec<String> {
-    match name.rsplit('.').next() {
-        Some("env") => vec!["--input-type".into(), "dotenv".into()],
-        _ => Vec::new(),
-    }
+fn setup() -> Option<CloudEnv> {
+    CloudEnv::start(STORE_INPUTS)
 }
 
 /// Sealed by real sops with `--gcp-kms`; we unseal every store byte for byte.
 #[test]
 fn we_unseal_what_sops_sealed_with_gcp_kms() {
     let Some(env) = setup() else { return };
-    for (name, text) in INPUTS {
+    for (name, text) in STORE_INPUTS {
         let mut args = vec!["encrypt".into(), "--gcp-kms".into(), GCP_KEY.to_string()];
         args.extend(type_flags(name));
         args.push(env.path(name));
@@ -109,7 +52,7 @@ fn sops_opens_what_we_seal_with_gcp_kms() {
         format!("creation_rules:\n  - gcp_kms: {GCP_KEY}\n    unencrypted_suffix: _unencrypted\n")
             .as_bytes(),
     );
-    for (name, text) in INPUTS {
+    for (name, text) in STORE_INPUTS {
         let mut args = vec!["seal".to_string()];
         args.extend(type_flags(name));
         args.push(env.path(name));
@@ -158,7 +101,7 @@ fn seal_flag_and_env_name_the_gcp_key() {
         assert_eq!(text.contains(other), what == "flag", "{what}: {text}");
         let enc = env.write(&format!("{what}.yaml"), &sealed);
         let out = env.sops().ok(["decrypt", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "{what}");
+        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
     }
 }
 
@@ -251,7 +194,7 @@ fn credential_chain_gets_tokens_like_google_auth() {
     for (what, runner, logged) in cases {
         env.lab.ns.clear_log("token.log");
         let out = runner.ok(["unseal", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "{what}");
+        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
         let log = env.lab.ns.log("token.log");
         assert!(log.contains(logged), "{what}: token endpoint log: {log}");
     }
@@ -268,7 +211,11 @@ fn credential_chain_gets_tokens_like_google_auth() {
         .ours()
         .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
         .ok(["unseal", &enc]);
-    assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1, "gcloud ADC");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        STORE_INPUTS[0].1,
+        "gcloud ADC"
+    );
     assert!(env.lab.ns.log("token.log").contains("refresh_token"));
 }
 
@@ -425,7 +372,7 @@ fn bad_inputs_fail_on_one_line_without_credentials() {
     assert_ne!(out.0, 0, "{}", out.2);
     assert_eq!(out.2.trim_end().lines().count(), 1, "{}", out.2);
     assert!(out.2.contains("PERMISSION_DENIED"), "{}", out.2);
-    assert_eq!(std::fs::read_to_string(&plain).unwrap(), INPUTS[1].1);
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), STORE_INPUTS[1].1);
     // sanity: the counter port was never involved
     assert_eq!(env.lab.ns.log("count.log"), "");
     let _ = (GCP_PORT, COUNT_PORT);

@@ -5,19 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::servers::{metadata_shape, AcceptCounter, OpenBao, BAO_ROOT_TOKEN};
+use e2e_tests::servers::{
+    metadata_shape, type_flags, AcceptCounter, OpenBao, BAO_ROOT_TOKEN, STORE_INPUTS,
+};
 use e2e_tests::{age_recipient, need, vectors_dir_checked, workspace_bin, Sops};
-
-/// Plaintexts in sops' canonical form, one per store.
-const INPUTS: &[(&str, &str)] = &[
-    (
-        "secret.yaml",
-        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: demo\nstringData:\n    password: hunter2\n    token: abc\n",
-    ),
-    ("app.json", "{\n\t\"user\": \"alice\",\n\t\"port\": 8080\n}\n"),
-    ("app.env", "USER=alice\nPASSWORD=s3cr=t\n"),
-    ("app.ini", "[database]\nuser     = alice\npassword = secret\n"),
-];
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -33,7 +24,7 @@ fn setup() -> Option<Env> {
     let bao = OpenBao::start(&peers[0]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    for (name, text) in INPUTS {
+    for (name, text) in STORE_INPUTS {
         std::fs::write(dir.join(name), text).unwrap();
     }
     Some(Env {
@@ -69,19 +60,12 @@ impl Env {
     }
 }
 
-fn type_flags(name: &str) -> Vec<String> {
-    match name.rsplit('.').next() {
-        Some("env") => vec!["--input-type".into(), "dotenv".into()],
-        _ => Vec::new(),
-    }
-}
-
 /// Sealed by real sops (both versions) with a transit key; we unseal every store byte for byte.
 #[test]
 fn we_unseal_what_sops_sealed_with_vault() {
     let Some(env) = setup() else { return };
     let uri = env.bao.uri("sops");
-    for (name, text) in INPUTS {
+    for (name, text) in STORE_INPUTS {
         for (sops_name, sops_bin) in &env.sops {
             let mut args = vec!["encrypt".into(), "--hc-vault-transit".into(), uri.clone()];
             args.extend(type_flags(name));
@@ -116,7 +100,7 @@ fn sops_opens_what_we_seal_with_vault() {
     env.config(&format!(
         "creation_rules:\n  - hc_vault_transit_uri: {uri}\n    unencrypted_suffix: _unencrypted\n"
     ));
-    for (name, text) in INPUTS {
+    for (name, text) in STORE_INPUTS {
         let mut args = vec!["seal".to_string()];
         args.extend(type_flags(name));
         args.push(env.path(name));
@@ -156,7 +140,7 @@ fn age_first_then_vault_and_no_call_when_age_opens() {
     ));
     let sealed = env.run(&env.ours).ok(["seal", &env.path("secret.yaml")]);
     let enc = env.write("mixed.yaml", &sealed);
-    let plain = INPUTS[0].1;
+    let plain = STORE_INPUTS[0].1;
     // without the age key: Vault opens it, for us and for sops
     let out = env.run(&env.ours).ok(["unseal", &enc]);
     assert_eq!(String::from_utf8_lossy(&out), plain);
@@ -208,7 +192,7 @@ fn shamir_groups_age_and_vault() {
         "{text}"
     );
     let enc = env.write("shamir.yaml", &sealed);
-    let plain = INPUTS[0].1;
+    let plain = STORE_INPUTS[0].1;
     let age_key = env.keys.join("gen_age_a.txt");
     for (who, bin) in [("ours", &env.ours), ("sops", &env.sops[0].1)] {
         let args: Vec<&str> = if who == "ours" {
@@ -288,7 +272,7 @@ fn bad_inputs_fail_on_one_line_without_the_token() {
     // token from ~/.vault-token when VAULT_TOKEN is unset
     std::fs::write(env.dir.join(".vault-token"), format!("{BAO_ROOT_TOKEN}\n")).unwrap();
     let out = Sops::new(&env.ours, &env.dir).ok(["unseal", &enc]);
-    assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1);
+    assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1);
     std::fs::remove_file(env.dir.join(".vault-token")).unwrap();
 
     // the allowlist refuses the file's address: no connection is made
@@ -320,7 +304,7 @@ fn bad_inputs_fail_on_one_line_without_the_token() {
             format!("http://x.invalid,{}", env.bao.address()),
         )
         .ok(["unseal", &enc]);
-    assert_eq!(String::from_utf8_lossy(&out), INPUTS[0].1);
+    assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1);
 
     // a 5xx and a redirect from a fake server
     let target = AcceptCounter::start();
@@ -386,7 +370,7 @@ impl FixedResponder {
 fn seal_flag_and_env_name_the_vault_key() {
     let Some(env) = setup() else { return };
     let uri = env.bao.uri("sops");
-    let plain = INPUTS[0].1;
+    let plain = STORE_INPUTS[0].1;
     let by_flag =
         env.run(&env.ours)
             .ok(["seal", "--hc-vault-transit", &uri, &env.path("secret.yaml")]);
@@ -418,7 +402,7 @@ fn keyless_diff_textconv_and_check_name_the_vault_key() {
     let Some(env) = setup() else { return };
     env.bao.create_key("other");
     let (a, b) = (env.bao.uri("sops"), env.bao.uri("other"));
-    let name = INPUTS[0].0;
+    let name = STORE_INPUTS[0].0;
     let seal = |uri: &str, out: &str| {
         let sealed = env
             .run(&env.ours)
