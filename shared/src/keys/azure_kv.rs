@@ -98,10 +98,23 @@ pub fn keys_from_list(list: &str) -> std::result::Result<Vec<AzureKey>, String> 
         .collect()
 }
 
-/// The host (with port) of an `https://host[:port]` URL.
+/// The authority (`[user@]host[:port]`) of a `scheme://…` URL; empty without a scheme (as Go's
+/// `url.Parse(…).Host` of a bare `vault.azure.net`).
 fn authority(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let Some((_, rest)) = url.split_once("://") else {
+        return "";
+    };
     rest.split(['/', '?', '#']).next().unwrap_or("")
+}
+
+/// The host (with port, lower case) an HTTP client connects to for `url`: the authority after its
+/// last `@`, as the `http` crate and Go's `net/url` read it.
+fn host_of(url: &str) -> String {
+    authority(url)
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// What a vault's bearer challenge asks for.
@@ -141,8 +154,16 @@ impl Challenge {
             }
             scope = format!("{}/.default", resource.trim_end_matches('/'));
         }
-        let challenge_host = authority(&scope);
-        let vault_host = authority(vault_url);
+        // user information (`https://x.vault.azure.net@evil.test`) would make the text before the
+        // `@` look like the vault while the request goes to the host after it: refused outright
+        if authority(vault_url).contains('@') || authority(&scope).contains('@') {
+            return Err(
+                "the vault URL or the challenge resource holds user information; no token is sent there"
+                    .into(),
+            );
+        }
+        let challenge_host = host_of(&scope);
+        let vault_host = host_of(vault_url);
         if challenge_host.is_empty() || !vault_host.ends_with(&format!(".{challenge_host}")) {
             return Err(format!(
                 "the challenge resource {challenge_host:?} does not match the vault's domain {vault_host:?}; no token is sent there"
@@ -450,5 +471,23 @@ mod tests {
         let h = r#"Bearer authorization="https://login.microsoftonline.com/t", scope="https://localhost:8443/.default""#;
         assert!(Challenge::parse(h, "https://sops.localhost:8443").is_ok());
         assert!(Challenge::parse("Basic realm=\"x\"", "https://a.b").is_err());
+    }
+
+    #[test]
+    fn user_information_cannot_pass_for_the_vault_domain() {
+        // the request to this URL goes to evil.test, whose challenge names a resource that ends
+        // the same way: no token may be asked for
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net@evil.test""#;
+        let e = Challenge::parse(h, "https://x.vault.azure.net@evil.test").unwrap_err();
+        assert!(e.contains("no token is sent"), "{e}");
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net""#;
+        assert!(Challenge::parse(h, "https://x.vault.azure.net@evil.test").is_err());
+        assert!(Challenge::parse(h, "https://evil.test@x.vault.azure.net").is_err());
+        // a resource without a scheme names no host (Go: an empty Host never matches)
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="vault.azure.net""#;
+        assert!(Challenge::parse(h, "https://x.vault.azure.net").is_err());
+        // host names compare without regard to case, as Go lowercases the request's host
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net""#;
+        assert!(Challenge::parse(h, "https://X.Vault.Azure.NET").is_ok());
     }
 }
