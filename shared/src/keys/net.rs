@@ -170,7 +170,8 @@ pub(crate) struct Response {
     /// `WWW-Authenticate` (Azure's bearer challenge).
     #[cfg_attr(not(feature = "kms-azure"), allow(dead_code))]
     pub www_authenticate: Option<String>,
-    pub body: Vec<u8>,
+    /// The body: it can hold a token or an unwrapped data key, so it is wiped when dropped.
+    pub body: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// `application/x-www-form-urlencoded` of `pairs` (everything but RFC 3986's unreserved characters
@@ -302,13 +303,17 @@ impl JsonClient {
                 };
                 let location = header("location");
                 let www_authenticate = header("www-authenticate");
-                let body = resp
+                let bytes = resp
                     .into_body()
                     .collect()
                     .await
                     .map_err(|e| format!("reading the response: {}", error_chain(&e)))?
-                    .to_bytes()
-                    .to_vec();
+                    .to_bytes();
+                let body = zeroize::Zeroizing::new(bytes.to_vec());
+                // wipe hyper's copy too when nothing else shares it
+                if let Ok(mut b) = bytes.try_into_mut() {
+                    zeroize::Zeroize::zeroize(&mut b[..]);
+                }
                 Ok(Response {
                     status,
                     location,
