@@ -221,10 +221,7 @@ impl AzureKvSource {
         } else {
             format!("/{op}")
         };
-        let url = format!(
-            "{}/keys/{}/{}{op_path}?api-version={API_VERSION}",
-            key.vault_url, key.name, key.version
-        );
+        let url = request_url(key, &op_path);
         let method = if payload.is_some() { "POST" } else { "GET" };
         let challenge = self.challenge(client, &key.vault_url, method, &url)?;
         let token = self.token(client, &challenge)?;
@@ -323,6 +320,20 @@ impl AzureKvSource {
             .map(str::to_string)
             .ok_or_else(|| "Key Vault get: the answer names no key version".into())
     }
+}
+
+/// `{vault}/keys/{name}/{version}{op_path}?api-version=…`, name and version escaped as path
+/// segments (as azkeys does): text from the file cannot turn the request into another operation
+/// (`version: "rotate?api-version=7.4&x="` would otherwise POST to `/keys/NAME/rotate`).
+#[cfg(feature = "kms-azure")]
+fn request_url(key: &AzureKey, op_path: &str) -> String {
+    use super::net::path_segment;
+    format!(
+        "{}/keys/{}/{}{op_path}?api-version={API_VERSION}",
+        key.vault_url,
+        path_segment(&key.name),
+        path_segment(&key.version)
+    )
 }
 
 /// Decodes base64url with or without padding.
@@ -471,6 +482,32 @@ mod tests {
         let h = r#"Bearer authorization="https://login.microsoftonline.com/t", scope="https://localhost:8443/.default""#;
         assert!(Challenge::parse(h, "https://sops.localhost:8443").is_ok());
         assert!(Challenge::parse("Basic realm=\"x\"", "https://a.b").is_err());
+    }
+
+    #[cfg(feature = "kms-azure")]
+    #[test]
+    fn names_from_the_file_stay_path_segments() {
+        let key = AzureKey::from_url("https://v.vault.azure.net/keys/sops-key/0123abcd").unwrap();
+        assert_eq!(
+            request_url(&key, "/decrypt"),
+            format!("https://v.vault.azure.net/keys/sops-key/0123abcd/decrypt?api-version={API_VERSION}")
+        );
+        let key = AzureKey::from_url("https://v.vault.azure.net/keys/k").unwrap();
+        assert_eq!(
+            request_url(&key, ""),
+            format!("https://v.vault.azure.net/keys/k/?api-version={API_VERSION}")
+        );
+        // a hostile entry: version "rotate?api-version=7.4&x=" must not POST to /keys/k/rotate
+        let key = AzureKey::of_entry(&AzureKvEntry {
+            vault_url: "https://v.vault.azure.net".into(),
+            name: "k#".into(),
+            version: "rotate?api-version=7.4&x=".into(),
+            ..AzureKvEntry::default()
+        });
+        assert_eq!(
+            request_url(&key, "/decrypt"),
+            format!("https://v.vault.azure.net/keys/k%23/rotate%3Fapi-version%3D7.4%26x%3D/decrypt?api-version={API_VERSION}")
+        );
     }
 
     #[test]

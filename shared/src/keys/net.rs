@@ -179,15 +179,7 @@ pub(crate) struct Response {
 #[cfg(feature = "http-client")]
 #[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
 pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
-    fn enc(out: &mut String, s: &str) {
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(b as char);
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
+    let enc = percent_encode;
     let mut out = String::new();
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -197,6 +189,30 @@ pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
         out.push('=');
         enc(&mut out, v);
     }
+    out
+}
+
+/// Appends `s` to `out` with everything but RFC 3986's unreserved characters percent-encoded.
+#[cfg(feature = "http-client")]
+#[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
+fn percent_encode(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// `s` as one URL path segment (everything but unreserved characters percent-encoded, like Go's
+/// `url.PathEscape` for the names the SDKs put in a path): a name read from a file cannot end the
+/// path, start a query or a fragment, or add segments.
+#[cfg(feature = "http-client")]
+#[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
+pub(crate) fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    percent_encode(&mut out, s);
     out
 }
 
