@@ -98,10 +98,23 @@ pub fn keys_from_list(list: &str) -> std::result::Result<Vec<AzureKey>, String> 
         .collect()
 }
 
-/// The host (with port) of an `https://host[:port]` URL.
+/// The authority (`[user@]host[:port]`) of a `scheme://…` URL; empty without a scheme (as Go's
+/// `url.Parse(…).Host` of a bare `vault.azure.net`).
 fn authority(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let Some((_, rest)) = url.split_once("://") else {
+        return "";
+    };
     rest.split(['/', '?', '#']).next().unwrap_or("")
+}
+
+/// The host (with port, lower case) an HTTP client connects to for `url`: the authority after its
+/// last `@`, as the `http` crate and Go's `net/url` read it.
+fn host_of(url: &str) -> String {
+    authority(url)
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// What a vault's bearer challenge asks for.
@@ -141,8 +154,16 @@ impl Challenge {
             }
             scope = format!("{}/.default", resource.trim_end_matches('/'));
         }
-        let challenge_host = authority(&scope);
-        let vault_host = authority(vault_url);
+        // user information (`https://x.vault.azure.net@evil.test`) would make the text before the
+        // `@` look like the vault while the request goes to the host after it: refused outright
+        if authority(vault_url).contains('@') || authority(&scope).contains('@') {
+            return Err(
+                "the vault URL or the challenge resource holds user information; no token is sent there"
+                    .into(),
+            );
+        }
+        let challenge_host = host_of(&scope);
+        let vault_host = host_of(vault_url);
         if challenge_host.is_empty() || !vault_host.ends_with(&format!(".{challenge_host}")) {
             return Err(format!(
                 "the challenge resource {challenge_host:?} does not match the vault's domain {vault_host:?}; no token is sent there"
@@ -200,10 +221,7 @@ impl AzureKvSource {
         } else {
             format!("/{op}")
         };
-        let url = format!(
-            "{}/keys/{}/{}{op_path}?api-version={API_VERSION}",
-            key.vault_url, key.name, key.version
-        );
+        let url = request_url(key, &op_path);
         let method = if payload.is_some() { "POST" } else { "GET" };
         let challenge = self.challenge(client, &key.vault_url, method, &url)?;
         let token = self.token(client, &challenge)?;
@@ -302,6 +320,20 @@ impl AzureKvSource {
             .map(str::to_string)
             .ok_or_else(|| "Key Vault get: the answer names no key version".into())
     }
+}
+
+/// `{vault}/keys/{name}/{version}{op_path}?api-version=…`, name and version escaped as path
+/// segments (as azkeys does): text from the file cannot turn the request into another operation
+/// (`version: "rotate?api-version=7.4&x="` would otherwise POST to `/keys/NAME/rotate`).
+#[cfg(feature = "kms-azure")]
+fn request_url(key: &AzureKey, op_path: &str) -> String {
+    use super::net::path_segment;
+    format!(
+        "{}/keys/{}/{}{op_path}?api-version={API_VERSION}",
+        key.vault_url,
+        path_segment(&key.name),
+        path_segment(&key.version)
+    )
 }
 
 /// Decodes base64url with or without padding.
@@ -450,5 +482,49 @@ mod tests {
         let h = r#"Bearer authorization="https://login.microsoftonline.com/t", scope="https://localhost:8443/.default""#;
         assert!(Challenge::parse(h, "https://sops.localhost:8443").is_ok());
         assert!(Challenge::parse("Basic realm=\"x\"", "https://a.b").is_err());
+    }
+
+    #[cfg(feature = "kms-azure")]
+    #[test]
+    fn names_from_the_file_stay_path_segments() {
+        let key = AzureKey::from_url("https://v.vault.azure.net/keys/sops-key/0123abcd").unwrap();
+        assert_eq!(
+            request_url(&key, "/decrypt"),
+            format!("https://v.vault.azure.net/keys/sops-key/0123abcd/decrypt?api-version={API_VERSION}")
+        );
+        let key = AzureKey::from_url("https://v.vault.azure.net/keys/k").unwrap();
+        assert_eq!(
+            request_url(&key, ""),
+            format!("https://v.vault.azure.net/keys/k/?api-version={API_VERSION}")
+        );
+        // a hostile entry: version "rotate?api-version=7.4&x=" must not POST to /keys/k/rotate
+        let key = AzureKey::of_entry(&AzureKvEntry {
+            vault_url: "https://v.vault.azure.net".into(),
+            name: "k#".into(),
+            version: "rotate?api-version=7.4&x=".into(),
+            ..AzureKvEntry::default()
+        });
+        assert_eq!(
+            request_url(&key, "/decrypt"),
+            format!("https://v.vault.azure.net/keys/k%23/rotate%3Fapi-version%3D7.4%26x%3D/decrypt?api-version={API_VERSION}")
+        );
+    }
+
+    #[test]
+    fn user_information_cannot_pass_for_the_vault_domain() {
+        // the request to this URL goes to evil.test, whose challenge names a resource that ends
+        // the same way: no token may be asked for
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net@evil.test""#;
+        let e = Challenge::parse(h, "https://x.vault.azure.net@evil.test").unwrap_err();
+        assert!(e.contains("no token is sent"), "{e}");
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net""#;
+        assert!(Challenge::parse(h, "https://x.vault.azure.net@evil.test").is_err());
+        assert!(Challenge::parse(h, "https://evil.test@x.vault.azure.net").is_err());
+        // a resource without a scheme names no host (Go: an empty Host never matches)
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="vault.azure.net""#;
+        assert!(Challenge::parse(h, "https://x.vault.azure.net").is_err());
+        // host names compare without regard to case, as Go lowercases the request's host
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net""#;
+        assert!(Challenge::parse(h, "https://X.Vault.Azure.NET").is_ok());
     }
 }

@@ -95,7 +95,7 @@ impl GcpKmsSource {
         let client = self.client()?;
         let token = self.token(client)?;
         let auth = Zeroizing::new(format!("Bearer {}", token.secret.as_str()));
-        let url = format!("{}/v1/{resource_id}:{op}", endpoint());
+        let url = request_url(&endpoint(), resource_id, op);
         let body = Zeroizing::new(serde_json::to_vec(&payload).expect("JSON of a map"));
         let resp = client.post(&url, &[("Authorization", auth.as_str())], body.to_vec())?;
         let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
@@ -146,6 +146,17 @@ impl GcpKmsSource {
     ) -> std::result::Result<serde_json::Value, String> {
         Err("GCP KMS keys are not supported by this build".into())
     }
+}
+
+/// `{endpoint}/v1/{resource_id}:{op}`, each segment of the resource id escaped (Go's REST client
+/// escapes the path too): an id from the file cannot add a query or a fragment, or drop the `:op`.
+#[cfg(feature = "kms-gcp")]
+fn request_url(endpoint: &str, resource_id: &str, op: &str) -> String {
+    let path: Vec<String> = resource_id
+        .split('/')
+        .map(super::net::path_segment)
+        .collect();
+    format!("{endpoint}/v1/{}:{op}", path.join("/"))
 }
 
 /// How long one Cloud KMS or token request may take.
@@ -226,6 +237,23 @@ mod creds;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "kms-gcp")]
+    #[test]
+    fn resource_ids_stay_in_the_path() {
+        let e = "https://cloudkms.googleapis.com";
+        assert_eq!(
+            request_url(e, "projects/my-p/locations/global/keyRings/r_1/cryptoKeys/sops", "decrypt"),
+            "https://cloudkms.googleapis.com/v1/projects/my-p/locations/global/keyRings/r_1/cryptoKeys/sops:decrypt"
+        );
+        // a hostile entry cannot call another method: `?` would move `:decrypt` into the query
+        let id = "projects/p/locations/l/keyRings/r/cryptoKeys/k:updatePrimaryVersion?";
+        assert!(check_resource_id(id).is_ok());
+        assert_eq!(
+            request_url(e, id, "decrypt"),
+            "https://cloudkms.googleapis.com/v1/projects/p/locations/l/keyRings/r/cryptoKeys/k%3AupdatePrimaryVersion%3F:decrypt"
+        );
+    }
 
     #[test]
     fn resource_ids_like_sops() {

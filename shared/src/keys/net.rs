@@ -170,7 +170,8 @@ pub(crate) struct Response {
     /// `WWW-Authenticate` (Azure's bearer challenge).
     #[cfg_attr(not(feature = "kms-azure"), allow(dead_code))]
     pub www_authenticate: Option<String>,
-    pub body: Vec<u8>,
+    /// The body: it can hold a token or an unwrapped data key, so it is wiped when dropped.
+    pub body: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// `application/x-www-form-urlencoded` of `pairs` (everything but RFC 3986's unreserved characters
@@ -178,15 +179,7 @@ pub(crate) struct Response {
 #[cfg(feature = "http-client")]
 #[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
 pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
-    fn enc(out: &mut String, s: &str) {
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(b as char);
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
+    let enc = percent_encode;
     let mut out = String::new();
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -196,6 +189,30 @@ pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
         out.push('=');
         enc(&mut out, v);
     }
+    out
+}
+
+/// Appends `s` to `out` with everything but RFC 3986's unreserved characters percent-encoded.
+#[cfg(feature = "http-client")]
+#[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
+fn percent_encode(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// `s` as one URL path segment (everything but unreserved characters percent-encoded, like Go's
+/// `url.PathEscape` for the names the SDKs put in a path): a name read from a file cannot end the
+/// path, start a query or a fragment, or add segments.
+#[cfg(feature = "http-client")]
+#[cfg_attr(not(any(feature = "kms-gcp", feature = "kms-azure")), allow(dead_code))]
+pub(crate) fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    percent_encode(&mut out, s);
     out
 }
 
@@ -302,13 +319,17 @@ impl JsonClient {
                 };
                 let location = header("location");
                 let www_authenticate = header("www-authenticate");
-                let body = resp
+                let bytes = resp
                     .into_body()
                     .collect()
                     .await
                     .map_err(|e| format!("reading the response: {}", error_chain(&e)))?
-                    .to_bytes()
-                    .to_vec();
+                    .to_bytes();
+                let body = zeroize::Zeroizing::new(bytes.to_vec());
+                // wipe hyper's copy too when nothing else shares it
+                if let Ok(mut b) = bytes.try_into_mut() {
+                    zeroize::Zeroize::zeroize(&mut b[..]);
+                }
                 Ok(Response {
                     status,
                     location,

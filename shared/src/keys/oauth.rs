@@ -45,13 +45,17 @@ pub(crate) fn token_from(resp: &Response, what: &str) -> Result<AccessToken, Str
             error_text(json.as_ref())
         ));
     }
-    let json = json.ok_or_else(|| format!("{what} answered with no JSON"))?;
-    let token = json
-        .get("access_token")
-        .or_else(|| json.get("accessToken"))
-        .and_then(serde_json::Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| format!("{what} answered without an access token"))?;
+    let mut json = json.ok_or_else(|| format!("{what} answered with no JSON"))?;
+    // taken out of the answer, so the only copy is the one wiped on drop
+    let field = if json.get("access_token").is_some() {
+        "access_token"
+    } else {
+        "accessToken"
+    };
+    let token = match json.get_mut(field).map(serde_json::Value::take) {
+        Some(serde_json::Value::String(t)) if !t.is_empty() => Zeroizing::new(t),
+        _ => return Err(format!("{what} answered without an access token")),
+    };
     // a minute of margin; `expires_in` is a number (or a string, from some managed identity
     // endpoints)
     let lifetime = json
@@ -59,7 +63,7 @@ pub(crate) fn token_from(resp: &Response, what: &str) -> Result<AccessToken, Str
         .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
         .unwrap_or(3600);
     Ok(AccessToken {
-        secret: Zeroizing::new(token.to_string()),
+        secret: token,
         refresh_after: Some(Instant::now() + Duration::from_secs(lifetime.saturating_sub(60))),
     })
 }
@@ -224,7 +228,7 @@ mod tests {
             status,
             location: None,
             www_authenticate: None,
-            body: body.as_bytes().to_vec(),
+            body: Zeroizing::new(body.as_bytes().to_vec()),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::super::net::JsonClient;
+use super::super::net::{JsonClient, Response};
 use super::super::oauth::{run_helper, sign_rs256_jwt, token_from, unix_now, AccessToken};
 use super::Challenge;
 
@@ -218,11 +218,25 @@ fn managed_identity(client: &JsonClient, c: &Challenge) -> Result<AccessToken, O
     match imds.get(&url, &[("Metadata", "true")]) {
         Err(e) if e.starts_with("no answer") => Err(Outcome::Unavailable(format!("IMDS: {e}"))),
         Err(_) => Err(Outcome::Unavailable("IMDS unreachable".into())),
-        Ok(resp) if resp.status == 400 && client_id.is_none() => {
-            Err(Outcome::Unavailable("IMDS: no identity".into()))
-        }
-        Ok(resp) => token_from(&resp, "the IMDS identity endpoint").map_err(Outcome::Failed),
+        Ok(resp) => imds_answer(&resp, client_id.is_some()),
     }
+}
+
+/// What an answer at the IMDS address means. `400` without a user-assigned identity: no identity
+/// on this machine. An answer that is not JSON does not come from Azure's IMDS (AWS' and GCP's
+/// metadata servers listen on the same address and answer 404 with text): not set up, so the chain
+/// goes on to the CLIs, as in the Go SDK's chain.
+fn imds_answer(resp: &Response, user_assigned: bool) -> Result<AccessToken, Outcome> {
+    if resp.status == 400 && !user_assigned {
+        return Err(Outcome::Unavailable("IMDS: no identity".into()));
+    }
+    if serde_json::from_slice::<serde_json::Value>(&resp.body).is_err() {
+        return Err(Outcome::Unavailable(format!(
+            "no Azure IMDS (HTTP {} without JSON)",
+            resp.status
+        )));
+    }
+    token_from(resp, "the IMDS identity endpoint").map_err(Outcome::Failed)
 }
 
 /// `az account get-access-token --resource R -o json` (`--tenant` with `AZURE_TENANT_ID`).
@@ -269,4 +283,55 @@ fn cli_token(program: &str, args: &[&str]) -> Result<AccessToken, Outcome> {
             refresh_after: Some(std::time::Instant::now() + Duration::from_secs(300)),
         })
         .ok_or_else(|| Outcome::Failed(format!("{program} printed no access token")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            location: None,
+            www_authenticate: None,
+            body: Zeroizing::new(body.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn another_clouds_metadata_server_is_not_imds() {
+        // EC2's and GCE's metadata servers answer on 169.254.169.254 too
+        let aws = resp(
+            404,
+            "<?xml version=\"1.0\"?>\n<html><title>404 - Not Found</title></html>",
+        );
+        assert!(matches!(
+            imds_answer(&aws, false),
+            Err(Outcome::Unavailable(_))
+        ));
+        assert!(matches!(
+            imds_answer(&resp(404, "Not Found\n"), true),
+            Err(Outcome::Unavailable(_))
+        ));
+        assert!(matches!(
+            imds_answer(&resp(400, r#"{"error":"invalid_request"}"#), false),
+            Err(Outcome::Unavailable(_))
+        ));
+        // Azure's IMDS refusing a user-assigned identity ends the chain with its reason
+        match imds_answer(
+            &resp(
+                400,
+                r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+            ),
+            true,
+        ) {
+            Err(Outcome::Failed(e)) => assert!(e.contains("Identity not found"), "{e}"),
+            _ => panic!("a JSON refusal must end the chain"),
+        }
+        let ok = imds_answer(
+            &resp(200, r#"{"access_token":"t","expires_in":"3599"}"#),
+            false,
+        );
+        assert!(matches!(ok, Ok(t) if t.secret.as_str() == "t"));
+    }
 }
