@@ -2,8 +2,9 @@
 //!
 //! One test function with steps, so the release build (`cargo build --release --target …`, the
 //! expensive part) runs once per test run: the release into a temp dir signed with a throw-away gpg
-//! key; static binaries (`ldd`) that unseal in an empty root; real krew v0.4.3 installing the archive
-//! with the manifest into a private `KREW_ROOT` (`kubectl sops --version` through real kubectl); real
+//! key; static, fixed-address binaries (`ldd`, ELF type) that unseal in an empty root; real krew
+//! v0.4.3 installing the archive with the manifest into a private `KREW_ROOT` (`kubectl sops
+//! --version` through real kubectl); real
 //! Helm 3.21 and 4.2 installing the plugin archives from a loopback HTTP server (Helm 4 with
 //! `--verify` against the key's keyring) and decrypting a `secrets://` values file; tampered archives
 //! refused by Helm 4 and krew; the install hook's one-line failure in a checkout without a binary
@@ -222,6 +223,14 @@ fn release_archives_install_without_rust() {
             bin.display()
         );
         assert!(!said.contains("=>"), "ldd {}: {said}", bin.display());
+        // a fixed-address executable (ELF e_type 2, EXEC), not static-pie (3, DYN): see README
+        let elf = fs::read(bin).unwrap();
+        assert_eq!(
+            u16::from_le_bytes([elf[16], elf[17]]),
+            2,
+            "{} is not a fixed-address executable",
+            bin.display()
+        );
         let v = Command::new(bin).arg("--version").output().unwrap();
         let v = text(&v.stdout);
         // helm-secrets prints the bare version, like the helm-secrets plugin
