@@ -9,8 +9,8 @@
 #   --out DIR   where the files go (default: dist/ in the checkout)
 #   --base-url  where the files will be published; the krew manifest's `uri` points there
 #               (default: $RELEASE_BASE_URL, else https://example.invalid/kubectl-sops/v<VERSION>)
-#   --libc      static C library of the binaries: gnu (static glibc, the default) or musl (target
-#               x86_64-unknown-linux-musl must be installed)
+#   --libc      static C library of the binaries: gnu (static glibc, the default, faster) or musl
+#               (needs the Rust target x86_64-unknown-linux-musl and musl-gcc, Debian musl-tools)
 #   --pie       static-pie instead of a fixed-address executable: the executable image is randomized
 #               too (ASLR), at about +45% start-up (the binary relocates ~43k pointers on every run)
 #
@@ -69,7 +69,10 @@ BASE_URL=${BASE_URL:-https://example.invalid/kubectl-sops/v$VERSION}
 BASE_URL=${BASE_URL%/}
 case $LIBC in
   gnu) TRIPLE=x86_64-unknown-linux-gnu; RUSTFLAGS_STATIC='-C target-feature=+crt-static' ;;
-  musl) TRIPLE=x86_64-unknown-linux-musl; RUSTFLAGS_STATIC='-C target-feature=+crt-static' ;;
+  musl) TRIPLE=x86_64-unknown-linux-musl; RUSTFLAGS_STATIC='-C target-feature=+crt-static'
+    # ring's C and assembly parts need a musl C compiler
+    command -v musl-gcc >/dev/null || die "--libc musl needs musl-gcc (apt-get install musl-tools)"
+    export CC_x86_64_unknown_linux_musl=${CC_x86_64_unknown_linux_musl:-musl-gcc} ;;
   *) die "--libc must be gnu or musl, not '$LIBC'" ;;
 esac
 # Not position independent by default, like the Go builds of sops, helm and kubectl on linux/amd64:
