@@ -234,18 +234,11 @@ impl AzureKvSource {
             }
             None => client.get(&url, &headers)?,
         };
-        let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-        match resp.status {
-            200..=299 => json.ok_or_else(|| format!("Key Vault {op}: the answer is not JSON")),
-            300..=399 => Err(format!(
-                "Key Vault {op}: the vault redirected (HTTP {}); not followed, the token is only sent to the vault in the file",
-                resp.status
-            )),
-            status => Err(format!(
-                "Key Vault {op}: {} (HTTP {status})",
-                super::oauth::error_text(json.as_ref())
-            )),
-        }
+        super::oauth::json_answer(&format!("Key Vault {op}"), &resp, |status| {
+            format!(
+                "the vault redirected (HTTP {status}); not followed, the token is only sent to the vault in the file"
+            )
+        })
     }
 
     /// The vault's bearer challenge (asked once per vault: the request without token or body).

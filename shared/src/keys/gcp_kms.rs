@@ -98,18 +98,9 @@ impl GcpKmsSource {
         let url = request_url(&endpoint(), resource_id, op);
         let body = Zeroizing::new(serde_json::to_vec(&payload).expect("JSON of a map"));
         let resp = client.post(&url, &[("Authorization", auth.as_str())], body.to_vec())?;
-        let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-        match resp.status {
-            200..=299 => json.ok_or_else(|| format!("Cloud KMS {op}: the answer is not JSON")),
-            300..=399 => Err(format!(
-                "Cloud KMS {op}: the server redirected (HTTP {}); not followed",
-                resp.status
-            )),
-            status => Err(format!(
-                "Cloud KMS {op}: {} (HTTP {status})",
-                super::oauth::error_text(json.as_ref())
-            )),
-        }
+        super::oauth::json_answer(&format!("Cloud KMS {op}"), &resp, |status| {
+            format!("the server redirected (HTTP {status}); not followed")
+        })
     }
 
     #[cfg(feature = "kms-gcp")]

@@ -68,6 +68,25 @@ pub(crate) fn token_from(resp: &Response, what: &str) -> Result<AccessToken, Str
     })
 }
 
+/// A service's JSON answer: the document for 2xx; a redirect is refused with `redirected(status)`
+/// (redirects are never followed with a token); anything else names the service's error text.
+/// `what` starts every message (`Key Vault decrypt`, `Cloud KMS encrypt`).
+pub(crate) fn json_answer(
+    what: &str,
+    resp: &Response,
+    redirected: impl FnOnce(u16) -> String,
+) -> Result<serde_json::Value, String> {
+    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    match resp.status {
+        200..=299 => json.ok_or_else(|| format!("{what}: the answer is not JSON")),
+        300..=399 => Err(format!("{what}: {}", redirected(resp.status))),
+        status => Err(format!(
+            "{what}: {} (HTTP {status})",
+            error_text(json.as_ref())
+        )),
+    }
+}
+
 /// The error text of a service's JSON error answer on one line (OAuth `error` +
 /// `error_description`, Google's and Azure's `error.message`, `error.code`).
 pub(crate) fn error_text(json: Option<&serde_json::Value>) -> String {
