@@ -19,7 +19,7 @@ pub fn run(args: &[String], s: &Settings) -> Result<(), Failure> {
         Failure::new("downloader: expected certFile keyFile caFile URL (helm passes them)")
     })?;
     let tls = match args {
-        [.., cert, key, ca, _] => Tls::from_getter_args(cert, key, ca),
+        [.., cert, key, ca, _] => crate::remote::tls_from_getter_args(cert, key, ca),
         _ => Tls::default(),
     };
     let src = source::parse(url).map_err(Failure::new)?;

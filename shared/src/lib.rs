@@ -51,6 +51,10 @@ pub mod kubernetes {
 /// lines.
 pub mod os {
     pub mod editor;
+    #[cfg(feature = "http-client")]
+    pub mod http;
+    #[cfg(feature = "net")]
+    pub mod net;
     pub mod output;
     pub mod private_dir;
     pub mod shell;

@@ -184,7 +184,7 @@ impl Challenge {
 #[derive(Default)]
 pub struct AzureKvSource {
     #[cfg(feature = "kms-azure")]
-    client: std::sync::OnceLock<std::result::Result<super::net::JsonClient, String>>,
+    client: std::sync::OnceLock<std::result::Result<crate::os::http::Client, String>>,
     #[cfg(feature = "kms-azure")]
     challenges: std::sync::Mutex<std::collections::HashMap<String, Challenge>>,
     #[cfg(feature = "kms-azure")]
@@ -197,10 +197,13 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[cfg(feature = "kms-azure")]
 impl AzureKvSource {
-    fn client(&self) -> std::result::Result<&super::net::JsonClient, String> {
+    fn client(&self) -> std::result::Result<&crate::os::http::Client, String> {
         self.client
             .get_or_init(|| {
-                super::net::JsonClient::new(&super::net::Trust::System, REQUEST_TIMEOUT)
+                Ok(crate::os::http::Client::for_api(
+                    crate::os::net::Tls::default(),
+                    REQUEST_TIMEOUT,
+                ))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -244,7 +247,7 @@ impl AzureKvSource {
     /// The vault's bearer challenge (asked once per vault: the request without token or body).
     fn challenge(
         &self,
-        client: &super::net::JsonClient,
+        client: &crate::os::http::Client,
         vault_url: &str,
         method: &str,
         url: &str,
@@ -270,7 +273,7 @@ impl AzureKvSource {
 
     fn token(
         &self,
-        client: &super::net::JsonClient,
+        client: &crate::os::http::Client,
         challenge: &Challenge,
     ) -> std::result::Result<super::oauth::AccessToken, String> {
         let mut cache = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
@@ -320,7 +323,7 @@ impl AzureKvSource {
 /// (`version: "rotate?api-version=7.4&x="` would otherwise POST to `/keys/NAME/rotate`).
 #[cfg(feature = "kms-azure")]
 fn request_url(key: &AzureKey, op_path: &str) -> String {
-    use super::net::path_segment;
+    use crate::os::http::path_segment;
     format!(
         "{}/keys/{}/{}{op_path}?api-version={API_VERSION}",
         key.vault_url,

@@ -77,7 +77,7 @@ pub fn endpoint() -> String {
 #[derive(Default)]
 pub struct GcpKmsSource {
     #[cfg(feature = "kms-gcp")]
-    client: std::sync::OnceLock<std::result::Result<super::net::JsonClient, String>>,
+    client: std::sync::OnceLock<std::result::Result<crate::os::http::Client, String>>,
     #[cfg(feature = "kms-gcp")]
     token: std::sync::Mutex<Option<super::oauth::AccessToken>>,
 }
@@ -104,10 +104,13 @@ impl GcpKmsSource {
     }
 
     #[cfg(feature = "kms-gcp")]
-    fn client(&self) -> std::result::Result<&super::net::JsonClient, String> {
+    fn client(&self) -> std::result::Result<&crate::os::http::Client, String> {
         self.client
             .get_or_init(|| {
-                super::net::JsonClient::new(&super::net::Trust::System, REQUEST_TIMEOUT)
+                Ok(crate::os::http::Client::for_api(
+                    crate::os::net::Tls::default(),
+                    REQUEST_TIMEOUT,
+                ))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -117,7 +120,7 @@ impl GcpKmsSource {
     #[cfg(feature = "kms-gcp")]
     fn token(
         &self,
-        client: &super::net::JsonClient,
+        client: &crate::os::http::Client,
     ) -> std::result::Result<super::oauth::AccessToken, String> {
         let mut cached = self.token.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(t) = cached.as_ref().filter(|t| t.fresh()) {
@@ -145,7 +148,7 @@ impl GcpKmsSource {
 fn request_url(endpoint: &str, resource_id: &str, op: &str) -> String {
     let path: Vec<String> = resource_id
         .split('/')
-        .map(super::net::path_segment)
+        .map(crate::os::http::path_segment)
         .collect();
     format!("{endpoint}/v1/{}:{op}", path.join("/"))
 }

@@ -171,7 +171,7 @@ fn token() -> std::result::Result<Option<Zeroizing<String>>, String> {
 #[derive(Default)]
 pub struct VaultSource {
     #[cfg(feature = "kms-vault")]
-    client: std::sync::OnceLock<std::result::Result<super::net::JsonClient, String>>,
+    client: std::sync::OnceLock<std::result::Result<crate::os::http::Client, String>>,
 }
 
 /// How long one Vault request may take.
@@ -187,7 +187,7 @@ impl VaultSource {
         op: &str,
         payload: serde_json::Value,
     ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, String> {
-        use super::net::{JsonClient, Trust};
+        use crate::os::{http::Client, net::Tls};
         let allow = Allowlist::parse(std::env::var(ALLOWLIST_ENV).ok().as_deref())?;
         if !allow.allows(&key.address) {
             return Err(format!(
@@ -203,12 +203,14 @@ impl VaultSource {
                         .ok_or_else(|| format!("VAULT_SKIP_VERIFY is not a boolean: {v:?}"))?,
                     _ => false,
                 };
-                let trust = match std::env::var_os("VAULT_CACERT").filter(|v| !v.is_empty()) {
-                    _ if skip => Trust::Insecure,
-                    Some(ca) => Trust::CaFile(ca.into()),
-                    None => Trust::System,
+                let tls = Tls {
+                    ca_file: std::env::var_os("VAULT_CACERT")
+                        .filter(|v| !v.is_empty())
+                        .map(Into::into),
+                    insecure: skip,
+                    ..Tls::default()
                 };
-                JsonClient::new(&trust, REQUEST_TIMEOUT)
+                Ok(Client::for_api(tls, REQUEST_TIMEOUT))
             })
             .as_ref()
             .map_err(Clone::clone)?;

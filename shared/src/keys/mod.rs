@@ -14,12 +14,8 @@ pub mod aws_kms;
 pub mod azure_kv;
 pub mod gcp_kms;
 pub mod hc_vault;
-#[cfg(feature = "net")]
-mod net;
 #[cfg(any(feature = "kms-gcp", feature = "kms-azure"))]
 mod oauth;
-#[cfg(feature = "net")]
-pub use net::NoCertificateCheck;
 pub mod pgp;
 mod report;
 pub mod shamir;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use super::net::Response;
+use crate::os::http::Response;
 
 /// An access token and when to stop using it.
 #[derive(Clone)]

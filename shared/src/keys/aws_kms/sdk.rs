@@ -8,7 +8,7 @@ use aws_sdk_kms::primitives::Blob;
 use zeroize::Zeroizing;
 
 use super::KmsKey;
-use crate::keys::net::block_on;
+use crate::os::net::block_on;
 
 /// Time to connect to KMS, STS or a credential endpoint.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::super::net::{JsonClient, Response};
 use super::super::oauth::{run_helper, sign_rs256_jwt, token_from, unix_now, AccessToken};
 use super::Challenge;
+use crate::os::http::{Client, Response};
 
 /// How long the IMDS endpoint may take (it is absent off Azure: fail fast).
 const IMDS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,10 +37,10 @@ enum Outcome {
 }
 
 /// One credential source of the chain.
-type Source = fn(&JsonClient, &Challenge) -> Result<AccessToken, Outcome>;
+type Source = fn(&Client, &Challenge) -> Result<AccessToken, Outcome>;
 
 /// A token for `challenge` from the first source that is set up.
-pub(super) fn token(client: &JsonClient, challenge: &Challenge) -> Result<AccessToken, String> {
+pub(super) fn token(client: &Client, challenge: &Challenge) -> Result<AccessToken, String> {
     let mut skipped = Vec::new();
     let sources: [(&str, Source); 5] = [
         ("EnvironmentCredential", environment),
@@ -66,7 +66,7 @@ fn resource_of(scope: &str) -> &str {
 
 /// `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET` (or
 /// `AZURE_CLIENT_CERTIFICATE_PATH`).
-fn environment(client: &JsonClient, c: &Challenge) -> Result<AccessToken, Outcome> {
+fn environment(client: &Client, c: &Challenge) -> Result<AccessToken, Outcome> {
     let (Some(tenant), Some(id)) = (var("AZURE_TENANT_ID"), var("AZURE_CLIENT_ID")) else {
         return Err(Outcome::Unavailable("env unset".into()));
     };
@@ -139,7 +139,7 @@ fn certificate_assertion(
 
 /// Exchanges a client assertion (a certificate's JWT, or a federated token) at `url`.
 fn assertion_grant(
-    client: &JsonClient,
+    client: &Client,
     url: &str,
     client_id: &str,
     c: &Challenge,
@@ -166,7 +166,7 @@ fn assertion_grant(
 
 /// `AZURE_FEDERATED_TOKEN_FILE` (+ `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`): the file's JWT is the
 /// client assertion.
-fn workload_identity(client: &JsonClient, c: &Challenge) -> Result<AccessToken, Outcome> {
+fn workload_identity(client: &Client, c: &Challenge) -> Result<AccessToken, Outcome> {
     let Some(file) = var("AZURE_FEDERATED_TOKEN_FILE") else {
         return Err(Outcome::Unavailable("workload identity unset".into()));
     };
@@ -187,7 +187,7 @@ fn workload_identity(client: &JsonClient, c: &Challenge) -> Result<AccessToken, 
 /// App Service (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), else IMDS (`Metadata: true`, a short
 /// time limit; `AZURE_POD_IDENTITY_AUTHORITY_HOST` replaces its address, as in the SDK). A user
 /// assigned identity is chosen with `AZURE_CLIENT_ID`.
-fn managed_identity(client: &JsonClient, c: &Challenge) -> Result<AccessToken, Outcome> {
+fn managed_identity(client: &Client, c: &Challenge) -> Result<AccessToken, Outcome> {
     let resource = resource_of(&c.scope);
     let client_id = var("AZURE_CLIENT_ID");
     let mut query = vec![("resource", resource)];
@@ -198,7 +198,7 @@ fn managed_identity(client: &JsonClient, c: &Challenge) -> Result<AccessToken, O
         let header = Zeroizing::new(header);
         let mut q = vec![("api-version", "2019-08-01")];
         q.extend(query.iter().copied());
-        let url = format!("{endpoint}?{}", super::super::net::form_encode(&q));
+        let url = format!("{endpoint}?{}", crate::os::http::form_encode(&q));
         let resp = client
             .get(&url, &[("X-IDENTITY-HEADER", header.as_str())])
             .map_err(|e| Outcome::Failed(format!("{endpoint}: {e}")))?;
@@ -211,10 +211,9 @@ fn managed_identity(client: &JsonClient, c: &Challenge) -> Result<AccessToken, O
     let url = format!(
         "{}/metadata/identity/oauth2/token?{}",
         host.trim_end_matches('/'),
-        super::super::net::form_encode(&q)
+        crate::os::http::form_encode(&q)
     );
-    let imds = JsonClient::new(&super::super::net::Trust::System, IMDS_TIMEOUT)
-        .map_err(Outcome::Failed)?;
+    let imds = Client::for_api(crate::os::net::Tls::default(), IMDS_TIMEOUT).without_proxy();
     match imds.get(&url, &[("Metadata", "true")]) {
         Err(e) if e.starts_with("no answer") => Err(Outcome::Unavailable(format!("IMDS: {e}"))),
         Err(_) => Err(Outcome::Unavailable("IMDS unreachable".into())),
@@ -240,7 +239,7 @@ fn imds_answer(resp: &Response, user_assigned: bool) -> Result<AccessToken, Outc
 }
 
 /// `az account get-access-token --resource R -o json` (`--tenant` with `AZURE_TENANT_ID`).
-fn azure_cli(_client: &JsonClient, c: &Challenge) -> Result<AccessToken, Outcome> {
+fn azure_cli(_client: &Client, c: &Challenge) -> Result<AccessToken, Outcome> {
     let tenant = var("AZURE_TENANT_ID");
     let mut args = vec![
         "account",
@@ -257,7 +256,7 @@ fn azure_cli(_client: &JsonClient, c: &Challenge) -> Result<AccessToken, Outcome
 }
 
 /// `azd auth token --output json --scope S`.
-fn azure_developer_cli(_client: &JsonClient, c: &Challenge) -> Result<AccessToken, Outcome> {
+fn azure_developer_cli(_client: &Client, c: &Challenge) -> Result<AccessToken, Outcome> {
     cli_token(
         "azd",
         &["auth", "token", "--output", "json", "--scope", &c.scope],

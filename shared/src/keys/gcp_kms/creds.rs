@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::super::net::JsonClient;
 use super::super::oauth::{sign_rs256_jwt, token_from, unix_now, AccessToken};
 use super::{ACCESS_TOKEN_ENV, CREDENTIALS_ENV};
+use crate::os::http::Client;
 
 /// The scope sops' client asks for.
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
@@ -23,7 +23,7 @@ fn var(k: &str) -> Option<String> {
 }
 
 /// A token from the first credential source that is set.
-pub(super) fn token(client: &JsonClient) -> Result<AccessToken, String> {
+pub(super) fn token(client: &Client) -> Result<AccessToken, String> {
     if let Some(v) = var(CREDENTIALS_ENV) {
         // sops: a path when such a file exists, else the JSON itself
         let json = if Path::new(&v).exists() {
@@ -67,7 +67,7 @@ fn gcloud_adc_file() -> Option<PathBuf> {
 }
 
 /// A token from a credential file's JSON (`origin` names it in errors).
-fn from_json(client: &JsonClient, json: &[u8], origin: &str) -> Result<AccessToken, String> {
+fn from_json(client: &Client, json: &[u8], origin: &str) -> Result<AccessToken, String> {
     let v: serde_json::Value = serde_json::from_slice(json)
         .map_err(|_| format!("credentials from {origin} are neither a file nor valid JSON"))?;
     let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
@@ -120,7 +120,7 @@ fn from_json(client: &JsonClient, json: &[u8], origin: &str) -> Result<AccessTok
 /// `credential_source` (a `file` or a `url`, as text or a JSON field) is exchanged at `token_url`
 /// (RFC 8693), then, with `service_account_impersonation_url`, for the service account's token.
 /// AWS and executable sources are refused.
-fn external_account(client: &JsonClient, v: &serde_json::Value) -> Result<AccessToken, String> {
+fn external_account(client: &Client, v: &serde_json::Value) -> Result<AccessToken, String> {
     let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
     let src = v.get("credential_source").cloned().unwrap_or_default();
     let src_field = |k: &str| src.get(k).and_then(serde_json::Value::as_str);
@@ -238,7 +238,7 @@ fn service_account_jwt(
 fn metadata_server() -> Result<AccessToken, String> {
     let host = var("GCE_METADATA_HOST").unwrap_or_else(|| "169.254.169.254".into());
     let url = format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token");
-    let client = JsonClient::new(&super::super::net::Trust::System, METADATA_TIMEOUT)?;
+    let client = Client::for_api(crate::os::net::Tls::default(), METADATA_TIMEOUT).without_proxy();
     let resp = client.get(&url, &[("Metadata-Flavor", "Google")])?;
     token_from(&resp, "the metadata server")
 }

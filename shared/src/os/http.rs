@@ -1,0 +1,579 @@
+//! The one HTTP/1.1 client of both plugins: the key services' REST calls (Vault, GCP Cloud KMS,
+//! Azure Key Vault and their token endpoints) and helm-secrets' remote values files.
+//!
+//! - Proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` (either case), as Go's
+//!   `http.ProxyFromEnvironment`, which sops and helm use: https through a `CONNECT` tunnel, plain
+//!   http in absolute form; loopback hosts are never proxied.
+//! - TLS as [`Tls`] says (CA file, client certificate, no verification), rustls on ring.
+//! - Credentials in a URL (`https://user:pass@host/…`) are sent as basic auth and never shown:
+//!   messages name a URL through [`redact`]. Headers that carry tokens are marked sensitive, and
+//!   response bodies (tokens, unwrapped data keys) are wiped when dropped.
+//! - Every answer is bounded in size and time; [`Client::fetch`] follows at most
+//!   [`MAX_REDIRECTS`] redirects (Go's limit), [`Client::send`] none.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, AUTHORIZATION, HOST, LOCATION, PROXY_AUTHORIZATION, USER_AGENT};
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use zeroize::Zeroizing;
+
+use super::net::{block_on, error_chain, tls_config, Tls};
+
+/// Redirects [`Client::fetch`] follows before giving up (Go's `http.Client` stops after 10).
+pub const MAX_REDIRECTS: usize = 10;
+
+/// An answer: status, the headers callers need, and the body.
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// `Location` (for redirects).
+    pub location: Option<String>,
+    /// `WWW-Authenticate` (Azure's bearer challenge).
+    pub www_authenticate: Option<String>,
+    /// The body: it can hold a token or an unwrapped data key, so it is wiped when dropped.
+    pub body: Zeroizing<Vec<u8>>,
+}
+
+/// A client for one TLS set-up; each request opens its own connection.
+pub struct Client {
+    tls: Tls,
+    /// Built on the first https request (loading the system roots costs time).
+    tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    proxies: Matcher,
+    timeout: Duration,
+    max_body: usize,
+    user_agent: Option<String>,
+}
+
+/// A byte stream: plain TCP, or TLS over TCP.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+impl Client {
+    /// A client for `tls` with the proxies of the environment; each call bounded by `timeout`,
+    /// each answer by `max_body` bytes.
+    pub fn new(tls: Tls, timeout: Duration, max_body: usize) -> Client {
+        Client {
+            tls,
+            tls_config: OnceLock::new(),
+            proxies: Matcher::from_env(),
+            timeout,
+            max_body,
+            user_agent: None,
+        }
+    }
+
+    /// A client for a REST API: answers up to 4 MiB.
+    pub fn for_api(tls: Tls, timeout: Duration) -> Client {
+        Client::new(tls, timeout, 4 << 20)
+    }
+
+    /// The same client, never through a proxy (metadata servers on the host's own link).
+    pub fn without_proxy(mut self) -> Client {
+        self.proxies = Matcher::builder().build();
+        self
+    }
+
+    /// Sends `User-Agent: agent` with every request.
+    pub fn with_user_agent(mut self, agent: &str) -> Client {
+        self.user_agent = Some(agent.to_string());
+        self
+    }
+
+    /// The same client with these proxy rules instead of the environment's (tests).
+    #[cfg(test)]
+    fn with_proxies(mut self, proxies: Matcher) -> Client {
+        self.proxies = proxies;
+        self
+    }
+
+    /// POSTs `body` (JSON) to `url` with `headers`; the answer whatever its status.
+    pub fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Response, String> {
+        self.send("POST", url, headers, Some(("application/json", body)))
+    }
+
+    /// GETs `url` with `headers`; the answer whatever its status.
+    pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
+        self.send("GET", url, headers, None)
+    }
+
+    /// POSTs the form `pairs` (`application/x-www-form-urlencoded`) to `url`.
+    pub fn post_form(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        pairs: &[(&str, &str)],
+    ) -> Result<Response, String> {
+        let body = Zeroizing::new(form_encode(pairs));
+        let form = "application/x-www-form-urlencoded";
+        self.send("POST", url, headers, Some((form, body.as_bytes().to_vec())))
+    }
+
+    /// Sends one request (`body`: content type and bytes) without following redirects; the
+    /// answer whatever its status.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Response, String> {
+        let method = http::Method::from_bytes(method.as_bytes())
+            .map_err(|_| format!("bad HTTP method {method}"))?;
+        let uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
+        let mut head = Vec::with_capacity(headers.len() + 1);
+        for (k, v) in headers {
+            let mut value = HeaderValue::from_str(v)
+                .map_err(|_| format!("header {k} holds characters HTTP does not allow"))?;
+            let lower = k.to_ascii_lowercase();
+            value.set_sensitive(
+                lower.contains("token") || lower == "authorization" || lower.contains("identity"),
+            );
+            head.push((k.to_string(), value));
+        }
+        let body = body.map(|(ct, b)| (ct.to_string(), b));
+        self.run(self.exchange(&method, &uri, &head, body))
+    }
+
+    /// GETs `url`, following redirects: the body of a 2xx answer, anything else an error.
+    pub fn fetch(&self, url: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+        self.run(async {
+            let mut uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
+            for _ in 0..=MAX_REDIRECTS {
+                let resp = self.exchange(&http::Method::GET, &uri, &[], None).await?;
+                let status = http::StatusCode::from_u16(resp.status)
+                    .map_err(|_| format!("HTTP {}", resp.status))?;
+                if status.is_redirection() && status != http::StatusCode::NOT_MODIFIED {
+                    let to = resp
+                        .location
+                        .ok_or_else(|| format!("HTTP {status} without a Location"))?;
+                    uri = join(&uri, &to)?;
+                    continue;
+                }
+                if !status.is_success() {
+                    return Err(format!("HTTP {status}"));
+                }
+                return Ok(resp.body);
+            }
+            Err(format!("stopped after {MAX_REDIRECTS} redirects"))
+        })
+    }
+
+    /// Runs `fut` on the shared runtime within the client's time bound.
+    fn run<T: Send>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, String>> + Send,
+    ) -> Result<T, String> {
+        let timeout = self.timeout;
+        block_on(async move {
+            match tokio::time::timeout(timeout, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
+            }
+        })?
+    }
+
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.tls_config
+            .get_or_init(|| tls_config(&self.tls).map(Arc::new))
+            .clone()
+    }
+
+    /// One request on a new connection, through a proxy when the environment names one.
+    async fn exchange(
+        &self,
+        method: &http::Method,
+        uri: &Uri,
+        headers: &[(String, HeaderValue)],
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<Response, String> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(format!("{}: only http(s)", redact(&uri.to_string()))),
+        };
+        let authority = uri.authority().ok_or("the URL has no host")?;
+        let host = authority.host();
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+        let proxy = if is_loopback(bare_host) {
+            None
+        } else {
+            self.proxies.intercept(uri)
+        };
+        let (to_host, to_port) = match &proxy {
+            Some(p) => {
+                let pa = p.uri().authority().ok_or("the proxy URL has no host")?;
+                let default = if p.uri().scheme_str() == Some("https") {
+                    443
+                } else {
+                    80
+                };
+                (pa.host().to_string(), pa.port_u16().unwrap_or(default))
+            }
+            None => (host.to_string(), port),
+        };
+        let to_host = to_host.trim_start_matches('[').trim_end_matches(']');
+        let mut tcp = TcpStream::connect((to_host, to_port))
+            .await
+            .map_err(|e| match &proxy {
+                Some(_) => format!("cannot reach the proxy: {e}"),
+                None => format!("cannot connect: {e}"),
+            })?;
+        let host_header = match authority.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let stream: Box<dyn Stream> = if https {
+            if let Some(p) = &proxy {
+                connect_tunnel(&mut tcp, &format!("{host}:{port}"), p.basic_auth()).await?;
+            }
+            let name = ServerName::try_from(bare_host.to_string())
+                .map_err(|_| format!("invalid TLS server name {bare_host:?}"))?;
+            let stream = tokio_rustls::TlsConnector::from(self.tls_config()?)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS: {}", error_chain(&e)))?;
+            Box::new(stream)
+        } else {
+            Box::new(tcp)
+        };
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("HTTP: {}", error_chain(&e)))?;
+        tokio::spawn(conn);
+        // origin form, or the absolute form a plain-http proxy expects
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let target = if proxy.is_some() && !https {
+            format!("http://{host_header}{path}")
+        } else {
+            path.to_string()
+        };
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(target)
+            .header(HOST, &host_header);
+        if let Some(agent) = &self.user_agent {
+            req = req.header(USER_AGENT, agent.as_str());
+        }
+        if let Some(auth) = basic_auth(authority.as_str()) {
+            req = req.header(AUTHORIZATION, auth);
+        }
+        if let (Some(p), false) = (&proxy, https) {
+            if let Some(auth) = p.basic_auth() {
+                req = req.header(PROXY_AUTHORIZATION, auth.clone());
+            }
+        }
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.clone());
+        }
+        let bytes = match body {
+            Some((content_type, b)) => {
+                req = req.header(http::header::CONTENT_TYPE, content_type);
+                b
+            }
+            None => Vec::new(),
+        };
+        let req = req
+            .body(Full::new(Bytes::from(bytes)))
+            .map_err(|e| format!("bad request: {e}"))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("HTTP: {}", error_chain(&e)))?;
+        let header = |name: http::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let status = resp.status().as_u16();
+        let location = header(LOCATION);
+        let www_authenticate = header(http::header::WWW_AUTHENTICATE);
+        let too_big = || format!("larger than {} MiB", self.max_body >> 20);
+        let announced = header(http::header::CONTENT_LENGTH).and_then(|n| n.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > self.max_body as u64) {
+            return Err(too_big());
+        }
+        let mut body = Zeroizing::new(Vec::new());
+        let mut incoming = resp.into_body();
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| format!("reading the response: {}", error_chain(&e)))?;
+            if let Ok(data) = frame.into_data() {
+                if body.len() + data.len() > self.max_body {
+                    return Err(too_big());
+                }
+                body.extend_from_slice(&data);
+                // wipe hyper's copy too when nothing else shares it
+                if let Ok(mut b) = data.try_into_mut() {
+                    zeroize::Zeroize::zeroize(&mut b[..]);
+                }
+            }
+        }
+        Ok(Response {
+            status,
+            location,
+            www_authenticate,
+            body,
+        })
+    }
+}
+
+/// The URL scheme of `name` (`[a-z][a-z0-9+.-]*` before `://`), if it has one.
+pub fn scheme(name: &str) -> Option<&str> {
+    let (s, _) = name.split_once("://")?;
+    let mut chars = s.chars();
+    (chars.next()?.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
+    .then_some(s)
+}
+
+/// `name` with any `user:password@` of a URL replaced by `***@`, for messages.
+pub fn redact(name: &str) -> String {
+    let Some((scheme, rest)) = name.split_once("://") else {
+        return name.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => name.to_string(),
+    }
+}
+
+/// `application/x-www-form-urlencoded` of `pairs` (everything but RFC 3986's unreserved characters
+/// percent-encoded).
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        percent_encode(&mut out, k);
+        out.push('=');
+        percent_encode(&mut out, v);
+    }
+    out
+}
+
+/// `s` as one URL path segment (everything but unreserved characters percent-encoded, like Go's
+/// `url.PathEscape` for the names the SDKs put in a path): a name read from a file cannot end the
+/// path, start a query or a fragment, or add segments.
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    percent_encode(&mut out, s);
+    out
+}
+
+/// Appends `s` to `out` with everything but RFC 3986's unreserved characters percent-encoded.
+fn percent_encode(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// `to` (a Location header) resolved against `base`.
+fn join(base: &Uri, to: &str) -> Result<Uri, String> {
+    let origin = || {
+        format!(
+            "{}://{}",
+            base.scheme_str().unwrap_or("http"),
+            base.authority().map_or("", |a| a.as_str())
+        )
+    };
+    let full = if scheme(to).is_some() {
+        to.to_string()
+    } else if let Some(rest) = to.strip_prefix("//") {
+        format!("{}://{rest}", base.scheme_str().unwrap_or("http"))
+    } else if to.starts_with('/') {
+        format!("{}{to}", origin())
+    } else {
+        let path = base.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{}{}{to}", origin(), if dir.is_empty() { "/" } else { dir })
+    };
+    full.parse()
+        .map_err(|_| format!("redirected to an invalid URL {}", redact(&full)))
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `Authorization: Basic …` from the `user:password@` of an authority, if any.
+fn basic_auth(authority: &str) -> Option<HeaderValue> {
+    use base64::Engine;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let decode = |s: &str| {
+        percent_decode(s)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_else(|| s.to_string())
+    };
+    let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let token = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        decode(user),
+        decode(pass)
+    ));
+    let mut v = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+/// `CONNECT host:port` through an HTTP proxy; the stream then carries the TLS connection.
+async fn connect_tunnel(
+    tcp: &mut TcpStream,
+    dest: &str,
+    auth: Option<&HeaderValue>,
+) -> Result<(), String> {
+    let mut head = format!("CONNECT {dest} HTTP/1.1\r\nHost: {dest}\r\n").into_bytes();
+    if let Some(a) = auth {
+        head.extend_from_slice(b"Proxy-Authorization: ");
+        head.extend_from_slice(a.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    tcp.write_all(&head)
+        .await
+        .map_err(|e| format!("proxy CONNECT: {e}"))?;
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while !reply.ends_with(b"\r\n\r\n") {
+        if reply.len() > 16 << 10 || tcp.read(&mut byte).await.map_err(|e| e.to_string())? == 0 {
+            return Err("the proxy closed the CONNECT tunnel".into());
+        }
+        reply.push(byte[0]);
+    }
+    let status = reply
+        .split(|&b| b == b' ')
+        .nth(1)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .unwrap_or_default();
+    if status != "200" {
+        return Err(format!("the proxy refused CONNECT (HTTP {status})"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_and_schemes() {
+        assert_eq!(
+            redact("https://u:p@h.example/x@y.yaml"),
+            "https://***@h.example/x@y.yaml"
+        );
+        assert_eq!(redact("https://h/x.yaml"), "https://h/x.yaml");
+        assert_eq!(redact("a.yaml"), "a.yaml");
+        assert_eq!(scheme("git+https://h/x"), Some("git+https"));
+        assert_eq!(scheme("/a://b"), None);
+    }
+
+    #[test]
+    fn location_joins() {
+        let base: Uri = "http://u:p@h:8/a/b.yaml?q".parse().unwrap();
+        assert_eq!(join(&base, "/c").unwrap(), "http://u:p@h:8/c");
+        assert_eq!(join(&base, "c.yaml").unwrap(), "http://u:p@h:8/a/c.yaml");
+        assert_eq!(join(&base, "https://o/x").unwrap(), "https://o/x");
+        assert_eq!(join(&base, "//o/x").unwrap(), "http://o/x");
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(
+            form_encode(&[("a b", "x&y=z"), ("k", "é")]),
+            "a%20b=x%26y%3Dz&k=%C3%A9"
+        );
+        assert_eq!(
+            path_segment("rotate?api-version=1/x"),
+            "rotate%3Fapi-version%3D1%2Fx"
+        );
+        let v = basic_auth("us%40r:p%3Ass@h").unwrap();
+        assert_eq!(v.to_str().unwrap(), "Basic dXNAcjpwOnNz");
+        assert!(basic_auth("h:80").is_none());
+    }
+
+    /// A plain-http proxy on loopback: the request goes to it in absolute form with the proxy's
+    /// credentials; the destination host is never resolved here. Loopback destinations are never
+    /// proxied.
+    #[test]
+    fn plain_http_through_a_proxy() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut l = String::new();
+                r.read_line(&mut l).unwrap();
+                if l == "\r\n" || l.is_empty() {
+                    break;
+                }
+                head.push(l.trim_end().to_string());
+            }
+            let mut c = conn;
+            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\na: 1\n")
+                .unwrap();
+            head
+        });
+        let proxies = Matcher::builder()
+            .http(format!("http://pu:pp@127.0.0.1:{port}"))
+            .build();
+        let client =
+            Client::new(Tls::default(), Duration::from_secs(10), 1 << 20).with_proxies(proxies);
+        let got = client.fetch("http://values.example/v.yaml").unwrap();
+        assert_eq!(&got[..], b"a: 1\n");
+        let head = seen.join().unwrap();
+        assert_eq!(
+            head[0], "GET http://values.example/v.yaml HTTP/1.1",
+            "{head:?}"
+        );
+        assert!(
+            head.iter()
+                .any(|h| h.eq_ignore_ascii_case("proxy-authorization: Basic cHU6cHA=")),
+            "{head:?}"
+        );
+        let refused = client.fetch("http://127.0.0.1:1/x");
+        assert!(refused.unwrap_err().starts_with("cannot connect"));
+    }
+}
