@@ -50,6 +50,11 @@ impl Server {
         format!("{}/{name}", self.base)
     }
 
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
     /// How often `/name` was requested.
     pub fn hits(&self, name: &str) -> usize {
         self.hits

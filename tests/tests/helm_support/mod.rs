@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http_server;
+pub mod tls;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
