@@ -28,28 +28,17 @@ pub fn secret_key(r: &SecretRef) -> Result<Zeroizing<Vec<u8>>, Failure> {
 #[cfg(feature = "kubernetes")]
 async fn fetch(r: &SecretRef) -> Result<Zeroizing<Vec<u8>>, String> {
     use k8s_openapi::api::core::v1::Secret;
-    use kube::config::KubeConfigOptions;
-    use kube::{Api, Client, Config};
+    use kube::Api;
 
-    let context = std::env::var("HELM_KUBECONTEXT")
-        .ok()
-        .filter(|c| !c.is_empty());
-    let config = match context {
-        Some(context) => Config::from_kubeconfig(&KubeConfigOptions {
-            context: Some(context),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| format!("kubeconfig: {e}"))?,
-        None => Config::infer()
-            .await
-            .map_err(|e| format!("kubeconfig: {e}"))?,
+    let target = sops_engine::cli::kube::KubeTarget {
+        context: std::env::var("HELM_KUBECONTEXT")
+            .ok()
+            .filter(|c| !c.is_empty()),
+        namespace: r.namespace.clone(),
+        ..Default::default()
     };
-    let client = Client::try_from(config).map_err(|e| format!("client: {e}"))?;
-    let api: Api<Secret> = match &r.namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::default_namespaced(client),
-    };
+    let conn = target.connect().await.map_err(|e| e.message)?;
+    let api: Api<Secret> = Api::namespaced(conn.client, &conn.namespace);
     let mut secret = api.get(&r.name).await.map_err(|e| match e {
         kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
         other => other.to_string(),

@@ -1,13 +1,11 @@
-//! kubectl's connection flags and the client built from them (kube-rs: token, client certificate
-//! and exec auth from the kubeconfig).
+//! kubectl's connection flags; the client is built by [`sops_engine::cli::kube`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use sops_engine::cli::kube::KubeTarget;
 
 /// `--kubeconfig`, `--context`, `--cluster`, `--user`, `-n/--namespace`, as in kubectl.
 #[derive(Args, Clone, Debug, Default)]
@@ -32,17 +30,8 @@ pub struct ClusterArgs {
     pub request_timeout: Duration,
 }
 
-/// A client for the chosen cluster.
-pub struct Cluster {
-    /// The client.
-    pub client: Client,
-    /// The namespace of objects that name none.
-    pub namespace: String,
-    /// True when `-n` was given (an object naming another namespace is then an error).
-    pub namespace_forced: bool,
-    /// The server URL, for messages.
-    pub server: String,
-}
+/// A client for the chosen cluster (namespace, whether it was forced, server URL).
+pub type Cluster = sops_engine::cli::kube::Connection;
 
 /// Parses `30s`, `2m`, `1h` or a number of seconds.
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
@@ -64,58 +53,14 @@ impl ClusterArgs {
     /// Loads the kubeconfig (`--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`, else the
     /// in-cluster service account) and builds the client. Sends nothing yet.
     pub async fn connect(&self) -> Result<Cluster> {
-        let options = KubeConfigOptions {
+        let target = KubeTarget {
+            kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             cluster: self.cluster.clone(),
             user: self.user.clone(),
+            namespace: self.namespace.clone(),
+            request_timeout: self.request_timeout,
         };
-        let fail = |e: &dyn std::fmt::Display| crate::fail(1, format!("kubeconfig: {e}"));
-        let mut config = match &self.kubeconfig {
-            Some(path) => {
-                let kc = Kubeconfig::read_from(path)
-                    .map_err(|e| crate::fail(1, format!("{}: {e}", path.display())))?;
-                Config::from_custom_kubeconfig(kc, &options)
-                    .await
-                    .map_err(|e| fail(&e))?
-            }
-            None => match Config::from_kubeconfig(&options).await {
-                Ok(c) => c,
-                Err(file_err) => Config::incluster().map_err(|_| {
-                    crate::fail(
-                        1,
-                        format!(
-                            "no usable kubeconfig (set KUBECONFIG or --kubeconfig): {file_err}"
-                        ),
-                    )
-                })?,
-            },
-        };
-        config.connect_timeout = Some(Duration::from_secs(10));
-        if !self.request_timeout.is_zero() {
-            config.read_timeout = Some(self.request_timeout);
-            config.write_timeout = Some(self.request_timeout);
-        }
-        let server = config.cluster_url.to_string();
-        let namespace = self
-            .namespace
-            .clone()
-            .unwrap_or_else(|| config.default_namespace.clone());
-        // it goes into request paths: checked like the API server checks it, before any request
-        sops_engine::k8s::check_namespace(&namespace).map_err(|e| {
-            crate::fail(
-                1,
-                match &self.namespace {
-                    Some(_) => format!("--namespace: {e}"),
-                    None => format!("kubeconfig: the context's {e}"),
-                },
-            )
-        })?;
-        let client = Client::try_from(config).map_err(|e| fail(&e))?;
-        Ok(Cluster {
-            client,
-            namespace,
-            namespace_forced: self.namespace.is_some(),
-            server: server.trim_end_matches('/').to_string(),
-        })
+        Ok(target.connect().await?)
     }
 }
