@@ -2,11 +2,9 @@
 //! identity file, a PGP key imported into a throw-away GnuPG home, or either read from a Kubernetes
 //! Secret) and `HELM_SECRETS_LOAD_GPG_KEYS`.
 
-use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use sops_engine::cli::gnupg::{GnupgHome, GpgKey};
 use sops_engine::keys::KeyRing;
 use zeroize::Zeroizing;
 
@@ -46,7 +44,7 @@ pub fn for_import(import: &KeyImport, s: &Settings) -> Result<Keys, Failure> {
     let mut gpg_keys: Vec<GpgKey> = Vec::new();
     if let Some(list) = &s.load_gpg_keys {
         for p in std::env::split_paths(list) {
-            gpg_keys.extend(gpg_key_files(&p)?);
+            gpg_keys.extend(GpgKey::files(&p, "HELM_SECRETS_LOAD_GPG_KEYS")?);
         }
     }
     match import {
@@ -57,7 +55,10 @@ pub fn for_import(import: &KeyImport, s: &Settings) -> Result<Keys, Failure> {
                 .map_err(|_| Failure::new(format!("age key file '{p}': not a text file")))?;
             ring = ring.with_age_identities(Zeroizing::new(text.to_string()));
         }
-        KeyImport::GpgFile(_) => gpg_keys.push(GpgKey::Bytes(key_file.unwrap_or_default())),
+        KeyImport::GpgFile(p) => gpg_keys.push(GpgKey::Bytes {
+            origin: format!("'{p}'"),
+            bytes: key_file.unwrap_or_default(),
+        }),
         KeyImport::AgeKubernetes(r) => {
             let bytes = crate::kubernetes::secret_key(r)?;
             let text = String::from_utf8(bytes.to_vec())
@@ -65,16 +66,16 @@ pub fn for_import(import: &KeyImport, s: &Settings) -> Result<Keys, Failure> {
             ring = ring.with_age_identities(Zeroizing::new(text));
         }
         KeyImport::GpgKubernetes(r) => {
-            gpg_keys.push(GpgKey::Bytes(crate::kubernetes::secret_key(r)?));
+            gpg_keys.push(GpgKey::Bytes {
+                origin: format!("the key of Kubernetes secret {r}"),
+                bytes: crate::kubernetes::secret_key(r)?,
+            });
         }
     }
     let gnupg = if gpg_keys.is_empty() {
         None
     } else {
-        let home = GnupgHome::new()?;
-        for k in &gpg_keys {
-            home.import(k)?;
-        }
+        let home = GnupgHome::with_keys(&gpg_keys)?;
         ring = ring.with_pgp_homedir(home.path());
         Some(home)
     };
@@ -188,123 +189,6 @@ fn under_prefix(real: &Path, prefix: &str) -> Result<bool, Failure> {
         .ok()
         .and_then(|rest| rest.components().next())
         .is_some_and(|first| first.as_os_str().as_encoded_bytes().starts_with(name)))
-}
-
-/// A PGP key to import.
-enum GpgKey {
-    File(PathBuf),
-    Bytes(Zeroizing<Vec<u8>>),
-}
-
-/// A file, or the regular files directly in a directory.
-fn gpg_key_files(p: &Path) -> Result<Vec<GpgKey>, Failure> {
-    if p.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-            .map_err(|e| {
-                Failure::new(format!("HELM_SECRETS_LOAD_GPG_KEYS '{}': {e}", p.display()))
-            })?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        Ok(files.into_iter().map(GpgKey::File).collect())
-    } else {
-        Ok(vec![GpgKey::File(p.to_path_buf())])
-    }
-}
-
-/// A throw-away GnuPG home (0700, on tmpfs when there is one, short path for the agent socket).
-struct GnupgHome {
-    dir: tempfile::TempDir,
-    gpg: OsString,
-}
-
-impl GnupgHome {
-    fn new() -> Result<Self, Failure> {
-        let base = ["/dev/shm", "/tmp"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|b| b.is_dir())
-            .unwrap_or_else(std::env::temp_dir);
-        let mut b = tempfile::Builder::new();
-        b.prefix("hsg");
-        {
-            use std::os::unix::fs::PermissionsExt;
-            b.permissions(std::fs::Permissions::from_mode(0o700));
-        }
-        let dir = b.tempdir_in(&base).map_err(|e| {
-            Failure::new(format!(
-                "cannot create a GnuPG home in {}: {e}",
-                base.display()
-            ))
-        })?;
-        let gpg = std::env::var_os("SOPS_GPG_EXEC")
-            .filter(|g| !g.is_empty())
-            .unwrap_or_else(|| "gpg".into());
-        Ok(GnupgHome { dir, gpg })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn import(&self, key: &GpgKey) -> Result<(), Failure> {
-        let mut cmd = Command::new(&self.gpg);
-        cmd.arg("--homedir")
-            .arg(self.path())
-            .args(["--batch", "--no-permission-warning", "--quiet", "--import"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let what = match key {
-            GpgKey::File(p) => {
-                cmd.arg(p).stdin(Stdio::null());
-                format!("'{}'", p.display())
-            }
-            GpgKey::Bytes(_) => {
-                cmd.stdin(Stdio::piped());
-                "the key from Kubernetes".to_string()
-            }
-        };
-        let mut child = cmd.spawn().map_err(|e| {
-            Failure::new(format!(
-                "cannot run {} to import {what}: {e}",
-                Path::new(&self.gpg).display()
-            ))
-        })?;
-        if let (GpgKey::Bytes(b), Some(mut stdin)) = (key, child.stdin.take()) {
-            let _ = stdin.write_all(b);
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| Failure::new(format!("gpg --import {what}: {e}")))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            return Err(Failure::new(format!(
-                "gpg --import {what} failed: {}",
-                sops_engine::error::one_line(&err)
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for GnupgHome {
-    fn drop(&mut self) {
-        let gpgconf = Path::new(&self.gpg).with_file_name("gpgconf");
-        let gpgconf = if gpgconf.is_file() {
-            gpgconf.into_os_string()
-        } else {
-            "gpgconf".into()
-        };
-        let _ = Command::new(gpgconf)
-            .args(["--kill", "all"])
-            .env("GNUPGHOME", self.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 #[cfg(test)]
