@@ -144,9 +144,32 @@ pub enum SopsError {
     /// A tree path (`["a"][0]`) is malformed or does not exist.
     #[error("{0}")]
     TreePath(String),
-    /// Any other failure.
+    /// A tree path could not be applied (exit 1, as sops).
+    #[error(transparent)]
+    Path(#[from] crate::treepath::PathError),
+    /// A value given on the command line is not usable (`set`'s JSON value).
     #[error("{0}")]
-    Other(String),
+    InvalidValue(String),
+    /// A key source was handed an entry of another kind (a defect of ours, never of the file).
+    #[error("a {found} key entry cannot be opened as {expected}")]
+    WrongKeyKind {
+        /// The kind the source handles.
+        expected: &'static str,
+        /// The entry's kind.
+        found: String,
+    },
+    /// One key entry could not unwrap the data key: the key service's, gpg's or age's reason.
+    #[error("{0}")]
+    Unwrap(String),
+    /// Splitting the data key into Shamir shares, or combining them, failed.
+    #[error("{0}")]
+    Shamir(String),
+    /// Something sops can do and this tool cannot (the message names the sops command).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The decrypted documents do not line up with the encrypted ones.
+    #[error("the decrypted documents do not have the shape of the encrypted ones")]
+    ShapeMismatch,
 }
 
 impl SopsError {
@@ -171,7 +194,13 @@ impl SopsError {
             SopsError::ConfigNotFound(_) => CONFIG_FILE_NOT_FOUND,
             SopsError::DuplicateDecryptionKeyType(_) => DUPLICATE_DECRYPTION_KEY_TYPE,
             SopsError::TreePath(_) => INVALID_TREE_PATH_FORMAT,
-            SopsError::Other(_) => GENERIC,
+            SopsError::Path(_)
+            | SopsError::InvalidValue(_)
+            | SopsError::WrongKeyKind { .. }
+            | SopsError::Unwrap(_)
+            | SopsError::Shamir(_)
+            | SopsError::Unsupported(_)
+            | SopsError::ShapeMismatch => GENERIC,
         }
     }
 }

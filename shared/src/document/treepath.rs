@@ -55,13 +55,6 @@ impl PathError {
     }
 }
 
-impl From<PathError> for SopsError {
-    /// sops reports these as generic errors (exit 1).
-    fn from(e: PathError) -> Self {
-        SopsError::Other(e.to_string())
-    }
-}
-
 fn show(step: &PathStep) -> String {
     match step {
         PathStep::Key(k) => format!("[{k:?}]"),
@@ -243,7 +236,7 @@ pub fn parse_json_value(text: &str) -> Result<Value, SopsError> {
     serde_json::from_str::<serde_json::Value>(text)
         .map(value_from_json)
         .map_err(|e| {
-            SopsError::Other(format!(
+            SopsError::InvalidValue(format!(
                 "the value is not valid JSON (line {}, column {})",
                 e.line(),
                 e.column()

@@ -246,7 +246,10 @@ impl KeySource for AgeSource {
 
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         let KeyEntry::Age { recipient, enc } = entry else {
-            return Err(SopsError::Other("not an age key".into()));
+            return Err(SopsError::WrongKeyKind {
+                expected: "age",
+                found: entry.kind().to_string(),
+            });
         };
         let loaded = self.loaded();
         let mut identities: Vec<&dyn age::Identity> = loaded
@@ -272,26 +275,26 @@ impl KeySource for AgeSource {
             format_failure(&msg, &errors, &names, &unused)
         };
         if identities.is_empty() {
-            return Err(SopsError::Other(describe(
+            return Err(SopsError::Unwrap(describe(
                 "failed to load age identities".to_string(),
             )));
         }
         let reader = ArmoredReader::new(BufReader::new(enc.as_bytes()));
         let decryptor = age::Decryptor::new_buffered(BufReader::new(reader)).map_err(|e| {
-            SopsError::Other(describe(format!(
+            SopsError::Unwrap(describe(format!(
                 "invalid age data key for {}: {e}",
                 display_recipient(recipient)
             )))
         })?;
         let mut r = decryptor.decrypt(identities.into_iter()).map_err(|e| {
-            SopsError::Other(describe(format!(
+            SopsError::Unwrap(describe(format!(
                 "failed to decrypt the sops data key with age: {e}"
             )))
         })?;
         // room for any data key or share up front: growing the buffer would free unwiped copies
         let mut out = Zeroizing::new(Vec::with_capacity(256));
         r.read_to_end(&mut out)
-            .map_err(|e| SopsError::Other(format!("failed to read the age payload: {e}")))?;
+            .map_err(|e| SopsError::Unwrap(format!("failed to read the age payload: {e}")))?;
         Ok(out)
     }
 }

@@ -187,18 +187,18 @@ impl super::KeySource for KmsSource {
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         use base64::Engine;
         let KeyEntry::Kms(e) = entry else {
-            return Err(SopsError::Other(format!(
-                "not a kms key entry: {}",
-                entry.kind()
-            )));
+            return Err(SopsError::WrongKeyKind {
+                expected: "kms",
+                found: entry.kind().to_string(),
+            });
         };
         let blob = base64::engine::general_purpose::STANDARD
             .decode(e.enc.trim())
             .map_err(|err| {
-                SopsError::Other(format!("error base64-decoding encrypted data key: {err}"))
+                SopsError::Unwrap(format!("error base64-decoding encrypted data key: {err}"))
             })?;
         self.decrypt(&KmsKey::of_entry(e), blob)
-            .map_err(SopsError::Other)
+            .map_err(SopsError::Unwrap)
     }
 }
 

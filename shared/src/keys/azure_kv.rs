@@ -422,16 +422,16 @@ impl super::KeySource for AzureKvSource {
 
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         let KeyEntry::AzureKv(e) = entry else {
-            return Err(SopsError::Other(format!(
+            return Err(SopsError::Unwrap(format!(
                 "not an azure_kv key entry: {}",
                 entry.kind()
             )));
         };
         let blob = b64url_decode(&e.enc).ok_or_else(|| {
-            SopsError::Other("failed to base64 decode Azure Key Vault encrypted key".to_string())
+            SopsError::Unwrap("failed to base64 decode Azure Key Vault encrypted key".to_string())
         })?;
         self.decrypt(&AzureKey::of_entry(e), &blob)
-            .map_err(SopsError::Other)
+            .map_err(SopsError::Unwrap)
     }
 }
 

@@ -193,15 +193,15 @@ impl super::KeySource for GcpKmsSource {
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         use base64::Engine;
         let KeyEntry::GcpKms(e) = entry else {
-            return Err(SopsError::Other(format!(
-                "not a gcp_kms key entry: {}",
-                entry.kind()
-            )));
+            return Err(SopsError::WrongKeyKind {
+                expected: "gcp_kms",
+                found: entry.kind().to_string(),
+            });
         };
         base64::engine::general_purpose::STANDARD
             .decode(e.enc.trim())
             .map_err(|err| {
-                SopsError::Other(format!("error base64-decoding encrypted data key: {err}"))
+                SopsError::Unwrap(format!("error base64-decoding encrypted data key: {err}"))
             })?;
         let mut json = self
             .call(
@@ -209,11 +209,11 @@ impl super::KeySource for GcpKmsSource {
                 "decrypt",
                 serde_json::json!({ "name": e.resource_id, "ciphertext": e.enc.trim() }),
             )
-            .map_err(SopsError::Other)?;
+            .map_err(SopsError::Unwrap)?;
         let plaintext = match json.get_mut("plaintext").map(serde_json::Value::take) {
             Some(serde_json::Value::String(s)) => Zeroizing::new(s),
             _ => {
-                return Err(SopsError::Other(
+                return Err(SopsError::Unwrap(
                     "Cloud KMS decrypt: the answer holds no plaintext".into(),
                 ))
             }
@@ -221,7 +221,7 @@ impl super::KeySource for GcpKmsSource {
         base64::engine::general_purpose::STANDARD
             .decode(plaintext.as_bytes())
             .map(Zeroizing::new)
-            .map_err(|_| SopsError::Other("Cloud KMS decrypt: the plaintext is not base64".into()))
+            .map_err(|_| SopsError::Unwrap("Cloud KMS decrypt: the plaintext is not base64".into()))
     }
 }
 

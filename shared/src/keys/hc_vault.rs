@@ -305,10 +305,10 @@ impl super::KeySource for VaultSource {
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         use base64::Engine;
         let KeyEntry::HcVault(e) = entry else {
-            return Err(SopsError::Other(format!(
-                "not a hc_vault key entry: {}",
-                entry.kind()
-            )));
+            return Err(SopsError::WrongKeyKind {
+                expected: "hc_vault",
+                found: entry.kind().to_string(),
+            });
         };
         let key = VaultKey::of_entry(e);
         let mut data = self
@@ -317,11 +317,11 @@ impl super::KeySource for VaultSource {
                 "decrypt",
                 serde_json::json!({ "ciphertext": e.enc.as_str() }),
             )
-            .map_err(SopsError::Other)?;
+            .map_err(SopsError::Unwrap)?;
         let plaintext = match data.remove("plaintext") {
             Some(serde_json::Value::String(s)) => Zeroizing::new(s),
             _ => {
-                return Err(SopsError::Other(
+                return Err(SopsError::Unwrap(
                     "transit decrypt: the answer holds no plaintext".into(),
                 ))
             }
@@ -329,7 +329,7 @@ impl super::KeySource for VaultSource {
         base64::engine::general_purpose::STANDARD
             .decode(plaintext.as_bytes())
             .map(Zeroizing::new)
-            .map_err(|_| SopsError::Other("transit decrypt: the plaintext is not base64".into()))
+            .map_err(|_| SopsError::Unwrap("transit decrypt: the plaintext is not base64".into()))
     }
 }
 

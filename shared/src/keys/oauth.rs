@@ -117,11 +117,11 @@ pub(crate) fn error_text(json: Option<&serde_json::Value>) -> String {
         }
         _ => "no error text".into(),
     };
-    one_line(&text, 300)
+    excerpt(&text, 300)
 }
 
 /// `s` on one line, at most `max` characters.
-pub(crate) fn one_line(s: &str, max: usize) -> String {
+pub(crate) fn excerpt(s: &str, max: usize) -> String {
     let flat: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -188,7 +188,7 @@ pub(crate) fn run_helper(
         let first = String::from_utf8_lossy(&err)
             .lines()
             .find(|l| !l.trim().is_empty())
-            .map(|l| one_line(l, 300))
+            .map(|l| excerpt(l, 300))
             .unwrap_or_else(|| format!("exit status {status}"));
         return Err(format!("{program} failed: {first}"));
     }

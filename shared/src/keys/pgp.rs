@@ -207,13 +207,13 @@ impl KeySource for PgpSource {
 
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         let KeyEntry::Pgp { fp, enc, .. } = entry else {
-            return Err(SopsError::Other(format!(
-                "not a pgp key entry: {}",
-                entry.kind()
-            )));
+            return Err(SopsError::WrongKeyKind {
+                expected: "pgp",
+                found: entry.kind().to_string(),
+            });
         };
         let fail = |reason: String| {
-            SopsError::Other(format!(
+            SopsError::Unwrap(format!(
                 "could not decrypt data key with PGP key {fp}: {reason}"
             ))
         };

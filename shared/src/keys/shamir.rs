@@ -69,7 +69,7 @@ fn evaluate(coefficients: &[u8], x: u8) -> u8 {
 }
 
 fn err(message: &str) -> SopsError {
-    SopsError::Other(message.to_string())
+    SopsError::Shamir(message.to_string())
 }
 
 /// Splits `secret` into `parts` shares, any `threshold` of which recover it.
@@ -108,7 +108,7 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
         coefficients[0] = byte;
         OsRng
             .try_fill_bytes(&mut coefficients[1..])
-            .map_err(|e| SopsError::Other(format!("failed to generate polynomial: {e}")))?;
+            .map_err(|e| SopsError::Shamir(format!("failed to generate polynomial: {e}")))?;
         for (i, share) in out.iter_mut().enumerate() {
             share[idx] = evaluate(&coefficients, (i + 1) as u8);
         }

@@ -254,9 +254,7 @@ pub fn leaves_of(v: &Version, multi: bool) -> Result<Vec<Leaf>> {
     };
     let plain = flatten(plain_docs, multi);
     if plain.len() != stored.len() || plain.iter().zip(&stored).any(|(p, s)| p.0 != s.0) {
-        return Err(SopsError::Other(
-            "the decrypted documents do not have the shape of the encrypted ones".into(),
-        ));
+        return Err(SopsError::ShapeMismatch);
     }
     Ok(stored
         .into_iter()

@@ -281,7 +281,7 @@ pub(crate) fn wrap_for_groups(
     let secrets = if n > 1 {
         let t = effective_threshold(spec.shamir_threshold, n);
         if t > n {
-            return Err(SopsError::Other(format!(
+            return Err(SopsError::Shamir(format!(
                 "shamir threshold {t} is larger than the number of key groups ({n})"
             )));
         }

@@ -244,7 +244,7 @@ pub fn plan(md: &Metadata, target: &Target, threshold_flag: Option<usize>) -> Re
     let target = &target.with_azure_versions_of(md);
     for kind in &target.keep_kinds {
         if !md.all_keys().any(|e| e.kind() == kind) {
-            return Err(SopsError::Other(format!(
+            return Err(SopsError::Unsupported(format!(
                 "the creation rule names {kind} keys, which this tool cannot add (the file has none); use sops updatekeys"
             )));
         }
@@ -324,7 +324,7 @@ pub fn rekey_metadata(md: &Metadata, plan: &Plan, keys: &KeyRing) -> Result<Meta
             .map(KeyEntry::describe)
             .collect();
         if !others.is_empty() {
-            return Err(SopsError::Other(format!(
+            return Err(SopsError::Unsupported(format!(
                 "the key groups must be split again, but {} cannot be rewrapped by this tool; use sops updatekeys",
                 others.join(", ")
             )));
@@ -373,7 +373,7 @@ pub fn rotate(
         .map(KeyEntry::describe)
         .collect();
     if !others.is_empty() {
-        return Err(SopsError::Other(format!(
+        return Err(SopsError::Unsupported(format!(
             "cannot rotate: the new data key cannot be wrapped for {} by this tool; use sops rotate",
             others.join(", ")
         )));

@@ -76,7 +76,7 @@ impl Store for BinaryStore {
     }
 
     fn emit_value(&self, _value: &Value) -> Result<Vec<u8>> {
-        Err(SopsError::Other(
+        Err(SopsError::Unsupported(
             "Binary files are not structured and extracting a single value is not possible".into(),
         ))
     }
