@@ -32,7 +32,7 @@ use crate::in_file;
 use crate::io::{FileArgs, Stores};
 use sops_engine::cli::edit as cli_edit;
 use sops_engine::cli::io::ConfigOrigin;
-use sops_engine::cli::spec::{seal_spec, KeyFlags, SealRequest};
+use sops_engine::cli::spec::{seal_spec, SealRequest};
 use sops_engine::cli::CliError;
 use sops_engine::config::Config;
 use sops_engine::file::SealSpec;
@@ -162,16 +162,7 @@ fn new_file_spec(
             origin,
             path: Some(file),
             name: file,
-            keys: &KeyFlags {
-                age: a.age.clone(),
-                pgp: a.pgp.clone(),
-                kms: a.keys.kms.clone(),
-                hc_vault_transit: a.keys.hc_vault_transit.clone(),
-                gcp_kms: a.keys.gcp_kms.clone(),
-                azure_kv: a.keys.azure_kv.clone(),
-                aws_profile: a.keys.aws_profile.clone(),
-                encryption_context: a.keys.encryption_context.clone(),
-            },
+            keys: &a.keys.key_flags(&a.age, &a.pgp),
             rule: None,
         },
         docs,

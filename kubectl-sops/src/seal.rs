@@ -16,7 +16,7 @@ use crate::io::{
     check_output_flags, display_name, parse_format, read_input, require_existing, stores,
     write_output,
 };
-use sops_engine::cli::spec::{seal_spec, KeyFlags, SealRequest};
+use sops_engine::cli::spec::{seal_spec, SealRequest};
 
 /// Arguments of `seal`.
 #[derive(Args)]
@@ -175,16 +175,7 @@ pub fn run(a: SealArgs) -> Result<()> {
             origin: &stores.config_origin,
             path: path_for_rules,
             name,
-            keys: &KeyFlags {
-                age: a.age.clone(),
-                pgp: a.pgp.clone(),
-                kms: a.keys.kms.clone(),
-                hc_vault_transit: a.keys.hc_vault_transit.clone(),
-                gcp_kms: a.keys.gcp_kms.clone(),
-                azure_kv: a.keys.azure_kv.clone(),
-                aws_profile: a.keys.aws_profile.clone(),
-                encryption_context: a.keys.encryption_context.clone(),
-            },
+            keys: &a.keys.key_flags(&a.age, &a.pgp),
             rule: flag_rule.as_ref(),
         },
         &docs,

@@ -26,3 +26,19 @@ pub struct ServiceKeyArgs {
     #[arg(long, default_value = "")]
     pub encryption_context: String,
 }
+
+impl ServiceKeyArgs {
+    /// The engine's key flags: `age` and `pgp` as given, and these key-service keys.
+    pub fn key_flags(&self, age: &[String], pgp: &[String]) -> sops_engine::cli::spec::KeyFlags {
+        sops_engine::cli::spec::KeyFlags {
+            age: age.to_vec(),
+            pgp: pgp.to_vec(),
+            kms: self.kms.clone(),
+            hc_vault_transit: self.hc_vault_transit.clone(),
+            gcp_kms: self.gcp_kms.clone(),
+            azure_kv: self.azure_kv.clone(),
+            aws_profile: self.aws_profile.clone(),
+            encryption_context: self.encryption_context.clone(),
+        }
+    }
+}

@@ -66,44 +66,35 @@ pub fn encrypt_docs(
     cipher: &mut Cipher,
 ) -> Result<String> {
     let mut mac = Mac::new(settings.mac_only_encrypted);
-    for doc in docs.iter_mut() {
-        walk_branch(
-            doc,
-            &mut Vec::new(),
-            &mut Vec::new(),
-            &mut |v, path, stack| {
-                let is_comment = matches!(v, Value::Comment(_));
-                let encrypt = settings.rules.should_encrypt(path, stack, is_comment);
-                if !settings.mac_only_encrypted || encrypt {
-                    mac.feed(v);
-                }
-                if !encrypt {
-                    return Ok(None);
-                }
-                let at = aad(path);
-                let enc = cipher
-                    .encrypt(v, &at)
-                    .map_err(|reason| SopsError::Encrypt {
-                        path: shown(&at),
-                        reason: reason.to_string(),
-                    })?
-                    .unwrap_or_default();
-                if is_comment {
-                    if let Some(re) = settings.rules.unencrypted_comment_regex() {
-                        if re.is_match(&enc) {
-                            return Err(SopsError::Encrypt {
+    walk_docs(docs, settings, &mut |v, path, encrypt, is_comment| {
+        if !settings.mac_only_encrypted || encrypt {
+            mac.feed(v);
+        }
+        if !encrypt {
+            return Ok(None);
+        }
+        let at = aad(path);
+        let enc = cipher
+            .encrypt(v, &at)
+            .map_err(|reason| SopsError::Encrypt {
+                path: shown(&at),
+                reason: reason.to_string(),
+            })?
+            .unwrap_or_default();
+        if is_comment {
+            if let Some(re) = settings.rules.unencrypted_comment_regex() {
+                if re.is_match(&enc) {
+                    return Err(SopsError::Encrypt {
                             path: shown(&at),
                             reason: "an encrypted comment matches unencrypted_comment_regex; choose a regex that \
                                      cannot match ENC[...] text"
                                 .into(),
                         });
-                        }
-                    }
                 }
-                Ok(Some(Value::Str(enc)))
-            },
-        )?;
-    }
+            }
+        }
+        Ok(Some(Value::Str(enc)))
+    })?;
     Ok(mac.hex())
 }
 
@@ -115,43 +106,34 @@ pub fn decrypt_docs(
     cipher: &mut Cipher,
 ) -> Result<String> {
     let mut mac = Mac::new(settings.mac_only_encrypted);
-    for doc in docs.iter_mut() {
-        walk_branch(
-            doc,
-            &mut Vec::new(),
-            &mut Vec::new(),
-            &mut |v, path, stack| {
-                let is_comment = matches!(v, Value::Comment(_));
-                let decrypt = settings.rules.should_encrypt(path, stack, is_comment);
-                let plain = if !decrypt {
-                    None
-                } else if let Value::Comment(c) = v {
-                    cipher.decrypt(&c.text, aad(path)).ok().map(|d| match d {
-                        Value::Str(s) => Value::Comment(Comment::line(s)),
-                        other => other,
-                    })
-                } else if let Value::Str(s) = v {
-                    Some(
-                        cipher
-                            .decrypt(s, aad(path))
-                            .map_err(|reason| SopsError::Decrypt {
-                                path: shown(&aad(path)),
-                                reason: reason.to_string(),
-                            })?,
-                    )
-                } else {
-                    return Err(SopsError::Decrypt {
+    walk_docs(docs, settings, &mut |v, path, decrypt, _| {
+        let plain = if !decrypt {
+            None
+        } else if let Value::Comment(c) = v {
+            cipher.decrypt(&c.text, aad(path)).ok().map(|d| match d {
+                Value::Str(s) => Value::Comment(Comment::line(s)),
+                other => other,
+            })
+        } else if let Value::Str(s) = v {
+            Some(
+                cipher
+                    .decrypt(s, aad(path))
+                    .map_err(|reason| SopsError::Decrypt {
                         path: shown(&aad(path)),
-                        reason: "expected an encrypted string, found a plain value".into(),
-                    });
-                };
-                if !settings.mac_only_encrypted || decrypt {
-                    mac.feed(plain.as_ref().unwrap_or(v));
-                }
-                Ok(plain)
-            },
-        )?;
-    }
+                        reason: reason.to_string(),
+                    })?,
+            )
+        } else {
+            return Err(SopsError::Decrypt {
+                path: shown(&aad(path)),
+                reason: "expected an encrypted string, found a plain value".into(),
+            });
+        };
+        if !settings.mac_only_encrypted || decrypt {
+            mac.feed(plain.as_ref().unwrap_or(v));
+        }
+        Ok(plain)
+    })?;
     Ok(mac.hex())
 }
 
@@ -176,6 +158,27 @@ pub fn decrypt_mac(enc: &str, lastmodified: &str, key: &DataKey) -> Result<Strin
         Value::Str(s) => Ok(s),
         _ => Err(SopsError::MacDecrypt(ValueError::NotEncFormat)),
     }
+}
+
+/// What [`walk_docs`] calls per leaf: the value, its key path, whether the encryption rules
+/// select it, whether it is a comment; a returned value replaces the leaf.
+type SelectedFn<'a> = dyn FnMut(&Value, &[Text], bool, bool) -> Result<Option<Value>> + 'a;
+
+/// Calls `f` on every leaf of every document, with the rules' verdict for it.
+fn walk_docs(docs: &mut [Branch], settings: &WalkSettings, f: &mut SelectedFn) -> Result<()> {
+    for doc in docs.iter_mut() {
+        walk_branch(
+            doc,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut |v, path, stack| {
+                let is_comment = matches!(v, Value::Comment(_));
+                let selected = settings.rules.should_encrypt(path, stack, is_comment);
+                f(v, path, selected, is_comment)
+            },
+        )?;
+    }
+    Ok(())
 }
 
 type LeafFn<'a> = dyn FnMut(&Value, &[Text], &[Vec<Text>]) -> Result<Option<Value>> + 'a;

@@ -272,6 +272,22 @@ impl std::fmt::Debug for Value {
     }
 }
 
+/// Short constructors for the engine's unit tests.
+#[cfg(test)]
+pub(crate) mod build {
+    use super::{Item, Value};
+
+    /// A string value.
+    pub fn s(v: &str) -> Value {
+        Value::Str(v.into())
+    }
+
+    /// A `key: value` pair.
+    pub fn pair(k: &str, v: Value) -> Item {
+        Item::Pair(k.into(), v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -184,7 +184,7 @@ impl Challenge {
 #[derive(Default)]
 pub struct AzureKvSource {
     #[cfg(feature = "kms-azure")]
-    client: std::sync::OnceLock<std::result::Result<crate::os::http::Client, String>>,
+    client: std::sync::OnceLock<crate::os::http::Client>,
     #[cfg(feature = "kms-azure")]
     challenges: std::sync::Mutex<std::collections::HashMap<String, Challenge>>,
     #[cfg(feature = "kms-azure")]
@@ -197,16 +197,10 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[cfg(feature = "kms-azure")]
 impl AzureKvSource {
-    fn client(&self) -> std::result::Result<&crate::os::http::Client, String> {
-        self.client
-            .get_or_init(|| {
-                Ok(crate::os::http::Client::for_api(
-                    crate::os::net::Tls::default(),
-                    REQUEST_TIMEOUT,
-                ))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+    fn client(&self) -> &crate::os::http::Client {
+        self.client.get_or_init(|| {
+            crate::os::http::Client::for_api(crate::os::net::Tls::default(), REQUEST_TIMEOUT)
+        })
     }
 
     /// Calls `{vault}/keys/{name}/{version}{/op}` (GET without `payload`), answering the bearer
@@ -218,7 +212,7 @@ impl AzureKvSource {
         payload: Option<serde_json::Value>,
     ) -> std::result::Result<serde_json::Value, String> {
         AzureKey::from_url(&key.url())?;
-        let client = self.client()?;
+        let client = self.client();
         let op_path = if op == "get" {
             String::new()
         } else {

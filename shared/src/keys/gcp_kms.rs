@@ -77,7 +77,7 @@ pub fn endpoint() -> String {
 #[derive(Default)]
 pub struct GcpKmsSource {
     #[cfg(feature = "kms-gcp")]
-    client: std::sync::OnceLock<std::result::Result<crate::os::http::Client, String>>,
+    client: std::sync::OnceLock<crate::os::http::Client>,
     #[cfg(feature = "kms-gcp")]
     token: std::sync::Mutex<Option<super::oauth::AccessToken>>,
 }
@@ -92,7 +92,7 @@ impl GcpKmsSource {
         payload: serde_json::Value,
     ) -> std::result::Result<serde_json::Value, String> {
         check_resource_id(resource_id)?;
-        let client = self.client()?;
+        let client = self.client();
         let token = self.token(client)?;
         let auth = Zeroizing::new(format!("Bearer {}", token.secret.as_str()));
         let url = request_url(&endpoint(), resource_id, op);
@@ -104,16 +104,10 @@ impl GcpKmsSource {
     }
 
     #[cfg(feature = "kms-gcp")]
-    fn client(&self) -> std::result::Result<&crate::os::http::Client, String> {
-        self.client
-            .get_or_init(|| {
-                Ok(crate::os::http::Client::for_api(
-                    crate::os::net::Tls::default(),
-                    REQUEST_TIMEOUT,
-                ))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+    fn client(&self) -> &crate::os::http::Client {
+        self.client.get_or_init(|| {
+            crate::os::http::Client::for_api(crate::os::net::Tls::default(), REQUEST_TIMEOUT)
+        })
     }
 
     /// A fresh token from the credential chain (cached for the process).

@@ -243,12 +243,7 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            location: None,
-            www_authenticate: None,
-            body: Zeroizing::new(body.as_bytes().to_vec()),
-        }
+        Response::fake(status, body)
     }
 
     #[test]

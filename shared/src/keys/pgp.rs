@@ -353,19 +353,24 @@ mod tests {
         assert!(OffsetDateTime::parse(&now, &Rfc3339).is_ok());
     }
 
+    /// The PGP entry of the sops-made YAML vector.
+    fn vector_entry() -> KeyEntry {
+        let text =
+            std::fs::read_to_string(vectors().join("sops-functional-format-yaml/format.enc.yaml"))
+                .unwrap();
+        KeyEntry::Pgp {
+            fp: FP.into(),
+            enc: first_armor_in_yaml(&text),
+            created_at: String::new(),
+        }
+    }
+
     #[test]
     fn unwraps_sops_vector() {
         let Some(home) = TestHome::with_key(KEY) else {
             return;
         };
-        let text =
-            std::fs::read_to_string(vectors().join("sops-functional-format-yaml/format.enc.yaml"))
-                .unwrap();
-        let entry = KeyEntry::Pgp {
-            fp: FP.into(),
-            enc: first_armor_in_yaml(&text),
-            created_at: String::new(),
-        };
+        let entry = vector_entry();
         let key = source(&home).unwrap(&entry).expect("unwrap");
         assert_eq!(key.len(), 32);
     }
@@ -422,14 +427,7 @@ mod tests {
         };
         let src = source(&home);
         // No secret key in this home.
-        let text =
-            std::fs::read_to_string(vectors().join("sops-functional-format-yaml/format.enc.yaml"))
-                .unwrap();
-        let entry = KeyEntry::Pgp {
-            fp: FP.into(),
-            enc: first_armor_in_yaml(&text),
-            created_at: String::new(),
-        };
+        let entry = vector_entry();
         let e = src.unwrap(&entry).expect_err("no secret key").to_string();
         assert!(
             e.contains("could not decrypt data key with PGP key") && e.contains("gpg:"),

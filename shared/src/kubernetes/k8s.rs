@@ -441,15 +441,8 @@ pub fn check_namespace(ns: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::rules::Rules;
-    use crate::tree::Item;
 
-    fn s(v: &str) -> Value {
-        Value::Str(v.into())
-    }
-
-    fn pair(k: &str, v: Value) -> Item {
-        Item::Pair(k.into(), v)
-    }
+    use crate::tree::build::{pair, s};
 
     fn secret() -> Branch {
         vec![

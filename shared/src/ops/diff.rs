@@ -487,12 +487,7 @@ mod tests {
     use crate::rules::Rules;
     use crate::walk::{encrypt_docs, WalkSettings};
 
-    fn s(v: &str) -> Value {
-        Value::Str(v.into())
-    }
-    fn pair(k: &str, v: Value) -> Item {
-        Item::Pair(k.into(), v)
-    }
+    use crate::tree::build::{pair, s};
 
     fn doc(password: &str, extra: Option<(&str, &str)>) -> Branch {
         let mut data = vec![pair("password", s(password)), pair("user", s("app"))];

@@ -42,6 +42,19 @@ pub struct Response {
     pub body: Zeroizing<Vec<u8>>,
 }
 
+#[cfg(all(test, any(feature = "kms-gcp", feature = "kms-azure")))]
+impl Response {
+    /// An answer with `status` and `body` and no headers (tests of answer parsing).
+    pub(crate) fn fake(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            location: None,
+            www_authenticate: None,
+            body: Zeroizing::new(body.as_bytes().to_vec()),
+        }
+    }
+}
+
 /// A client for one TLS set-up; each request opens its own connection.
 pub struct Client {
     tls: Tls,

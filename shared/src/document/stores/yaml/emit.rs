@@ -1268,6 +1268,12 @@ impl Emitter {
     }
 
     fn write_plain_chars(&mut self, value: &str) {
+        self.write_flow_chars(value, None);
+    }
+
+    /// Plain or single-quoted text: line breaks kept (a `\n` doubled), lines indented, `quote`
+    /// (the single quote) doubled.
+    fn write_flow_chars(&mut self, value: &str, quote: Option<char>) {
         let mut breaks = false;
         for c in value.chars() {
             if c == ' ' {
@@ -1281,6 +1287,9 @@ impl Emitter {
             } else {
                 if breaks {
                     self.write_indent();
+                }
+                if Some(c) == quote {
+                    self.put(c);
                 }
                 self.write_char(c);
                 self.indention = false;
@@ -1291,28 +1300,7 @@ impl Emitter {
 
     fn write_single(&mut self, value: &str) {
         self.write_indicator("'", true, false, false);
-        let mut breaks = false;
-        for c in value.chars() {
-            if c == ' ' {
-                self.write_char(c);
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break_char(c);
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                if c == '\'' {
-                    self.put('\'');
-                }
-                self.write_char(c);
-                self.indention = false;
-                breaks = false;
-            }
-        }
+        self.write_flow_chars(value, Some('\''));
         self.write_indicator("'", false, false, false);
         self.whitespace = false;
         self.indention = false;
