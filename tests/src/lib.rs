@@ -933,6 +933,12 @@ impl Env {
         fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
+    /// The bytes of `name` in the temp dir; panics when it is missing.
+    pub fn read_bytes(&self, name: &str) -> Vec<u8> {
+        let p = self.path(name);
+        fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
     /// The vectors' key dir (`<vectors>/keys`); panics when the vectors are missing.
     pub fn keys_dir(&self) -> PathBuf {
         vectors_dir_checked().join("keys")
