@@ -791,6 +791,30 @@ pub fn assert_one_line(err: &str) -> &str {
     err.trim_end()
 }
 
+/// Asserts a failure on one line: exit `code` (any non-zero one for `None`), nothing on stdout,
+/// each of `says` in the message and none of `never` (tokens, secrets). Returns the message.
+pub fn assert_fails_on_one_line(
+    out: Outcome,
+    code: impl Into<Option<i32>>,
+    says: &[&str],
+    never: &[&str],
+) -> String {
+    let (got, stdout, err) = out;
+    match code.into() {
+        Some(code) => assert_eq!(got, code, "exit code; stderr: {err}"),
+        None => assert_ne!(got, 0, "must fail; stderr: {err}"),
+    }
+    assert!(stdout.is_empty(), "nothing on stdout: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for s in says {
+        assert!(err.contains(s), "says {s:?}: {err}");
+    }
+    for s in never {
+        assert!(!err.contains(s), "leaks {s:?}: {err}");
+    }
+    err
+}
+
 // ------------------------------------------------------------------------------------- env
 
 /// The pinned real sops peers, as `(peer name, label used in assertion messages)`.
@@ -820,6 +844,7 @@ pub struct Env {
     key: Option<(PathBuf, String)>,
     gnupg: Option<GnupgHome>,
     cluster: Option<Cluster>,
+    vars: Vec<(OsString, OsString)>,
 }
 
 impl Default for Env {
@@ -837,6 +862,7 @@ impl Env {
             key: None,
             gnupg: None,
             cluster: None,
+            vars: Vec::new(),
         }
     }
 
@@ -896,6 +922,14 @@ impl Env {
         let file = self.age_key(name);
         let recipient = age_recipient(&file);
         self.key = Some((file, recipient));
+        self
+    }
+
+    /// Sets `k=v` for every runner of this Env (after the key and the GnuPG home, so it can
+    /// replace them): a local server's endpoint, test credentials.
+    pub fn runner_env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Env {
+        self.vars
+            .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
         self
     }
 
@@ -977,7 +1011,8 @@ impl Env {
         workspace_bin("kubectl-sops")
     }
 
-    /// A runner for `bin` in the temp dir, with the default key and GnuPG home when set.
+    /// A runner for `bin` in the temp dir, with the default key and GnuPG home when set, and the
+    /// variables of [`Env::runner_env`].
     pub fn runner(&self, bin: impl AsRef<Path>) -> Sops {
         let mut s = Sops::new(bin, self.dir());
         if let Some((file, _)) = &self.key {
@@ -985,6 +1020,9 @@ impl Env {
         }
         if let Some(g) = &self.gnupg {
             s = s.gnupghome(g.path());
+        }
+        for (k, v) in &self.vars {
+            s = s.env(k, v);
         }
         s
     }

@@ -9,8 +9,8 @@
 use e2e_tests::cloud::{
     azure_key, azure_vault, CloudEnv, AZURE_PORT, AZURE_VERSION, FAKE_TOKEN, HANG_PORT, TOKEN_PORT,
 };
-use e2e_tests::servers::{metadata_shape, type_flags, STORE_INPUTS};
-use e2e_tests::Sops;
+use e2e_tests::servers::{metadata_shape, store_args, STORE_INPUTS};
+use e2e_tests::{assert_fails_on_one_line, Outcome, Sops};
 
 /// Words that must never show up in a message.
 const SECRETS: &[&str] = &[
@@ -32,13 +32,10 @@ fn we_unseal_what_sops_sealed_with_azure_kv() {
     let Some(env) = setup() else { return };
     for with_version in [true, false] {
         for (name, text) in STORE_INPUTS {
-            let mut args = vec![
-                "encrypt".into(),
-                "--azure-kv".into(),
-                azure_key(with_version),
-            ];
-            args.extend(type_flags(name));
-            args.push(env.path(name));
+            let args = store_args(
+                &["encrypt", "--azure-kv", &azure_key(with_version)],
+                &env.path(name),
+            );
             let enc = env.sops().ok(&args);
             assert!(
                 String::from_utf8_lossy(&enc).contains(AZURE_VERSION),
@@ -46,9 +43,7 @@ fn we_unseal_what_sops_sealed_with_azure_kv() {
                 String::from_utf8_lossy(&enc)
             );
             let enc_path = env.write(&format!("by-sops-{name}"), &enc);
-            let mut uargs = vec!["unseal".to_string()];
-            uargs.extend(type_flags(name));
-            uargs.push(enc_path);
+            let uargs = store_args(&["unseal"], &enc_path);
             let out = env.ours().ok(&uargs);
             assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
         }
@@ -78,18 +73,14 @@ fn sops_opens_what_we_seal_with_azure_kv() {
         .as_bytes(),
     );
     for (name, text) in STORE_INPUTS {
-        let mut args = vec!["seal".to_string()];
-        args.extend(type_flags(name));
-        args.push(env.path(name));
+        let args = store_args(&["seal"], &env.path(name));
         let sealed = env.ours().ok(&args);
         assert!(
             String::from_utf8_lossy(&sealed).contains(AZURE_VERSION),
             "{name}"
         );
         let enc = env.write(&format!("sealed-{name}"), &sealed);
-        let mut dargs = vec!["decrypt".to_string()];
-        dargs.extend(type_flags(name));
-        dargs.push(enc);
+        let dargs = store_args(&["decrypt"], &enc);
         let out = env.sops().ok(&dargs);
         assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
         // the older pinned sops (API 7.6) too, when its peer is there
@@ -97,9 +88,7 @@ fn sops_opens_what_we_seal_with_azure_kv() {
             let out = env.lab.runner(&old, env.dir()).ok(&dargs);
             assert_eq!(String::from_utf8_lossy(&out), *text, "sops 3.11 {name}");
         }
-        let mut sargs = vec!["encrypt".to_string()];
-        sargs.extend(type_flags(name));
-        sargs.push(env.path(name));
+        let sargs = store_args(&["encrypt"], &env.path(name));
         let theirs = env.sops().ok(&sargs);
         assert_eq!(
             metadata_shape(&String::from_utf8_lossy(&sealed)),
@@ -172,6 +161,7 @@ fn credential_chain_like_default_azure_credential() {
         s.env_remove("IDENTITY_ENDPOINT")
             .env_remove("IDENTITY_HEADER")
     };
+    let app = |s: Sops| app_registration(s, &authority);
     let cert = format!(
         "{}{}",
         std::fs::read_to_string(env.dir().join("sa-cert.pem")).unwrap(),
@@ -181,28 +171,19 @@ fn credential_chain_like_default_azure_credential() {
     let cases: Vec<(&str, Sops, &str)> = vec![
         (
             "service principal",
-            no_msi(env.ours())
-                .env("AZURE_AUTHORITY_HOST", &authority)
-                .env("AZURE_TENANT_ID", "tenant-1")
-                .env("AZURE_CLIENT_ID", "client-1")
+            app(no_msi(env.ours()))
                 .env("AZURE_CLIENT_SECRET", "right-secret"),
             "token POST /tenant-1/oauth2/v2.0/token client_credentials ['client_id', 'client_secret', 'grant_type', 'scope']",
         ),
         (
             "client certificate",
-            no_msi(env.ours())
-                .env("AZURE_AUTHORITY_HOST", &authority)
-                .env("AZURE_TENANT_ID", "tenant-1")
-                .env("AZURE_CLIENT_ID", "client-1")
+            app(no_msi(env.ours()))
                 .env("AZURE_CLIENT_CERTIFICATE_PATH", &cert),
             "jwt ok RS256 client-1 http://127.0.0.1:9100/tenant-1/oauth2/v2.0/token 600 x5t",
         ),
         (
             "workload identity",
-            no_msi(env.ours())
-                .env("AZURE_AUTHORITY_HOST", &authority)
-                .env("AZURE_TENANT_ID", "tenant-1")
-                .env("AZURE_CLIENT_ID", "client-1")
+            app(no_msi(env.ours()))
                 .env("AZURE_FEDERATED_TOKEN_FILE", &federated),
             "client_assertion_type",
         ),
@@ -232,15 +213,16 @@ fn credential_chain_like_default_azure_credential() {
     );
 }
 
-fn assert_fails(out: (i32, Vec<u8>, String), reason: &str) {
-    let (code, stdout, err) = out;
-    assert_eq!(code, 128, "exit code; stderr: {err}");
-    assert!(stdout.is_empty(), "nothing on stdout: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(reason), "says {reason:?}: {err}");
-    for s in SECRETS {
-        assert!(!err.contains(s), "leaks {s:?}: {err}");
-    }
+/// `s` as the app registration `client-1` of `tenant-1`, its authority at `authority`.
+fn app_registration(s: Sops, authority: &str) -> Sops {
+    s.env("AZURE_AUTHORITY_HOST", authority)
+        .env("AZURE_TENANT_ID", "tenant-1")
+        .env("AZURE_CLIENT_ID", "client-1")
+}
+
+/// A failure on one line, exit 128, that says `reason` and none of [`SECRETS`].
+fn assert_fails(out: Outcome, reason: &str) {
+    assert_fails_on_one_line(out, 128, &[reason], SECRETS);
 }
 
 /// Wrong credentials, unusable certificate credentials, a vault on a foreign domain (no token is asked for
@@ -260,11 +242,7 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
     let enc = env.write("azure.yaml", &sealed);
     let authority = format!("http://127.0.0.1:{TOKEN_PORT}");
     let sp = |secret: &str| {
-        env.ours()
-            .env_remove("IDENTITY_ENDPOINT")
-            .env("AZURE_AUTHORITY_HOST", &authority)
-            .env("AZURE_TENANT_ID", "tenant-1")
-            .env("AZURE_CLIENT_ID", "client-1")
+        app_registration(env.ours().env_remove("IDENTITY_ENDPOINT"), &authority)
             .env("AZURE_CLIENT_SECRET", secret)
     };
 
@@ -304,29 +282,24 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
         "a token was asked for or sent"
     );
 
-    // 403 and 500 from a vault of the right domain
-    for (port, reason) in [(9443, "Forbidden"), (9444, "HTTP 500")] {
-        let f = env.write(
-            "status.yaml",
-            text.replace(&format!(":{AZURE_PORT}"), &format!(":{port}"))
-                .as_bytes(),
-        );
+    // 403 and 500 from a vault of the right domain; the entry's version is missing, or no such
+    // version
+    let port = format!(":{AZURE_PORT}");
+    let version = format!("version: {AZURE_VERSION}");
+    for (name, from, to, reason) in [
+        ("status.yaml", port.as_str(), ":9443", "Forbidden"),
+        ("status.yaml", &port, ":9444", "HTTP 500"),
+        (
+            "nover.yaml",
+            &version,
+            "version: \"\"",
+            "names no key version",
+        ),
+        ("badver.yaml", &version, "version: ffff", "BadParameter"),
+    ] {
+        let f = env.write(name, text.replace(from, to).as_bytes());
         assert_fails(env.ours().run(["unseal", &f]), reason);
     }
-
-    // the entry's version is missing, or no such version
-    let nover = env.write(
-        "nover.yaml",
-        text.replace(&format!("version: {AZURE_VERSION}"), "version: \"\"")
-            .as_bytes(),
-    );
-    assert_fails(env.ours().run(["unseal", &nover]), "names no key version");
-    let badver = env.write(
-        "badver.yaml",
-        text.replace(&format!("version: {AZURE_VERSION}"), "version: ffff")
-            .as_bytes(),
-    );
-    assert_fails(env.ours().run(["unseal", &badver]), "BadParameter");
 
     // no credential at all: IMDS never answers (short limit), no az/azd
     let t = std::time::Instant::now();
@@ -342,17 +315,14 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
     assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
 
     // the vault is down, or never answers
-    let down = env.write(
-        "down.yaml",
-        text.replace(&format!(":{AZURE_PORT}"), ":1").as_bytes(),
-    );
-    assert_fails(env.ours().run(["unseal", &down]), "refused");
-    let hang = env.write(
-        "hang.yaml",
-        text.replace(&format!(":{AZURE_PORT}"), &format!(":{HANG_PORT}"))
-            .as_bytes(),
-    );
-    assert_fails(env.ours().run(["unseal", &hang]), "no answer within");
+    let hang_port = format!(":{HANG_PORT}");
+    for (name, to, reason) in [
+        ("down.yaml", ":1", "refused"),
+        ("hang.yaml", hang_port.as_str(), "no answer within"),
+    ] {
+        let f = env.write(name, text.replace(&port, to).as_bytes());
+        assert_fails(env.ours().run(["unseal", &f]), reason);
+    }
 
     // a malformed URL: sops' words, nothing sent
     let (code, _, err) = env.ours().run([
@@ -373,11 +343,6 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
         &format!("https://sops.localhost:9443/keys/sops-key/{AZURE_VERSION}"),
         &plain,
     ]);
-    assert_ne!(out.0, 0, "{}", out.2);
-    assert_eq!(out.2.trim_end().lines().count(), 1, "{}", out.2);
-    assert!(out.2.contains("Forbidden"), "{}", out.2);
-    for s in SECRETS {
-        assert!(!out.2.contains(s), "{}", out.2);
-    }
+    assert_fails_on_one_line(out, None, &["Forbidden"], SECRETS);
     assert_eq!(std::fs::read_to_string(&plain).unwrap(), STORE_INPUTS[1].1);
 }
