@@ -604,6 +604,23 @@ impl Cluster {
         name
     }
 
+    /// `kubectl get secret NAME -n NS` as admin: each of `keys` of its `.data`, base64-decoded.
+    pub fn secret_values(&self, ns: &str, name: &str, keys: &[&str]) -> Vec<String> {
+        keys.iter()
+            .map(|key| {
+                self.kubectl_ok([
+                    "get",
+                    "secret",
+                    name,
+                    "-n",
+                    ns,
+                    "-o",
+                    &format!("go-template={{{{index .data \"{key}\" | base64decode}}}}"),
+                ])
+            })
+            .collect()
+    }
+
     /// Waits (up to 60 s) until the CRD `name` (`<plural>.<group>`) is `Established`; panics otherwise.
     pub fn wait_crd_established(&self, name: &str) {
         self.kubectl_ok([
@@ -780,6 +797,39 @@ pub fn runtime_dir() -> tempfile::TempDir {
 /// Output bytes as text (invalid UTF-8 replaced), for assertions.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The words of `line` (split at white space), then `more`: an argument list written on one line,
+/// e.g. `argv("template r chart -f", &[&url])`. Only for literal words: a path or a value that may
+/// hold a space goes into `more`.
+pub fn argv<'a>(line: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    line.split_whitespace()
+        .chain(more.iter().copied())
+        .collect()
+}
+
+/// The lines of output bytes (invalid UTF-8 replaced), to compare outputs line by line.
+pub fn lines_of(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `secrets upgrade --install REL chart -n NS -f VALUES --set-file SET_FILE --timeout 60s`: the
+/// helm arguments that install or upgrade the test chart's release through the wrapper.
+pub fn secrets_upgrade_install<'a>(
+    rel: &'a str,
+    ns: &'a str,
+    values: &'a str,
+    set_file: &'a str,
+) -> Vec<&'a str> {
+    let mut args = argv(
+        "secrets upgrade --install",
+        &[rel, "chart", "-n", ns, "-f", values],
+    );
+    args.extend(["--set-file", set_file, "--timeout", "60s"]);
+    args
 }
 
 /// The one line of an error message (`err` must end in its only `\n`); panics otherwise.

@@ -8,21 +8,8 @@ mod helm_support;
 
 use std::ffi::OsStr;
 
-use e2e_tests::{cluster, need1, vectors_dir_checked};
+use e2e_tests::{argv, cluster, lines_of, need1, secrets_upgrade_install, vectors_dir_checked};
 use helm_support::{peers, Install, Setup};
-
-/// `kubectl get secret NAME -n NS` with `.data[KEY]` base64-decoded.
-fn secret_value(c: &e2e_tests::Cluster, ns: &str, name: &str, key: &str) -> String {
-    c.kubectl_ok([
-        "get",
-        "secret",
-        name,
-        "-n",
-        ns,
-        "-o",
-        &format!("go-template={{{{index .data \"{key}\" | base64decode}}}}"),
-    ])
-}
 
 #[test]
 fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
@@ -37,30 +24,22 @@ fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
     for (helm, rel) in [(&helm3, "rel3"), (&helm4, "rel4")] {
         for round in 0..2 {
             // a second round upgrades the existing release
-            let (code, out, err) = s.runner(helm).env("KUBECONFIG", c.kubeconfig()).run([
-                "secrets",
-                "upgrade",
-                "--install",
-                rel,
-                "chart",
-                "-n",
-                &ns,
-                "-f",
-                "ours.enc.yaml",
-                "--set-file",
-                "file=file.enc.txt",
-                "--timeout",
-                "60s",
-            ]);
+            let (code, out, err) =
+                s.runner(helm)
+                    .env("KUBECONFIG", c.kubeconfig())
+                    .run(secrets_upgrade_install(
+                        rel,
+                        &ns,
+                        "ours.enc.yaml",
+                        "file=file.enc.txt",
+                    ));
             let out = String::from_utf8_lossy(&out);
             assert_eq!(code, 0, "{} round {round}: {out}{err}", helm.display());
             assert!(!out.contains(&s.token) && !err.contains(&s.token));
         }
-        assert_eq!(secret_value(&c, &ns, rel, "password"), s.token);
-        assert_eq!(secret_value(&c, &ns, rel, "user"), "bob");
         assert_eq!(
-            secret_value(&c, &ns, rel, "file"),
-            format!("file-{}", s.token)
+            c.secret_values(&ns, rel, &["password", "user", "file"]),
+            [s.token.clone(), "bob".into(), format!("file-{}", s.token)]
         );
         let cm = c.kubectl_ok([
             "get",
@@ -93,15 +72,10 @@ fn key_import_from_a_kubernetes_secret() {
     s.install(&helm4, Install::Helm4Dirs);
     let ns = c.fresh_namespace("helm-keys");
     let key = s.path("home/key.txt");
-    c.kubectl_ok([
-        "create",
-        "secret",
-        "generic",
-        "age-key",
-        "-n",
-        &ns,
-        &format!("--from-file=key.txt={}", key.display()),
-    ]);
+    c.kubectl_ok(argv(
+        "create secret generic age-key -n",
+        &[&ns, &format!("--from-file=key.txt={}", key.display())],
+    ));
     let plain = s.path("plain/values.yaml");
     for helm in [&helm3, &helm4] {
         let expected = s.helm_ok(
@@ -171,13 +145,7 @@ fn key_import_from_a_kubernetes_secret() {
             .runner(&sops)
             .gnupghome(gpg.path())
             .ok([OsStr::new("decrypt"), file.as_os_str()]);
-        let lines = |b: &[u8]| {
-            String::from_utf8_lossy(b)
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(lines(&ours), lines(&real));
+        assert_eq!(lines_of(&ours), lines_of(&real));
     }
     s.assert_no_plaintext_files();
 }
