@@ -604,6 +604,19 @@ impl Cluster {
         name
     }
 
+    /// `kubectl apply --server-side --field-manager=MANAGER -f -` as admin, `manifest` on stdin.
+    pub fn apply_server_side(&self, manager: &str, manifest: &str) -> Outcome {
+        let manager = format!("--field-manager={manager}");
+        let args = argv("apply --server-side", &[&manager, "-f", "-"]);
+        self.kubectl_with(&self.kubeconfig, args, Some(manifest.as_bytes()))
+    }
+
+    /// `kubectl get KIND NAME -n NS -o jsonpath={PATH}` as admin, required to succeed.
+    pub fn jsonpath(&self, kind: &str, name: &str, ns: &str, path: &str) -> String {
+        let path = format!("jsonpath={{{path}}}");
+        self.kubectl_ok(argv("get", &[kind, name, "-n", ns, "-o", &path]))
+    }
+
     /// `kubectl get secret NAME -n NS` as admin: each of `keys` of its `.data`, base64-decoded.
     pub fn secret_values(&self, ns: &str, name: &str, keys: &[&str]) -> Vec<String> {
         keys.iter()

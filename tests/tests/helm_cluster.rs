@@ -7,20 +7,30 @@
 mod helm_support;
 
 use std::ffi::OsStr;
+use std::path::PathBuf;
 
-use e2e_tests::{argv, cluster, lines_of, need1, secrets_upgrade_install, vectors_dir_checked};
+use e2e_tests::{
+    argv, cluster, lines_of, need1, secrets_upgrade_install, vectors_dir_checked, Cluster,
+};
 use helm_support::{peers, Install, Setup};
 
-#[test]
-fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
-    let Some((helm3, helm4, sops)) = peers() else {
-        return;
-    };
-    let Some(c) = cluster() else { return };
+/// Helm 3, Helm 4 and real sops, the control plane, the fixtures encrypted, the Helm 4 plugins
+/// installed, and a fresh namespace `<prefix>-…`.
+fn setup(prefix: &str) -> Option<([PathBuf; 3], Cluster, Setup, String)> {
+    let (helm3, helm4, sops) = peers()?;
+    let c = cluster()?;
     let s = Setup::new();
     s.encrypt_fixtures(&sops);
     s.install(&helm4, Install::Helm4Dirs);
-    let ns = c.fresh_namespace("helm-secrets");
+    let ns = c.fresh_namespace(prefix);
+    Some(([helm3, helm4, sops], c, s, ns))
+}
+
+#[test]
+fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
+    let Some(([helm3, helm4, _], c, s, ns)) = setup("helm-secrets") else {
+        return;
+    };
     for (helm, rel) in [(&helm3, "rel3"), (&helm4, "rel4")] {
         for round in 0..2 {
             // a second round upgrades the existing release
@@ -41,15 +51,12 @@ fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
             c.secret_values(&ns, rel, &["password", "user", "file"]),
             [s.token.clone(), "bob".into(), format!("file-{}", s.token)]
         );
-        let cm = c.kubectl_ok([
-            "get",
+        let cm = c.jsonpath(
             "configmap",
             &format!("{rel}-cfg"),
-            "-n",
             &ns,
-            "-o",
-            "jsonpath={.metadata.namespace}",
-        ]);
+            ".metadata.namespace",
+        );
         assert_eq!(cm, ns, "helm's -n reached the helm the wrapper ran");
         let (code, out, err) = s
             .runner(helm)
@@ -63,14 +70,9 @@ fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
 
 #[test]
 fn key_import_from_a_kubernetes_secret() {
-    let Some((helm3, helm4, sops)) = peers() else {
+    let Some(([helm3, helm4, sops], c, s, ns)) = setup("helm-keys") else {
         return;
     };
-    let Some(c) = cluster() else { return };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
-    s.install(&helm4, Install::Helm4Dirs);
-    let ns = c.fresh_namespace("helm-keys");
     let key = s.path("home/key.txt");
     c.kubectl_ok(argv(
         "create secret generic age-key -n",
