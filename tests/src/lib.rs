@@ -947,11 +947,13 @@ impl Env {
         Some(self)
     }
 
-    /// Adds the local test control plane and real kubectl ([`Env::cluster`]); `None` when it is not
-    /// running (see [`cluster`]).
+    /// Adds the local test control plane and real kubectl ([`Env::cluster`]); every runner talks to
+    /// it as admin (`KUBECONFIG`). `None` when it is not running (see [`cluster`]).
     pub fn with_cluster(mut self) -> Option<Env> {
-        self.cluster = Some(cluster()?);
-        Some(self)
+        let c = cluster()?;
+        let admin = c.kubeconfig().to_path_buf();
+        self.cluster = Some(c);
+        Some(self.runner_env("KUBECONFIG", admin))
     }
 
     /// Adds a throw-away GnuPG home with the armored keys `keys` imported (relative paths are
