@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{Env, Outcome, Sops};
+use e2e_tests::{argv, assert_fails_on_one_line, Env, Outcome, Sops};
 use serde_json::Value as Json;
 
 const SECRET: &str = "apiVersion: v1
@@ -365,14 +365,10 @@ fn sops_secret_raw_is_applied_encrypted() {
     let ns = e.cluster().fresh_namespace("apply-raw");
     let f = sealed(&e, "bundle.enc.yaml", SOPS_SECRET);
     // no key is needed to send it as it is
-    let (code, out, err) = e.ours().env_remove("SOPS_AGE_KEY_FILE").run([
-        "apply",
-        "--raw",
-        "-f",
-        f.to_str().unwrap(),
-        "-n",
-        &ns,
-    ]);
+    let (code, out, err) = e
+        .ours()
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .run(argv("apply --raw -f", &[f.to_str().unwrap(), "-n", &ns]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -499,41 +495,13 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
         "{err}"
     );
 
-    // the server rejects an object: named, one line, no value
+    // one line each, exit 1, nothing on stdout, no value: the server rejects an object (named); a
+    // name the API server would refuse (refused before any request, naming the file); RBAC
+    // forbids; the server is unreachable (one line for the whole run)
     let bad = SECRET.replace("app: shop", "app: \"not a label value\"");
-    let b = sealed(&e, "bad.enc.yaml", &bad);
-    let (code, _, err) = run(&e, &["apply", "-f", b.to_str().unwrap(), "-n", &ns]);
-    assert_eq!(code, 1);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("secret/db") && err.contains("Invalid"),
-        "{err}"
-    );
-    // a name the API server would refuse is refused before any request, naming the file
-    let bad = SECRET.replace("name: db", "name: Not_A_Valid_Name");
-    let b = sealed(&e, "badname.enc.yaml", &bad);
-    let (code, _, err) = run(&e, &["apply", "-f", b.to_str().unwrap(), "-n", &ns]);
-    assert_eq!(code, 1);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("badname.enc.yaml") && err.contains("invalid name \"Not_A_Valid_Name\""),
-        "{err}"
-    );
-
-    // forbidden (RBAC)
-    let out = e
-        .ours()
-        .env("KUBECONFIG", e.cluster().unprivileged_kubeconfig())
-        .run(["apply", "-f", secret.to_str().unwrap(), "-n", &ns]);
-    assert_no_plaintext(&out);
-    assert_eq!(out.0, 1);
-    assert!(
-        out.2.contains("secret/db") && out.2.contains("Forbidden"),
-        "{}",
-        out.2
-    );
-
-    // unreachable server: one line for the whole run
+    let bad = sealed(&e, "bad.enc.yaml", &bad);
+    let bad_name = SECRET.replace("name: db", "name: Not_A_Valid_Name");
+    let bad_name = sealed(&e, "badname.enc.yaml", &bad_name);
     let kc = std::fs::read_to_string(e.cluster().kubeconfig()).unwrap();
     let port = kc
         .lines()
@@ -549,20 +517,32 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
         kc.replace(&port, &closed_port.to_string()),
     )
     .unwrap();
-    let out = e.ours().env("KUBECONFIG", e.path("down.kubeconfig")).run([
-        "apply",
-        "-f",
-        secret.to_str().unwrap(),
-        "-n",
-        &ns,
-    ]);
-    assert_eq!(out.0, 1);
-    assert_eq!(out.2.lines().count(), 1, "{}", out.2);
-    assert!(
-        out.2.contains("unable to connect to the server"),
-        "{}",
-        out.2
-    );
+    let unprivileged = e.cluster().unprivileged_kubeconfig();
+    for (kubeconfig, file, says) in [
+        (None, &bad, &["secret/db", "Invalid"][..]),
+        (
+            None,
+            &bad_name,
+            &["badname.enc.yaml", "invalid name \"Not_A_Valid_Name\""],
+        ),
+        (
+            Some(unprivileged.to_path_buf()),
+            &secret,
+            &["secret/db", "Forbidden"],
+        ),
+        (
+            Some(e.path("down.kubeconfig")),
+            &secret,
+            &["unable to connect to the server"],
+        ),
+    ] {
+        let mut runner = e.ours();
+        if let Some(kc) = kubeconfig {
+            runner = runner.env("KUBECONFIG", kc);
+        }
+        let out = runner.run(["apply", "-f", file.to_str().unwrap(), "-n", &ns]);
+        assert_fails_on_one_line(out, 1, says, PLAINTEXTS);
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{need, plaintext_marker, Env, Outcome, Sops};
+use e2e_tests::{argv, need, plaintext_marker, Env, Outcome, Sops};
 use serde_json::Value as Json;
 
 /// The shared [`Env`]: the age key `gen_age_a`, and every runner as admin of the control plane.
@@ -151,14 +151,10 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
     let values = [old.as_str(), new.as_str(), &b64(&old), &b64(&new)];
 
     let (tool, rec) = recording_diff_tool(&e);
-    let (code, out, err) = e.ours().env("KUBECTL_EXTERNAL_DIFF", &tool).run([
-        "diff",
-        "-f",
-        "db.enc.yaml",
-        "-n",
-        &ns,
-        "--force-conflicts",
-    ]);
+    let (code, out, err) = e
+        .ours()
+        .env("KUBECTL_EXTERNAL_DIFF", &tool)
+        .run(argv("diff -f db.enc.yaml -n", &[&ns, "--force-conflicts"]));
     assert_eq!(code, 1, "{err}");
     let files = std::fs::read_to_string(&rec).unwrap();
     assert!(files.contains("last-applied-configuration"), "{files}");
@@ -178,16 +174,10 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
     for fmt in ["yaml", "json"] {
         let (code, out, err) = run(
             &e,
-            &[
-                "apply",
-                "-f",
-                "db.enc.yaml",
-                "-n",
-                &ns,
-                "-o",
-                fmt,
-                "--force-conflicts",
-            ],
+            &argv(
+                "apply -f db.enc.yaml -n",
+                &[&ns, "-o", fmt, "--force-conflicts"],
+            ),
         );
         assert_eq!(code, 0, "{err}");
         let out = String::from_utf8_lossy(&out);
@@ -197,16 +187,10 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
     // --show-values shows them
     let (_, out, _) = run(
         &e,
-        &[
-            "apply",
-            "-f",
-            "db.enc.yaml",
-            "-n",
-            &ns,
-            "-o",
-            "json",
-            "--show-values",
-        ],
+        &argv(
+            "apply -f db.enc.yaml -n",
+            &[&ns, "-o", "json", "--show-values"],
+        ),
     );
     assert!(String::from_utf8_lossy(&out).contains(&b64(&new)));
 }
