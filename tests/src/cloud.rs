@@ -512,6 +512,30 @@ impl CloudEnv {
     pub fn sops(&self) -> crate::Sops {
         self.lab.runner(&self.sops, self.dir())
     }
+
+    /// `sealed` written to `<what>.yaml` and decrypted by real sops: the plaintext.
+    pub fn sops_decrypt(&self, what: &str, sealed: &[u8]) -> String {
+        let enc = self.write(&format!("{what}.yaml"), sealed);
+        crate::text(&self.sops().ok(["decrypt", &enc]))
+    }
+
+    /// Each `(what, runner, logged)` unseals `enc` to the first of [`STORE_INPUTS`], and the token
+    /// endpoint's log of that run holds `logged` (how the credential asked for its token).
+    ///
+    /// [`STORE_INPUTS`]: crate::servers::STORE_INPUTS
+    pub fn assert_tokens_from(&self, enc: &str, cases: Vec<(&str, crate::Sops, &str)>) {
+        for (what, runner, logged) in cases {
+            self.lab.ns.clear_log("token.log");
+            let out = runner.ok(["unseal", enc]);
+            assert_eq!(
+                crate::text(&out),
+                crate::servers::STORE_INPUTS[0].1,
+                "{what}"
+            );
+            let log = self.lab.ns.log("token.log");
+            assert!(log.contains(logged), "{what}: token endpoint log: {log}");
+        }
+    }
 }
 
 /// A cloud test's set-up: `Some(lab)`, or `None` after printing why it is skipped (a panic in CI,

@@ -25,6 +25,13 @@ fn setup() -> Option<CloudEnv> {
     CloudEnv::start(STORE_INPUTS)
 }
 
+/// `secret.yaml` sealed by real sops for the versioned key.
+fn sealed_by_sops(env: &CloudEnv) -> Vec<u8> {
+    let secret = env.path("secret.yaml");
+    env.sops()
+        .ok(["encrypt", "--azure-kv", &azure_key(true), &secret])
+}
+
 /// Sealed by real sops with `--azure-kv` (with and without a version); we unseal every store byte
 /// for byte.
 #[test]
@@ -136,9 +143,7 @@ fn seal_flag_env_and_key_group_name_the_azure_key() {
         .config(env.dir().join("groups.sops.yaml"))
         .ok(["seal", &env.path("secret.yaml")]);
     for (what, sealed) in [("flag", by_flag), ("env", by_env), ("group", by_group)] {
-        let enc = env.write(&format!("{what}.yaml"), &sealed);
-        let out = env.sops().ok(["decrypt", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
+        assert_eq!(env.sops_decrypt(what, &sealed), STORE_INPUTS[0].1, "{what}");
     }
 }
 
@@ -148,12 +153,7 @@ fn seal_flag_env_and_key_group_name_the_azure_key() {
 #[test]
 fn credential_chain_like_default_azure_credential() {
     let Some(env) = setup() else { return };
-    let sealed = env.sops().ok([
-        "encrypt",
-        "--azure-kv",
-        &azure_key(true),
-        &env.path("secret.yaml"),
-    ]);
+    let sealed = sealed_by_sops(&env);
     let enc = env.write("azure.yaml", &sealed);
     let authority = format!("http://127.0.0.1:{TOKEN_PORT}");
     let federated = env.write("federated-token", b"federated-jwt\n");
@@ -193,13 +193,7 @@ fn credential_chain_like_default_azure_credential() {
             "token GET imds ['api-version', 'resource']",
         ),
     ];
-    for (what, runner, logged) in cases {
-        env.lab.ns.clear_log("token.log");
-        let out = runner.ok(["unseal", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
-        let log = env.lab.ns.log("token.log");
-        assert!(log.contains(logged), "{what}: token endpoint log: {log}");
-    }
+    env.assert_tokens_from(&enc, cases);
     // App Service (the runner's default)
     env.lab.ns.clear_log("azure.log");
     let out = env.ours().ok(["unseal", &enc]);
@@ -232,12 +226,7 @@ fn assert_fails(out: Outcome, reason: &str) {
 #[test]
 fn bad_inputs_fail_on_one_line_without_secrets() {
     let Some(env) = setup() else { return };
-    let sealed = env.sops().ok([
-        "encrypt",
-        "--azure-kv",
-        &azure_key(true),
-        &env.path("secret.yaml"),
-    ]);
+    let sealed = sealed_by_sops(&env);
     let text = String::from_utf8_lossy(&sealed).into_owned();
     let enc = env.write("azure.yaml", &sealed);
     let authority = format!("http://127.0.0.1:{TOKEN_PORT}");

@@ -14,6 +14,15 @@ fn setup() -> Option<CloudEnv> {
     CloudEnv::start(STORE_INPUTS)
 }
 
+/// The `GOOGLE_CREDENTIALS` of an authorized user (client `cid`) with `refresh_token`.
+fn authorized_user(refresh_token: &str, token_uri: &str) -> String {
+    serde_json::json!({
+        "type": "authorized_user", "client_id": "cid", "client_secret": "csecret",
+        "refresh_token": refresh_token, "token_uri": token_uri,
+    })
+    .to_string()
+}
+
 /// Sealed by real sops with `--gcp-kms`; we unseal every store byte for byte.
 #[test]
 fn we_unseal_what_sops_sealed_with_gcp_kms() {
@@ -89,9 +98,7 @@ fn seal_flag_and_env_name_the_gcp_key() {
         let text = String::from_utf8_lossy(&sealed).into_owned();
         assert!(text.contains(GCP_KEY), "{what}: {text}");
         assert_eq!(text.contains(other), what == "flag", "{what}: {text}");
-        let enc = env.write(&format!("{what}.yaml"), &sealed);
-        let out = env.sops().ok(["decrypt", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
+        assert_eq!(env.sops_decrypt(what, &sealed), STORE_INPUTS[0].1, "{what}");
     }
 }
 
@@ -113,11 +120,7 @@ fn credential_chain_gets_tokens_like_google_auth() {
         "token_uri": token_uri,
     })
     .to_string();
-    let user = serde_json::json!({
-        "type": "authorized_user", "client_id": "cid", "client_secret": "csecret",
-        "refresh_token": "good-refresh", "token_uri": token_uri,
-    })
-    .to_string();
+    let user = authorized_user("good-refresh", &token_uri);
     let sa_path = env.write("sa.json", sa.as_bytes());
     let subject = env.write("subject-token", b"federated-jwt\n");
     let audience =
@@ -140,30 +143,31 @@ fn credential_chain_gets_tokens_like_google_auth() {
     })
     .to_string();
     let md_host = format!("127.0.0.1:{TOKEN_PORT}");
+    let creds = |c: &str| env.ours().env("GOOGLE_CREDENTIALS", c);
     let cases: Vec<(&str, Sops, &str)> = vec![
         (
             "GOOGLE_CREDENTIALS json",
-            env.ours().env("GOOGLE_CREDENTIALS", &sa),
+            creds(&sa),
             "jwt ok RS256 sops@demo.iam.gserviceaccount.com https://www.googleapis.com/auth/cloud-platform 3600",
         ),
         (
             "GOOGLE_CREDENTIALS path",
-            env.ours().env("GOOGLE_CREDENTIALS", &sa_path),
+            creds(&sa_path),
             "jwt ok RS256",
         ),
         (
             "authorized user",
-            env.ours().env("GOOGLE_CREDENTIALS", &user),
+            creds(&user),
             "token POST /token refresh_token",
         ),
         (
             "workload identity federation, file + impersonation",
-            env.ours().env("GOOGLE_CREDENTIALS", &wif_file),
+            creds(&wif_file),
             "token POST impersonate ok",
         ),
         (
             "workload identity federation, url",
-            env.ours().env("GOOGLE_CREDENTIALS", &wif_url),
+            creds(&wif_url),
             "token GET subject",
         ),
         (
@@ -181,13 +185,7 @@ fn credential_chain_gets_tokens_like_google_auth() {
             "token GET metadata",
         ),
     ];
-    for (what, runner, logged) in cases {
-        env.lab.ns.clear_log("token.log");
-        let out = runner.ok(["unseal", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
-        let log = env.lab.ns.log("token.log");
-        assert!(log.contains(logged), "{what}: token endpoint log: {log}");
-    }
+    env.assert_tokens_from(&enc, cases);
     // gcloud's ADC file in $HOME
     std::fs::create_dir_all(env.dir().join(".config/gcloud")).unwrap();
     std::fs::write(
@@ -229,11 +227,7 @@ fn bad_inputs_fail_on_one_line_without_credentials() {
     ];
 
     // wrong refresh token: the token endpoint refuses
-    let user = serde_json::json!({
-        "type": "authorized_user", "client_id": "cid", "client_secret": "csecret",
-        "refresh_token": "bad-refresh", "token_uri": token_uri,
-    })
-    .to_string();
+    let user = authorized_user("bad-refresh", &token_uri);
     // a service account key the token endpoint does not know (another RSA key)
     let other = std::process::Command::new("openssl")
         .args([
