@@ -9,8 +9,8 @@
 use e2e_tests::cloud::{
     azure_key, azure_vault, CloudEnv, AZURE_PORT, AZURE_VERSION, FAKE_TOKEN, HANG_PORT, TOKEN_PORT,
 };
-use e2e_tests::servers::{metadata_shape, store_args, STORE_INPUTS};
-use e2e_tests::{assert_fails_on_one_line, Outcome, Sops};
+use e2e_tests::servers::STORE_INPUTS;
+use e2e_tests::{assert_fails_on_one_line, text as text_of, Outcome, Sops};
 
 /// Words that must never show up in a message.
 const SECRETS: &[&str] = &[
@@ -38,22 +38,10 @@ fn sealed_by_sops(env: &CloudEnv) -> Vec<u8> {
 fn we_unseal_what_sops_sealed_with_azure_kv() {
     let Some(env) = setup() else { return };
     for with_version in [true, false] {
-        for (name, text) in STORE_INPUTS {
-            let args = store_args(
-                &["encrypt", "--azure-kv", &azure_key(with_version)],
-                &env.path(name),
-            );
-            let enc = env.sops().ok(&args);
-            assert!(
-                String::from_utf8_lossy(&enc).contains(AZURE_VERSION),
-                "{name}: {}",
-                String::from_utf8_lossy(&enc)
-            );
-            let enc_path = env.write(&format!("by-sops-{name}"), &enc);
-            let uargs = store_args(&["unseal"], &enc_path);
-            let out = env.ours().ok(&uargs);
-            assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
-        }
+        env.assert_we_unseal_what_sops_sealed(
+            &["--azure-kv", &azure_key(with_version)],
+            AZURE_VERSION,
+        );
     }
     // what sops sends (we only decrypted here): the version lookup, then RSA-OAEP-256, API 2025-07-01
     let log = env.lab.ns.log("azure.log");
@@ -79,30 +67,14 @@ fn sops_opens_what_we_seal_with_azure_kv() {
         )
         .as_bytes(),
     );
-    for (name, text) in STORE_INPUTS {
-        let args = store_args(&["seal"], &env.path(name));
-        let sealed = env.ours().ok(&args);
-        assert!(
-            String::from_utf8_lossy(&sealed).contains(AZURE_VERSION),
-            "{name}"
-        );
-        let enc = env.write(&format!("sealed-{name}"), &sealed);
-        let dargs = store_args(&["decrypt"], &enc);
-        let out = env.sops().ok(&dargs);
-        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
+    env.assert_sops_opens_what_we_seal(|name, text, sealed, dargs| {
+        assert!(text_of(sealed).contains(AZURE_VERSION), "{name}");
         // the older pinned sops (API 7.6) too, when its peer is there
         if let Some(old) = e2e_tests::peer("sops-3.11") {
-            let out = env.lab.runner(&old, env.dir()).ok(&dargs);
-            assert_eq!(String::from_utf8_lossy(&out), *text, "sops 3.11 {name}");
+            let out = env.lab.runner(&old, env.dir()).ok(dargs);
+            assert_eq!(text_of(&out), text, "sops 3.11 {name}");
         }
-        let sargs = store_args(&["encrypt"], &env.path(name));
-        let theirs = env.sops().ok(&sargs);
-        assert_eq!(
-            metadata_shape(&String::from_utf8_lossy(&sealed)),
-            metadata_shape(&String::from_utf8_lossy(&theirs)),
-            "{name}: metadata laid out differently from sops"
-        );
-    }
+    });
     let log = env.lab.ns.log("azure.log");
     assert!(log.contains("GET /keys/sops-key/ ['2025-07-01']"), "{log}");
     assert!(

@@ -7,7 +7,7 @@
 //! written. Not tested against the live service.
 
 use e2e_tests::cloud::{CloudEnv, COUNT_PORT, GCP_KEY, GCP_PORT, HANG_PORT, TOKEN_PORT};
-use e2e_tests::servers::{metadata_shape, store_args, STORE_INPUTS};
+use e2e_tests::servers::STORE_INPUTS;
 use e2e_tests::{assert_fails_on_one_line, Sops};
 
 fn setup() -> Option<CloudEnv> {
@@ -27,19 +27,7 @@ fn authorized_user(refresh_token: &str, token_uri: &str) -> String {
 #[test]
 fn we_unseal_what_sops_sealed_with_gcp_kms() {
     let Some(env) = setup() else { return };
-    for (name, text) in STORE_INPUTS {
-        let args = store_args(&["encrypt", "--gcp-kms", GCP_KEY], &env.path(name));
-        let enc = env.sops().ok(&args);
-        assert!(
-            String::from_utf8_lossy(&enc).contains(GCP_KEY),
-            "{name}: {}",
-            String::from_utf8_lossy(&enc)
-        );
-        let enc_path = env.write(&format!("by-sops-{name}"), &enc);
-        let uargs = store_args(&["unseal"], &enc_path);
-        let out = env.ours().ok(&uargs);
-        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
-    }
+    env.assert_we_unseal_what_sops_sealed(&["--gcp-kms", GCP_KEY], GCP_KEY);
     assert!(env
         .lab
         .ns
@@ -57,21 +45,7 @@ fn sops_opens_what_we_seal_with_gcp_kms() {
         format!("creation_rules:\n  - gcp_kms: {GCP_KEY}\n    unencrypted_suffix: _unencrypted\n")
             .as_bytes(),
     );
-    for (name, text) in STORE_INPUTS {
-        let args = store_args(&["seal"], &env.path(name));
-        let sealed = env.ours().ok(&args);
-        let enc = env.write(&format!("sealed-{name}"), &sealed);
-        let dargs = store_args(&["decrypt"], &enc);
-        let out = env.sops().ok(&dargs);
-        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
-        let sargs = store_args(&["encrypt"], &env.path(name));
-        let theirs = env.sops().ok(&sargs);
-        assert_eq!(
-            metadata_shape(&String::from_utf8_lossy(&sealed)),
-            metadata_shape(&String::from_utf8_lossy(&theirs)),
-            "{name}: metadata laid out differently from sops"
-        );
-    }
+    env.assert_sops_opens_what_we_seal(|_, _, _, _| {});
     assert!(env
         .lab
         .ns
