@@ -14,6 +14,15 @@ fn setup() -> Option<CloudEnv> {
     CloudEnv::start(STORE_INPUTS)
 }
 
+/// `secret.yaml` sealed by real sops for the test key, and where it was written (`gcp.yaml`).
+fn sealed_by_sops(env: &CloudEnv) -> (Vec<u8>, String) {
+    let sealed = env
+        .sops()
+        .ok(["encrypt", "--gcp-kms", GCP_KEY, &env.path("secret.yaml")]);
+    let enc = env.write("gcp.yaml", &sealed);
+    (sealed, enc)
+}
+
 /// The `GOOGLE_CREDENTIALS` of an authorized user (client `cid`) with `refresh_token`.
 fn authorized_user(refresh_token: &str, token_uri: &str) -> String {
     serde_json::json!({
@@ -83,10 +92,7 @@ fn seal_flag_and_env_name_the_gcp_key() {
 #[test]
 fn credential_chain_gets_tokens_like_google_auth() {
     let Some(env) = setup() else { return };
-    let sealed = env
-        .sops()
-        .ok(["encrypt", "--gcp-kms", GCP_KEY, &env.path("secret.yaml")]);
-    let enc = env.write("gcp.yaml", &sealed);
+    let (_, enc) = sealed_by_sops(&env);
     let token_uri = format!("http://127.0.0.1:{TOKEN_PORT}/token");
     let sa = serde_json::json!({
         "type": "service_account", "project_id": "demo", "private_key_id": "k1",
@@ -187,10 +193,7 @@ fn credential_chain_gets_tokens_like_google_auth() {
 #[test]
 fn bad_inputs_fail_on_one_line_without_credentials() {
     let Some(env) = setup() else { return };
-    let sealed = env
-        .sops()
-        .ok(["encrypt", "--gcp-kms", GCP_KEY, &env.path("secret.yaml")]);
-    let enc = env.write("gcp.yaml", &sealed);
+    let (sealed, enc) = sealed_by_sops(&env);
     let token_uri = format!("http://127.0.0.1:{TOKEN_PORT}/token");
     let secrets = [
         "gcp-static-token",
