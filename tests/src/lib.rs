@@ -575,10 +575,15 @@ impl Cluster {
         S: AsRef<OsStr>,
     {
         let home = tempfile::tempdir().expect("temp HOME for kubectl");
-        Sops::new(&self.kubectl, home.path())
+        self.kubectl_runner(kubeconfig, home.path())
+            .run_stdin(args, input)
+    }
+
+    /// Real `kubectl` with `KUBECONFIG=kubeconfig` and `HOME=home` (see [`Cluster::kubectl_with`]).
+    fn kubectl_runner(&self, kubeconfig: &Path, home: &Path) -> Sops {
+        Sops::new(&self.kubectl, home)
             .env_remove("SOPS_DISABLE_VERSION_CHECK")
             .env("KUBECONFIG", kubeconfig)
-            .run_stdin(args, input)
     }
 
     /// Runs real `kubectl` as admin and requires exit 0; returns stdout as text.
@@ -587,12 +592,8 @@ impl Cluster {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<OsString> = args
-            .into_iter()
-            .map(|a| a.as_ref().to_os_string())
-            .collect();
-        let (code, out, err) = self.kubectl(&args);
-        assert_eq!(code, 0, "kubectl {args:?} exited {code}; stderr:\n{err}");
+        let home = tempfile::tempdir().expect("temp HOME for kubectl");
+        let out = self.kubectl_runner(&self.kubeconfig, home.path()).ok(args);
         String::from_utf8_lossy(&out).into_owned()
     }
 
