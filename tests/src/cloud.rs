@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::servers::{metadata_shape, store_args};
+
 /// GCP resource id of the fake's key (any well-formed id works with the fake).
 pub const GCP_KEY: &str = "projects/demo/locations/global/keyRings/sops/cryptoKeys/test";
 /// The fake vault's key version.
@@ -511,6 +513,69 @@ impl CloudEnv {
     /// Real sops in the namespace.
     pub fn sops(&self) -> crate::Sops {
         self.lab.runner(&self.sops, self.dir())
+    }
+
+    /// Every one of [`STORE_INPUTS`] (already in the test dir) sealed by real sops with `flags`,
+    /// its file holding `names` (the key); we unseal each byte for byte.
+    ///
+    /// [`STORE_INPUTS`]: crate::servers::STORE_INPUTS
+    pub fn assert_we_unseal_what_sops_sealed(&self, flags: &[&str], names: &str) {
+        for (name, text) in crate::servers::STORE_INPUTS {
+            let mut head = vec!["encrypt"];
+            head.extend(flags);
+            let enc = self.sops().ok(store_args(&head, &self.path(name)));
+            let enc_text = crate::text(&enc);
+            assert!(enc_text.contains(names), "{name}: {enc_text}");
+            let enc_path = self.write(&format!("by-sops-{name}"), &enc);
+            let out = self.ours().ok(store_args(&["unseal"], &enc_path));
+            assert_eq!(crate::text(&out), *text, "{name}");
+        }
+    }
+
+    /// Every one of [`STORE_INPUTS`] sealed by us (keys from the `.sops.yaml` the test wrote) opens
+    /// with real sops, and its metadata is laid out exactly as sops lays out its own.
+    /// `also(name, plaintext, sealed, decrypt arguments)` checks more of each file.
+    ///
+    /// [`STORE_INPUTS`]: crate::servers::STORE_INPUTS
+    pub fn assert_sops_opens_what_we_seal(&self, also: impl Fn(&str, &str, &[u8], &[String])) {
+        for (name, text) in crate::servers::STORE_INPUTS {
+            let sealed = self.ours().ok(store_args(&["seal"], &self.path(name)));
+            let enc = self.write(&format!("sealed-{name}"), &sealed);
+            let dargs = store_args(&["decrypt"], &enc);
+            let out = self.sops().ok(&dargs);
+            assert_eq!(crate::text(&out), *text, "{name}");
+            also(name, text, &sealed, &dargs);
+            let theirs = self.sops().ok(store_args(&["encrypt"], &self.path(name)));
+            assert_eq!(
+                metadata_shape(&crate::text(&sealed)),
+                metadata_shape(&crate::text(&theirs)),
+                "{name}: metadata laid out differently from sops"
+            );
+        }
+    }
+
+    /// `sealed` written to `<what>.yaml` and decrypted by real sops: the plaintext.
+    pub fn sops_decrypt(&self, what: &str, sealed: &[u8]) -> String {
+        let enc = self.write(&format!("{what}.yaml"), sealed);
+        crate::text(&self.sops().ok(["decrypt", &enc]))
+    }
+
+    /// Each `(what, runner, logged)` unseals `enc` to the first of [`STORE_INPUTS`], and the token
+    /// endpoint's log of that run holds `logged` (how the credential asked for its token).
+    ///
+    /// [`STORE_INPUTS`]: crate::servers::STORE_INPUTS
+    pub fn assert_tokens_from(&self, enc: &str, cases: Vec<(&str, crate::Sops, &str)>) {
+        for (what, runner, logged) in cases {
+            self.lab.ns.clear_log("token.log");
+            let out = runner.ok(["unseal", enc]);
+            assert_eq!(
+                crate::text(&out),
+                crate::servers::STORE_INPUTS[0].1,
+                "{what}"
+            );
+            let log = self.lab.ns.log("token.log");
+            assert!(log.contains(logged), "{what}: token endpoint log: {log}");
+        }
     }
 }
 

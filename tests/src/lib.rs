@@ -575,10 +575,15 @@ impl Cluster {
         S: AsRef<OsStr>,
     {
         let home = tempfile::tempdir().expect("temp HOME for kubectl");
-        Sops::new(&self.kubectl, home.path())
+        self.kubectl_runner(kubeconfig, home.path())
+            .run_stdin(args, input)
+    }
+
+    /// Real `kubectl` with `KUBECONFIG=kubeconfig` and `HOME=home` (see [`Cluster::kubectl_with`]).
+    fn kubectl_runner(&self, kubeconfig: &Path, home: &Path) -> Sops {
+        Sops::new(&self.kubectl, home)
             .env_remove("SOPS_DISABLE_VERSION_CHECK")
             .env("KUBECONFIG", kubeconfig)
-            .run_stdin(args, input)
     }
 
     /// Runs real `kubectl` as admin and requires exit 0; returns stdout as text.
@@ -587,12 +592,8 @@ impl Cluster {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<OsString> = args
-            .into_iter()
-            .map(|a| a.as_ref().to_os_string())
-            .collect();
-        let (code, out, err) = self.kubectl(&args);
-        assert_eq!(code, 0, "kubectl {args:?} exited {code}; stderr:\n{err}");
+        let home = tempfile::tempdir().expect("temp HOME for kubectl");
+        let out = self.kubectl_runner(&self.kubeconfig, home.path()).ok(args);
         String::from_utf8_lossy(&out).into_owned()
     }
 
@@ -602,6 +603,36 @@ impl Cluster {
         let name = unique_name(prefix);
         self.kubectl_ok(["create", "namespace", &name]);
         name
+    }
+
+    /// `kubectl apply --server-side --field-manager=MANAGER -f -` as admin, `manifest` on stdin.
+    pub fn apply_server_side(&self, manager: &str, manifest: &str) -> Outcome {
+        let manager = format!("--field-manager={manager}");
+        let args = argv("apply --server-side", &[&manager, "-f", "-"]);
+        self.kubectl_with(&self.kubeconfig, args, Some(manifest.as_bytes()))
+    }
+
+    /// `kubectl get KIND NAME -n NS -o jsonpath={PATH}` as admin, required to succeed.
+    pub fn jsonpath(&self, kind: &str, name: &str, ns: &str, path: &str) -> String {
+        let path = format!("jsonpath={{{path}}}");
+        self.kubectl_ok(argv("get", &[kind, name, "-n", ns, "-o", &path]))
+    }
+
+    /// `kubectl get secret NAME -n NS` as admin: each of `keys` of its `.data`, base64-decoded.
+    pub fn secret_values(&self, ns: &str, name: &str, keys: &[&str]) -> Vec<String> {
+        keys.iter()
+            .map(|key| {
+                self.kubectl_ok([
+                    "get",
+                    "secret",
+                    name,
+                    "-n",
+                    ns,
+                    "-o",
+                    &format!("go-template={{{{index .data \"{key}\" | base64decode}}}}"),
+                ])
+            })
+            .collect()
     }
 
     /// Waits (up to 60 s) until the CRD `name` (`<plural>.<group>`) is `Established`; panics otherwise.
@@ -782,6 +813,39 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The words of `line` (split at white space), then `more`: an argument list written on one line,
+/// e.g. `argv("template r chart -f", &[&url])`. Only for literal words: a path or a value that may
+/// hold a space goes into `more`.
+pub fn argv<'a>(line: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    line.split_whitespace()
+        .chain(more.iter().copied())
+        .collect()
+}
+
+/// The lines of output bytes (invalid UTF-8 replaced), to compare outputs line by line.
+pub fn lines_of(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `secrets upgrade --install REL chart -n NS -f VALUES --set-file SET_FILE --timeout 60s`: the
+/// helm arguments that install or upgrade the test chart's release through the wrapper.
+pub fn secrets_upgrade_install<'a>(
+    rel: &'a str,
+    ns: &'a str,
+    values: &'a str,
+    set_file: &'a str,
+) -> Vec<&'a str> {
+    let mut args = argv(
+        "secrets upgrade --install",
+        &[rel, "chart", "-n", ns, "-f", values],
+    );
+    args.extend(["--set-file", set_file, "--timeout", "60s"]);
+    args
+}
+
 /// The one line of an error message (`err` must end in its only `\n`); panics otherwise.
 pub fn assert_one_line(err: &str) -> &str {
     assert!(
@@ -789,6 +853,30 @@ pub fn assert_one_line(err: &str) -> &str {
         "one line expected: {err:?}"
     );
     err.trim_end()
+}
+
+/// Asserts a failure on one line: exit `code` (any non-zero one for `None`), nothing on stdout,
+/// each of `says` in the message and none of `never` (tokens, secrets). Returns the message.
+pub fn assert_fails_on_one_line(
+    out: Outcome,
+    code: impl Into<Option<i32>>,
+    says: &[&str],
+    never: &[&str],
+) -> String {
+    let (got, stdout, err) = out;
+    match code.into() {
+        Some(code) => assert_eq!(got, code, "exit code; stderr: {err}"),
+        None => assert_ne!(got, 0, "must fail; stderr: {err}"),
+    }
+    assert!(stdout.is_empty(), "nothing on stdout: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for s in says {
+        assert!(err.contains(s), "says {s:?}: {err}");
+    }
+    for s in never {
+        assert!(!err.contains(s), "leaks {s:?}: {err}");
+    }
+    err
 }
 
 // ------------------------------------------------------------------------------------- env
@@ -820,6 +908,7 @@ pub struct Env {
     key: Option<(PathBuf, String)>,
     gnupg: Option<GnupgHome>,
     cluster: Option<Cluster>,
+    vars: Vec<(OsString, OsString)>,
 }
 
 impl Default for Env {
@@ -837,6 +926,7 @@ impl Env {
             key: None,
             gnupg: None,
             cluster: None,
+            vars: Vec::new(),
         }
     }
 
@@ -858,11 +948,13 @@ impl Env {
         Some(self)
     }
 
-    /// Adds the local test control plane and real kubectl ([`Env::cluster`]); `None` when it is not
-    /// running (see [`cluster`]).
+    /// Adds the local test control plane and real kubectl ([`Env::cluster`]); every runner talks to
+    /// it as admin (`KUBECONFIG`). `None` when it is not running (see [`cluster`]).
     pub fn with_cluster(mut self) -> Option<Env> {
-        self.cluster = Some(cluster()?);
-        Some(self)
+        let c = cluster()?;
+        let admin = c.kubeconfig().to_path_buf();
+        self.cluster = Some(c);
+        Some(self.runner_env("KUBECONFIG", admin))
     }
 
     /// Adds a throw-away GnuPG home with the armored keys `keys` imported (relative paths are
@@ -899,6 +991,14 @@ impl Env {
         self
     }
 
+    /// Sets `k=v` for every runner of this Env (after the key and the GnuPG home, so it can
+    /// replace them): a local server's endpoint, test credentials.
+    pub fn runner_env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Env {
+        self.vars
+            .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self
+    }
+
     // ----------------------------------------------------------------------- paths and files
 
     /// The temp dir every runner works in.
@@ -931,6 +1031,12 @@ impl Env {
     pub fn read(&self, name: &str) -> String {
         let p = self.path(name);
         fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    /// The bytes of `name` in the temp dir; panics when it is missing.
+    pub fn read_bytes(&self, name: &str) -> Vec<u8> {
+        let p = self.path(name);
+        fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
     /// The vectors' key dir (`<vectors>/keys`); panics when the vectors are missing.
@@ -971,7 +1077,8 @@ impl Env {
         workspace_bin("kubectl-sops")
     }
 
-    /// A runner for `bin` in the temp dir, with the default key and GnuPG home when set.
+    /// A runner for `bin` in the temp dir, with the default key and GnuPG home when set, and the
+    /// variables of [`Env::runner_env`].
     pub fn runner(&self, bin: impl AsRef<Path>) -> Sops {
         let mut s = Sops::new(bin, self.dir());
         if let Some((file, _)) = &self.key {
@@ -979,6 +1086,9 @@ impl Env {
         }
         if let Some(g) = &self.gnupg {
             s = s.gnupghome(g.path());
+        }
+        for (k, v) in &self.vars {
+            s = s.env(k, v);
         }
         s
     }

@@ -32,6 +32,15 @@ pub fn type_flags(name: &str) -> Vec<String> {
     }
 }
 
+/// `head` (a command and its flags), then [`type_flags`] for `file`, then `file`: the arguments
+/// that seal, encrypt, unseal or decrypt `file` in any store.
+pub fn store_args(head: &[&str], file: &str) -> Vec<String> {
+    let mut args: Vec<String> = head.iter().map(|s| s.to_string()).collect();
+    args.extend(type_flags(file));
+    args.push(file.to_string());
+    args
+}
+
 /// The dev server's root token.
 pub const BAO_ROOT_TOKEN: &str = "root";
 /// local-kms' region and account (the ARNs of the seeded key use them).

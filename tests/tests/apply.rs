@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{
-    age_recipient, cluster, vectors_dir_checked, workspace_bin, Cluster, Outcome, Sops,
-};
+use e2e_tests::{argv, assert_fails_on_one_line, Env, Outcome, Sops};
 use serde_json::Value as Json;
 
 const SECRET: &str = "apiVersion: v1
@@ -59,82 +57,52 @@ const PLAINTEXTS: &[&str] = &[
     "key-value-2",
 ];
 
-struct Env {
-    c: Cluster,
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    ours: PathBuf,
-    key: PathBuf,
-    recipient: String,
-}
-
+/// The shared [`Env`]: the age key `gen_age_a`, and every runner as admin of the control plane.
 fn setup() -> Option<Env> {
-    let c = cluster()?;
-    let key = vectors_dir_checked().join("keys/gen_age_a.txt");
-    let tmp = tempfile::tempdir().unwrap();
-    Some(Env {
-        c,
-        dir: tmp.path().to_path_buf(),
-        _tmp: tmp,
-        ours: workspace_bin("kubectl-sops"),
-        recipient: age_recipient(&key),
-        key,
-    })
+    Env::new().key("gen_age_a").with_cluster()
 }
 
-impl Env {
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
+/// Runs kubectl-sops as the admin; checks that no plaintext leaked into its output.
+fn run(e: &Env, args: &[&str]) -> Outcome {
+    let out = e.ours().run(args);
+    assert_no_plaintext(&out);
+    out
+}
 
-    fn ours_with(&self, kubeconfig: &Path) -> Sops {
-        Sops::new(&self.ours, &self.dir)
-            .age_key_file(&self.key)
-            .env("KUBECONFIG", kubeconfig)
-    }
+fn ours_ok(e: &Env, args: &[&str]) -> String {
+    let (code, out, err) = run(e, args);
+    assert_eq!(code, 0, "kubectl-sops {args:?}: {err}");
+    String::from_utf8(out).unwrap()
+}
 
-    /// Runs kubectl-sops as the admin; checks that no plaintext leaked into its output.
-    fn ours(&self, args: &[&str]) -> Outcome {
-        let out = self.ours_with(self.c.kubeconfig()).run(args);
-        assert_no_plaintext(&out);
-        out
+/// Seals `plain` into `name` (the plaintext file is removed).
+fn sealed(e: &Env, name: &str, plain: &str) -> PathBuf {
+    let p = e.path(name);
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).unwrap();
     }
+    let tmp = e.path("plain.tmp.yaml");
+    std::fs::write(&tmp, plain).unwrap();
+    let out = Sops::new(e.ours_bin(), e.dir()).ok([
+        "seal",
+        "--age",
+        e.recipient(),
+        tmp.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::write(&p, out).unwrap();
+    p
+}
 
-    fn ours_ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.ours(args);
-        assert_eq!(code, 0, "kubectl-sops {args:?}: {err}");
-        String::from_utf8(out).unwrap()
-    }
-
-    /// Seals `plain` into `name` (the plaintext file is removed).
-    fn sealed(&self, name: &str, plain: &str) -> PathBuf {
-        let p = self.p(name);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        let tmp = self.p("plain.tmp.yaml");
-        std::fs::write(&tmp, plain).unwrap();
-        let out = Sops::new(&self.ours, &self.dir).ok([
-            "seal",
-            "--age",
-            &self.recipient,
-            tmp.to_str().unwrap(),
-        ]);
-        std::fs::remove_file(&tmp).unwrap();
-        std::fs::write(&p, out).unwrap();
-        p
-    }
-
-    fn get(&self, ns: &str, what: &str) -> Json {
-        let out = self
-            .c
+fn get(e: &Env, ns: &str, what: &str) -> Json {
+    let out =
+        e.cluster()
             .kubectl_ok(["-n", ns, "get", what, "-o", "json", "--show-managed-fields"]);
-        serde_json::from_str(&out).unwrap()
-    }
+    serde_json::from_str(&out).unwrap()
+}
 
-    fn exists(&self, ns: &str, what: &str) -> bool {
-        self.c.kubectl(["-n", ns, "get", what]).0 == 0
-    }
+fn exists(e: &Env, ns: &str, what: &str) -> bool {
+    e.cluster().kubectl(["-n", ns, "get", what]).0 == 0
 }
 
 fn assert_no_plaintext((_, out, err): &Outcome) {
@@ -162,21 +130,21 @@ fn managed_by(obj: &Json, manager: &str) -> bool {
 #[test]
 fn sealed_secret_and_configmap_apply_and_read_back() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("apply-multi");
-    let f = e.sealed("app.enc.yaml", &format!("{SECRET}---\n{CONFIGMAP}"));
-    let out = e.ours_ok(&["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
+    let ns = e.cluster().fresh_namespace("apply-multi");
+    let f = sealed(&e, "app.enc.yaml", &format!("{SECRET}---\n{CONFIGMAP}"));
+    let out = ours_ok(&e, &["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
     assert_eq!(
         out,
         "secret/db serverside-applied\nconfigmap/settings serverside-applied\n"
     );
-    let s = e.get(&ns, "secret/db");
+    let s = get(&e, &ns, "secret/db");
     assert_eq!(s["data"]["password"], b64("hunter2-apply-secret"));
     assert_eq!(s["data"]["token"], b64("token-value-1"));
     assert_eq!(s["metadata"]["labels"]["app"], "shop");
     assert_eq!(s["type"], "Opaque");
     assert!(s.get("sops").is_none() && s.pointer("/metadata/annotations").is_none());
     assert!(managed_by(&s, "kubectl-sops"), "{s}");
-    let cm = e.get(&ns, "configmap/settings");
+    let cm = get(&e, &ns, "configmap/settings");
     assert_eq!(cm["data"]["mode"], "fast");
     assert_eq!(cm["data"]["replicas"], "3");
 
@@ -188,15 +156,15 @@ fn sealed_secret_and_configmap_apply_and_read_back() {
             .to_string()
     };
     let before = (rv(&s), rv(&cm));
-    e.ours_ok(&["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
+    ours_ok(&e, &["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
     let after = (
-        rv(&e.get(&ns, "secret/db")),
-        rv(&e.get(&ns, "configmap/settings")),
+        rv(&get(&e, &ns, "secret/db")),
+        rv(&get(&e, &ns, "configmap/settings")),
     );
     assert_eq!(before, after, "re-apply changed resourceVersion");
 
     // diff right after apply: no change
-    let (code, out, err) = e.ours(&["diff", "-f", f.to_str().unwrap(), "-n", &ns]);
+    let (code, out, err) = run(&e, &["diff", "-f", f.to_str().unwrap(), "-n", &ns]);
     assert_eq!(
         code,
         0,
@@ -206,14 +174,14 @@ fn sealed_secret_and_configmap_apply_and_read_back() {
     assert!(out.is_empty());
 
     // one value changed through `kubectl sops set`: diff names that field only, exit 1, no value
-    let (code, _, err) = Sops::new(&e.ours, &e.dir).age_key_file(&e.key).run([
+    let (code, _, err) = e.ours().env_remove("KUBECONFIG").run([
         "set",
         f.to_str().unwrap(),
         r#"["stringData"]["password"]"#,
         r#""hunter2-apply-secret-v2""#,
     ]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = e.ours(&["diff", "-f", f.to_str().unwrap(), "-n", &ns]);
+    let (code, out, err) = run(&e, &["diff", "-f", f.to_str().unwrap(), "-n", &ns]);
     let out = String::from_utf8(out).unwrap();
     assert_eq!(code, 1, "{out}\n{err}");
     assert_eq!(
@@ -222,49 +190,45 @@ fn sealed_secret_and_configmap_apply_and_read_back() {
     );
     assert!(!out.contains("v2"));
     // the diff changed nothing
-    assert_eq!(rv(&e.get(&ns, "secret/db")), before.0);
+    assert_eq!(rv(&get(&e, &ns, "secret/db")), before.0);
 }
 
 #[test]
 fn dry_runs_change_nothing() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("apply-dry");
-    let f = e.sealed("s.enc.yaml", SECRET);
+    let ns = e.cluster().fresh_namespace("apply-dry");
+    let f = sealed(&e, "s.enc.yaml", SECRET);
     let f = f.to_str().unwrap();
-    let out = e.ours_ok(&["apply", "-f", f, "-n", &ns, "--dry-run=server"]);
+    let out = ours_ok(&e, &["apply", "-f", f, "-n", &ns, "--dry-run=server"]);
     assert_eq!(out, "secret/db serverside-applied (server dry run)\n");
     assert!(
-        !e.exists(&ns, "secret/db"),
+        !exists(&e, &ns, "secret/db"),
         "--dry-run=server stored the object"
     );
 
     // client dry run sends no write: it even works for a user who may not write anything
-    let (code, out, err) = e.ours_with(e.c.unprivileged_kubeconfig()).run([
-        "apply",
-        "-f",
-        f,
-        "-n",
-        &ns,
-        "--dry-run=client",
-    ]);
+    let (code, out, err) = e
+        .ours()
+        .env("KUBECONFIG", e.cluster().unprivileged_kubeconfig())
+        .run(["apply", "-f", f, "-n", &ns, "--dry-run=client"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "secret/db serverside-applied (dry run)\n"
     );
-    assert!(!e.exists(&ns, "secret/db"));
+    assert!(!exists(&e, &ns, "secret/db"));
 
     // server dry run of a change leaves the stored object as it was
-    e.ours_ok(&["apply", "-f", f, "-n", &ns]);
-    let before = e.get(&ns, "secret/db");
-    Sops::new(&e.ours, &e.dir).age_key_file(&e.key).ok([
+    ours_ok(&e, &["apply", "-f", f, "-n", &ns]);
+    let before = get(&e, &ns, "secret/db");
+    e.ours().env_remove("KUBECONFIG").ok([
         "set",
         f,
         r#"["stringData"]["password"]"#,
         r#""other-value""#,
     ]);
-    e.ours_ok(&["apply", "-f", f, "-n", &ns, "--dry-run=server"]);
-    let after = e.get(&ns, "secret/db");
+    ours_ok(&e, &["apply", "-f", f, "-n", &ns, "--dry-run=server"]);
+    let after = get(&e, &ns, "secret/db");
     assert_eq!(before["data"], after["data"]);
     assert_eq!(
         before["metadata"]["resourceVersion"],
@@ -275,46 +239,46 @@ fn dry_runs_change_nothing() {
 #[test]
 fn directories_recursive_and_plain_manifests_pass_through() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("apply-dir");
-    e.sealed("tree/a/secret.enc.yaml", SECRET);
-    std::fs::create_dir_all(e.p("tree/b/c")).unwrap();
-    std::fs::write(e.p("tree/b/c/cm.yaml"), CONFIGMAP).unwrap();
-    std::fs::write(e.p("tree/b/notes.txt"), "not a manifest").unwrap();
-    let tree = e.p("tree");
+    let ns = e.cluster().fresh_namespace("apply-dir");
+    sealed(&e, "tree/a/secret.enc.yaml", SECRET);
+    std::fs::create_dir_all(e.path("tree/b/c")).unwrap();
+    std::fs::write(e.path("tree/b/c/cm.yaml"), CONFIGMAP).unwrap();
+    std::fs::write(e.path("tree/b/notes.txt"), "not a manifest").unwrap();
+    let tree = e.path("tree");
     let tree = tree.to_str().unwrap();
     // without -R only the top directory's files are read: there are none
-    let (code, _, err) = e.ours(&["apply", "-f", tree, "-n", &ns]);
+    let (code, _, err) = run(&e, &["apply", "-f", tree, "-n", &ns]);
     assert_eq!(code, 1);
     assert!(err.contains("no objects"), "{err}");
-    let out = e.ours_ok(&["apply", "-R", "-f", tree, "-n", &ns]);
+    let out = ours_ok(&e, &["apply", "-R", "-f", tree, "-n", &ns]);
     assert_eq!(
         out,
         "secret/db serverside-applied\nconfigmap/settings serverside-applied\n"
     );
     assert_eq!(
-        e.get(&ns, "secret/db")["data"]["password"],
+        get(&e, &ns, "secret/db")["data"]["password"],
         b64("hunter2-apply-secret")
     );
-    assert_eq!(e.get(&ns, "configmap/settings")["data"]["mode"], "fast");
+    assert_eq!(get(&e, &ns, "configmap/settings")["data"]["mode"], "fast");
 }
 
 #[test]
 fn namespace_from_the_flag_the_object_or_the_context() {
     let Some(e) = setup() else { return };
-    let other = e.c.fresh_namespace("apply-other");
-    let f = e.sealed("s.enc.yaml", SECRET);
+    let other = e.cluster().fresh_namespace("apply-other");
+    let f = sealed(&e, "s.enc.yaml", SECRET);
     let f = f.to_str().unwrap();
-    e.ours_ok(&["apply", "-f", f, "-n", &other]);
-    assert!(e.exists(&other, "secret/db"));
+    ours_ok(&e, &["apply", "-f", f, "-n", &other]);
+    assert!(exists(&e, &other, "secret/db"));
 
     // an object naming its namespace goes there; -n naming another one is refused like kubectl
-    let own = e.c.fresh_namespace("apply-own");
+    let own = e.cluster().fresh_namespace("apply-own");
     let with_ns = SECRET.replace("  name: db\n", &format!("  name: db\n  namespace: {own}\n"));
-    let g = e.sealed("own.enc.yaml", &with_ns);
+    let g = sealed(&e, "own.enc.yaml", &with_ns);
     let g = g.to_str().unwrap();
-    e.ours_ok(&["apply", "-f", g]);
-    assert!(e.exists(&own, "secret/db"));
-    let (code, _, err) = e.ours(&["apply", "-f", g, "-n", &other]);
+    ours_ok(&e, &["apply", "-f", g]);
+    assert!(exists(&e, &own, "secret/db"));
+    let (code, _, err) = run(&e, &["apply", "-f", g, "-n", &other]);
     assert_eq!(code, 1);
     assert!(err.contains("does not match the namespace"), "{err}");
 }
@@ -322,17 +286,18 @@ fn namespace_from_the_flag_the_object_or_the_context() {
 #[test]
 fn same_objects_as_real_kubectl_server_side_apply() {
     let Some(e) = setup() else { return };
-    let ours_ns = e.c.fresh_namespace("apply-ours");
-    let theirs_ns = e.c.fresh_namespace("apply-kubectl");
+    let ours_ns = e.cluster().fresh_namespace("apply-ours");
+    let theirs_ns = e.cluster().fresh_namespace("apply-kubectl");
     let plain = format!("{SECRET}---\n{CONFIGMAP}");
-    let f = e.sealed("app.enc.yaml", &plain);
-    e.ours_ok(&["apply", "-f", f.to_str().unwrap(), "-n", &ours_ns]);
+    let f = sealed(&e, "app.enc.yaml", &plain);
+    ours_ok(&e, &["apply", "-f", f.to_str().unwrap(), "-n", &ours_ns]);
     // real kubectl on the decrypted input
-    let decrypted = Sops::new(&e.ours, &e.dir)
-        .age_key_file(&e.key)
+    let decrypted = e
+        .ours()
+        .env_remove("KUBECONFIG")
         .ok(["unseal", f.to_str().unwrap()]);
-    let (code, _, err) = e.c.kubectl_with(
-        e.c.kubeconfig(),
+    let (code, _, err) = e.cluster().kubectl_with(
+        e.cluster().kubeconfig(),
         ["apply", "--server-side", "-n", &theirs_ns, "-f", "-"],
         Some(&decrypted),
     );
@@ -352,8 +317,8 @@ fn same_objects_as_real_kubectl_server_side_apply() {
             o
         };
         assert_eq!(
-            strip(e.get(&ours_ns, what)),
-            strip(e.get(&theirs_ns, what)),
+            strip(get(&e, &ours_ns, what)),
+            strip(get(&e, &theirs_ns, what)),
             "{what} differs from what kubectl applies"
         );
     }
@@ -361,32 +326,33 @@ fn same_objects_as_real_kubectl_server_side_apply() {
 
 fn install_sops_secret_crd(e: &Env) {
     let crd = e2e_tests::workspace_root().join("tests/fixtures/sopssecret-crd.yaml");
-    e.c.kubectl_ok([
+    e.cluster().kubectl_ok([
         "apply".as_ref(),
         "--server-side".as_ref(),
         "-f".as_ref(),
         crd.as_os_str(),
     ]);
-    e.c.wait_crd_established("sopssecrets.isindir.github.com");
+    e.cluster()
+        .wait_crd_established("sopssecrets.isindir.github.com");
 }
 
 #[test]
 fn sops_secret_is_expanded_into_its_secrets() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("apply-sopssecret");
-    let f = e.sealed("bundle.enc.yaml", SOPS_SECRET);
+    let ns = e.cluster().fresh_namespace("apply-sopssecret");
+    let f = sealed(&e, "bundle.enc.yaml", SOPS_SECRET);
     // the default rule for a SopsSecret encrypts all of spec.secretTemplates
     let stored = std::fs::read_to_string(&f).unwrap();
     assert!(!stored.contains("api-creds"), "templates not encrypted");
-    let out = e.ours_ok(&["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
+    let out = ours_ok(&e, &["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
     assert_eq!(
         out,
         "secret/api-creds serverside-applied\nsecret/tls-pair serverside-applied\n"
     );
-    let a = e.get(&ns, "secret/api-creds");
+    let a = get(&e, &ns, "secret/api-creds");
     assert_eq!(a["data"]["key"], b64("sops-secret-value-1"));
     assert_eq!(a["metadata"]["labels"]["team"], "core");
-    let t = e.get(&ns, "secret/tls-pair");
+    let t = get(&e, &ns, "secret/tls-pair");
     assert_eq!(t["type"], "kubernetes.io/tls");
     assert_eq!(t["data"]["tls.key"], b64("key-value-2"));
     assert_eq!(t["metadata"]["annotations"]["note"], "cert");
@@ -396,18 +362,19 @@ fn sops_secret_is_expanded_into_its_secrets() {
 fn sops_secret_raw_is_applied_encrypted() {
     let Some(e) = setup() else { return };
     install_sops_secret_crd(&e);
-    let ns = e.c.fresh_namespace("apply-raw");
-    let f = e.sealed("bundle.enc.yaml", SOPS_SECRET);
+    let ns = e.cluster().fresh_namespace("apply-raw");
+    let f = sealed(&e, "bundle.enc.yaml", SOPS_SECRET);
     // no key is needed to send it as it is
-    let (code, out, err) = Sops::new(&e.ours, &e.dir)
-        .env("KUBECONFIG", e.c.kubeconfig())
-        .run(["apply", "--raw", "-f", f.to_str().unwrap(), "-n", &ns]);
+    let (code, out, err) = e
+        .ours()
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .run(argv("apply --raw -f", &[f.to_str().unwrap(), "-n", &ns]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "sopssecret.isindir.github.com/bundle serverside-applied\n"
     );
-    let o = e.get(&ns, "sopssecret/bundle");
+    let o = get(&e, &ns, "sopssecret/bundle");
     let text = o.to_string();
     assert!(
         o["sops"]["mac"].as_str().unwrap().starts_with("ENC["),
@@ -417,87 +384,93 @@ fn sops_secret_raw_is_applied_encrypted() {
     for p in PLAINTEXTS {
         assert!(!text.contains(p));
     }
-    assert!(!e.exists(&ns, "secret/api-creds"));
+    assert!(!exists(&e, &ns, "secret/api-creds"));
 }
 
 #[test]
 fn bad_input_applies_nothing_and_says_why_in_one_line() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("apply-bad");
+    let ns = e.cluster().fresh_namespace("apply-bad");
     // a plain manifest, given before the encrypted file
-    let good = e.p("good.yaml");
+    let good = e.path("good.yaml");
     std::fs::write(&good, CONFIGMAP).unwrap();
-    let secret = e.sealed("s.enc.yaml", SECRET);
+    let secret = sealed(&e, "s.enc.yaml", SECRET);
 
     // wrong key: exit 128, nothing applied, even the good file given before it
-    let other_key = vectors_dir_checked().join("keys/gen_age_b.txt");
-    let out = Sops::new(&e.ours, &e.dir)
-        .age_key_file(&other_key)
-        .env("KUBECONFIG", e.c.kubeconfig())
-        .run([
-            "apply",
-            "-f",
-            good.to_str().unwrap(),
-            "-f",
-            secret.to_str().unwrap(),
-            "-n",
-            &ns,
-        ]);
+    let out = e.ours().age_key_file(e.age_key("gen_age_b")).run([
+        "apply",
+        "-f",
+        good.to_str().unwrap(),
+        "-f",
+        secret.to_str().unwrap(),
+        "-n",
+        &ns,
+    ]);
     assert_no_plaintext(&out);
     assert_eq!(out.0, 128, "{}", out.2);
     assert!(out.2.contains("s.enc.yaml"), "{}", out.2);
-    assert!(!e.exists(&ns, "configmap/settings"), "partly applied");
+    assert!(!exists(&e, &ns, "configmap/settings"), "partly applied");
 
     // tampered file: exit 51 (MAC mismatch), nothing applied
     let text = std::fs::read_to_string(&secret).unwrap();
     let i = text.find("ENC[AES256_GCM,data:").unwrap() + 21;
     let mut bytes = text.into_bytes();
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
-    std::fs::write(e.p("tampered.enc.yaml"), &bytes).unwrap();
-    let out = e.ours(&[
-        "apply",
-        "-f",
-        good.to_str().unwrap(),
-        "-f",
-        "tampered.enc.yaml",
-        "-n",
-        &ns,
-    ]);
+    std::fs::write(e.path("tampered.enc.yaml"), &bytes).unwrap();
+    let out = run(
+        &e,
+        &[
+            "apply",
+            "-f",
+            good.to_str().unwrap(),
+            "-f",
+            "tampered.enc.yaml",
+            "-n",
+            &ns,
+        ],
+    );
     assert_eq!(out.0, 25, "{}", out.2); // sops: could not decrypt a value
-    assert!(!e.exists(&ns, "configmap/settings"), "partly applied");
+    assert!(!exists(&e, &ns, "configmap/settings"), "partly applied");
 
     // a value swapped for another valid ciphertext of the same key: MAC mismatch, exit 51
     let v1 = std::fs::read_to_string(&secret).unwrap();
-    std::fs::copy(&secret, e.p("v2.enc.yaml")).unwrap();
-    Sops::new(&e.ours, &e.dir).age_key_file(&e.key).ok([
+    std::fs::copy(&secret, e.path("v2.enc.yaml")).unwrap();
+    e.ours().env_remove("KUBECONFIG").ok([
         "set",
         "v2.enc.yaml",
         r#"["stringData"]["password"]"#,
         r#""another-secret-9""#,
     ]);
-    let v2 = std::fs::read_to_string(e.p("v2.enc.yaml")).unwrap();
+    let v2 = std::fs::read_to_string(e.path("v2.enc.yaml")).unwrap();
     let line = |t: &str| {
         t.lines()
             .find(|l| l.contains("password: ENC["))
             .unwrap()
             .to_string()
     };
-    std::fs::write(e.p("swapped.enc.yaml"), v1.replace(&line(&v1), &line(&v2))).unwrap();
-    let out = e.ours(&[
-        "apply",
-        "-f",
-        good.to_str().unwrap(),
-        "-f",
-        "swapped.enc.yaml",
-        "-n",
-        &ns,
-    ]);
+    std::fs::write(
+        e.path("swapped.enc.yaml"),
+        v1.replace(&line(&v1), &line(&v2)),
+    )
+    .unwrap();
+    let out = run(
+        &e,
+        &[
+            "apply",
+            "-f",
+            good.to_str().unwrap(),
+            "-f",
+            "swapped.enc.yaml",
+            "-n",
+            &ns,
+        ],
+    );
     assert_eq!(out.0, 51, "{}", out.2);
     assert!(!out.2.contains("another-secret-9"));
-    assert!(!e.exists(&ns, "configmap/settings"), "partly applied");
+    assert!(!exists(&e, &ns, "configmap/settings"), "partly applied");
 
     // missing path
-    let (code, _, err) = e.ours(&["apply", "-f", "nope.yaml", "-n", &ns]);
+    let (code, _, err) = run(&e, &["apply", "-f", "nope.yaml", "-n", &ns]);
     assert_eq!(code, 1);
     assert_eq!(
         err.trim(),
@@ -506,11 +479,11 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
 
     // unknown kind: that object fails by name, the others are applied, exit 1
     std::fs::write(
-        e.p("widget.yaml"),
+        e.path("widget.yaml"),
         format!("{CONFIGMAP}---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"),
     )
     .unwrap();
-    let (code, out, err) = e.ours(&["apply", "-f", "widget.yaml", "-n", &ns]);
+    let (code, out, err) = run(&e, &["apply", "-f", "widget.yaml", "-n", &ns]);
     assert_eq!(code, 1);
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -522,45 +495,14 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
         "{err}"
     );
 
-    // the server rejects an object: named, one line, no value
+    // one line each, exit 1, nothing on stdout, no value: the server rejects an object (named); a
+    // name the API server would refuse (refused before any request, naming the file); RBAC
+    // forbids; the server is unreachable (one line for the whole run)
     let bad = SECRET.replace("app: shop", "app: \"not a label value\"");
-    let b = e.sealed("bad.enc.yaml", &bad);
-    let (code, _, err) = e.ours(&["apply", "-f", b.to_str().unwrap(), "-n", &ns]);
-    assert_eq!(code, 1);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("secret/db") && err.contains("Invalid"),
-        "{err}"
-    );
-    // a name the API server would refuse is refused before any request, naming the file
-    let bad = SECRET.replace("name: db", "name: Not_A_Valid_Name");
-    let b = e.sealed("badname.enc.yaml", &bad);
-    let (code, _, err) = e.ours(&["apply", "-f", b.to_str().unwrap(), "-n", &ns]);
-    assert_eq!(code, 1);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("badname.enc.yaml") && err.contains("invalid name \"Not_A_Valid_Name\""),
-        "{err}"
-    );
-
-    // forbidden (RBAC)
-    let out = e.ours_with(e.c.unprivileged_kubeconfig()).run([
-        "apply",
-        "-f",
-        secret.to_str().unwrap(),
-        "-n",
-        &ns,
-    ]);
-    assert_no_plaintext(&out);
-    assert_eq!(out.0, 1);
-    assert!(
-        out.2.contains("secret/db") && out.2.contains("Forbidden"),
-        "{}",
-        out.2
-    );
-
-    // unreachable server: one line for the whole run
-    let kc = std::fs::read_to_string(e.c.kubeconfig()).unwrap();
+    let bad = sealed(&e, "bad.enc.yaml", &bad);
+    let bad_name = SECRET.replace("name: db", "name: Not_A_Valid_Name");
+    let bad_name = sealed(&e, "badname.enc.yaml", &bad_name);
+    let kc = std::fs::read_to_string(e.cluster().kubeconfig()).unwrap();
     let port = kc
         .lines()
         .find_map(|l| l.trim().strip_prefix("server: https://127.0.0.1:"))
@@ -571,49 +513,54 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
     let closed_port = closed.local_addr().unwrap().port();
     drop(closed);
     std::fs::write(
-        e.p("down.kubeconfig"),
+        e.path("down.kubeconfig"),
         kc.replace(&port, &closed_port.to_string()),
     )
     .unwrap();
-    let out = e.ours_with(&e.p("down.kubeconfig")).run([
-        "apply",
-        "-f",
-        secret.to_str().unwrap(),
-        "-n",
-        &ns,
-    ]);
-    assert_eq!(out.0, 1);
-    assert_eq!(out.2.lines().count(), 1, "{}", out.2);
-    assert!(
-        out.2.contains("unable to connect to the server"),
-        "{}",
-        out.2
-    );
+    let unprivileged = e.cluster().unprivileged_kubeconfig();
+    for (kubeconfig, file, says) in [
+        (None, &bad, &["secret/db", "Invalid"][..]),
+        (
+            None,
+            &bad_name,
+            &["badname.enc.yaml", "invalid name \"Not_A_Valid_Name\""],
+        ),
+        (
+            Some(unprivileged.to_path_buf()),
+            &secret,
+            &["secret/db", "Forbidden"],
+        ),
+        (
+            Some(e.path("down.kubeconfig")),
+            &secret,
+            &["unable to connect to the server"],
+        ),
+    ] {
+        let mut runner = e.ours();
+        if let Some(kc) = kubeconfig {
+            runner = runner.env("KUBECONFIG", kc);
+        }
+        let out = runner.run(["apply", "-f", file.to_str().unwrap(), "-n", &ns]);
+        assert_fails_on_one_line(out, 1, says, PLAINTEXTS);
+    }
 }
 
 #[test]
 fn output_formats_mask_values_unless_asked() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("apply-output");
-    let f = e.sealed("s.enc.yaml", SECRET);
+    let ns = e.cluster().fresh_namespace("apply-output");
+    let f = sealed(&e, "s.enc.yaml", SECRET);
     let f = f.to_str().unwrap();
     assert_eq!(
-        e.ours_ok(&["apply", "-f", f, "-n", &ns, "-o", "name"]),
+        ours_ok(&e, &["apply", "-f", f, "-n", &ns, "-o", "name"]),
         "secret/db\n"
     );
-    let yaml = e.ours_ok(&["apply", "-f", f, "-n", &ns, "-o", "yaml"]);
+    let yaml = ours_ok(&e, &["apply", "-f", f, "-n", &ns, "-o", "yaml"]);
     assert!(yaml.contains("password: '***'"), "{yaml}");
     assert!(yaml.contains("manager: kubectl-sops"), "{yaml}");
-    let (code, out, _) = e.ours_with(e.c.kubeconfig()).run([
-        "apply",
-        "-f",
-        f,
-        "-n",
-        &ns,
-        "-o",
-        "yaml",
-        "--show-values",
-    ]);
+    let (code, out, _) = e
+        .ours()
+        .run(["apply", "-f", f, "-n", &ns, "-o", "yaml", "--show-values"]);
     assert_eq!(code, 0);
     assert!(String::from_utf8(out)
         .unwrap()
@@ -623,19 +570,19 @@ fn output_formats_mask_values_unless_asked() {
 #[test]
 fn external_diff_gets_masked_files_on_tmpfs_and_they_are_removed() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("diff-external");
-    let f = e.sealed("s.enc.yaml", SECRET);
+    let ns = e.cluster().fresh_namespace("diff-external");
+    let f = sealed(&e, "s.enc.yaml", SECRET);
     let f = f.to_str().unwrap();
-    e.ours_ok(&["apply", "-f", f, "-n", &ns]);
-    Sops::new(&e.ours, &e.dir).age_key_file(&e.key).ok([
+    ours_ok(&e, &["apply", "-f", f, "-n", &ns]);
+    e.ours().env_remove("KUBECONFIG").ok([
         "set",
         f,
         r#"["stringData"]["password"]"#,
         r#""changed-value-9""#,
     ]);
     // the "diff tool" records its arguments and the files it was given
-    let rec = e.p("rec.txt");
-    let tool = e.p("tool.sh");
+    let rec = e.path("rec.txt");
+    let tool = e.path("tool.sh");
     std::fs::write(
         &tool,
         format!(
@@ -647,7 +594,7 @@ fn external_diff_gets_masked_files_on_tmpfs_and_they_are_removed() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (code, _, err) = e
-        .ours_with(e.c.kubeconfig())
+        .ours()
         .env("KUBECTL_EXTERNAL_DIFF", &tool)
         .run(["diff", "-f", f, "-n", &ns]);
     assert_eq!(code, 1, "{err}");
@@ -673,16 +620,16 @@ fn external_diff_gets_masked_files_on_tmpfs_and_they_are_removed() {
 #[test]
 fn exec_credential_plugins_authenticate() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("apply-exec");
+    let ns = e.cluster().fresh_namespace("apply-exec");
     // the admin token, handed over by an exec credential plugin instead of the kubeconfig
-    let kc = std::fs::read_to_string(e.c.kubeconfig()).unwrap();
+    let kc = std::fs::read_to_string(e.cluster().kubeconfig()).unwrap();
     let token_line = kc
         .lines()
         .find(|l| l.trim_start().starts_with("token: "))
         .unwrap()
         .to_string();
     let token = token_line.trim().trim_start_matches("token: ").to_string();
-    let plugin = e.p("cred.sh");
+    let plugin = e.path("cred.sh");
     std::fs::write(
         &plugin,
         format!(
@@ -698,23 +645,27 @@ fn exec_credential_plugins_authenticate() {
         plugin.display()
     );
     std::fs::write(
-        e.p("exec.kubeconfig"),
+        e.path("exec.kubeconfig"),
         kc.replace(&format!("{token_line}\n"), &exec),
     )
     .unwrap();
-    let f = e.sealed("s.enc.yaml", SECRET);
-    let out =
-        e.ours_with(&e.p("exec.kubeconfig"))
-            .run(["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
+    let f = sealed(&e, "s.enc.yaml", SECRET);
+    let out = e.ours().env("KUBECONFIG", e.path("exec.kubeconfig")).run([
+        "apply",
+        "-f",
+        f.to_str().unwrap(),
+        "-n",
+        &ns,
+    ]);
     assert_eq!(out.0, 0, "{}", out.2);
-    assert!(e.exists(&ns, "secret/db"));
+    assert!(exists(&e, &ns, "secret/db"));
 }
 
 #[test]
 fn client_certificates_authenticate() {
     let Some(e) = setup() else { return };
     // written by `scripts/peers.sh up` beside the admin kubeconfig
-    let kc = e.c.kubeconfig().with_file_name("kubeconfig-cert");
+    let kc = e.cluster().kubeconfig().with_file_name("kubeconfig-cert");
     if !kc.is_file() {
         let msg = format!(
             "{} missing: the control plane predates client certificates",
@@ -726,14 +677,15 @@ fn client_certificates_authenticate() {
     }
     let text = std::fs::read_to_string(&kc).unwrap();
     assert!(text.contains("client-certificate:") && !text.contains("token:"));
-    let ns = e.c.fresh_namespace("apply-cert");
-    let f = e.sealed("s.enc.yaml", SECRET);
+    let ns = e.cluster().fresh_namespace("apply-cert");
+    let f = sealed(&e, "s.enc.yaml", SECRET);
     let out = e
-        .ours_with(&kc)
+        .ours()
+        .env("KUBECONFIG", &kc)
         .run(["apply", "-f", f.to_str().unwrap(), "-n", &ns]);
     assert_eq!(out.0, 0, "{}", out.2);
     assert_eq!(
-        e.get(&ns, "secret/db")["data"]["password"],
+        get(&e, &ns, "secret/db")["data"]["password"],
         b64("hunter2-apply-secret")
     );
 }

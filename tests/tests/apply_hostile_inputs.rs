@@ -9,31 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{
-    age_recipient, cluster, need, plaintext_marker, vectors_dir_checked, workspace_bin, Cluster,
-    Outcome, Sops,
-};
+use e2e_tests::{argv, need, plaintext_marker, Env, Outcome, Sops};
 use serde_json::Value as Json;
 
-struct Env {
-    c: Cluster,
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    key: PathBuf,
-    recipient: String,
-}
-
+/// The shared [`Env`]: the age key `gen_age_a`, and every runner as admin of the control plane.
 fn setup() -> Option<Env> {
-    let c = cluster()?;
-    let key = vectors_dir_checked().join("keys/gen_age_a.txt");
-    let tmp = tempfile::tempdir().unwrap();
-    Some(Env {
-        c,
-        dir: tmp.path().to_path_buf(),
-        _tmp: tmp,
-        recipient: age_recipient(&key),
-        key,
-    })
+    Env::new().key("gen_age_a").with_cluster()
 }
 
 fn b64(s: &str) -> String {
@@ -41,61 +22,53 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-impl Env {
-    fn p(&self, n: &str) -> PathBuf {
-        self.dir.join(n)
-    }
+fn run(e: &Env, args: &[&str]) -> Outcome {
+    e.ours().run(args)
+}
 
-    fn ours(&self) -> Sops {
-        Sops::new(workspace_bin("kubectl-sops"), &self.dir)
-            .age_key_file(&self.key)
-            .env("KUBECONFIG", self.c.kubeconfig())
-    }
+/// Seals YAML given on stdin (`extra` flags first) into `name`; returns stderr.
+fn seal(e: &Env, name: &str, plain: &str, extra: &[&str]) -> String {
+    let mut args = vec!["seal", "--age", e.recipient()];
+    args.extend_from_slice(extra);
+    args.extend(["--input-type", "yaml", "-"]);
+    let (code, out, err) = e.ours().run_stdin(&args, Some(plain.as_bytes()));
+    assert_eq!(code, 0, "seal: {err}");
+    std::fs::write(e.path(name), out).unwrap();
+    err
+}
 
-    fn run(&self, args: &[&str]) -> Outcome {
-        self.ours().run(args)
-    }
+fn get(e: &Env, ns: &str, what: &str) -> Json {
+    let out = e
+        .cluster()
+        .kubectl_ok(["-n", ns, "get", what, "-o", "json"]);
+    serde_json::from_str(&out).unwrap()
+}
 
-    /// Seals YAML given on stdin (`extra` flags first) into `name`; returns stderr.
-    fn seal(&self, name: &str, plain: &str, extra: &[&str]) -> String {
-        let mut args = vec!["seal", "--age", &self.recipient];
-        args.extend_from_slice(extra);
-        args.extend(["--input-type", "yaml", "-"]);
-        let (code, out, err) = self.ours().run_stdin(&args, Some(plain.as_bytes()));
-        assert_eq!(code, 0, "seal: {err}");
-        std::fs::write(self.p(name), out).unwrap();
-        err
-    }
+/// kubectl's client-side apply of `yaml`: the live object gets a last-applied-configuration.
+fn kubectl_apply(e: &Env, ns: &str, yaml: &str) {
+    let c = e.cluster();
+    let (code, _, err) = c.kubectl_with(
+        c.kubeconfig(),
+        ["-n", ns, "apply", "-f", "-"],
+        Some(yaml.as_bytes()),
+    );
+    assert_eq!(code, 0, "kubectl apply: {err}");
+}
 
-    fn get(&self, ns: &str, what: &str) -> Json {
-        serde_json::from_str(&self.c.kubectl_ok(["-n", ns, "get", what, "-o", "json"])).unwrap()
-    }
-
-    /// kubectl's client-side apply of `yaml`: the live object gets a last-applied-configuration.
-    fn kubectl_apply(&self, ns: &str, yaml: &str) {
-        let (code, _, err) = self.c.kubectl_with(
-            self.c.kubeconfig(),
-            ["-n", ns, "apply", "-f", "-"],
-            Some(yaml.as_bytes()),
-        );
-        assert_eq!(code, 0, "kubectl apply: {err}");
-    }
-
-    /// A `KUBECTL_EXTERNAL_DIFF` that copies what it is given into `rec`.
-    fn recording_diff_tool(&self) -> (PathBuf, PathBuf) {
-        let rec = self.p("diff.rec");
-        let tool = self.p("difftool.sh");
-        std::fs::write(
-            &tool,
-            format!(
-                "#!/bin/sh\ncat \"$1\"/* \"$2\"/* > '{}' 2>/dev/null\nexit 1\n",
-                rec.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
-        (tool, rec)
-    }
+/// A `KUBECTL_EXTERNAL_DIFF` that copies what it is given into `rec`.
+fn recording_diff_tool(e: &Env) -> (PathBuf, PathBuf) {
+    let rec = e.path("diff.rec");
+    let tool = e.path("difftool.sh");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!/bin/sh\ncat \"$1\"/* \"$2\"/* > '{}' 2>/dev/null\nexit 1\n",
+            rec.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (tool, rec)
 }
 
 fn secret_yaml(name: &str, value: &str) -> String {
@@ -118,15 +91,16 @@ fn assert_absent(what: &str, text: &str, values: &[&str]) {
 fn seal_drops_the_last_applied_copy_and_check_flags_files_that_keep_it() {
     let Some(e) = setup() else { return };
     let Some(sops) = need(&["sops"]) else { return };
-    let ns = e.c.fresh_namespace("seal-last-applied");
+    let ns = e.cluster().fresh_namespace("seal-last-applied");
     let marker = plaintext_marker("lastapplied");
-    e.kubectl_apply(&ns, &secret_yaml("db", &marker));
-    let live =
-        e.c.kubectl_ok(["-n", &ns, "get", "secret", "db", "-o", "yaml"]);
+    kubectl_apply(&e, &ns, &secret_yaml("db", &marker));
+    let live = e
+        .cluster()
+        .kubectl_ok(["-n", &ns, "get", "secret", "db", "-o", "yaml"]);
     assert!(live.contains("last-applied-configuration") && live.contains(&b64(&marker)));
 
-    let err = e.seal("db.enc.yaml", &live, &[]);
-    let sealed = std::fs::read_to_string(e.p("db.enc.yaml")).unwrap();
+    let err = seal(&e, "db.enc.yaml", &live, &[]);
+    let sealed = std::fs::read_to_string(e.path("db.enc.yaml")).unwrap();
     assert_absent("the sealed file", &sealed, &[&b64(&marker), &marker]);
     assert!(!sealed.contains("last-applied-configuration"), "{sealed}");
     assert!(
@@ -135,22 +109,22 @@ fn seal_drops_the_last_applied_copy_and_check_flags_files_that_keep_it() {
         ),
         "{err}"
     );
-    let (code, out, err) = e.run(&["check", "db.enc.yaml"]);
+    let (code, out, err) = run(&e, &["check", "db.enc.yaml"]);
     assert_eq!(code, 0, "{}{err}", String::from_utf8_lossy(&out));
 
     // the same input encrypted by real sops with the Flux rule keeps the copy readable
-    std::fs::write(e.p("live.yaml"), &live).unwrap();
-    let enc = Sops::new(&sops[0], &e.dir).ok([
+    std::fs::write(e.path("live.yaml"), &live).unwrap();
+    let enc = Sops::new(&sops[0], e.dir()).ok([
         "encrypt",
         "--age",
-        &e.recipient,
+        e.recipient(),
         "--encrypted-regex",
         "^(data|stringData)$",
         "live.yaml",
     ]);
-    std::fs::remove_file(e.p("live.yaml")).unwrap();
-    std::fs::write(e.p("theirs.enc.yaml"), enc).unwrap();
-    let (code, out, err) = e.run(&["check", "theirs.enc.yaml"]);
+    std::fs::remove_file(e.path("live.yaml")).unwrap();
+    std::fs::write(e.path("theirs.enc.yaml"), enc).unwrap();
+    let (code, out, err) = run(&e, &["check", "theirs.enc.yaml"]);
     let out = String::from_utf8_lossy(&out);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
@@ -169,22 +143,18 @@ fn seal_drops_the_last_applied_copy_and_check_flags_files_that_keep_it() {
 #[test]
 fn apply_output_and_external_diff_mask_the_last_applied_copy() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("mask-last-applied");
+    let ns = e.cluster().fresh_namespace("mask-last-applied");
     let old = plaintext_marker("old");
     let new = plaintext_marker("new");
-    e.kubectl_apply(&ns, &secret_yaml("db", &old));
-    e.seal("db.enc.yaml", &secret_yaml("db", &new), &[]);
+    kubectl_apply(&e, &ns, &secret_yaml("db", &old));
+    seal(&e, "db.enc.yaml", &secret_yaml("db", &new), &[]);
     let values = [old.as_str(), new.as_str(), &b64(&old), &b64(&new)];
 
-    let (tool, rec) = e.recording_diff_tool();
-    let (code, out, err) = e.ours().env("KUBECTL_EXTERNAL_DIFF", &tool).run([
-        "diff",
-        "-f",
-        "db.enc.yaml",
-        "-n",
-        &ns,
-        "--force-conflicts",
-    ]);
+    let (tool, rec) = recording_diff_tool(&e);
+    let (code, out, err) = e
+        .ours()
+        .env("KUBECTL_EXTERNAL_DIFF", &tool)
+        .run(argv("diff -f db.enc.yaml -n", &[&ns, "--force-conflicts"]));
     assert_eq!(code, 1, "{err}");
     let files = std::fs::read_to_string(&rec).unwrap();
     assert!(files.contains("last-applied-configuration"), "{files}");
@@ -194,37 +164,34 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
         &format!("{}{err}", String::from_utf8_lossy(&out)),
         &values,
     );
-    let (code, out, err) = e.run(&["diff", "-f", "db.enc.yaml", "-n", &ns, "--force-conflicts"]);
+    let (code, out, err) = run(
+        &e,
+        &["diff", "-f", "db.enc.yaml", "-n", &ns, "--force-conflicts"],
+    );
     assert_eq!(code, 1, "{err}");
     assert_absent("diff output", &String::from_utf8_lossy(&out), &values);
 
     for fmt in ["yaml", "json"] {
-        let (code, out, err) = e.run(&[
-            "apply",
-            "-f",
-            "db.enc.yaml",
-            "-n",
-            &ns,
-            "-o",
-            fmt,
-            "--force-conflicts",
-        ]);
+        let (code, out, err) = run(
+            &e,
+            &argv(
+                "apply -f db.enc.yaml -n",
+                &[&ns, "-o", fmt, "--force-conflicts"],
+            ),
+        );
         assert_eq!(code, 0, "{err}");
         let out = String::from_utf8_lossy(&out);
         assert!(out.contains("last-applied-configuration"), "{out}");
         assert_absent(&format!("apply -o {fmt}"), &out, &values);
     }
     // --show-values shows them
-    let (_, out, _) = e.run(&[
-        "apply",
-        "-f",
-        "db.enc.yaml",
-        "-n",
-        &ns,
-        "-o",
-        "json",
-        "--show-values",
-    ]);
+    let (_, out, _) = run(
+        &e,
+        &argv(
+            "apply -f db.enc.yaml -n",
+            &[&ns, "-o", "json", "--show-values"],
+        ),
+    );
     assert!(String::from_utf8_lossy(&out).contains(&b64(&new)));
 }
 
@@ -233,27 +200,28 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
 #[test]
 fn values_encrypted_outside_data_are_masked_and_scrubbed_from_server_messages() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("mask-by-value");
+    let ns = e.cluster().fresh_namespace("mask-by-value");
     let label = plaintext_marker("label");
     let note = plaintext_marker("note");
     let cm = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  labels:\n    team: {label}\n  annotations:\n    note: {note}\ndata:\n  mode: fast\n"
     );
-    e.seal(
+    seal(
+        &e,
         "cfg.enc.yaml",
         &cm,
         &["--encrypted-regex", "^(labels|annotations)$"],
     );
-    let sealed = std::fs::read_to_string(e.p("cfg.enc.yaml")).unwrap();
+    let sealed = std::fs::read_to_string(e.path("cfg.enc.yaml")).unwrap();
     assert_absent("the sealed file", &sealed, &[&label, &note]);
 
-    let (code, out, err) = e.run(&["diff", "-f", "cfg.enc.yaml", "-n", &ns]);
+    let (code, out, err) = run(&e, &["diff", "-f", "cfg.enc.yaml", "-n", &ns]);
     let out = String::from_utf8_lossy(&out);
     assert_eq!(code, 1, "{err}");
     assert!(out.contains("+ metadata.labels.team: ***"), "{out}");
     assert!(out.contains("+ metadata.name: \"cfg\""), "{out}");
     assert_absent("diff -f", &format!("{out}{err}"), &[&label, &note]);
-    let (tool, rec) = e.recording_diff_tool();
+    let (tool, rec) = recording_diff_tool(&e);
     let (code, _, err) =
         e.ours()
             .env("KUBECTL_EXTERNAL_DIFF", &tool)
@@ -271,11 +239,11 @@ fn values_encrypted_outside_data_are_masked_and_scrubbed_from_server_messages() 
     let cm = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  labels:\n    team: \"{bad}\"\n"
     );
-    e.seal("bad.enc.yaml", &cm, &["--encrypted-regex", "^labels$"]);
+    seal(&e, "bad.enc.yaml", &cm, &["--encrypted-regex", "^labels$"]);
     for cmd in [&["apply"][..], &["diff"][..]] {
         let mut args = cmd.to_vec();
         args.extend(["-f", "bad.enc.yaml", "-n", &ns]);
-        let (code, out, err) = e.run(&args);
+        let (code, out, err) = run(&e, &args);
         assert!(code != 0, "{args:?} accepted an invalid label");
         assert!(
             err.contains("configmap/bad") && err.contains("Invalid"),
@@ -300,26 +268,26 @@ fn configmap(name: &str, value: &str) -> String {
 fn documents_for_the_same_object_apply_in_file_order() {
     let Some(e) = setup() else { return };
     for round in 0..3 {
-        let ns = e.c.fresh_namespace("dup-order");
+        let ns = e.cluster().fresh_namespace("dup-order");
         let docs: Vec<String> = (1..=8)
             .map(|i| configmap("same", &format!("v{i}")))
             .collect();
-        std::fs::write(e.p("dups.yaml"), docs.join("---\n")).unwrap();
-        let (code, out, err) = e.run(&["apply", "-f", "dups.yaml", "-n", &ns]);
+        std::fs::write(e.path("dups.yaml"), docs.join("---\n")).unwrap();
+        let (code, out, err) = run(&e, &["apply", "-f", "dups.yaml", "-n", &ns]);
         assert_eq!(code, 0, "{err}");
         assert_eq!(String::from_utf8_lossy(&out).lines().count(), 8);
         assert_eq!(
-            e.get(&ns, "configmap/same")["data"]["v"],
+            get(&e, &ns, "configmap/same")["data"]["v"],
             "v8",
             "round {round}: not the last document"
         );
     }
-    let ns = e.c.fresh_namespace("dup-templates");
+    let ns = e.cluster().fresh_namespace("dup-templates");
     let ss = "apiVersion: isindir.github.com/v1alpha3\nkind: SopsSecret\nmetadata:\n  name: bundle\nspec:\n  secretTemplates:\n    - name: twice\n      stringData:\n        v: first\n    - name: twice\n      stringData:\n        v: second\n";
-    e.seal("ss.enc.yaml", ss, &[]);
-    let (code, _, err) = e.run(&["apply", "-f", "ss.enc.yaml", "-n", &ns]);
+    seal(&e, "ss.enc.yaml", ss, &[]);
+    let (code, _, err) = run(&e, &["apply", "-f", "ss.enc.yaml", "-n", &ns]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(e.get(&ns, "secret/twice")["data"]["v"], b64("second"));
+    assert_eq!(get(&e, &ns, "secret/twice")["data"]["v"], b64("second"));
 }
 
 /// Runs `args` with a deadline; `None` when it had to be killed.
@@ -357,8 +325,8 @@ fn run_with_deadline(e: &Env, args: &[&str], limit: Duration) -> Option<Outcome>
 #[test]
 fn directory_symlink_loops_end_and_apply_each_object_once() {
     let Some(e) = setup() else { return };
-    let ns = e.c.fresh_namespace("symlink-loops");
-    let root = e.p("tree");
+    let ns = e.cluster().fresh_namespace("symlink-loops");
+    let root = e.path("tree");
     std::fs::create_dir_all(root.join("a/deeper")).unwrap();
     std::fs::create_dir_all(root.join("b")).unwrap();
     std::fs::write(root.join("top.yaml"), configmap("top", "1")).unwrap();
@@ -403,7 +371,7 @@ fn directory_symlink_loops_end_and_apply_each_object_once() {
 #[test]
 fn names_that_would_reshape_a_request_are_refused_before_any_request() {
     let Some(e) = setup() else { return };
-    let kc = e.p("closed.kubeconfig");
+    let kc = e.path("closed.kubeconfig");
     std::fs::write(
         &kc,
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n",
@@ -420,7 +388,7 @@ fn names_that_would_reshape_a_request_are_refused_before_any_request() {
     {
         let file = format!("n{i}.yaml");
         std::fs::write(
-            e.p(&file),
+            e.path(&file),
             format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"{name}\"\n  namespace: \"{ns}\"\n"),
         )
         .unwrap();
@@ -434,7 +402,7 @@ fn names_that_would_reshape_a_request_are_refused_before_any_request() {
             assert_eq!(err.lines().count(), 1, "{err}");
         }
     }
-    std::fs::write(e.p("valid.yaml"), configmap("fine", "1")).unwrap();
+    std::fs::write(e.path("valid.yaml"), configmap("fine", "1")).unwrap();
     let (code, _, err) =
         e.ours()
             .env("KUBECONFIG", &kc)
@@ -457,8 +425,8 @@ fn random_duplicate_and_looping_inputs() {
     eprintln!("apply fuzz: seed {seed}, {rounds} rounds");
     let mut rng = Rng(seed);
     for round in 0..rounds {
-        let ns = e.c.fresh_namespace("apply-fuzz");
-        let root = e.p(&format!("fuzz{round}"));
+        let ns = e.cluster().fresh_namespace("apply-fuzz");
+        let root = e.path(&format!("fuzz{round}"));
         // a random tree of real directories, in creation order (parents first)
         let mut dirs = vec![root.clone()];
         for i in 0..(2 + rng.below(4)) {
@@ -510,7 +478,7 @@ fn random_duplicate_and_looping_inputs() {
         assert_eq!(code, 0, "round {round} (seed {seed}): {err}");
         for (name, v) in &expected {
             assert_eq!(
-                e.get(&ns, &format!("configmap/{name}"))["data"]["v"],
+                get(&e, &ns, &format!("configmap/{name}"))["data"]["v"],
                 v.as_str(),
                 "round {round} (seed {seed}): {name} does not hold its last document"
             );

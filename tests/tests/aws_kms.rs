@@ -8,72 +8,36 @@
 use std::path::{Path, PathBuf};
 
 use e2e_tests::servers::{
-    kms_alias_arn, kms_key_arn, metadata_shape, type_flags, AcceptCounter, LocalKms, Moto,
+    kms_alias_arn, kms_key_arn, metadata_shape, store_args, AcceptCounter, LocalKms, Moto,
 };
-use e2e_tests::{age_recipient, need, vectors_dir_checked, workspace_bin, workspace_root, Sops};
-
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    ours: PathBuf,
-    sops: Vec<(String, PathBuf)>,
-    age_key: PathBuf,
-    kms: LocalKms,
-}
+use e2e_tests::{
+    assert_fails_on_one_line, need, need1, workspace_bin, workspace_root, Env, Outcome, Sops,
+};
 
 fn fixtures() -> PathBuf {
     workspace_root().join("tests/fixtures/kms")
 }
 
-fn setup() -> Option<Env> {
-    let peers = need(&["local-kms", "sops", "sops-3.11"])?;
-    let kms = LocalKms::start(&peers[0]);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().to_path_buf();
+/// The temp dir with the fixtures, both sops versions, and every runner with static test
+/// credentials and KMS at local-kms (IMDS pointed at nothing); the server beside it.
+fn setup() -> Option<(Env, LocalKms)> {
+    let kms = LocalKms::start(&need1("local-kms")?);
+    let env = Env::new()
+        .with_all_sops()?
+        .runner_env("AWS_ACCESS_KEY_ID", "test")
+        .runner_env("AWS_SECRET_ACCESS_KEY", "test")
+        .runner_env("AWS_ENDPOINT_URL_KMS", kms.endpoint())
+        .runner_env("AWS_EC2_METADATA_DISABLED", "true");
     for f in ["secret.yaml", "app.env"] {
-        std::fs::copy(fixtures().join(f), dir.join(f)).unwrap();
+        env.write(f, &std::fs::read(fixtures().join(f)).unwrap());
     }
-    Some(Env {
-        _tmp: tmp,
-        dir,
-        ours: workspace_bin("kubectl-sops"),
-        sops: vec![
-            ("sops 3.13.2".into(), peers[1].clone()),
-            ("sops 3.11.0".into(), peers[2].clone()),
-        ],
-        age_key: vectors_dir_checked().join("keys/gen_age_a.txt"),
-        kms,
-    })
-}
-
-impl Env {
-    /// `bin` with static test credentials and KMS at local-kms; IMDS pointed at nothing.
-    fn run(&self, bin: &Path) -> Sops {
-        Sops::new(bin, &self.dir)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_ENDPOINT_URL_KMS", self.kms.endpoint())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        std::fs::write(self.dir.join(name), bytes).unwrap();
-        self.path(name)
-    }
-
-    fn plain(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap()
-    }
+    Some((env, kms))
 }
 
 /// The committed vectors (made once by real sops against a seeded server) open with a fresh one.
 #[test]
 fn committed_vectors_open_with_a_fresh_seeded_server() {
-    let Some(env) = setup() else { return };
+    let Some((env, _kms)) = setup() else { return };
     for (vector, plain) in [
         ("kms-key.enc.yaml", "secret.yaml"),
         ("kms-alias.enc.yaml", "secret.yaml"),
@@ -82,18 +46,16 @@ fn committed_vectors_open_with_a_fresh_seeded_server() {
         ("kms-context.enc.env", "app.env"),
         ("kms-age.enc.yaml", "secret.yaml"),
     ] {
-        let mut args = vec!["unseal".to_string()];
-        args.extend(type_flags(vector));
-        args.push(fixtures().join(vector).display().to_string());
-        let out = env.run(&env.ours).ok(&args);
-        assert_eq!(String::from_utf8_lossy(&out), env.plain(plain), "{vector}");
+        let file = fixtures().join(vector).display().to_string();
+        let out = env.ours().ok(store_args(&["unseal"], &file));
+        assert_eq!(String::from_utf8_lossy(&out), env.read(plain), "{vector}");
     }
 }
 
 /// Sealed now by both sops versions (key ARN, alias ARN, context; YAML and dotenv): we unseal them.
 #[test]
 fn we_unseal_what_sops_sealed_with_kms() {
-    let Some(env) = setup() else { return };
+    let Some((env, _kms)) = setup() else { return };
     let key = kms_key_arn();
     let alias = kms_alias_arn();
     let modes: [(&str, Vec<&str>); 3] = [
@@ -106,20 +68,16 @@ fn we_unseal_what_sops_sealed_with_kms() {
     ];
     for name in ["secret.yaml", "app.env"] {
         for (mode, flags) in &modes {
-            for (sops_name, sops_bin) in &env.sops {
-                let mut args: Vec<String> = vec!["encrypt".into()];
-                args.extend(flags.iter().map(|s| s.to_string()));
-                args.extend(type_flags(name));
-                args.push(env.path(name));
-                let enc = env.run(sops_bin).ok(&args);
+            for (sops_name, sops_bin) in env.sops_peers() {
+                let head = [&["encrypt"][..], flags].concat();
+                let args = store_args(&head, &env.arg(name));
+                let enc = env.runner(sops_bin).ok(&args);
                 let enc = env.write(&format!("{mode}-{name}"), &enc);
-                let mut uargs = vec!["unseal".to_string()];
-                uargs.extend(type_flags(name));
-                uargs.push(enc);
-                let out = env.run(&env.ours).ok(&uargs);
+                let uargs = store_args(&["unseal"], &enc);
+                let out = env.ours().ok(&uargs);
                 assert_eq!(
                     String::from_utf8_lossy(&out),
-                    env.plain(name),
+                    env.read(name),
                     "{sops_name} {mode} {name}"
                 );
             }
@@ -131,7 +89,7 @@ fn we_unseal_what_sops_sealed_with_kms() {
 /// sops versions; the metadata lines equal those of sops 3.13.2 sealing the same input.
 #[test]
 fn sops_opens_what_we_seal_with_kms_laid_out_alike() {
-    let Some(env) = setup() else { return };
+    let Some((env, _kms)) = setup() else { return };
     let key = kms_key_arn();
     for (rule, what) in [
         (format!("kms: {key}"), "flat kms"),
@@ -141,29 +99,23 @@ fn sops_opens_what_we_seal_with_kms_laid_out_alike() {
         ),
     ] {
         std::fs::write(
-            env.dir.join(".sops.yaml"),
+            env.path(".sops.yaml"),
             format!("creation_rules:\n  - unencrypted_suffix: _unencrypted\n    {rule}\n"),
         )
         .unwrap();
         for name in ["secret.yaml", "app.env"] {
-            let mut args = vec!["seal".to_string()];
-            args.extend(type_flags(name));
-            args.push(env.path(name));
-            let sealed = env.run(&env.ours).ok(&args);
+            let args = store_args(&["seal"], &env.arg(name));
+            let sealed = env.ours().ok(&args);
             let text = String::from_utf8_lossy(&sealed).into_owned();
             let enc = env.write(&format!("ours-{name}"), &sealed);
-            for (sops_name, sops_bin) in &env.sops {
-                let mut dargs = vec!["decrypt".to_string()];
-                dargs.extend(type_flags(name));
-                dargs.push(enc.clone());
-                let (code, out, err) = env.run(sops_bin).run(&dargs);
+            for (sops_name, sops_bin) in env.sops_peers() {
+                let dargs = store_args(&["decrypt"], &enc);
+                let (code, out, err) = env.runner(sops_bin).run(&dargs);
                 assert_eq!(code, 0, "{sops_name} cannot open our {name} ({what}): {err}");
-                assert_eq!(String::from_utf8_lossy(&out), env.plain(name));
+                assert_eq!(String::from_utf8_lossy(&out), env.read(name));
             }
-            let mut sargs = vec!["encrypt".to_string()];
-            sargs.extend(type_flags(name));
-            sargs.push(env.path(name));
-            let theirs = env.run(&env.sops[0].1).ok(&sargs);
+            let sargs = store_args(&["encrypt"], &env.arg(name));
+            let theirs = env.sops().ok(&sargs);
             assert_eq!(
                 metadata_shape(&text),
                 metadata_shape(&String::from_utf8_lossy(&theirs)),
@@ -187,21 +139,21 @@ fn sops_opens_what_we_seal_with_kms_laid_out_alike() {
 /// with 128, having tried KMS.
 #[test]
 fn age_and_kms_file_opens_with_kms_down_and_no_connection() {
-    let Some(env) = setup() else { return };
-    let a = age_recipient(&env.age_key);
-    let sealed = env.run(&env.sops[0].1).ok([
+    let Some((env, _kms)) = setup() else { return };
+    let a = env.recipient_of("gen_age_a");
+    let sealed = env.sops().ok([
         "encrypt",
         "--kms",
         &kms_key_arn(),
         "--age",
         &a,
-        &env.path("secret.yaml"),
+        &env.arg("secret.yaml"),
     ]);
     let enc = env.write("mixed.yaml", &sealed);
     let counter = AcceptCounter::start();
     let dead = format!("http://127.0.0.1:{}", counter.port);
     let run = || {
-        Sops::new(&env.ours, &env.dir)
+        Sops::new(env.ours_bin(), env.dir())
             .env("AWS_ENDPOINT_URL_KMS", &dead)
             .env("AWS_ENDPOINT_URL", &dead)
             .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &dead)
@@ -212,8 +164,10 @@ fn age_and_kms_file_opens_with_kms_down_and_no_connection() {
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
     };
-    let out = run().age_key_file(&env.age_key).ok(["unseal", &enc]);
-    assert_eq!(String::from_utf8_lossy(&out), env.plain("secret.yaml"));
+    let out = run()
+        .age_key_file(env.age_key("gen_age_a"))
+        .ok(["unseal", &enc]);
+    assert_eq!(String::from_utf8_lossy(&out), env.read("secret.yaml"));
     assert_eq!(counter.count(), 0, "a connection was attempted");
     let (code, _, err) = run().run(["unseal", &enc]);
     assert_eq!(code, 128, "{err}");
@@ -230,28 +184,26 @@ fn age_and_kms_file_opens_with_kms_down_and_no_connection() {
 /// Context changed in the file, server down, no credentials at all: one line, exit 128, no secret.
 #[test]
 fn bad_inputs_fail_on_one_line() {
-    let Some(mut env) = setup() else { return };
-    let sealed = env.run(&env.sops[0].1).ok([
+    let Some((env, mut kms)) = setup() else {
+        return;
+    };
+    let sealed = env.sops().ok([
         "encrypt",
         "--kms",
         &kms_key_arn(),
         "--encryption-context",
         "app:demo",
-        &env.path("secret.yaml"),
+        &env.arg("secret.yaml"),
     ]);
     let enc = env.write("ctx.yaml", &sealed);
-    let check = |(code, out, err): (i32, Vec<u8>, String), reason: &str| {
-        assert_eq!(code, 128, "{err}");
-        assert!(out.is_empty());
-        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    let check = |out: Outcome, reason: &str| {
+        let err = assert_fails_on_one_line(out, 128, &[&kms_key_arn(), reason], &["secret-access"]);
         assert!(
             err.contains("ctx.yaml") || err.contains("changed.yaml"),
             "{err}"
         );
-        assert!(err.contains(&kms_key_arn()), "{err}");
-        assert!(err.contains(reason), "{reason:?}: {err}");
-        assert!(!err.contains("secret-access"), "{err}");
     };
+
     // the context was changed: KMS refuses the ciphertext
     let changed = env.write(
         "changed.yaml",
@@ -260,14 +212,14 @@ fn bad_inputs_fail_on_one_line() {
             .as_bytes(),
     );
     check(
-        env.run(&env.ours).run(["unseal", &changed]),
+        env.ours().run(["unseal", &changed]),
         "InvalidCiphertextException",
     );
     // no credentials anywhere: the chain is named; instance metadata points at a counting listener
     let counter = AcceptCounter::start();
     let started = std::time::Instant::now();
-    let out = Sops::new(&env.ours, &env.dir)
-        .env("AWS_ENDPOINT_URL_KMS", env.kms.endpoint())
+    let out = Sops::new(env.ours_bin(), env.dir())
+        .env("AWS_ENDPOINT_URL_KMS", kms.endpoint())
         .env(
             "AWS_EC2_METADATA_SERVICE_ENDPOINT",
             format!("http://127.0.0.1:{}", counter.port),
@@ -281,27 +233,27 @@ fn bad_inputs_fail_on_one_line() {
     );
     // secret key in the environment never shows up
     let out = env
-        .run(&env.ours)
+        .ours()
         .env("AWS_SECRET_ACCESS_KEY", "secret-access-key-value")
         .run(["unseal", &changed]);
     check(out, "InvalidCiphertextException");
     // server down
-    env.kms.stop();
-    check(env.run(&env.ours).run(["unseal", &enc]), "KMS Decrypt");
+    kms.stop();
+    check(env.ours().run(["unseal", &enc]), "KMS Decrypt");
 }
 
 /// `seal --kms ARN --encryption-context k:v --aws-profile P`: the entry carries the context and the
 /// profile as sops writes them, and sops opens the file (the profile exists in ~/.aws/config).
 #[test]
 fn seal_flags_name_the_kms_key_context_and_profile() {
-    let Some(env) = setup() else { return };
-    std::fs::create_dir_all(env.dir.join(".aws")).unwrap();
+    let Some((env, _kms)) = setup() else { return };
+    std::fs::create_dir_all(env.path(".aws")).unwrap();
     std::fs::write(
-        env.dir.join(".aws/credentials"),
+        env.path(".aws/credentials"),
         "[bench]\naws_access_key_id = test\naws_secret_access_key = test\n",
     )
     .unwrap();
-    let sealed = env.run(&env.ours).ok([
+    let sealed = env.ours().ok([
         "seal",
         "--kms",
         &kms_key_arn(),
@@ -309,7 +261,7 @@ fn seal_flags_name_the_kms_key_context_and_profile() {
         "app:demo",
         "--aws-profile",
         "bench",
-        &env.path("secret.yaml"),
+        &env.arg("secret.yaml"),
     ]);
     let text = String::from_utf8_lossy(&sealed).into_owned();
     assert!(
@@ -317,15 +269,15 @@ fn seal_flags_name_the_kms_key_context_and_profile() {
         "{text}"
     );
     let enc = env.write("flags.yaml", &sealed);
-    for (sops_name, sops_bin) in &env.sops {
+    for (sops_name, sops_bin) in env.sops_peers() {
         let out = env
-            .run(sops_bin)
+            .runner(sops_bin)
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .ok(["decrypt", &enc]);
         assert_eq!(
             String::from_utf8_lossy(&out),
-            env.plain("secret.yaml"),
+            env.read("secret.yaml"),
             "{sops_name}"
         );
     }

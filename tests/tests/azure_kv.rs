@@ -9,8 +9,8 @@
 use e2e_tests::cloud::{
     azure_key, azure_vault, CloudEnv, AZURE_PORT, AZURE_VERSION, FAKE_TOKEN, HANG_PORT, TOKEN_PORT,
 };
-use e2e_tests::servers::{metadata_shape, type_flags, STORE_INPUTS};
-use e2e_tests::Sops;
+use e2e_tests::servers::STORE_INPUTS;
+use e2e_tests::{assert_fails_on_one_line, text as text_of, Outcome, Sops};
 
 /// Words that must never show up in a message.
 const SECRETS: &[&str] = &[
@@ -25,33 +25,23 @@ fn setup() -> Option<CloudEnv> {
     CloudEnv::start(STORE_INPUTS)
 }
 
+/// `secret.yaml` sealed by real sops for the versioned key.
+fn sealed_by_sops(env: &CloudEnv) -> Vec<u8> {
+    let secret = env.path("secret.yaml");
+    env.sops()
+        .ok(["encrypt", "--azure-kv", &azure_key(true), &secret])
+}
+
 /// Sealed by real sops with `--azure-kv` (with and without a version); we unseal every store byte
 /// for byte.
 #[test]
 fn we_unseal_what_sops_sealed_with_azure_kv() {
     let Some(env) = setup() else { return };
     for with_version in [true, false] {
-        for (name, text) in STORE_INPUTS {
-            let mut args = vec![
-                "encrypt".into(),
-                "--azure-kv".into(),
-                azure_key(with_version),
-            ];
-            args.extend(type_flags(name));
-            args.push(env.path(name));
-            let enc = env.sops().ok(&args);
-            assert!(
-                String::from_utf8_lossy(&enc).contains(AZURE_VERSION),
-                "{name}: {}",
-                String::from_utf8_lossy(&enc)
-            );
-            let enc_path = env.write(&format!("by-sops-{name}"), &enc);
-            let mut uargs = vec!["unseal".to_string()];
-            uargs.extend(type_flags(name));
-            uargs.push(enc_path);
-            let out = env.ours().ok(&uargs);
-            assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
-        }
+        env.assert_we_unseal_what_sops_sealed(
+            &["--azure-kv", &azure_key(with_version)],
+            AZURE_VERSION,
+        );
     }
     // what sops sends (we only decrypted here): the version lookup, then RSA-OAEP-256, API 2025-07-01
     let log = env.lab.ns.log("azure.log");
@@ -77,36 +67,14 @@ fn sops_opens_what_we_seal_with_azure_kv() {
         )
         .as_bytes(),
     );
-    for (name, text) in STORE_INPUTS {
-        let mut args = vec!["seal".to_string()];
-        args.extend(type_flags(name));
-        args.push(env.path(name));
-        let sealed = env.ours().ok(&args);
-        assert!(
-            String::from_utf8_lossy(&sealed).contains(AZURE_VERSION),
-            "{name}"
-        );
-        let enc = env.write(&format!("sealed-{name}"), &sealed);
-        let mut dargs = vec!["decrypt".to_string()];
-        dargs.extend(type_flags(name));
-        dargs.push(enc);
-        let out = env.sops().ok(&dargs);
-        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
+    env.assert_sops_opens_what_we_seal(|name, text, sealed, dargs| {
+        assert!(text_of(sealed).contains(AZURE_VERSION), "{name}");
         // the older pinned sops (API 7.6) too, when its peer is there
         if let Some(old) = e2e_tests::peer("sops-3.11") {
-            let out = env.lab.runner(&old, env.dir()).ok(&dargs);
-            assert_eq!(String::from_utf8_lossy(&out), *text, "sops 3.11 {name}");
+            let out = env.lab.runner(&old, env.dir()).ok(dargs);
+            assert_eq!(text_of(&out), text, "sops 3.11 {name}");
         }
-        let mut sargs = vec!["encrypt".to_string()];
-        sargs.extend(type_flags(name));
-        sargs.push(env.path(name));
-        let theirs = env.sops().ok(&sargs);
-        assert_eq!(
-            metadata_shape(&String::from_utf8_lossy(&sealed)),
-            metadata_shape(&String::from_utf8_lossy(&theirs)),
-            "{name}: metadata laid out differently from sops"
-        );
-    }
+    });
     let log = env.lab.ns.log("azure.log");
     assert!(log.contains("GET /keys/sops-key/ ['2025-07-01']"), "{log}");
     assert!(
@@ -147,9 +115,7 @@ fn seal_flag_env_and_key_group_name_the_azure_key() {
         .config(env.dir().join("groups.sops.yaml"))
         .ok(["seal", &env.path("secret.yaml")]);
     for (what, sealed) in [("flag", by_flag), ("env", by_env), ("group", by_group)] {
-        let enc = env.write(&format!("{what}.yaml"), &sealed);
-        let out = env.sops().ok(["decrypt", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
+        assert_eq!(env.sops_decrypt(what, &sealed), STORE_INPUTS[0].1, "{what}");
     }
 }
 
@@ -159,12 +125,7 @@ fn seal_flag_env_and_key_group_name_the_azure_key() {
 #[test]
 fn credential_chain_like_default_azure_credential() {
     let Some(env) = setup() else { return };
-    let sealed = env.sops().ok([
-        "encrypt",
-        "--azure-kv",
-        &azure_key(true),
-        &env.path("secret.yaml"),
-    ]);
+    let sealed = sealed_by_sops(&env);
     let enc = env.write("azure.yaml", &sealed);
     let authority = format!("http://127.0.0.1:{TOKEN_PORT}");
     let federated = env.write("federated-token", b"federated-jwt\n");
@@ -172,6 +133,7 @@ fn credential_chain_like_default_azure_credential() {
         s.env_remove("IDENTITY_ENDPOINT")
             .env_remove("IDENTITY_HEADER")
     };
+    let app = |s: Sops| app_registration(s, &authority);
     let cert = format!(
         "{}{}",
         std::fs::read_to_string(env.dir().join("sa-cert.pem")).unwrap(),
@@ -181,28 +143,19 @@ fn credential_chain_like_default_azure_credential() {
     let cases: Vec<(&str, Sops, &str)> = vec![
         (
             "service principal",
-            no_msi(env.ours())
-                .env("AZURE_AUTHORITY_HOST", &authority)
-                .env("AZURE_TENANT_ID", "tenant-1")
-                .env("AZURE_CLIENT_ID", "client-1")
+            app(no_msi(env.ours()))
                 .env("AZURE_CLIENT_SECRET", "right-secret"),
             "token POST /tenant-1/oauth2/v2.0/token client_credentials ['client_id', 'client_secret', 'grant_type', 'scope']",
         ),
         (
             "client certificate",
-            no_msi(env.ours())
-                .env("AZURE_AUTHORITY_HOST", &authority)
-                .env("AZURE_TENANT_ID", "tenant-1")
-                .env("AZURE_CLIENT_ID", "client-1")
+            app(no_msi(env.ours()))
                 .env("AZURE_CLIENT_CERTIFICATE_PATH", &cert),
             "jwt ok RS256 client-1 http://127.0.0.1:9100/tenant-1/oauth2/v2.0/token 600 x5t",
         ),
         (
             "workload identity",
-            no_msi(env.ours())
-                .env("AZURE_AUTHORITY_HOST", &authority)
-                .env("AZURE_TENANT_ID", "tenant-1")
-                .env("AZURE_CLIENT_ID", "client-1")
+            app(no_msi(env.ours()))
                 .env("AZURE_FEDERATED_TOKEN_FILE", &federated),
             "client_assertion_type",
         ),
@@ -212,13 +165,7 @@ fn credential_chain_like_default_azure_credential() {
             "token GET imds ['api-version', 'resource']",
         ),
     ];
-    for (what, runner, logged) in cases {
-        env.lab.ns.clear_log("token.log");
-        let out = runner.ok(["unseal", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
-        let log = env.lab.ns.log("token.log");
-        assert!(log.contains(logged), "{what}: token endpoint log: {log}");
-    }
+    env.assert_tokens_from(&enc, cases);
     // App Service (the runner's default)
     env.lab.ns.clear_log("azure.log");
     let out = env.ours().ok(["unseal", &enc]);
@@ -232,15 +179,16 @@ fn credential_chain_like_default_azure_credential() {
     );
 }
 
-fn assert_fails(out: (i32, Vec<u8>, String), reason: &str) {
-    let (code, stdout, err) = out;
-    assert_eq!(code, 128, "exit code; stderr: {err}");
-    assert!(stdout.is_empty(), "nothing on stdout: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(reason), "says {reason:?}: {err}");
-    for s in SECRETS {
-        assert!(!err.contains(s), "leaks {s:?}: {err}");
-    }
+/// `s` as the app registration `client-1` of `tenant-1`, its authority at `authority`.
+fn app_registration(s: Sops, authority: &str) -> Sops {
+    s.env("AZURE_AUTHORITY_HOST", authority)
+        .env("AZURE_TENANT_ID", "tenant-1")
+        .env("AZURE_CLIENT_ID", "client-1")
+}
+
+/// A failure on one line, exit 128, that says `reason` and none of [`SECRETS`].
+fn assert_fails(out: Outcome, reason: &str) {
+    assert_fails_on_one_line(out, 128, &[reason], SECRETS);
 }
 
 /// Wrong credentials, unusable certificate credentials, a vault on a foreign domain (no token is asked for
@@ -250,21 +198,12 @@ fn assert_fails(out: (i32, Vec<u8>, String), reason: &str) {
 #[test]
 fn bad_inputs_fail_on_one_line_without_secrets() {
     let Some(env) = setup() else { return };
-    let sealed = env.sops().ok([
-        "encrypt",
-        "--azure-kv",
-        &azure_key(true),
-        &env.path("secret.yaml"),
-    ]);
+    let sealed = sealed_by_sops(&env);
     let text = String::from_utf8_lossy(&sealed).into_owned();
     let enc = env.write("azure.yaml", &sealed);
     let authority = format!("http://127.0.0.1:{TOKEN_PORT}");
     let sp = |secret: &str| {
-        env.ours()
-            .env_remove("IDENTITY_ENDPOINT")
-            .env("AZURE_AUTHORITY_HOST", &authority)
-            .env("AZURE_TENANT_ID", "tenant-1")
-            .env("AZURE_CLIENT_ID", "client-1")
+        app_registration(env.ours().env_remove("IDENTITY_ENDPOINT"), &authority)
             .env("AZURE_CLIENT_SECRET", secret)
     };
 
@@ -304,29 +243,24 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
         "a token was asked for or sent"
     );
 
-    // 403 and 500 from a vault of the right domain
-    for (port, reason) in [(9443, "Forbidden"), (9444, "HTTP 500")] {
-        let f = env.write(
-            "status.yaml",
-            text.replace(&format!(":{AZURE_PORT}"), &format!(":{port}"))
-                .as_bytes(),
-        );
+    // 403 and 500 from a vault of the right domain; the entry's version is missing, or no such
+    // version
+    let port = format!(":{AZURE_PORT}");
+    let version = format!("version: {AZURE_VERSION}");
+    for (name, from, to, reason) in [
+        ("status.yaml", port.as_str(), ":9443", "Forbidden"),
+        ("status.yaml", &port, ":9444", "HTTP 500"),
+        (
+            "nover.yaml",
+            &version,
+            "version: \"\"",
+            "names no key version",
+        ),
+        ("badver.yaml", &version, "version: ffff", "BadParameter"),
+    ] {
+        let f = env.write(name, text.replace(from, to).as_bytes());
         assert_fails(env.ours().run(["unseal", &f]), reason);
     }
-
-    // the entry's version is missing, or no such version
-    let nover = env.write(
-        "nover.yaml",
-        text.replace(&format!("version: {AZURE_VERSION}"), "version: \"\"")
-            .as_bytes(),
-    );
-    assert_fails(env.ours().run(["unseal", &nover]), "names no key version");
-    let badver = env.write(
-        "badver.yaml",
-        text.replace(&format!("version: {AZURE_VERSION}"), "version: ffff")
-            .as_bytes(),
-    );
-    assert_fails(env.ours().run(["unseal", &badver]), "BadParameter");
 
     // no credential at all: IMDS never answers (short limit), no az/azd
     let t = std::time::Instant::now();
@@ -342,17 +276,14 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
     assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
 
     // the vault is down, or never answers
-    let down = env.write(
-        "down.yaml",
-        text.replace(&format!(":{AZURE_PORT}"), ":1").as_bytes(),
-    );
-    assert_fails(env.ours().run(["unseal", &down]), "refused");
-    let hang = env.write(
-        "hang.yaml",
-        text.replace(&format!(":{AZURE_PORT}"), &format!(":{HANG_PORT}"))
-            .as_bytes(),
-    );
-    assert_fails(env.ours().run(["unseal", &hang]), "no answer within");
+    let hang_port = format!(":{HANG_PORT}");
+    for (name, to, reason) in [
+        ("down.yaml", ":1", "refused"),
+        ("hang.yaml", hang_port.as_str(), "no answer within"),
+    ] {
+        let f = env.write(name, text.replace(&port, to).as_bytes());
+        assert_fails(env.ours().run(["unseal", &f]), reason);
+    }
 
     // a malformed URL: sops' words, nothing sent
     let (code, _, err) = env.ours().run([
@@ -373,11 +304,6 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
         &format!("https://sops.localhost:9443/keys/sops-key/{AZURE_VERSION}"),
         &plain,
     ]);
-    assert_ne!(out.0, 0, "{}", out.2);
-    assert_eq!(out.2.trim_end().lines().count(), 1, "{}", out.2);
-    assert!(out.2.contains("Forbidden"), "{}", out.2);
-    for s in SECRETS {
-        assert!(!out.2.contains(s), "{}", out.2);
-    }
+    assert_fails_on_one_line(out, None, &["Forbidden"], SECRETS);
     assert_eq!(std::fs::read_to_string(&plain).unwrap(), STORE_INPUTS[1].1);
 }

@@ -42,34 +42,14 @@ fn server_side_apply_round_trips_a_secret() {
          data:\n  password: {}\nstringData:\n  user: app\n",
         b64("hunter2")
     );
-    let (code, out, err) = c.kubectl_with(
-        c.kubeconfig(),
-        [
-            "apply",
-            "--server-side",
-            "--field-manager=e2e-smoke",
-            "-f",
-            "-",
-        ],
-        Some(manifest.as_bytes()),
-    );
+    let (code, out, err) = c.apply_server_side("e2e-smoke", &manifest);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         String::from_utf8_lossy(&out).trim(),
         "secret/db serverside-applied"
     );
 
-    let get = |path: &str| {
-        c.kubectl_ok([
-            "get",
-            "secret",
-            "db",
-            "-n",
-            &ns,
-            "-o",
-            &format!("jsonpath={{{path}}}"),
-        ])
-    };
+    let get = |path: &str| c.jsonpath("secret", "db", &ns, path);
     assert_eq!(get(".data.password"), b64("hunter2"));
     // the server folds stringData into data
     assert_eq!(get(".data.user"), b64("app"));
@@ -82,17 +62,7 @@ fn server_side_apply_round_trips_a_secret() {
 
     // a second identical apply is a no-op: the resourceVersion stays
     let rv = get(".metadata.resourceVersion");
-    let (code, _, err) = c.kubectl_with(
-        c.kubeconfig(),
-        [
-            "apply",
-            "--server-side",
-            "--field-manager=e2e-smoke",
-            "-f",
-            "-",
-        ],
-        Some(manifest.as_bytes()),
-    );
+    let (code, _, err) = c.apply_server_side("e2e-smoke", &manifest);
     assert_eq!(code, 0, "{err}");
     assert_eq!(get(".metadata.resourceVersion"), rv);
 }
@@ -154,33 +124,13 @@ fn sopssecret_crd_becomes_established_and_keeps_sops_metadata() {
          mac: ENC[AES256_GCM,data:bWFj,iv:aXY=,tag:dGFn,type:str]\n  unencrypted_suffix: _unencrypted\n  \
          mac_only_encrypted: true\n  version: 3.13.2\n"
     );
-    let (code, out, err) = c.kubectl_with(
-        c.kubeconfig(),
-        [
-            "apply",
-            "--server-side",
-            "--field-manager=e2e-crd",
-            "-f",
-            "-",
-        ],
-        Some(cr.as_bytes()),
-    );
+    let (code, out, err) = c.apply_server_side("e2e-crd", &cr);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         String::from_utf8_lossy(&out).trim(),
         "sopssecret.isindir.github.com/app serverside-applied"
     );
-    let get = |path: &str| {
-        c.kubectl_ok([
-            "get",
-            "sopssecrets.isindir.github.com",
-            "app",
-            "-n",
-            &ns,
-            "-o",
-            &format!("jsonpath={{{path}}}"),
-        ])
-    };
+    let get = |path: &str| c.jsonpath("sopssecrets.isindir.github.com", "app", &ns, path);
     // preserve-unknown-fields: every sops field is kept, with its type
     assert_eq!(get(".sops.unencrypted_suffix"), "_unencrypted");
     assert_eq!(get(".sops.mac_only_encrypted"), "true");

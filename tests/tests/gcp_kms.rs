@@ -7,34 +7,36 @@
 //! written. Not tested against the live service.
 
 use e2e_tests::cloud::{CloudEnv, COUNT_PORT, GCP_KEY, GCP_PORT, HANG_PORT, TOKEN_PORT};
-use e2e_tests::servers::{metadata_shape, type_flags, STORE_INPUTS};
-use e2e_tests::Sops;
+use e2e_tests::servers::STORE_INPUTS;
+use e2e_tests::{assert_fails_on_one_line, Sops};
 
 fn setup() -> Option<CloudEnv> {
     CloudEnv::start(STORE_INPUTS)
+}
+
+/// `secret.yaml` sealed by real sops for the test key, and where it was written (`gcp.yaml`).
+fn sealed_by_sops(env: &CloudEnv) -> (Vec<u8>, String) {
+    let sealed = env
+        .sops()
+        .ok(["encrypt", "--gcp-kms", GCP_KEY, &env.path("secret.yaml")]);
+    let enc = env.write("gcp.yaml", &sealed);
+    (sealed, enc)
+}
+
+/// The `GOOGLE_CREDENTIALS` of an authorized user (client `cid`) with `refresh_token`.
+fn authorized_user(refresh_token: &str, token_uri: &str) -> String {
+    serde_json::json!({
+        "type": "authorized_user", "client_id": "cid", "client_secret": "csecret",
+        "refresh_token": refresh_token, "token_uri": token_uri,
+    })
+    .to_string()
 }
 
 /// Sealed by real sops with `--gcp-kms`; we unseal every store byte for byte.
 #[test]
 fn we_unseal_what_sops_sealed_with_gcp_kms() {
     let Some(env) = setup() else { return };
-    for (name, text) in STORE_INPUTS {
-        let mut args = vec!["encrypt".into(), "--gcp-kms".into(), GCP_KEY.to_string()];
-        args.extend(type_flags(name));
-        args.push(env.path(name));
-        let enc = env.sops().ok(&args);
-        assert!(
-            String::from_utf8_lossy(&enc).contains(GCP_KEY),
-            "{name}: {}",
-            String::from_utf8_lossy(&enc)
-        );
-        let enc_path = env.write(&format!("by-sops-{name}"), &enc);
-        let mut uargs = vec!["unseal".to_string()];
-        uargs.extend(type_flags(name));
-        uargs.push(enc_path);
-        let out = env.ours().ok(&uargs);
-        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
-    }
+    env.assert_we_unseal_what_sops_sealed(&["--gcp-kms", GCP_KEY], GCP_KEY);
     assert!(env
         .lab
         .ns
@@ -52,27 +54,7 @@ fn sops_opens_what_we_seal_with_gcp_kms() {
         format!("creation_rules:\n  - gcp_kms: {GCP_KEY}\n    unencrypted_suffix: _unencrypted\n")
             .as_bytes(),
     );
-    for (name, text) in STORE_INPUTS {
-        let mut args = vec!["seal".to_string()];
-        args.extend(type_flags(name));
-        args.push(env.path(name));
-        let sealed = env.ours().ok(&args);
-        let enc = env.write(&format!("sealed-{name}"), &sealed);
-        let mut dargs = vec!["decrypt".to_string()];
-        dargs.extend(type_flags(name));
-        dargs.push(enc);
-        let out = env.sops().ok(&dargs);
-        assert_eq!(String::from_utf8_lossy(&out), *text, "{name}");
-        let mut sargs = vec!["encrypt".to_string()];
-        sargs.extend(type_flags(name));
-        sargs.push(env.path(name));
-        let theirs = env.sops().ok(&sargs);
-        assert_eq!(
-            metadata_shape(&String::from_utf8_lossy(&sealed)),
-            metadata_shape(&String::from_utf8_lossy(&theirs)),
-            "{name}: metadata laid out differently from sops"
-        );
-    }
+    env.assert_sops_opens_what_we_seal(|_, _, _, _| {});
     assert!(env
         .lab
         .ns
@@ -99,9 +81,7 @@ fn seal_flag_and_env_name_the_gcp_key() {
         let text = String::from_utf8_lossy(&sealed).into_owned();
         assert!(text.contains(GCP_KEY), "{what}: {text}");
         assert_eq!(text.contains(other), what == "flag", "{what}: {text}");
-        let enc = env.write(&format!("{what}.yaml"), &sealed);
-        let out = env.sops().ok(["decrypt", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
+        assert_eq!(env.sops_decrypt(what, &sealed), STORE_INPUTS[0].1, "{what}");
     }
 }
 
@@ -112,10 +92,7 @@ fn seal_flag_and_env_name_the_gcp_key() {
 #[test]
 fn credential_chain_gets_tokens_like_google_auth() {
     let Some(env) = setup() else { return };
-    let sealed = env
-        .sops()
-        .ok(["encrypt", "--gcp-kms", GCP_KEY, &env.path("secret.yaml")]);
-    let enc = env.write("gcp.yaml", &sealed);
+    let (_, enc) = sealed_by_sops(&env);
     let token_uri = format!("http://127.0.0.1:{TOKEN_PORT}/token");
     let sa = serde_json::json!({
         "type": "service_account", "project_id": "demo", "private_key_id": "k1",
@@ -123,11 +100,7 @@ fn credential_chain_gets_tokens_like_google_auth() {
         "token_uri": token_uri,
     })
     .to_string();
-    let user = serde_json::json!({
-        "type": "authorized_user", "client_id": "cid", "client_secret": "csecret",
-        "refresh_token": "good-refresh", "token_uri": token_uri,
-    })
-    .to_string();
+    let user = authorized_user("good-refresh", &token_uri);
     let sa_path = env.write("sa.json", sa.as_bytes());
     let subject = env.write("subject-token", b"federated-jwt\n");
     let audience =
@@ -150,30 +123,31 @@ fn credential_chain_gets_tokens_like_google_auth() {
     })
     .to_string();
     let md_host = format!("127.0.0.1:{TOKEN_PORT}");
+    let creds = |c: &str| env.ours().env("GOOGLE_CREDENTIALS", c);
     let cases: Vec<(&str, Sops, &str)> = vec![
         (
             "GOOGLE_CREDENTIALS json",
-            env.ours().env("GOOGLE_CREDENTIALS", &sa),
+            creds(&sa),
             "jwt ok RS256 sops@demo.iam.gserviceaccount.com https://www.googleapis.com/auth/cloud-platform 3600",
         ),
         (
             "GOOGLE_CREDENTIALS path",
-            env.ours().env("GOOGLE_CREDENTIALS", &sa_path),
+            creds(&sa_path),
             "jwt ok RS256",
         ),
         (
             "authorized user",
-            env.ours().env("GOOGLE_CREDENTIALS", &user),
+            creds(&user),
             "token POST /token refresh_token",
         ),
         (
             "workload identity federation, file + impersonation",
-            env.ours().env("GOOGLE_CREDENTIALS", &wif_file),
+            creds(&wif_file),
             "token POST impersonate ok",
         ),
         (
             "workload identity federation, url",
-            env.ours().env("GOOGLE_CREDENTIALS", &wif_url),
+            creds(&wif_url),
             "token GET subject",
         ),
         (
@@ -191,13 +165,7 @@ fn credential_chain_gets_tokens_like_google_auth() {
             "token GET metadata",
         ),
     ];
-    for (what, runner, logged) in cases {
-        env.lab.ns.clear_log("token.log");
-        let out = runner.ok(["unseal", &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), STORE_INPUTS[0].1, "{what}");
-        let log = env.lab.ns.log("token.log");
-        assert!(log.contains(logged), "{what}: token endpoint log: {log}");
-    }
+    env.assert_tokens_from(&enc, cases);
     // gcloud's ADC file in $HOME
     std::fs::create_dir_all(env.dir().join(".config/gcloud")).unwrap();
     std::fs::write(
@@ -219,28 +187,13 @@ fn credential_chain_gets_tokens_like_google_auth() {
     assert!(env.lab.ns.log("token.log").contains("refresh_token"));
 }
 
-/// Asserts a one-line failure with `code`: `reason` in it, none of `secrets`, nothing on stdout.
-fn assert_fails(out: (i32, Vec<u8>, String), code: i32, reason: &str, secrets: &[&str]) {
-    let (got, stdout, err) = out;
-    assert_eq!(got, code, "exit code; stderr: {err}");
-    assert!(stdout.is_empty(), "nothing on stdout: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(reason), "says {reason:?}: {err}");
-    for s in secrets {
-        assert!(!err.contains(s), "leaks {s:?}: {err}");
-    }
-}
-
 /// Wrong credentials, 403, 5xx, no answer, no credentials at all, a malformed resource id, a
 /// ciphertext of another key: one line each, sops' exit code (128 when no key opens the file), no
 /// token or key in any message; a failed in-place seal leaves the file as it was.
 #[test]
 fn bad_inputs_fail_on_one_line_without_credentials() {
     let Some(env) = setup() else { return };
-    let sealed = env
-        .sops()
-        .ok(["encrypt", "--gcp-kms", GCP_KEY, &env.path("secret.yaml")]);
-    let enc = env.write("gcp.yaml", &sealed);
+    let (sealed, enc) = sealed_by_sops(&env);
     let token_uri = format!("http://127.0.0.1:{TOKEN_PORT}/token");
     let secrets = [
         "gcp-static-token",
@@ -251,17 +204,7 @@ fn bad_inputs_fail_on_one_line_without_credentials() {
     ];
 
     // wrong refresh token: the token endpoint refuses
-    let user = serde_json::json!({
-        "type": "authorized_user", "client_id": "cid", "client_secret": "csecret",
-        "refresh_token": "bad-refresh", "token_uri": token_uri,
-    })
-    .to_string();
-    let out = env
-        .ours()
-        .env("GOOGLE_CREDENTIALS", &user)
-        .run(["unseal", &enc]);
-    assert_fails(out, 128, "invalid_client", &secrets);
-
+    let user = authorized_user("bad-refresh", &token_uri);
     // a service account key the token endpoint does not know (another RSA key)
     let other = std::process::Command::new("openssl")
         .args([
@@ -279,67 +222,45 @@ fn bad_inputs_fail_on_one_line_without_credentials() {
         "client_email": "x@demo.iam.gserviceaccount.com", "token_uri": token_uri,
     })
     .to_string();
-    let out = env
-        .ours()
-        .env("GOOGLE_CREDENTIALS", &sa)
-        .run(["unseal", &enc]);
-    assert_fails(out, 128, "HTTP 401", &secrets);
-
-    // not JSON, unsupported type
-    let out = env
-        .ours()
-        .env("GOOGLE_CREDENTIALS", "{not json")
-        .run(["unseal", &enc]);
-    assert_fails(out, 128, "neither a file nor valid JSON", &secrets);
-    let out = env
-        .ours()
-        .env(
-            "GOOGLE_CREDENTIALS",
-            r#"{"type":"external_account","credential_source":{"environment_id":"aws1"}}"#,
-        )
-        .run(["unseal", &enc]);
-    assert_fails(out, 128, "only file and url credential sources", &secrets);
-    let out = env
-        .ours()
-        .env(
-            "GOOGLE_CREDENTIALS",
-            r#"{"type":"impersonated_service_account"}"#,
-        )
-        .run(["unseal", &enc]);
-    assert_fails(out, 128, "\"impersonated_service_account\"", &secrets);
-
-    // 403 and 500 from the service
-    for (port, reason) in [(9403, "PERMISSION_DENIED"), (9500, "HTTP 500")] {
-        let out = env
-            .ours()
-            .env("SOPS_GCP_KMS_ENDPOINT", format!("http://127.0.0.1:{port}"))
-            .run(["unseal", &enc]);
-        assert_fails(out, 128, reason, &secrets);
+    let creds = |c: &str| env.ours().env("GOOGLE_CREDENTIALS", c);
+    let endpoint = |e: &str| env.ours().env("SOPS_GCP_KMS_ENDPOINT", e);
+    // no credentials at all: the metadata server at `host`
+    let metadata = |host: &str| {
+        env.ours()
+            .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
+            .env("GCE_METADATA_HOST", host)
+    };
+    let hang = format!("127.0.0.1:{HANG_PORT}");
+    let cases: Vec<(Sops, &str)> = vec![
+        (creds(&user), "invalid_client"),
+        (creds(&sa), "HTTP 401"),
+        // not JSON, unsupported types
+        (creds("{not json"), "neither a file nor valid JSON"),
+        (
+            creds(r#"{"type":"external_account","credential_source":{"environment_id":"aws1"}}"#),
+            "only file and url credential sources",
+        ),
+        (
+            creds(r#"{"type":"impersonated_service_account"}"#),
+            "\"impersonated_service_account\"",
+        ),
+        // 403 and 500 from the service, the service down
+        (endpoint("http://127.0.0.1:9403"), "PERMISSION_DENIED"),
+        (endpoint("http://127.0.0.1:9500"), "HTTP 500"),
+        (endpoint("http://127.0.0.1:1"), "refused"),
+        // the metadata server never answers (short time limit), or refuses connections
+        (metadata(&hang), "no Google credentials"),
+        (metadata("127.0.0.1:1"), "metadata server"),
+    ];
+    for (runner, reason) in cases {
+        let t = std::time::Instant::now();
+        assert_fails_on_one_line(runner.run(["unseal", &enc]), 128, &[reason], &secrets);
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "{reason}: took {:?}",
+            t.elapsed()
+        );
     }
-
-    // no credentials at all; the metadata server never answers (short time limit)
-    let t = std::time::Instant::now();
-    let out = env
-        .ours()
-        .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
-        .env("GCE_METADATA_HOST", format!("127.0.0.1:{HANG_PORT}"))
-        .run(["unseal", &enc]);
-    assert_fails(out, 128, "no Google credentials", &secrets);
-    assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
-    // …or refuses connections
-    let out = env
-        .ours()
-        .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
-        .env("GCE_METADATA_HOST", "127.0.0.1:1")
-        .run(["unseal", &enc]);
-    assert_fails(out, 128, "metadata server", &secrets);
-
-    // service down
-    let out = env
-        .ours()
-        .env("SOPS_GCP_KMS_ENDPOINT", "http://127.0.0.1:1")
-        .run(["unseal", &enc]);
-    assert_fails(out, 128, "refused", &secrets);
 
     // the ciphertext of another key: the service refuses to decrypt
     let other_key = "projects/demo/locations/global/keyRings/sops/cryptoKeys/other";
@@ -350,7 +271,7 @@ fn bad_inputs_fail_on_one_line_without_credentials() {
             .as_bytes(),
     );
     let out = env.ours().run(["unseal", &moved]);
-    assert_fails(out, 128, "Decryption failed", &secrets);
+    assert_fails_on_one_line(out, 128, &["Decryption failed"], &secrets);
     // a malformed resource id: refused before anything is sent, in sops' words
     let before = env.lab.ns.log("gcp.log");
     let (code, _, err) = env.ours().run([
@@ -369,9 +290,7 @@ fn bad_inputs_fail_on_one_line_without_credentials() {
         .ours()
         .env("SOPS_GCP_KMS_ENDPOINT", "http://127.0.0.1:9403")
         .run(["seal", "-i", "--gcp-kms", GCP_KEY, &plain]);
-    assert_ne!(out.0, 0, "{}", out.2);
-    assert_eq!(out.2.trim_end().lines().count(), 1, "{}", out.2);
-    assert!(out.2.contains("PERMISSION_DENIED"), "{}", out.2);
+    assert_fails_on_one_line(out, None, &["PERMISSION_DENIED"], &secrets);
     assert_eq!(std::fs::read_to_string(&plain).unwrap(), STORE_INPUTS[1].1);
     // sanity: the counter port was never involved
     assert_eq!(env.lab.ns.log("count.log"), "");

@@ -12,7 +12,7 @@ mod helm_support;
 
 use std::path::Path;
 
-use e2e_tests::need;
+use e2e_tests::{argv, need};
 use helm_support::{Install, Setup};
 
 /// Runs `args`; asserts a failure: non-zero, no stdout, exactly one `[helm-secrets]` line holding
@@ -69,23 +69,15 @@ fn check(s: &Setup, helm: &Path, sops: &Path) {
         vec!["--ignore-missing-values", "true", "-b", "sops"],
         vec!["--ignore-missing-values=true"],
         vec!["--decrypt-secrets-in-tmp-dir", "-q"],
-        vec![
-            "--decrypt-secrets-in-tmp-dir",
-            "true",
-            "--ignore-missing-values",
-        ],
+        argv(
+            "--decrypt-secrets-in-tmp-dir true --ignore-missing-values",
+            &[],
+        ),
         vec!["--evaluate-templates", "false"],
     ] {
         let got = ok(t(
             &pre,
-            &[
-                "-f",
-                "ours.enc.yaml",
-                "-f",
-                "?missing.yaml",
-                "-f",
-                "extra.yaml",
-            ],
+            &argv("-f ours.enc.yaml -f ?missing.yaml -f extra.yaml", &[]),
         ));
         assert_eq!(got, expected, "{pre:?}");
     }
@@ -144,16 +136,7 @@ fn check(s: &Setup, helm: &Path, sops: &Path) {
         s,
         helm,
         &[("HELM_SECRETS_ALLOWED_BACKENDS", "sops")],
-        &[
-            "secrets",
-            "-b",
-            "noop",
-            "template",
-            "r",
-            "chart",
-            "-f",
-            "extra.yaml",
-        ],
+        &argv("secrets -b noop template r chart -f extra.yaml", &[]),
         &["noop", "not allowed", "HELM_SECRETS_ALLOWED_BACKENDS"],
     );
     // secrets+literal:// through the wrapper and through plain helm
@@ -181,34 +164,17 @@ fn check(s: &Setup, helm: &Path, sops: &Path) {
     // optional files: ?path in -f, --set-file and secrets://
     let got = ok(t(
         &[],
-        &[
-            "-f",
-            "?missing.yaml",
-            "-f",
-            "secrets://?missing.yaml",
-            "-f",
-            "ours.enc.yaml",
-            "--set-file",
-            "file=?missing.txt",
-            "-f",
-            "extra.yaml",
-        ],
+        &argv("-f ?missing.yaml -f secrets://?missing.yaml -f ours.enc.yaml --set-file file=?missing.txt -f extra.yaml", &[]),
     ));
     assert_eq!(got, expected);
 
     // Decrypt lines (not when quiet), never a .dec file
     let (code, _, err) = s.helm(
         helm,
-        &[
-            "secrets",
-            "template",
-            "r",
-            "chart",
-            "-f",
-            "ours.enc.yaml",
-            "-f",
-            "extra.yaml",
-        ],
+        &argv(
+            "secrets template r chart -f ours.enc.yaml -f extra.yaml",
+            &[],
+        ),
     );
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -221,25 +187,13 @@ fn check(s: &Setup, helm: &Path, sops: &Path) {
     );
     let (_, _, err) = s.helm(
         helm,
-        &[
-            "secrets",
-            "-q",
-            "template",
-            "r",
-            "chart",
-            "-f",
-            "ours.enc.yaml",
-        ],
+        &argv("secrets -q template r chart -f ours.enc.yaml", &[]),
     );
     assert!(!err.contains("Decrypt"), "{err}");
-    let (_, _, err) = s.runner(helm).env("HELM_SECRETS_QUIET", "true").run([
-        "secrets",
-        "template",
-        "r",
-        "chart",
-        "-f",
-        "ours.enc.yaml",
-    ]);
+    let (_, _, err) = s
+        .runner(helm)
+        .env("HELM_SECRETS_QUIET", "true")
+        .run(argv("secrets template r chart -f ours.enc.yaml", &[]));
     assert!(!err.contains("Decrypt"), "{err}");
 
     // import switches in helm-secrets' words

@@ -7,70 +7,56 @@
 mod helm_support;
 
 use std::ffi::OsStr;
+use std::path::PathBuf;
 
-use e2e_tests::{cluster, need1, vectors_dir_checked};
+use e2e_tests::{
+    argv, cluster, lines_of, need1, secrets_upgrade_install, vectors_dir_checked, Cluster,
+};
 use helm_support::{peers, Install, Setup};
 
-/// `kubectl get secret NAME -n NS` with `.data[KEY]` base64-decoded.
-fn secret_value(c: &e2e_tests::Cluster, ns: &str, name: &str, key: &str) -> String {
-    c.kubectl_ok([
-        "get",
-        "secret",
-        name,
-        "-n",
-        ns,
-        "-o",
-        &format!("go-template={{{{index .data \"{key}\" | base64decode}}}}"),
-    ])
+/// Helm 3, Helm 4 and real sops, the control plane, the fixtures encrypted, the Helm 4 plugins
+/// installed, and a fresh namespace `<prefix>-…`.
+fn setup(prefix: &str) -> Option<([PathBuf; 3], Cluster, Setup, String)> {
+    let (helm3, helm4, sops) = peers()?;
+    let c = cluster()?;
+    let s = Setup::new();
+    s.encrypt_fixtures(&sops);
+    s.install(&helm4, Install::Helm4Dirs);
+    let ns = c.fresh_namespace(prefix);
+    Some(([helm3, helm4, sops], c, s, ns))
 }
 
 #[test]
 fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
-    let Some((helm3, helm4, sops)) = peers() else {
+    let Some(([helm3, helm4, _], c, s, ns)) = setup("helm-secrets") else {
         return;
     };
-    let Some(c) = cluster() else { return };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
-    s.install(&helm4, Install::Helm4Dirs);
-    let ns = c.fresh_namespace("helm-secrets");
     for (helm, rel) in [(&helm3, "rel3"), (&helm4, "rel4")] {
         for round in 0..2 {
             // a second round upgrades the existing release
-            let (code, out, err) = s.runner(helm).env("KUBECONFIG", c.kubeconfig()).run([
-                "secrets",
-                "upgrade",
-                "--install",
-                rel,
-                "chart",
-                "-n",
-                &ns,
-                "-f",
-                "ours.enc.yaml",
-                "--set-file",
-                "file=file.enc.txt",
-                "--timeout",
-                "60s",
-            ]);
+            let (code, out, err) =
+                s.runner(helm)
+                    .env("KUBECONFIG", c.kubeconfig())
+                    .run(secrets_upgrade_install(
+                        rel,
+                        &ns,
+                        "ours.enc.yaml",
+                        "file=file.enc.txt",
+                    ));
             let out = String::from_utf8_lossy(&out);
             assert_eq!(code, 0, "{} round {round}: {out}{err}", helm.display());
             assert!(!out.contains(&s.token) && !err.contains(&s.token));
         }
-        assert_eq!(secret_value(&c, &ns, rel, "password"), s.token);
-        assert_eq!(secret_value(&c, &ns, rel, "user"), "bob");
         assert_eq!(
-            secret_value(&c, &ns, rel, "file"),
-            format!("file-{}", s.token)
+            c.secret_values(&ns, rel, &["password", "user", "file"]),
+            [s.token.clone(), "bob".into(), format!("file-{}", s.token)]
         );
-        let cm = c.kubectl_ok([
-            "get",
+        let cm = c.jsonpath(
             "configmap",
             &format!("{rel}-cfg"),
-            "-n",
             &ns,
-            "-o",
-            "jsonpath={.metadata.namespace}",
-        ]);
+            ".metadata.namespace",
+        );
         assert_eq!(cm, ns, "helm's -n reached the helm the wrapper ran");
         let (code, out, err) = s
             .runner(helm)
@@ -84,24 +70,14 @@ fn helm_secrets_upgrade_install_creates_the_release_in_both_helms() {
 
 #[test]
 fn key_import_from_a_kubernetes_secret() {
-    let Some((helm3, helm4, sops)) = peers() else {
+    let Some(([helm3, helm4, sops], c, s, ns)) = setup("helm-keys") else {
         return;
     };
-    let Some(c) = cluster() else { return };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
-    s.install(&helm4, Install::Helm4Dirs);
-    let ns = c.fresh_namespace("helm-keys");
     let key = s.path("home/key.txt");
-    c.kubectl_ok([
-        "create",
-        "secret",
-        "generic",
-        "age-key",
-        "-n",
-        &ns,
-        &format!("--from-file=key.txt={}", key.display()),
-    ]);
+    c.kubectl_ok(argv(
+        "create secret generic age-key -n",
+        &[&ns, &format!("--from-file=key.txt={}", key.display())],
+    ));
     let plain = s.path("plain/values.yaml");
     for helm in [&helm3, &helm4] {
         let expected = s.helm_ok(
@@ -171,13 +147,7 @@ fn key_import_from_a_kubernetes_secret() {
             .runner(&sops)
             .gnupghome(gpg.path())
             .ok([OsStr::new("decrypt"), file.as_os_str()]);
-        let lines = |b: &[u8]| {
-            String::from_utf8_lossy(b)
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(lines(&ours), lines(&real));
+        assert_eq!(lines_of(&ours), lines_of(&real));
     }
     s.assert_no_plaintext_files();
 }

@@ -10,7 +10,7 @@ mod helm_support;
 use std::ffi::OsStr;
 use std::path::Path;
 
-use e2e_tests::vectors_dir_checked;
+use e2e_tests::{argv, lines_of, vectors_dir_checked};
 use helm_support::{peers, Install, Setup};
 
 /// The checks every install must pass with `helm`: downloader (ours and real sops, relative and
@@ -39,56 +39,31 @@ fn check_helm(s: &Setup, helm: &Path) {
     // age-import form with no discovered key
     let key = s.path("home/key.txt");
     let url = format!("secrets+age-import://{}?ours.enc.yaml", key.display());
-    let got = s.runner(helm).env_remove("SOPS_AGE_KEY_FILE").run([
-        "template",
-        "r",
-        "chart",
-        "-f",
-        &url,
-        "-f",
-        "extra.yaml",
-    ]);
+    let got = s
+        .runner(helm)
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .run(argv("template r chart -f", &[&url, "-f", "extra.yaml"]));
     assert_eq!(got.0, 0, "{url}: {}", got.2);
     assert_eq!(String::from_utf8(got.1).unwrap(), expected);
 
     // wrapper: byte-identical to plain helm, every -f spelling, comma list, plaintext files untouched
     for args in [
-        vec![
-            "secrets",
-            "template",
-            "r",
-            "chart",
-            "-f",
-            "ours.enc.yaml",
-            "-f",
-            "extra.yaml",
-        ],
-        vec![
-            "secrets",
-            "template",
-            "r",
-            "chart",
-            "-fsops.enc.yaml",
-            "--values=extra.yaml",
-        ],
-        vec![
-            "secrets",
-            "template",
-            "r",
-            "chart",
-            "--values",
-            "ours.enc.yaml,extra.yaml",
-        ],
-        vec![
-            "secrets",
-            "-q",
-            "template",
-            "r",
-            "chart",
-            "-f=secrets://sops.enc.yaml",
-            "-f",
-            "extra.yaml",
-        ],
+        argv(
+            "secrets template r chart -f ours.enc.yaml -f extra.yaml",
+            &[],
+        ),
+        argv(
+            "secrets template r chart -fsops.enc.yaml --values=extra.yaml",
+            &[],
+        ),
+        argv(
+            "secrets template r chart --values ours.enc.yaml,extra.yaml",
+            &[],
+        ),
+        argv(
+            "secrets -q template r chart -f=secrets://sops.enc.yaml -f extra.yaml",
+            &[],
+        ),
     ] {
         let got = s.helm_ok(helm, &args);
         assert_eq!(got, expected, "{} {args:?}", helm.display());
@@ -96,16 +71,10 @@ fn check_helm(s: &Setup, helm: &Path) {
     let abs = w.join("sops.enc.yaml");
     let got = s.helm_ok(
         helm,
-        &[
-            "secrets",
-            "template",
-            "r",
-            "chart",
-            "-f",
-            abs.to_str().unwrap(),
-            "-f",
-            extra,
-        ],
+        &argv(
+            "secrets template r chart -f",
+            &[abs.to_str().unwrap(), "-f", extra],
+        ),
     );
     assert_eq!(got, expected);
 
@@ -113,34 +82,19 @@ fn check_helm(s: &Setup, helm: &Path) {
     let file_txt = s.path("plain/file.txt");
     let plain_set = s.helm_ok(
         helm,
-        &[
-            "template",
-            "r",
-            "chart",
-            "-n",
-            "ns1",
-            "-f",
-            plain,
-            "--set-file",
-            &format!("file={}", file_txt.display()),
-        ],
+        &argv(
+            "template r chart -n ns1 -f",
+            &[plain, "--set-file", &format!("file={}", file_txt.display())],
+        ),
     );
     assert!(plain_set.contains(&format!("file-{}", s.token)));
     assert!(plain_set.contains("namespace: ns1"));
     let got = s.helm_ok(
         helm,
-        &[
-            "secrets",
-            "template",
-            "r",
-            "chart",
-            "-n",
-            "ns1",
-            "-f",
-            "ours.enc.yaml",
-            "--set-file",
-            "file=file.enc.txt",
-        ],
+        &argv(
+            "secrets template r chart -n ns1 -f ours.enc.yaml --set-file file=file.enc.txt",
+            &[],
+        ),
     );
     assert_eq!(got, plain_set);
 
@@ -159,21 +113,8 @@ fn check_helm(s: &Setup, helm: &Path) {
     assert_ne!(tampered, enc);
     std::fs::write(w.join("tampered.enc.yaml"), tampered).unwrap();
     for args in [
-        vec![
-            "template",
-            "r",
-            "chart",
-            "-f",
-            "secrets://tampered.enc.yaml",
-        ],
-        vec![
-            "secrets",
-            "template",
-            "r",
-            "chart",
-            "-f",
-            "tampered.enc.yaml",
-        ],
+        argv("template r chart -f secrets://tampered.enc.yaml", &[]),
+        argv("secrets template r chart -f tampered.enc.yaml", &[]),
     ] {
         let (code, out, err) = s.helm(helm, &args);
         assert_ne!(code, 0, "{} {args:?} must fail", helm.display());
@@ -315,41 +256,26 @@ fn helm_secrets_env_policies_and_helm_secrets_vectors() {
         // missing values files
         let (code, _, err) = s.helm(
             helm,
-            &[
-                "template",
-                "r",
-                "chart",
-                "-f",
-                "secrets://missing.yaml",
-                "-f",
-                "ours.enc.yaml",
-            ],
+            &argv(
+                "template r chart -f secrets://missing.yaml -f ours.enc.yaml",
+                &[],
+            ),
         );
         assert_ne!(code, 0);
         assert!(err.contains("missing.yaml"), "{err}");
         let got = s
             .runner(helm)
             .env("HELM_SECRETS_IGNORE_MISSING_VALUES", "true")
-            .run([
-                "secrets",
-                "template",
-                "r",
-                "chart",
-                "-f",
-                "missing.yaml",
-                "-f",
-                "ours.enc.yaml",
-            ]);
+            .run(argv(
+                "secrets template r chart -f missing.yaml -f ours.enc.yaml",
+                &[],
+            ));
         assert_eq!(got.0, 0, "{}", got.2);
         // backend choice: vals is refused in one line naming the alternative, before helm runs
-        let (code, out, err) = s.runner(helm).env("HELM_SECRETS_BACKEND", "vals").run([
-            "secrets",
-            "template",
-            "r",
-            "chart",
-            "-f",
-            "ours.enc.yaml",
-        ]);
+        let (code, out, err) = s
+            .runner(helm)
+            .env("HELM_SECRETS_BACKEND", "vals")
+            .run(argv("secrets template r chart -f ours.enc.yaml", &[]));
         assert_ne!(code, 0, "{err}");
         assert!(out.is_empty());
         let ours: Vec<&str> = err
@@ -374,15 +300,10 @@ fn helm_secrets_env_policies_and_helm_secrets_vectors() {
         .ok([OsStr::new("decrypt"), file.as_os_str()]);
     for helm in [&helm3, &helm4] {
         let url = format!("secrets+age-import://{}?{}", key.display(), file.display());
-        let out = s.runner(helm).run([
-            "template",
-            "r",
-            "chart",
-            "-f",
-            &url,
-            "--show-only",
-            "templates/config.yaml",
-        ]);
+        let out = s.runner(helm).run(argv(
+            "template r chart -f",
+            &[&url, "--show-only", "templates/config.yaml"],
+        ));
         assert_eq!(out.0, 0, "{url}: {}", out.2);
         // key location prefix
         let (code, _, err) = s
@@ -397,15 +318,7 @@ fn helm_secrets_env_policies_and_helm_secrets_vectors() {
     let ours = s
         .runner(&s.helm_secrets)
         .ok(["downloader", "", "", "", &url]);
-    let a: Vec<String> = String::from_utf8_lossy(&ours)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let b: Vec<String> = String::from_utf8_lossy(&expected)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    assert_eq!(a, b);
+    assert_eq!(lines_of(&ours), lines_of(&expected));
 
     // PGP: the helm-secrets project's key, by HELM_SECRETS_LOAD_GPG_KEYS and by secrets+gpg-import://
     if e2e_tests::need1("gpg").is_some() {
@@ -416,35 +329,24 @@ fn helm_secrets_env_policies_and_helm_secrets_vectors() {
             .runner(&sops)
             .gnupghome(gpg.path())
             .ok([OsStr::new("decrypt"), file.as_os_str()]);
-        let lines = |b: &[u8]| {
-            String::from_utf8_lossy(b)
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
         let plain_url = format!("secrets://{}", file.display());
         let ours = s
             .runner(&s.helm_secrets)
             .env("HELM_SECRETS_LOAD_GPG_KEYS", &asc)
             .ok(["downloader", "", "", "", plain_url.as_str()]);
-        assert_eq!(lines(&ours), lines(&real));
+        assert_eq!(lines_of(&ours), lines_of(&real));
         let url = format!("secrets+gpg-import://{}?{}", asc.display(), file.display());
         for helm in [&helm3, &helm4] {
-            let (code, _, err) = s.runner(helm).run([
-                "template",
-                "r",
-                "chart",
-                "-f",
-                &url,
-                "--show-only",
-                "templates/config.yaml",
-            ]);
+            let (code, _, err) = s.runner(helm).run(argv(
+                "template r chart -f",
+                &[&url, "--show-only", "templates/config.yaml"],
+            ));
             assert_eq!(code, 0, "{url}: {err}");
         }
         let ours = s
             .runner(&s.helm_secrets)
             .ok(["downloader", "", "", "", url.as_str()]);
-        assert_eq!(lines(&ours), lines(&real));
+        assert_eq!(lines_of(&ours), lines_of(&real));
         // without the key: a one-line failure
         let (code, out, err) =
             s.runner(&s.helm_secrets)

@@ -8,22 +8,9 @@ mod helm_support;
 
 use std::path::Path;
 
-use e2e_tests::{cluster, need};
+use e2e_tests::{argv, cluster, need, secrets_upgrade_install};
 use helm_support::http_server::Server;
 use helm_support::{Install, Setup};
-
-/// `kubectl get secret NAME -n NS` with `.data[KEY]` base64-decoded.
-fn secret_value(c: &e2e_tests::Cluster, ns: &str, name: &str, key: &str) -> String {
-    c.kubectl_ok([
-        "get",
-        "secret",
-        name,
-        "-n",
-        ns,
-        "-o",
-        &format!("go-template={{{{index .data \"{key}\" | base64decode}}}}"),
-    ])
-}
 
 fn upgrade(s: &Setup, c: &e2e_tests::Cluster, helm: &Path, args: &[&str]) -> String {
     let (code, out, err) = s.runner(helm).env("KUBECONFIG", c.kubeconfig()).run(args);
@@ -55,27 +42,11 @@ fn upgrade_install_with_remote_encrypted_values() {
             &s,
             &c,
             helm,
-            &[
-                "secrets",
-                "upgrade",
-                "--install",
-                rel,
-                "chart",
-                "-n",
-                &ns,
-                "-f",
-                &enc,
-                "--set-file",
-                &file,
-                "--timeout",
-                "60s",
-            ],
+            &secrets_upgrade_install(rel, &ns, &enc, &file),
         );
-        assert_eq!(secret_value(&c, &ns, rel, "password"), s.token);
-        assert_eq!(secret_value(&c, &ns, rel, "user"), "bob");
         assert_eq!(
-            secret_value(&c, &ns, rel, "file"),
-            format!("file-{}", s.token)
+            c.secret_values(&ns, rel, &["password", "user", "file"]),
+            [s.token.clone(), "bob".into(), format!("file-{}", s.token)]
         );
     }
     // helm-diff through the wrapper: the encrypted value changed remotely shows as a masked change
@@ -93,20 +64,11 @@ fn upgrade_install_with_remote_encrypted_values() {
                 s.runner(helm)
                     .run(["plugin", "install", plugin.to_str().unwrap()]);
             assert!(code == 0 || err.contains("already exists"), "{err}");
-            let base = [
-                "secrets",
-                "diff",
-                "upgrade",
-                rel,
-                "chart",
-                "-n",
-                &ns,
-                "-f",
-                &enc,
-                "--set-file",
-                &file,
-            ];
-            let mut args: Vec<&str> = base.to_vec();
+            let base = argv(
+                "secrets diff upgrade",
+                &[rel, "chart", "-n", &ns, "-f", &enc, "--set-file", &file],
+            );
+            let mut args = base;
             args.extend(extra);
             let unchanged = upgrade(&s, &c, helm, &args);
             assert!(!unchanged.contains("has changed"), "{unchanged}");

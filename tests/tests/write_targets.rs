@@ -10,71 +10,47 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e_tests::{age_recipient, need, vectors_dir_checked, workspace_bin, Sops};
+use e2e_tests::{Env, Sops};
 
 /// In the layout sops (and we) emit: 4-space indentation.
 const PLAIN: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\nstringData:\n    password: hunter2-never-on-disk\n";
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    ours: PathBuf,
-    sops: PathBuf,
-    key: PathBuf,
-    recipient: String,
-}
-
+/// The shared [`Env`] with real sops and the age key `gen_age_a`.
 fn setup() -> Option<Env> {
-    let sops = need(&["sops"])?.remove(0);
-    let key = vectors_dir_checked().join("keys/gen_age_a.txt");
-    let tmp = tempfile::tempdir().unwrap();
-    Some(Env {
-        dir: tmp.path().to_path_buf(),
-        _tmp: tmp,
-        ours: workspace_bin("kubectl-sops"),
-        sops,
-        recipient: age_recipient(&key),
-        key,
-    })
+    Some(Env::new().with_sops()?.key("gen_age_a"))
 }
 
-impl Env {
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-    fn ours(&self) -> Sops {
-        Sops::new(&self.ours, &self.dir).age_key_file(&self.key)
-    }
-    fn sops_decrypt(&self, file: &Path) -> String {
-        let out = Sops::new(&self.sops, &self.dir)
-            .age_key_file(&self.key)
-            .ok(["decrypt".as_ref(), file.as_os_str()]);
-        String::from_utf8(out).unwrap()
-    }
-    /// Writes the plaintext and seals it to `name`.
-    fn sealed(&self, name: &str) -> PathBuf {
-        std::fs::write(self.p("plain.yaml"), PLAIN).unwrap();
-        let out = self
-            .ours()
-            .ok(["seal", "--age", &self.recipient, "plain.yaml"]);
-        std::fs::write(self.p(name), out).unwrap();
-        std::fs::remove_file(self.p("plain.yaml")).unwrap();
-        self.p(name)
-    }
-    fn fifo(&self, name: &str) -> PathBuf {
-        let p = self.p(name);
-        let c = CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: mkfifo on a fresh path in the test's temp dir.
-        assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o600) }, 0);
-        p
-    }
-    fn leftovers(&self) -> Vec<String> {
-        std::fs::read_dir(&self.dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with('.'))
-            .collect()
-    }
+fn sops_decrypt(env: &Env, file: &Path) -> String {
+    let out = env.sops().ok(["decrypt".as_ref(), file.as_os_str()]);
+    String::from_utf8(out).unwrap()
+}
+
+/// Writes the plaintext and seals it to `name`.
+fn sealed(env: &Env, name: &str) -> PathBuf {
+    env.write("plain.yaml", PLAIN);
+    let out = env
+        .ours()
+        .ok(["seal", "--age", env.recipient(), "plain.yaml"]);
+    env.write(name, &out);
+    std::fs::remove_file(env.path("plain.yaml")).unwrap();
+    env.path(name)
+}
+
+fn fifo(env: &Env, name: &str) -> PathBuf {
+    let p = env.path(name);
+    let c = CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo on a fresh path in the test's temp dir.
+    assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o600) }, 0);
+    p
+}
+
+/// The hidden files in the temp dir (a temp file left by an interrupted write).
+fn leftovers(env: &Env) -> Vec<String> {
+    std::fs::read_dir(env.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
 }
 
 extern "C" {
@@ -102,8 +78,8 @@ fn read_fifo_while(fifo: &Path, f: impl FnOnce()) -> String {
 #[test]
 fn unseal_output_into_a_fifo_reaches_its_reader() {
     let Some(env) = setup() else { return };
-    let enc = env.sealed("s.enc.yaml");
-    let fifo = env.fifo("pipe");
+    let enc = sealed(&env, "s.enc.yaml");
+    let fifo = fifo(&env, "pipe");
     let got = read_fifo_while(&fifo, || {
         let (code, _, err) = env.ours().run([
             "unseal".as_ref(),
@@ -121,15 +97,15 @@ fn unseal_output_into_a_fifo_reaches_its_reader() {
 #[test]
 fn unseal_output_through_a_symlink_to_a_fifo() {
     let Some(env) = setup() else { return };
-    let enc = env.sealed("s.enc.yaml");
-    let fifo = env.fifo("pipe");
-    symlink("pipe", env.p("out")).unwrap();
+    let enc = sealed(&env, "s.enc.yaml");
+    let fifo = fifo(&env, "pipe");
+    symlink("pipe", env.path("out")).unwrap();
     let got = read_fifo_while(&fifo, || {
         let (code, _, err) = env.ours().run(["unseal", "--output", "out", "s.enc.yaml"]);
         assert_eq!(code, 0, "{err}");
     });
     assert_eq!(got, PLAIN);
-    assert!(is_link(&env.p("out")));
+    assert!(is_link(&env.path("out")));
     assert!(std::fs::symlink_metadata(&fifo)
         .unwrap()
         .file_type()
@@ -140,10 +116,10 @@ fn unseal_output_through_a_symlink_to_a_fifo() {
 #[test]
 fn set_through_a_symlink_updates_the_real_file_and_keeps_the_link() {
     let Some(env) = setup() else { return };
-    std::fs::create_dir(env.p("real")).unwrap();
-    let real = env.sealed("real/db.enc.yaml");
+    std::fs::create_dir(env.path("real")).unwrap();
+    let real = sealed(&env, "real/db.enc.yaml");
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
-    symlink("real/db.enc.yaml", env.p("link.enc.yaml")).unwrap();
+    symlink("real/db.enc.yaml", env.path("link.enc.yaml")).unwrap();
     let (code, _, err) = env.ours().run([
         "set",
         "link.enc.yaml",
@@ -151,39 +127,39 @@ fn set_through_a_symlink_updates_the_real_file_and_keeps_the_link() {
         r#""app""#,
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(is_link(&env.p("link.enc.yaml")), "the link was replaced");
-    let plain = env.sops_decrypt(&real);
+    assert!(is_link(&env.path("link.enc.yaml")), "the link was replaced");
+    let plain = sops_decrypt(&env, &real);
     assert!(plain.contains("user: app"), "{plain}");
     assert_eq!(
         std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
         0o640
     );
-    assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
+    assert!(leftovers(&env).is_empty(), "{:?}", leftovers(&env));
 }
 
 #[test]
 fn seal_in_place_and_rekey_through_symlinks() {
     let Some(env) = setup() else { return };
-    std::fs::write(env.p("plain.yaml"), PLAIN).unwrap();
+    std::fs::write(env.path("plain.yaml"), PLAIN).unwrap();
     // the format comes from the name given, as in sops: links keep the extension
-    symlink("plain.yaml", env.p("l1.yaml")).unwrap();
-    symlink("l1.yaml", env.p("l2.yaml")).unwrap();
+    symlink("plain.yaml", env.path("l1.yaml")).unwrap();
+    symlink("l1.yaml", env.path("l2.yaml")).unwrap();
     let (code, _, err) = env
         .ours()
-        .run(["seal", "-i", "--age", &env.recipient, "l2.yaml"]);
+        .run(["seal", "-i", "--age", env.recipient(), "l2.yaml"]);
     assert_eq!(code, 0, "{err}");
-    assert!(is_link(&env.p("l1.yaml")) && is_link(&env.p("l2.yaml")));
-    assert_eq!(env.sops_decrypt(&env.p("plain.yaml")), PLAIN);
+    assert!(is_link(&env.path("l1.yaml")) && is_link(&env.path("l2.yaml")));
+    assert_eq!(sops_decrypt(&env, &env.path("plain.yaml")), PLAIN);
 
-    let other = age_recipient(&vectors_dir_checked().join("keys/gen_age_b.txt"));
+    let other = env.recipient_of("gen_age_b");
     let (code, _, err) = env
         .ours()
         .run(["rekey", "-y", "--add-age", &other, "l2.yaml"]);
     assert_eq!(code, 0, "{err}");
-    assert!(is_link(&env.p("l2.yaml")));
-    let text = std::fs::read_to_string(env.p("plain.yaml")).unwrap();
+    assert!(is_link(&env.path("l2.yaml")));
+    let text = std::fs::read_to_string(env.path("plain.yaml")).unwrap();
     assert!(text.contains(&other), "rekey did not reach the real file");
-    assert_eq!(env.sops_decrypt(&env.p("plain.yaml")), PLAIN);
+    assert_eq!(sops_decrypt(&env, &env.path("plain.yaml")), PLAIN);
 }
 
 /// `seal -i` on a file with a second hard link writes through, as real sops does: the other name
@@ -192,16 +168,20 @@ fn seal_in_place_and_rekey_through_symlinks() {
 fn seal_in_place_writes_through_hard_links_like_sops() {
     let Some(env) = setup() else { return };
     for (tool, name) in [("ours", "ours.yaml"), ("sops", "theirs.yaml")] {
-        std::fs::write(env.p(name), PLAIN).unwrap();
-        let other = env.p(&format!("{name}.second-name"));
-        std::fs::hard_link(env.p(name), &other).unwrap();
+        std::fs::write(env.path(name), PLAIN).unwrap();
+        let other = env.path(&format!("{name}.second-name"));
+        std::fs::hard_link(env.path(name), &other).unwrap();
         let (code, _, err) = match tool {
             "ours" => env
                 .ours()
-                .run(["seal", "-i", "--age", &env.recipient, name]),
-            _ => {
-                Sops::new(&env.sops, &env.dir).run(["encrypt", "-i", "--age", &env.recipient, name])
-            }
+                .run(["seal", "-i", "--age", env.recipient(), name]),
+            _ => Sops::new(env.sops_bin(), env.dir()).run([
+                "encrypt",
+                "-i",
+                "--age",
+                env.recipient(),
+                name,
+            ]),
         };
         assert_eq!(code, 0, "{tool}: {err}");
         let second = std::fs::read_to_string(&other).unwrap();
@@ -211,33 +191,36 @@ fn seal_in_place_writes_through_hard_links_like_sops() {
         );
         assert_eq!(
             second,
-            std::fs::read_to_string(env.p(name)).unwrap(),
+            std::fs::read_to_string(env.path(name)).unwrap(),
             "{tool}"
         );
-        assert_eq!(env.sops_decrypt(&env.p(name)), PLAIN, "{tool}");
+        assert_eq!(sops_decrypt(&env, &env.path(name)), PLAIN, "{tool}");
     }
     let (code, _, err) =
         env.ours()
             .run(["set", "ours.yaml", r#"["stringData"]["user"]"#, r#""app""#]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
-        std::fs::read(env.p("ours.yaml")).unwrap(),
-        std::fs::read(env.p("ours.yaml.second-name")).unwrap()
+        std::fs::read(env.path("ours.yaml")).unwrap(),
+        std::fs::read(env.path("ours.yaml.second-name")).unwrap()
     );
-    assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
+    assert!(leftovers(&env).is_empty(), "{:?}", leftovers(&env));
 }
 
 #[test]
 fn unseal_in_place_through_a_dangling_link_creates_the_target() {
     let Some(env) = setup() else { return };
-    env.sealed("s.enc.yaml");
-    symlink("made.yaml", env.p("out")).unwrap();
+    sealed(&env, "s.enc.yaml");
+    symlink("made.yaml", env.path("out")).unwrap();
     let (code, _, err) = env.ours().run(["unseal", "--output", "out", "s.enc.yaml"]);
     assert_eq!(code, 0, "{err}");
-    assert!(is_link(&env.p("out")));
-    assert_eq!(std::fs::read_to_string(env.p("made.yaml")).unwrap(), PLAIN);
+    assert!(is_link(&env.path("out")));
     assert_eq!(
-        std::fs::metadata(env.p("made.yaml"))
+        std::fs::read_to_string(env.path("made.yaml")).unwrap(),
+        PLAIN
+    );
+    assert_eq!(
+        std::fs::metadata(env.path("made.yaml"))
             .unwrap()
             .permissions()
             .mode()
@@ -259,13 +242,15 @@ fn large_plain(n: usize) -> String {
 #[test]
 fn signals_during_atomic_writes_leave_no_temp_file() {
     let Some(env) = setup() else { return };
-    std::fs::write(env.p("big.yaml"), large_plain(20_000)).unwrap();
-    let enc = env.ours().ok(["seal", "--age", &env.recipient, "big.yaml"]);
-    std::fs::write(env.p("big.enc.yaml"), enc).unwrap();
+    std::fs::write(env.path("big.yaml"), large_plain(20_000)).unwrap();
+    let enc = env
+        .ours()
+        .ok(["seal", "--age", env.recipient(), "big.yaml"]);
+    std::fs::write(env.path("big.enc.yaml"), enc).unwrap();
     let run = || {
-        Command::new(&env.ours)
-            .current_dir(&env.dir)
-            .env("SOPS_AGE_KEY_FILE", &env.key)
+        Command::new(env.ours_bin())
+            .current_dir(env.dir())
+            .env("SOPS_AGE_KEY_FILE", env.key_file())
             .args(["unseal", "--output", "out.yaml", "big.enc.yaml"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -290,7 +275,7 @@ fn signals_during_atomic_writes_leave_no_temp_file() {
         if !st.success() {
             interrupted += 1;
         }
-        let left = env.leftovers();
+        let left = leftovers(&env);
         assert!(left.is_empty(), "temp files left after a signal: {left:?}");
     }
     assert!(
@@ -317,9 +302,9 @@ fn send(pid: u32, sig: i32) {
 #[test]
 fn killed_edit_takes_its_editor_with_it() {
     let Some(env) = setup() else { return };
-    env.sealed("s.enc.yaml");
-    let pidfile = env.p("editor.pid");
-    let editor = env.p("editor.sh");
+    sealed(&env, "s.enc.yaml");
+    let pidfile = env.path("editor.pid");
+    let editor = env.path("editor.sh");
     std::fs::write(
         &editor,
         format!(
@@ -330,9 +315,9 @@ fn killed_edit_takes_its_editor_with_it() {
     )
     .unwrap();
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut child = Command::new(&env.ours)
-        .current_dir(&env.dir)
-        .env("SOPS_AGE_KEY_FILE", &env.key)
+    let mut child = Command::new(env.ours_bin())
+        .current_dir(env.dir())
+        .env("SOPS_AGE_KEY_FILE", env.key_file())
         .env("EDITOR", &editor)
         .args(["edit", "s.enc.yaml"])
         .stdin(Stdio::null())
