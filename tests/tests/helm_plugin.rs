@@ -11,7 +11,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use e2e_tests::{argv, lines_of, vectors_dir_checked};
-use helm_support::{peers, Install, Setup};
+use helm_support::{peers, plugin_failure_line, Install, Setup};
 
 /// The checks every install must pass with `helm`: downloader (ours and real sops, relative and
 /// absolute), wrapper (byte-identical to plain helm, --set-file, every -f spelling), tampered file.
@@ -104,30 +104,16 @@ fn check_helm(s: &Setup, helm: &Path) {
     assert!(err.contains("no-such-chart"), "{err}");
 
     // tampered: one encrypted value removed -> MAC mismatch, no plaintext anywhere
-    let enc = std::fs::read_to_string(w.join("sops.enc.yaml")).unwrap();
-    let tampered: String = enc
-        .lines()
-        .filter(|l| !l.starts_with("multiline:"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert_ne!(tampered, enc);
-    std::fs::write(w.join("tampered.enc.yaml"), tampered).unwrap();
+    std::fs::write(w.join("tampered.enc.yaml"), s.tampered_fixture()).unwrap();
     for args in [
         argv("template r chart -f secrets://tampered.enc.yaml", &[]),
         argv("secrets template r chart -f tampered.enc.yaml", &[]),
     ] {
-        let (code, out, err) = s.helm(helm, &args);
-        assert_ne!(code, 0, "{} {args:?} must fail", helm.display());
-        assert!(out.is_empty(), "no output on failure");
-        assert!(!err.contains(&s.token) && !err.contains("bob"), "{err}");
-        let ours: Vec<&str> = err
-            .lines()
-            .filter(|l| l.starts_with("[helm-secrets]"))
-            .collect();
-        assert_eq!(ours.len(), 1, "one line from the plugin: {err}");
+        let line = plugin_failure_line(s.helm(helm, &args), &[&s.token, "bob"]);
         assert!(
-            ours[0].contains("tampered.enc.yaml") && ours[0].to_lowercase().contains("mac"),
-            "{err}"
+            line.contains("tampered.enc.yaml") && line.to_lowercase().contains("mac"),
+            "{} {args:?}: {line}",
+            helm.display()
         );
     }
 }

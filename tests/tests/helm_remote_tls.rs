@@ -12,7 +12,7 @@ use std::path::Path;
 use e2e_tests::need;
 use helm_support::http_server::Server;
 use helm_support::tls::{ConnectProxy, Pki, TlsFront, PROXIED_HOST};
-use helm_support::{Install, Setup};
+use helm_support::{plugin_failure_line, Install, Setup};
 
 struct Tls {
     s: Setup,
@@ -71,22 +71,10 @@ impl Tls {
 
     /// Non-zero, nothing on stdout, one `[helm-secrets]` line naming `url` and holding `word`.
     fn fails(&self, helm: &Path, args: &[&str], url: &str, word: &str) {
-        let (code, out, err) = self.run(helm, args, &[]);
-        assert_ne!(code, 0, "{args:?} must fail");
+        let line = plugin_failure_line(self.run(helm, args, &[]), &[&self.s.token]);
         assert!(
-            out.is_empty(),
-            "{args:?}: helm ran: {}",
-            String::from_utf8_lossy(&out)
-        );
-        assert!(!err.contains(&self.s.token), "{args:?} leaked: {err}");
-        let ours: Vec<&str> = err
-            .lines()
-            .filter(|l| l.starts_with("[helm-secrets]"))
-            .collect();
-        assert_eq!(ours.len(), 1, "one line from the plugin: {err}");
-        assert!(
-            ours[0].contains(url) && ours[0].to_lowercase().contains(word),
-            "{args:?}: want {url} and {word:?} in {err}"
+            line.contains(url) && line.to_lowercase().contains(word),
+            "{args:?}: want {url} and {word:?} in {line}"
         );
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use e2e_tests::need;
 use helm_support::http_server::{Server, AUTH_PASSWORD};
-use helm_support::{Install, Setup};
+use helm_support::{plugin_failure_line, Install, Setup};
 
 /// Exit code of the guard when something reached helm that must not.
 const GUARD_CODE: i32 = 97;
@@ -85,13 +85,7 @@ impl Remote {
             server.put(name, std::fs::read(w.join(file)).unwrap());
         }
         // wrong MAC: one encrypted value left out
-        let enc = std::fs::read_to_string(w.join("sops.enc.yaml")).unwrap();
-        let tampered: String = enc
-            .lines()
-            .filter(|l| !l.starts_with("multiline:"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        server.put("tampered.enc.yaml", tampered);
+        server.put("tampered.enc.yaml", s.tampered_fixture());
         let guard = s.path("guard-helm");
         std::fs::write(&guard, GUARD).unwrap();
         chmod_x(&guard);
@@ -125,20 +119,11 @@ impl Remote {
     /// A failing run: non-zero, nothing on stdout, helm not run, one `[helm-secrets]` line holding
     /// every word of `want`, no plaintext and no password anywhere.
     fn fails(&self, helm: &Path, args: &[&str], want: &[&str]) {
-        let (code, out, err) = self.run(helm, args);
-        assert_ne!(code, 0, "{args:?} must fail");
-        assert_ne!(code, GUARD_CODE, "{args:?} reached helm: {err}");
-        assert!(out.is_empty(), "{args:?}: no output on failure");
-        for secret in [self.s.token.as_str(), "bob", AUTH_PASSWORD] {
-            assert!(!err.contains(secret), "{args:?} leaked {secret}: {err}");
-        }
-        let ours: Vec<&str> = err
-            .lines()
-            .filter(|l| l.starts_with("[helm-secrets]"))
-            .collect();
-        assert_eq!(ours.len(), 1, "one line from the plugin: {err}");
+        let out = self.run(helm, args);
+        assert_ne!(out.0, GUARD_CODE, "{args:?} reached helm: {}", out.2);
+        let line = plugin_failure_line(out, &[self.s.token.as_str(), "bob", AUTH_PASSWORD]);
         for w in want {
-            assert!(ours[0].contains(w), "{args:?}: {w:?} not in {err}");
+            assert!(line.contains(w), "{args:?}: {w:?} not in {line}");
         }
     }
 }

@@ -168,6 +168,18 @@ impl Setup {
         }
     }
 
+    /// `work/sops.enc.yaml` with one encrypted value left out: its MAC no longer matches.
+    pub fn tampered_fixture(&self) -> String {
+        let enc = std::fs::read_to_string(self.path("work/sops.enc.yaml")).unwrap();
+        let tampered: String = enc
+            .lines()
+            .filter(|l| !l.starts_with("multiline:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(tampered, enc);
+        tampered
+    }
+
     pub fn helm(&self, helm: &Path, args: &[&str]) -> Outcome {
         self.runner(helm).run(args)
     }
@@ -237,4 +249,25 @@ pub fn scan(
 pub fn peers() -> Option<(PathBuf, PathBuf, PathBuf)> {
     let v = need(&["helm3", "helm4", "sops"])?;
     Some((v[0].clone(), v[1].clone(), v[2].clone()))
+}
+
+/// The plugin's line of a failed run: a non-zero exit, nothing on stdout, exactly one
+/// `[helm-secrets]` line on stderr (helm adds its own), none of `never` anywhere on stderr.
+pub fn plugin_failure_line(out: Outcome, never: &[&str]) -> String {
+    let (code, stdout, err) = out;
+    assert_ne!(code, 0, "must fail: {err}");
+    assert!(
+        stdout.is_empty(),
+        "no output on failure: {}",
+        String::from_utf8_lossy(&stdout)
+    );
+    for secret in never {
+        assert!(!err.contains(secret), "leaked {secret}: {err}");
+    }
+    let ours: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("[helm-secrets]"))
+        .collect();
+    assert_eq!(ours.len(), 1, "one line from the plugin: {err}");
+    ours[0].to_string()
 }
