@@ -54,14 +54,8 @@ pub struct EditArgs {
     /// /dev/shm) is usable; the plaintext may then reach the disk.
     #[arg(long)]
     pub allow_disk_temp: bool,
-    /// age recipients for a new file, comma separated (overrides .sops.yaml keys).
-    #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_delimiter = ',')]
-    pub age: Vec<String>,
-    /// PGP fingerprints for a new file, comma separated (overrides .sops.yaml keys).
-    #[arg(long, env = "SOPS_PGP_FP", value_delimiter = ',')]
-    pub pgp: Vec<String>,
     #[command(flatten)]
-    pub keys: crate::service_keys::ServiceKeyArgs,
+    pub keys: crate::service_keys::KeyArgs,
     #[command(flatten)]
     pub files: FileArgs,
 }
@@ -162,7 +156,7 @@ fn new_file_spec(
             origin,
             path: Some(file),
             name: file,
-            keys: &a.keys.key_flags(&a.age, &a.pgp),
+            keys: &a.keys.key_flags(),
             rule: None,
         },
         docs,

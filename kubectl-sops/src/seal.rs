@@ -39,14 +39,8 @@ pub struct SealArgs {
     /// Path used for format detection and .sops.yaml rule matching (for stdin).
     #[arg(long)]
     pub filename_override: Option<String>,
-    /// age recipients, comma separated (overrides .sops.yaml keys).
-    #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_delimiter = ',')]
-    pub age: Vec<String>,
-    /// PGP fingerprints, comma separated (overrides .sops.yaml keys).
-    #[arg(long, env = "SOPS_PGP_FP", value_delimiter = ',')]
-    pub pgp: Vec<String>,
     #[command(flatten)]
-    pub keys: crate::service_keys::ServiceKeyArgs,
+    pub keys: crate::service_keys::KeyArgs,
     /// Encrypt only values under keys matching this regex.
     #[arg(long, group = "rule")]
     pub encrypted_regex: Option<String>,
@@ -175,7 +169,7 @@ pub fn run(a: SealArgs) -> Result<()> {
             origin: &stores.config_origin,
             path: path_for_rules,
             name,
-            keys: &a.keys.key_flags(&a.age, &a.pgp),
+            keys: &a.keys.key_flags(),
             rule: flag_rule.as_ref(),
         },
         &docs,

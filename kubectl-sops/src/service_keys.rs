@@ -1,9 +1,16 @@
-//! The key-service flags of `seal` and `edit` (sops' `--kms`, `--gcp-kms`, `--azure-kv`, `--hc-vault-transit`, `--aws-profile`,
-//! `--encryption-context`), handed to `sops_engine::cli::spec::KeyFlags`.
+//! The key flags of `seal` and `edit` (sops' `--age`, `--pgp`, `--kms`, `--gcp-kms`, `--azure-kv`,
+//! `--hc-vault-transit`, `--aws-profile`, `--encryption-context`), handed to
+//! `sops_engine::cli::spec::KeyFlags`.
 
-/// Key-service keys named on the command line.
+/// Keys named on the command line; for `edit`, used when the file is new.
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct ServiceKeyArgs {
+pub struct KeyArgs {
+    /// age recipients, comma separated (overrides .sops.yaml keys).
+    #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_delimiter = ',')]
+    pub age: Vec<String>,
+    /// PGP fingerprints, comma separated (overrides .sops.yaml keys).
+    #[arg(long, env = "SOPS_PGP_FP", value_delimiter = ',')]
+    pub pgp: Vec<String>,
     /// AWS KMS keys `ARN[+ROLE_ARN]`, comma separated (overrides .sops.yaml keys).
     #[arg(long, env = "SOPS_KMS_ARN", value_delimiter = ',')]
     pub kms: Vec<String>,
@@ -27,12 +34,12 @@ pub struct ServiceKeyArgs {
     pub encryption_context: String,
 }
 
-impl ServiceKeyArgs {
-    /// The engine's key flags: `age` and `pgp` as given, and these key-service keys.
-    pub fn key_flags(&self, age: &[String], pgp: &[String]) -> sops_engine::cli::spec::KeyFlags {
+impl KeyArgs {
+    /// The engine's key flags.
+    pub fn key_flags(&self) -> sops_engine::cli::spec::KeyFlags {
         sops_engine::cli::spec::KeyFlags {
-            age: age.to_vec(),
-            pgp: pgp.to_vec(),
+            age: self.age.clone(),
+            pgp: self.pgp.clone(),
             kms: self.kms.clone(),
             hc_vault_transit: self.hc_vault_transit.clone(),
             gcp_kms: self.gcp_kms.clone(),
