@@ -17,7 +17,7 @@ use helm_support::{plugin_failure_line, Install, Setup};
 struct Tls {
     s: Setup,
     pki: Pki,
-    _server: Server,
+    server: Server,
     /// HTTPS, any client.
     open: TlsFront,
     /// HTTPS, client certificate required.
@@ -40,7 +40,7 @@ impl Tls {
         Tls {
             s,
             pki,
-            _server: server,
+            server,
             open,
             mutual,
             proxy: ConnectProxy::start(),
@@ -144,6 +144,31 @@ fn check(t: &Tls, helm: &Path) {
         ],
     );
     assert_eq!(t.ok(helm, &strs(&with_cert), &[]), expected);
+
+    // a chart from a repository over the same TLS (`--repo`): `--ca-file` serves helm's chart
+    // download and the plugin's values fetch alike
+    let repo = s.path("repo");
+    let repo_dir = repo.to_str().unwrap();
+    let repo_url = format!("https://127.0.0.1:{}", t.open.port);
+    s.helm_ok(helm, &["package", "chart", "-d", repo_dir]);
+    s.helm_ok(helm, &["repo", "index", repo_dir, "--url", &repo_url]);
+    for f in std::fs::read_dir(&repo).unwrap().flatten() {
+        let name = f.file_name().into_string().unwrap();
+        t.server.put(&name, std::fs::read(f.path()).unwrap());
+    }
+    let from_repo = [
+        "secrets",
+        "template",
+        "r",
+        "t",
+        "--repo",
+        &repo_url,
+        "--ca-file",
+        &ca,
+        "-f",
+        &open,
+    ];
+    assert_eq!(t.ok(helm, &from_repo, &[]), expected, "{from_repo:?}");
 
     // through a CONNECT proxy: `values.test` resolves nowhere but in the proxy
     let proxied = Tls::url(&t.open, PROXIED_HOST);
