@@ -17,6 +17,7 @@
 //! ```
 
 pub mod cloud;
+pub mod proxy;
 pub mod servers;
 
 use std::ffi::{OsStr, OsString};

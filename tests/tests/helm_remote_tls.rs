@@ -10,8 +10,9 @@ mod helm_support;
 use std::path::Path;
 
 use e2e_tests::need;
+use e2e_tests::proxy::Proxy;
 use helm_support::http_server::Server;
-use helm_support::tls::{ConnectProxy, Pki, TlsFront, PROXIED_HOST};
+use helm_support::tls::{Pki, TlsFront, PROXIED_HOST};
 use helm_support::{plugin_failure_line, Install, Setup};
 
 struct Tls {
@@ -22,7 +23,7 @@ struct Tls {
     open: TlsFront,
     /// HTTPS, client certificate required.
     mutual: TlsFront,
-    proxy: ConnectProxy,
+    proxy: Proxy,
 }
 
 impl Tls {
@@ -43,7 +44,7 @@ impl Tls {
             server,
             open,
             mutual,
-            proxy: ConnectProxy::start(),
+            proxy: Proxy::start(),
         }
     }
 

@@ -372,3 +372,43 @@ fn keyless_diff_textconv_and_check_name_the_vault_key() {
     let (code, _, err) = keyless().run(["check", &old]);
     assert_eq!(code, 0, "check: {err}");
 }
+
+/// `HTTP_PROXY` from the environment carries the Vault requests of both tools: a Vault named
+/// `vault.test` (resolved by the proxy only) seals with us and opens with sops 3.13.2 and with us.
+#[test]
+fn vault_requests_go_through_the_proxy_from_the_environment() {
+    let Some((env, bao)) = setup() else { return };
+    let proxy = e2e_tests::proxy::Proxy::start();
+    let uri = bao.uri("sops").replace("127.0.0.1", "vault.test");
+    let authority = uri
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let via = |s: Sops| s.env("HTTP_PROXY", proxy.url()).env("NO_PROXY", "");
+    let sealed = via(env.ours()).ok(["seal", "--hc-vault-transit", &uri, &env.arg("secret.yaml")]);
+    assert!(String::from_utf8_lossy(&sealed).contains("vault.test"));
+    let enc = env.write("via-proxy.enc.yaml", &sealed);
+    let want = STORE_INPUTS
+        .iter()
+        .find(|(n, _)| *n == "secret.yaml")
+        .unwrap()
+        .1;
+    for runner in [via(env.sops()), via(env.ours())] {
+        let verb = if runner.bin() == env.ours_bin() {
+            "unseal"
+        } else {
+            "decrypt"
+        };
+        let out = runner.ok([verb, &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), want, "{verb}");
+    }
+    let targets = proxy.targets();
+    assert_eq!(
+        targets.len(),
+        3,
+        "seal, sops' decrypt, our unseal: {targets:?}"
+    );
+    assert!(targets.iter().all(|t| *t == authority), "{targets:?}");
+}

@@ -1,15 +1,13 @@
 //! HTTPS for the remote values tests: a private CA with a server certificate for `127.0.0.1` and
 //! `values.test` and a client certificate (made with the openssl CLI), a TLS front (rustls) that
 //! hands each request to the loopback HTTP [`super::http_server::Server`], optionally asking for a
-//! client certificate, and a `CONNECT` proxy that sends every host to 127.0.0.1 and notes the
-//! targets it was asked for (`values.test` resolves nowhere else, so a fetch of it proves the
-//! proxy was used).
+//! client certificate. The proxy is [`e2e_tests::proxy::Proxy`].
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -186,7 +184,7 @@ fn forward(tcp: TcpStream, config: Arc<rustls::ServerConfig>, backend: u16) -> s
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
     let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    let head = read_head(&mut tls)?;
+    let head = e2e_tests::proxy::read_head(&mut tls)?;
     let mut back = TcpStream::connect(("127.0.0.1", backend))?;
     back.write_all(&head)?;
     let mut answer = Vec::new();
@@ -194,75 +192,4 @@ fn forward(tcp: TcpStream, config: Arc<rustls::ServerConfig>, backend: u16) -> s
     tls.write_all(&answer)?;
     tls.conn.send_close_notify();
     tls.flush()
-}
-
-/// Bytes up to and including the blank line that ends an HTTP request head.
-fn read_head(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if r.read(&mut b)? == 0 || head.len() > 64 << 10 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        head.push(b[0]);
-    }
-    Ok(head)
-}
-
-/// An HTTP proxy that only does `CONNECT host:port`, always to 127.0.0.1:port.
-pub struct ConnectProxy {
-    pub port: u16,
-    targets: Arc<Mutex<Vec<String>>>,
-}
-
-impl ConnectProxy {
-    pub fn start() -> ConnectProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let targets: Arc<Mutex<Vec<String>>> = Arc::default();
-        let seen = targets.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let seen = seen.clone();
-                std::thread::spawn(move || {
-                    let _ = tunnel(client, &seen);
-                });
-            }
-        });
-        ConnectProxy { port, targets }
-    }
-
-    /// `http://127.0.0.1:PORT`
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The `host:port` of every CONNECT so far.
-    pub fn targets(&self) -> Vec<String> {
-        self.targets.lock().unwrap().clone()
-    }
-}
-
-fn tunnel(mut client: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
-    let head = String::from_utf8_lossy(&read_head(&mut client)?).into_owned();
-    let mut words = head.split_whitespace();
-    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
-        return client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
-    };
-    seen.lock().unwrap().push(target.to_string());
-    let port: u16 = target
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or(443);
-    let mut up = TcpStream::connect(("127.0.0.1", port))?;
-    client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
-    let (mut c2, mut u2) = (client.try_clone()?, up.try_clone()?);
-    let upstream = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut c2, &mut u2);
-        let _ = u2.shutdown(Shutdown::Write);
-    });
-    let _ = std::io::copy(&mut up, &mut client);
-    let _ = client.shutdown(Shutdown::Write);
-    let _ = upstream.join();
-    Ok(())
 }
