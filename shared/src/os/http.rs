@@ -55,6 +55,35 @@ impl Response {
     }
 }
 
+/// Why a request failed. Messages never hold a URL's credentials or a body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    /// No answer within the client's time bound.
+    #[error("no answer within {} s", .0.as_secs_f32())]
+    Timeout(Duration),
+    /// The answer is larger than the client accepts (the bound in bytes).
+    #[error("larger than {} MiB", .0 >> 20)]
+    TooBig(usize),
+    /// [`Client::fetch`]: an answer other than 2xx after the redirects.
+    #[error("HTTP {0}")]
+    Status(http::StatusCode),
+    /// Anything else on the way (URL, connection, proxy, TLS, HTTP), its causes on one line.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for HttpError {
+    fn from(reason: String) -> Self {
+        HttpError::Failed(reason)
+    }
+}
+
+impl From<HttpError> for String {
+    fn from(e: HttpError) -> Self {
+        e.to_string()
+    }
+}
+
 /// A client for one TLS set-up; each request opens its own connection.
 pub struct Client {
     tls: Tls,
@@ -114,12 +143,12 @@ impl Client {
         url: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, HttpError> {
         self.send("POST", url, headers, Some(("application/json", body)))
     }
 
     /// GETs `url` with `headers`; the answer whatever its status.
-    pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
+    pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
         self.send("GET", url, headers, None)
     }
 
@@ -129,7 +158,7 @@ impl Client {
         url: &str,
         headers: &[(&str, &str)],
         pairs: &[(&str, &str)],
-    ) -> Result<Response, String> {
+    ) -> Result<Response, HttpError> {
         let body = Zeroizing::new(form_encode(pairs));
         let form = "application/x-www-form-urlencoded";
         self.send("POST", url, headers, Some((form, body.as_bytes().to_vec())))
@@ -143,7 +172,7 @@ impl Client {
         url: &str,
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, HttpError> {
         let method = http::Method::from_bytes(method.as_bytes())
             .map_err(|_| format!("bad HTTP method {method}"))?;
         let uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
@@ -162,7 +191,7 @@ impl Client {
     }
 
     /// GETs `url`, following redirects: the body of a 2xx answer, anything else an error.
-    pub fn fetch(&self, url: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    pub fn fetch(&self, url: &str) -> Result<Zeroizing<Vec<u8>>, HttpError> {
         self.run(async {
             let mut uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
             for _ in 0..=MAX_REDIRECTS {
@@ -177,24 +206,24 @@ impl Client {
                     continue;
                 }
                 if !status.is_success() {
-                    return Err(format!("HTTP {status}"));
+                    return Err(HttpError::Status(status));
                 }
                 return Ok(resp.body);
             }
-            Err(format!("stopped after {MAX_REDIRECTS} redirects"))
+            Err(format!("stopped after {MAX_REDIRECTS} redirects").into())
         })
     }
 
     /// Runs `fut` on the shared runtime within the client's time bound.
     fn run<T: Send>(
         &self,
-        fut: impl std::future::Future<Output = Result<T, String>> + Send,
-    ) -> Result<T, String> {
+        fut: impl std::future::Future<Output = Result<T, HttpError>> + Send,
+    ) -> Result<T, HttpError> {
         let timeout = self.timeout;
         block_on(async move {
             match tokio::time::timeout(timeout, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
+                Err(_) => Err(HttpError::Timeout(timeout)),
             }
         })?
     }
@@ -212,13 +241,15 @@ impl Client {
         uri: &Uri,
         headers: &[(String, HeaderValue)],
         body: Option<(String, Vec<u8>)>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, HttpError> {
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => return Err(format!("{}: only http(s)", redact(&uri.to_string()))),
+            _ => return Err(format!("{}: only http(s)", redact(&uri.to_string())).into()),
         };
-        let authority = uri.authority().ok_or("the URL has no host")?;
+        let authority = uri
+            .authority()
+            .ok_or_else(|| "the URL has no host".to_string())?;
         let host = authority.host();
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let bare_host = host.trim_start_matches('[').trim_end_matches(']');
@@ -229,7 +260,10 @@ impl Client {
         };
         let (to_host, to_port) = match &proxy {
             Some(p) => {
-                let pa = p.uri().authority().ok_or("the proxy URL has no host")?;
+                let pa = p
+                    .uri()
+                    .authority()
+                    .ok_or_else(|| "the proxy URL has no host".to_string())?;
                 let default = if p.uri().scheme_str() == Some("https") {
                     443
                 } else {
@@ -316,7 +350,7 @@ impl Client {
         let status = resp.status().as_u16();
         let location = header(LOCATION);
         let www_authenticate = header(http::header::WWW_AUTHENTICATE);
-        let too_big = || format!("larger than {} MiB", self.max_body >> 20);
+        let too_big = || HttpError::TooBig(self.max_body);
         let announced = header(http::header::CONTENT_LENGTH).and_then(|n| n.parse::<u64>().ok());
         if announced.is_some_and(|n| n > self.max_body as u64) {
             return Err(too_big());
@@ -587,6 +621,6 @@ mod tests {
             "{head:?}"
         );
         let refused = client.fetch("http://127.0.0.1:1/x");
-        assert!(refused.unwrap_err().starts_with("cannot connect"));
+        assert!(refused.unwrap_err().to_string().starts_with("cannot connect"));
     }
 }

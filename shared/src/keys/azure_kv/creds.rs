@@ -215,7 +215,9 @@ fn managed_identity(client: &Client, c: &Challenge) -> Result<AccessToken, Outco
     );
     let imds = Client::for_api(crate::os::net::Tls::default(), IMDS_TIMEOUT).without_proxy();
     match imds.get(&url, &[("Metadata", "true")]) {
-        Err(e) if e.starts_with("no answer") => Err(Outcome::Unavailable(format!("IMDS: {e}"))),
+        Err(e @ crate::os::http::HttpError::Timeout(_)) => {
+            Err(Outcome::Unavailable(format!("IMDS: {e}")))
+        }
         Err(_) => Err(Outcome::Unavailable("IMDS unreachable".into())),
         Ok(resp) => imds_answer(&resp, client_id.is_some()),
     }
