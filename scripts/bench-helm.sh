@@ -8,7 +8,7 @@
 # and prints the time each adds per file over plain. Then one remote file (python3 http.server on
 # 127.0.0.1): our downloader fetching and decrypting secrets://http://… vs helm-secrets' way
 # (curl to a temp file, then `sops decrypt`). Needs hyperfine (apt-get install hyperfine), the
-# peers helm3/helm4/sops (scripts/peers.sh build) and builds target/release/helm-secrets when missing.
+# peers helm3/helm4/sops (scripts/peers.sh build); builds the release helm-secrets first.
 #
 # usage: scripts/bench-helm.sh [N]       env: RUNS (default 15), WARMUP (default 3), KEEP=1 keeps the dir
 set -euo pipefail
@@ -24,8 +24,8 @@ for p in helm3 helm4 sops; do
     [[ -x $PEERS/$p ]] || die "$PEERS/$p missing (run scripts/peers.sh build)"
 done
 ensure_hyperfine || die "hyperfine missing (apt-get install hyperfine)"
-BIN=$(target_dir)/release/helm-secrets
-[[ -x $BIN ]] || BIN=$(release_bin helm-secrets)
+# always through cargo: a stale release binary must not stand in for the current code
+BIN=$(release_bin helm-secrets)
 
 SERVER_PID=
 bench_on_exit() { [[ -z $SERVER_PID ]] || kill "$SERVER_PID" 2>/dev/null || true; }

@@ -7,25 +7,25 @@
 # sops openbao local-kms. Timing: hyperfine (BENCH_RUNS, default 20).
 #
 # usage: scripts/bench-kms.sh [KSOPS_BIN [KSOPS_BIN_WITHOUT_AWS]]
-#   KSOPS_BIN defaults to target/release/kubectl-sops (built when missing); with a second binary
+#   KSOPS_BIN defaults to the release kubectl-sops (cargo build --release first); with a second binary
 #   (built with --no-default-features, i.e. without the AWS SDK) the age case runs for both.
 set -euo pipefail
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd); WS=$(dirname "$HERE")
+BENCH_NAME=bench-kms
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+scrub_env
+ensure_hyperfine || die "hyperfine is required (apt-get install hyperfine)"
 ROOT=${KSOPS_PEERS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-sops-peers}
 BIN=${KSOPS_PEERS_BIN:-$ROOT/bin}
-SOPS=${BENCH_SOPS:-$BIN/sops}; BAO=${BENCH_BAO:-$BIN/bao}; LKMS=${BENCH_LOCAL_KMS:-$BIN/local-kms}
+SOPS=$(sops_peer); BAO=$(abs_exe "${BENCH_BAO:-$BIN/bao}" bao); LKMS=$(abs_exe "${BENCH_LOCAL_KMS:-$BIN/local-kms}" local-kms)
 RUNS=${BENCH_RUNS:-20}
 KEY=${BENCH_AGE_KEY_FILE:-$WS/../shared/vectors/sops/keys/gen_age_a.txt}
-for b in "$SOPS" "$BAO" "$LKMS"; do [[ -x $b ]] || { echo "bench-kms: missing $b (scripts/peers.sh build sops openbao local-kms)" >&2; exit 1; }; done
-command -v hyperfine >/dev/null || { echo "bench-kms: hyperfine is required (apt-get install hyperfine)" >&2; exit 1; }
-OURS=${1:-$WS/target/release/kubectl-sops}; NOAWS=${2:-}
-[[ -x $OURS ]] || (cd "$WS" && cargo build --release -p kubectl-sops >&2)
+# always through cargo unless a binary is given: a stale release binary must not stand in
+OURS=${1:-$(release_bin kubectl-sops)}; NOAWS=${2:-}
 
-W=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$W"; }
-trap cleanup EXIT INT TERM
+bench_tmpdir; W=$T; pids=()
+bench_on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench-kms: server not ready" >&2; exit 1; }
+wait_for() { for _ in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; die "server not ready"; }
 
 mkdir -p "$W/home"; cd "$W"
 BP=$(port); KP=$(port)
@@ -46,7 +46,7 @@ AGE=$(grep -o 'age1[a-z0-9]*' "$KEY" | head -1)
 "$SOPS" encrypt --kms "$ARN" small.yaml > kms.enc.yaml
 "$SOPS" encrypt --age "$AGE" small.yaml > age.enc.yaml
 for f in vault kms; do   # check before timing
-  cmp <("$OURS" unseal "$f.enc.yaml") small.yaml || { echo "bench-kms: $f unseal differs" >&2; exit 1; }
+  cmp <("$OURS" unseal "$f.enc.yaml") small.yaml || die "$f unseal differs"
 done
 hyperfine -N --runs "$RUNS" --warmup 3 --export-markdown vault.md \
   -n "sops decrypt (vault)" "$SOPS decrypt vault.enc.yaml" -n "kubectl-sops unseal (vault)" "$OURS unseal vault.enc.yaml" >&2

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Boilerplate shared by the bench scripts (bench.sh, bench-apply.sh, bench-helm.sh, bench-pq.sh,
-# bench-rekey.sh). Source it right after `set -euo pipefail`:
+# Boilerplate shared by the bench scripts (bench.sh, bench-apply.sh, bench-helm.sh, bench-kms.sh,
+# bench-pq.sh, bench-rekey.sh). Source it right after `set -euo pipefail`:
 #
 #   BENCH_NAME=bench-pq
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

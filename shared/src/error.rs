@@ -173,6 +173,14 @@ pub enum SopsError {
 }
 
 impl SopsError {
+    /// A key source of kind `expected` was handed `entry`.
+    pub(crate) fn wrong_kind(expected: &'static str, entry: &crate::metadata::KeyEntry) -> Self {
+        SopsError::WrongKeyKind {
+            expected,
+            found: entry.kind().to_string(),
+        }
+    }
+
     /// The exit code sops uses for this failure.
     pub fn exit_code(&self) -> i32 {
         use exit::*;

@@ -202,6 +202,12 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
             .extend(hidden.iter().filter(|h| h.len() >= 4).cloned());
     }
     let hidden: Arc<[String]> = hidden.into();
+    let manifest = |object, from_encrypted| Manifest {
+        source: name.to_string(),
+        object,
+        from_encrypted,
+        hidden: Arc::clone(&hidden),
+    };
     let first = m.objects.len();
     for (i, doc) in stored.iter().enumerate() {
         let plain = docs.as_ref().and_then(|d| d.get(i));
@@ -217,24 +223,14 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
             if objects::is_sops_secret(&o) {
                 if raw {
                     let raw_doc = objects::tree_to_json(doc).map_err(|e| bad(i, e))?;
-                    m.objects.push(Manifest {
-                        source: name.to_string(),
-                        object: raw_doc,
-                        from_encrypted: false,
-                        hidden: Arc::clone(&hidden),
-                    });
+                    m.objects.push(manifest(raw_doc, false));
                     continue;
                 }
                 if encrypted {
                     objects::secret_strings(&o, &mut m.secrets);
                 }
                 for s in objects::expand_sops_secret(&o).map_err(|e| bad(i, e))? {
-                    m.objects.push(Manifest {
-                        source: name.to_string(),
-                        object: s,
-                        from_encrypted: encrypted,
-                        hidden: Arc::clone(&hidden),
-                    });
+                    m.objects.push(manifest(s, encrypted));
                 }
                 continue;
             }
@@ -245,12 +241,7 @@ fn load_file(file: &str, keys: &KeyRing, raw: bool, m: &mut Manifests) -> Result
             if encrypted || objects::is_secret(&o) {
                 objects::secret_strings(&o, &mut m.secrets);
             }
-            m.objects.push(Manifest {
-                source: name.to_string(),
-                object: o,
-                from_encrypted: encrypted,
-                hidden: Arc::clone(&hidden),
-            });
+            m.objects.push(manifest(o, encrypted));
         }
     }
     // names go into request paths: checked before anything is sent

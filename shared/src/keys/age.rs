@@ -246,10 +246,7 @@ impl KeySource for AgeSource {
 
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         let KeyEntry::Age { recipient, enc } = entry else {
-            return Err(SopsError::WrongKeyKind {
-                expected: "age",
-                found: entry.kind().to_string(),
-            });
+            return Err(SopsError::wrong_kind("age", entry));
         };
         let loaded = self.loaded();
         let mut identities: Vec<&dyn age::Identity> = loaded

@@ -187,10 +187,7 @@ impl super::KeySource for KmsSource {
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         use base64::Engine;
         let KeyEntry::Kms(e) = entry else {
-            return Err(SopsError::WrongKeyKind {
-                expected: "kms",
-                found: entry.kind().to_string(),
-            });
+            return Err(SopsError::wrong_kind("kms", entry));
         };
         let blob = base64::engine::general_purpose::STANDARD
             .decode(e.enc.trim())

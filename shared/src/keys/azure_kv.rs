@@ -416,10 +416,7 @@ impl super::KeySource for AzureKvSource {
 
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         let KeyEntry::AzureKv(e) = entry else {
-            return Err(SopsError::Unwrap(format!(
-                "not an azure_kv key entry: {}",
-                entry.kind()
-            )));
+            return Err(SopsError::wrong_kind("azure_kv", entry));
         };
         let blob = b64url_decode(&e.enc).ok_or_else(|| {
             SopsError::Unwrap("failed to base64 decode Azure Key Vault encrypted key".to_string())

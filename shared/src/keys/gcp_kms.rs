@@ -187,10 +187,7 @@ impl super::KeySource for GcpKmsSource {
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         use base64::Engine;
         let KeyEntry::GcpKms(e) = entry else {
-            return Err(SopsError::WrongKeyKind {
-                expected: "gcp_kms",
-                found: entry.kind().to_string(),
-            });
+            return Err(SopsError::wrong_kind("gcp_kms", entry));
         };
         base64::engine::general_purpose::STANDARD
             .decode(e.enc.trim())
@@ -204,18 +201,10 @@ impl super::KeySource for GcpKmsSource {
                 serde_json::json!({ "name": e.resource_id, "ciphertext": e.enc.trim() }),
             )
             .map_err(SopsError::Unwrap)?;
-        let plaintext = match json.get_mut("plaintext").map(serde_json::Value::take) {
-            Some(serde_json::Value::String(s)) => Zeroizing::new(s),
-            _ => {
-                return Err(SopsError::Unwrap(
-                    "Cloud KMS decrypt: the answer holds no plaintext".into(),
-                ))
-            }
-        };
-        base64::engine::general_purpose::STANDARD
-            .decode(plaintext.as_bytes())
-            .map(Zeroizing::new)
-            .map_err(|_| SopsError::Unwrap("Cloud KMS decrypt: the plaintext is not base64".into()))
+        super::decoded_plaintext(
+            json.get_mut("plaintext").map(serde_json::Value::take),
+            "Cloud KMS decrypt",
+        )
     }
 }
 

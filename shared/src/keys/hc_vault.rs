@@ -303,12 +303,8 @@ impl super::KeySource for VaultSource {
     }
 
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
-        use base64::Engine;
         let KeyEntry::HcVault(e) = entry else {
-            return Err(SopsError::WrongKeyKind {
-                expected: "hc_vault",
-                found: entry.kind().to_string(),
-            });
+            return Err(SopsError::wrong_kind("hc_vault", entry));
         };
         let key = VaultKey::of_entry(e);
         let mut data = self
@@ -318,18 +314,7 @@ impl super::KeySource for VaultSource {
                 serde_json::json!({ "ciphertext": e.enc.as_str() }),
             )
             .map_err(SopsError::Unwrap)?;
-        let plaintext = match data.remove("plaintext") {
-            Some(serde_json::Value::String(s)) => Zeroizing::new(s),
-            _ => {
-                return Err(SopsError::Unwrap(
-                    "transit decrypt: the answer holds no plaintext".into(),
-                ))
-            }
-        };
-        base64::engine::general_purpose::STANDARD
-            .decode(plaintext.as_bytes())
-            .map(Zeroizing::new)
-            .map_err(|_| SopsError::Unwrap("transit decrypt: the plaintext is not base64".into()))
+        super::decoded_plaintext(data.remove("plaintext"), "transit decrypt")
     }
 }
 

@@ -21,6 +21,25 @@ mod report;
 pub mod shamir;
 pub mod xwing;
 
+/// The data key in a REST key service's decrypt answer: the base64 string `field`, decoded; the
+/// answer's copy is wiped. `what` names the call in messages.
+pub(crate) fn decoded_plaintext(
+    field: Option<serde_json::Value>,
+    what: &str,
+) -> Result<Zeroizing<Vec<u8>>> {
+    use base64::Engine;
+    let Some(serde_json::Value::String(s)) = field else {
+        return Err(SopsError::Unwrap(format!(
+            "{what}: the answer holds no plaintext"
+        )));
+    };
+    let plaintext = Zeroizing::new(s);
+    base64::engine::general_purpose::STANDARD
+        .decode(plaintext.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| SopsError::Unwrap(format!("{what}: the plaintext is not base64")))
+}
+
 /// One kind of master key.
 pub trait KeySource: Send + Sync {
     /// The metadata list this source handles (`age`, `pgp`).

@@ -207,10 +207,7 @@ impl KeySource for PgpSource {
 
     fn unwrap(&self, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>> {
         let KeyEntry::Pgp { fp, enc, .. } = entry else {
-            return Err(SopsError::WrongKeyKind {
-                expected: "pgp",
-                found: entry.kind().to_string(),
-            });
+            return Err(SopsError::wrong_kind("pgp", entry));
         };
         let fail = |reason: String| {
             SopsError::Unwrap(format!(

@@ -151,20 +151,39 @@ pub fn reseal(opened: Opened, mut docs: Vec<Branch>) -> Result<(Vec<Branch>, Met
         mut cipher,
         ..
     } = opened;
-    let rules = Rules::new(&metadata.rule)?;
-    let settings = WalkSettings {
-        rules: &rules,
-        mac_only_encrypted: metadata.mac_only_encrypted,
-    };
-    let mac = encrypt_docs(&mut docs, &settings, &mut cipher)?;
-    let lastmodified = now_rfc3339();
+    let (mac, lastmodified) = encrypt_and_sign(
+        &mut docs,
+        &metadata.rule,
+        metadata.mac_only_encrypted,
+        &mut cipher,
+        &data_key,
+    )?;
     let metadata = Metadata {
-        mac: encrypt_mac(&mac, &lastmodified, &data_key)?,
+        mac,
         lastmodified,
         version: rewrite_version(&metadata.version),
         ..metadata
     };
     Ok((docs, metadata))
+}
+
+/// Encrypts the leaves `rule` selects and returns the encrypted MAC and the `lastmodified` it is
+/// bound to.
+fn encrypt_and_sign(
+    docs: &mut [Branch],
+    rule: &EncryptionRule,
+    mac_only_encrypted: bool,
+    cipher: &mut Cipher,
+    data_key: &DataKey,
+) -> Result<(String, String)> {
+    let rules = Rules::new(rule)?;
+    let settings = WalkSettings {
+        rules: &rules,
+        mac_only_encrypted,
+    };
+    let mac = encrypt_docs(docs, &settings, cipher)?;
+    let lastmodified = now_rfc3339();
+    Ok((encrypt_mac(&mac, &lastmodified, data_key)?, lastmodified))
 }
 
 fn recipient_set(groups: &[Vec<Recipient>]) -> BTreeSet<(String, String)> {
@@ -223,17 +242,17 @@ pub fn seal(
         }
         _ => wrap_for_groups(&data_key, spec, keys)?,
     };
-    let rules = Rules::new(&spec.rule)?;
-    let settings = WalkSettings {
-        rules: &rules,
-        mac_only_encrypted: spec.mac_only_encrypted,
-    };
-    let mac = encrypt_docs(&mut docs, &settings, &mut cipher)?;
-    let lastmodified = now_rfc3339();
+    let (mac, lastmodified) = encrypt_and_sign(
+        &mut docs,
+        &spec.rule,
+        spec.mac_only_encrypted,
+        &mut cipher,
+        &data_key,
+    )?;
     let metadata = Metadata {
         key_groups,
         shamir_threshold: threshold,
-        mac: encrypt_mac(&mac, &lastmodified, &data_key)?,
+        mac,
         lastmodified,
         rule: spec.rule.clone(),
         mac_only_encrypted: spec.mac_only_encrypted,

@@ -319,16 +319,9 @@ pub fn rekey_metadata(md: &Metadata, plan: &Plan, keys: &KeyRing) -> Result<Meta
         group.extend(kept_others(md, target, 0).into_iter().cloned());
         vec![group]
     } else {
-        let others: Vec<String> = (0..target.groups.len())
-            .flat_map(|i| kept_others(md, target, i))
-            .map(KeyEntry::describe)
-            .collect();
-        if !others.is_empty() {
-            return Err(SopsError::Unsupported(format!(
-                "the key groups must be split again, but {} cannot be rewrapped by this tool; use sops updatekeys",
-                others.join(", ")
-            )));
-        }
+        refuse_unwrappable(md, target, |others| {
+            format!("the key groups must be split again, but {others} cannot be rewrapped by this tool; use sops updatekeys")
+        })?;
         let data_key = keys.data_key(md)?;
         wrap_for_groups(&data_key, &spec_for(plan), keys)?
     };
@@ -337,6 +330,24 @@ pub fn rekey_metadata(md: &Metadata, plan: &Plan, keys: &KeyRing) -> Result<Meta
         shamir_threshold: plan.new_threshold,
         ..md.clone()
     })
+}
+
+/// Fails with `message(the entries)` when `target` keeps entries of kinds this tool cannot wrap a
+/// data key for, which a new data key or new key groups would need.
+fn refuse_unwrappable(
+    md: &Metadata,
+    target: &Target,
+    message: impl FnOnce(&str) -> String,
+) -> Result<()> {
+    let others: Vec<String> = (0..target.groups.len())
+        .flat_map(|i| kept_others(md, target, i))
+        .map(KeyEntry::describe)
+        .collect();
+    if others.is_empty() {
+        Ok(())
+    } else {
+        Err(SopsError::Unsupported(message(&others.join(", "))))
+    }
 }
 
 fn spec_for(plan: &Plan) -> SealSpec {
@@ -368,16 +379,9 @@ pub fn rotate(
     keys: &KeyRing,
     ignore_mac: bool,
 ) -> Result<(Vec<Branch>, Metadata)> {
-    let others: Vec<String> = (0..plan.target.groups.len())
-        .flat_map(|i| kept_others(md, &plan.target, i))
-        .map(KeyEntry::describe)
-        .collect();
-    if !others.is_empty() {
-        return Err(SopsError::Unsupported(format!(
-            "cannot rotate: the new data key cannot be wrapped for {} by this tool; use sops rotate",
-            others.join(", ")
-        )));
-    }
+    refuse_unwrappable(md, &plan.target, |others| {
+        format!("cannot rotate: the new data key cannot be wrapped for {others} by this tool; use sops rotate")
+    })?;
     let old_key = keys.data_key(md)?;
     let (plain, old_cipher) = decrypt_with_key(docs, md, &old_key, ignore_mac)?;
     let new_key = DataKey::generate();

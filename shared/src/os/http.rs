@@ -621,6 +621,9 @@ mod tests {
             "{head:?}"
         );
         let refused = client.fetch("http://127.0.0.1:1/x");
-        assert!(refused.unwrap_err().to_string().starts_with("cannot connect"));
+        assert!(refused
+            .unwrap_err()
+            .to_string()
+            .starts_with("cannot connect"));
     }
 }
