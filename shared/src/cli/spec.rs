@@ -273,8 +273,25 @@ pub fn seal_spec(req: &SealRequest<'_>, docs: &[Branch]) -> Result<SealPlan, Cli
 mod tests {
     use super::*;
 
-    fn origin() -> ConfigOrigin {
-        ConfigOrigin::SearchedFrom("/nowhere".into())
+    /// [`seal_spec`] for the file `path` (shown as `name`) with `keys` and, when given, the
+    /// `.sops.yaml` text `config` found at `/r/.sops.yaml` (else none, searched from `/nowhere`).
+    fn plan(
+        config: Option<&str>,
+        path: &str,
+        name: &str,
+        keys: &KeyFlags,
+    ) -> Result<SealPlan, CliError> {
+        let cfg = config.map(|c| Config::parse(c.as_bytes(), Path::new("/r/.sops.yaml")).unwrap());
+        let origin = ConfigOrigin::SearchedFrom("/nowhere".into());
+        let req = SealRequest {
+            config: cfg.as_ref(),
+            origin: &origin,
+            path: Some(path),
+            name,
+            keys,
+            rule: None,
+        };
+        seal_spec(&req, &[])
     }
 
     #[test]
@@ -291,21 +308,8 @@ mod tests {
                 Recipient::Pgp("FBC7B9E2A4".into())
             ]
         );
-        let cfg = Config::parse(
-            b"creation_rules:\n  - age: age1rule\n    encrypted_regex: ^x$\n",
-            Path::new("/r/.sops.yaml"),
-        )
-        .unwrap();
-        let o = origin();
-        let req = SealRequest {
-            config: Some(&cfg),
-            origin: &o,
-            path: Some("/r/a.yaml"),
-            name: "a.yaml",
-            keys: &k,
-            rule: None,
-        };
-        let plan = seal_spec(&req, &[]).unwrap();
+        let rule = "creation_rules:\n  - age: age1rule\n    encrypted_regex: ^x$\n";
+        let plan = plan(Some(rule), "/r/a.yaml", "a.yaml", &k).unwrap();
         assert_eq!(plan.spec.groups, vec![k.recipients()]);
         assert_eq!(plan.spec.rule, EncryptionRule::EncryptedRegex("^x$".into()));
         assert!(plan.default_rule_note.is_none());
@@ -346,16 +350,7 @@ mod tests {
 
     #[test]
     fn no_key_anywhere_fails_like_sops_and_says_where_it_looked() {
-        let o = origin();
-        let req = SealRequest {
-            config: None,
-            origin: &o,
-            path: Some("a.yaml"),
-            name: "a.yaml",
-            keys: &KeyFlags::default(),
-            rule: None,
-        };
-        let e = seal_spec(&req, &[]).unwrap_err();
+        let e = plan(None, "a.yaml", "a.yaml", &KeyFlags::default()).unwrap_err();
         assert_eq!(e.code, exit::GENERIC);
         assert!(e.message.starts_with(&format!("a.yaml: {NO_KEYS}")));
         assert!(e.message.contains("/nowhere"), "{}", e.message);
@@ -363,21 +358,14 @@ mod tests {
 
     #[test]
     fn a_path_no_rule_matches_is_named_with_the_config() {
-        let cfg = Config::parse(
-            b"creation_rules:\n  - path_regex: ^prod/\n    age: age1rule\n",
-            Path::new("/r/.sops.yaml"),
+        let rule = "creation_rules:\n  - path_regex: ^prod/\n    age: age1rule\n";
+        let e = plan(
+            Some(rule),
+            "/r/dev/a.yaml",
+            "dev/a.yaml",
+            &KeyFlags::default(),
         )
-        .unwrap();
-        let o = origin();
-        let req = SealRequest {
-            config: Some(&cfg),
-            origin: &o,
-            path: Some("/r/dev/a.yaml"),
-            name: "dev/a.yaml",
-            keys: &KeyFlags::default(),
-            rule: None,
-        };
-        let e = seal_spec(&req, &[]).unwrap_err();
+        .unwrap_err();
         assert_eq!(e.code, exit::GENERIC);
         assert!(e.message.contains("no matching creation rules found"));
         assert!(e

@@ -285,32 +285,27 @@ mod golden {
     #[test]
     fn vectors_load() {
         // (encrypted, plaintext, re-emitted encrypted file is byte-exact)
-        for (enc, exp, exact) in [
-            (
-                "sops-functional-format-env/format.enc.env",
-                "sops-functional-format-env/expected.env",
-                true,
-            ),
-            (
-                "sops-age-npm-env/secret.enc.env",
-                "sops-age-npm-env/expected.env",
-                true,
-            ),
-            (
-                "flux-age-dotenv/env.env",
-                "flux-age-dotenv/expected.env",
-                true,
-            ),
-            ("gen-dotenv/app.enc.env", "gen-dotenv/expected.env", true),
-        ] {
-            let (re, plain_exact) = check_vector(&DotenvStore, enc, exp);
-            assert!(plain_exact, "{exp}");
-            assert_eq!(
-                re == vector(enc),
-                exact,
-                "{enc}: byte-exact re-emit expected {exact}"
-            );
-        }
+        check_vectors(
+            &DotenvStore,
+            &[
+                (
+                    "sops-functional-format-env/format.enc.env",
+                    "sops-functional-format-env/expected.env",
+                    true,
+                ),
+                (
+                    "sops-age-npm-env/secret.enc.env",
+                    "sops-age-npm-env/expected.env",
+                    true,
+                ),
+                (
+                    "flux-age-dotenv/env.env",
+                    "flux-age-dotenv/expected.env",
+                    true,
+                ),
+                ("gen-dotenv/app.enc.env", "gen-dotenv/expected.env", true),
+            ],
+        );
         // the key with a trailing space and the value with a leading space are kept
         let (docs, _) = DotenvStore
             .load_encrypted(&vector("sops-functional-format-env/format.enc.env"))

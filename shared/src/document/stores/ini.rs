@@ -763,31 +763,26 @@ mod golden {
     #[test]
     fn vectors_load() {
         // (encrypted, plaintext, re-emitted encrypted file is byte-exact)
-        for (enc, exp, exact) in [
-            (
-                "sops-functional-format-ini/format.enc.ini",
-                "sops-functional-format-ini/expected.ini",
-                true,
-            ),
-            (
-                "sops-example-ini/example.ini",
-                "sops-example-ini/expected.ini",
-                false,
-            ),
-            (
-                "sops-nix-ini/secrets.ini",
-                "sops-nix-ini/expected.ini",
-                false,
-            ),
-        ] {
-            let (re, plain_exact) = check_vector(&IniStore, enc, exp);
-            assert!(plain_exact, "{exp}");
-            assert_eq!(
-                re == vector(enc),
-                exact,
-                "{enc}: byte-exact re-emit expected {exact}"
-            );
-        }
+        check_vectors(
+            &IniStore,
+            &[
+                (
+                    "sops-functional-format-ini/format.enc.ini",
+                    "sops-functional-format-ini/expected.ini",
+                    true,
+                ),
+                (
+                    "sops-example-ini/example.ini",
+                    "sops-example-ini/expected.ini",
+                    false,
+                ),
+                (
+                    "sops-nix-ini/secrets.ini",
+                    "sops-nix-ini/expected.ini",
+                    false,
+                ),
+            ],
+        );
     }
 
     #[test]

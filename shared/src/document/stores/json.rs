@@ -1069,6 +1069,20 @@ pub(crate) mod test_support {
         let plain_exact = store.emit_plain(&plain).unwrap() == exp_bytes;
         (re, plain_exact)
     }
+
+    /// [`check_vector`] for each `(encrypted, expected, exact)`: every plaintext re-emits exactly,
+    /// and the encrypted file re-emits byte for byte exactly when `exact` says so.
+    pub(crate) fn check_vectors(store: &dyn Store, cases: &[(&str, &str, bool)]) {
+        for &(enc, exp, exact) in cases {
+            let (re, plain_exact) = check_vector(store, enc, exp);
+            assert!(plain_exact, "{exp}: plain round trip");
+            assert_eq!(
+                re == vector(enc),
+                exact,
+                "{enc}: byte-exact re-emit expected {exact}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1107,46 +1121,40 @@ mod golden {
     fn vectors_load() {
         let s = JsonStore { indent: None };
         // (encrypted, plaintext, re-emitted encrypted file is byte-exact: 3.13 layout only)
-        for (enc, exp, exact) in [
-            (
-                "sops-functional-format-json/format.enc.json",
-                "sops-functional-format-json/expected.json",
-                true,
-            ),
-            (
-                "sops-nix-json/secrets.json",
-                "sops-nix-json/expected.json",
-                false,
-            ),
-            (
-                "helm-secrets-file-json/file.json",
-                "helm-secrets-file-json/expected.json",
-                false,
-            ),
-            (
-                "gen-json-nested-types/nested.enc.json",
-                "gen-json-nested-types/expected.json",
-                false,
-            ),
-            (
-                "gen-json-keygroups-default-threshold/nested.enc.json",
-                "gen-json-keygroups-default-threshold/expected.json",
-                false,
-            ),
-            (
-                "gen-json-config-indent2-unencrypted-regex/nested.enc.json",
-                "gen-json-config-indent2-unencrypted-regex/expected.json",
-                false,
-            ),
-        ] {
-            // (expected.* were decrypted without the config, so all plaintexts use tabs)
-            let (re, plain_exact) = check_vector(&s, enc, exp);
-            assert!(plain_exact, "{exp}: plain round trip");
-            assert_eq!(
-                re == vector(enc),
-                exact,
-                "{enc}: byte-exact re-emit expected {exact}"
-            );
-        }
+        check_vectors(
+            &s,
+            &[
+                (
+                    "sops-functional-format-json/format.enc.json",
+                    "sops-functional-format-json/expected.json",
+                    true,
+                ),
+                (
+                    "sops-nix-json/secrets.json",
+                    "sops-nix-json/expected.json",
+                    false,
+                ),
+                (
+                    "helm-secrets-file-json/file.json",
+                    "helm-secrets-file-json/expected.json",
+                    false,
+                ),
+                (
+                    "gen-json-nested-types/nested.enc.json",
+                    "gen-json-nested-types/expected.json",
+                    false,
+                ),
+                (
+                    "gen-json-keygroups-default-threshold/nested.enc.json",
+                    "gen-json-keygroups-default-threshold/expected.json",
+                    false,
+                ),
+                (
+                    "gen-json-config-indent2-unencrypted-regex/nested.enc.json",
+                    "gen-json-config-indent2-unencrypted-regex/expected.json",
+                    false,
+                ),
+            ],
+        );
     }
 }
