@@ -637,6 +637,14 @@ fn context_from_tree(v: Option<&Value>) -> Vec<(String, String)> {
 
 /// The fields of a `kms` entry as sops 3.13.2 writes them: `aws_profile` always (empty when unset),
 /// `context` and `role` only when set.
+/// `key: "value"` pairs in the given order.
+fn str_pairs(pairs: &[(&str, &String)]) -> Branch {
+    pairs
+        .iter()
+        .map(|(k, v)| Item::Pair((*k).into(), Value::Str((*v).clone())))
+        .collect()
+}
+
 fn kms_fields(k: &KmsEntry) -> Branch {
     let mut m = vec![
         Item::Pair("arn".into(), Value::Str(k.arn.clone())),
@@ -669,39 +677,34 @@ fn group_to_tree(group: &KeyGroup, in_key_groups: bool) -> Branch {
             .filter(|k| k.kind() == kind)
             .map(|k| {
                 let mut m: Branch = match k {
-                    KeyEntry::Age { recipient, enc } => vec![
-                        Item::Pair("enc".into(), Value::Str(enc.clone())),
-                        Item::Pair("recipient".into(), Value::Str(recipient.clone())),
-                    ],
+                    KeyEntry::Age { recipient, enc } => {
+                        str_pairs(&[("enc", enc), ("recipient", recipient)])
+                    }
                     KeyEntry::Pgp {
                         fp,
                         enc,
                         created_at,
-                    } => vec![
-                        Item::Pair("created_at".into(), Value::Str(created_at.clone())),
-                        Item::Pair("enc".into(), Value::Str(enc.clone())),
-                        Item::Pair("fp".into(), Value::Str(fp.clone())),
-                    ],
+                    } => str_pairs(&[("created_at", created_at), ("enc", enc), ("fp", fp)]),
                     KeyEntry::Kms(k) => kms_fields(k),
-                    KeyEntry::HcVault(v) => vec![
-                        Item::Pair("created_at".into(), Value::Str(v.created_at.clone())),
-                        Item::Pair("enc".into(), Value::Str(v.enc.clone())),
-                        Item::Pair("engine_path".into(), Value::Str(v.engine_path.clone())),
-                        Item::Pair("key_name".into(), Value::Str(v.key_name.clone())),
-                        Item::Pair("vault_address".into(), Value::Str(v.vault_address.clone())),
-                    ],
-                    KeyEntry::GcpKms(g) => vec![
-                        Item::Pair("created_at".into(), Value::Str(g.created_at.clone())),
-                        Item::Pair("enc".into(), Value::Str(g.enc.clone())),
-                        Item::Pair("resource_id".into(), Value::Str(g.resource_id.clone())),
-                    ],
-                    KeyEntry::AzureKv(a) => vec![
-                        Item::Pair("created_at".into(), Value::Str(a.created_at.clone())),
-                        Item::Pair("enc".into(), Value::Str(a.enc.clone())),
-                        Item::Pair("name".into(), Value::Str(a.name.clone())),
-                        Item::Pair("vault_url".into(), Value::Str(a.vault_url.clone())),
-                        Item::Pair("version".into(), Value::Str(a.version.clone())),
-                    ],
+                    KeyEntry::HcVault(v) => str_pairs(&[
+                        ("created_at", &v.created_at),
+                        ("enc", &v.enc),
+                        ("engine_path", &v.engine_path),
+                        ("key_name", &v.key_name),
+                        ("vault_address", &v.vault_address),
+                    ]),
+                    KeyEntry::GcpKms(g) => str_pairs(&[
+                        ("created_at", &g.created_at),
+                        ("enc", &g.enc),
+                        ("resource_id", &g.resource_id),
+                    ]),
+                    KeyEntry::AzureKv(a) => str_pairs(&[
+                        ("created_at", &a.created_at),
+                        ("enc", &a.enc),
+                        ("name", &a.name),
+                        ("vault_url", &a.vault_url),
+                        ("version", &a.version),
+                    ]),
                     KeyEntry::Other { fields, .. } => fields.clone(),
                 };
                 sort_pairs(&mut m);
