@@ -64,12 +64,23 @@ impl Sdk {
 
 /// A KMS client for `key`: region from the ARN, `aws_profile` when set, the role assumed first.
 async fn client(key: &KmsKey, region: String) -> Result<aws_sdk_kms::Client, String> {
-    use aws_smithy_http_client::tls;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Connector};
+    // rustls on ring, and HTTPS_PROXY/HTTP_PROXY/NO_PROXY as the Go SDK under sops honours them
+    // (the Rust SDK's client leaves proxies off unless its connector is told)
+    let http =
+        aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+            let mut b = Connector::builder()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .proxy_config(ProxyConfig::from_env());
+            b.set_connector_settings(settings.cloned());
+            if let Some(c) = components {
+                // (the time source, only for connect-time logging, stays the system clock)
+                b.set_sleep_impl(c.sleep_impl());
+            }
+            b.build()
+        });
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_timeout(OPERATION_TIMEOUT)
