@@ -459,9 +459,7 @@ fn every_writing_path_takes_pq_recipients() {
     assert_eq!(decrypt("x.txt", &f), PLAIN);
 
     // edit of a new file: the rule's recipients
-    let editor = env.path("editor.sh");
-    std::fs::write(&editor, "#!/bin/sh\nprintf 'a: edited\\n' > \"$1\"\n").unwrap();
-    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let editor = env.write_script("editor.sh", "#!/bin/sh\nprintf 'a: edited\\n' > \"$1\"\n");
     let new = env.arg("new.yaml");
     ours_with(&env, "pq.txt")
         .env("EDITOR", &editor)

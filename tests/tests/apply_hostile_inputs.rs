@@ -4,7 +4,7 @@
 //! `data`, decrypted values quoted back by the server, the same object twice in a file, directory
 //! symlink loops, and names that would reshape a request path.
 
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -56,18 +56,10 @@ fn kubectl_apply(e: &Env, ns: &str, yaml: &str) {
 }
 
 /// A `KUBECTL_EXTERNAL_DIFF` that copies what it is given into `rec`.
-fn recording_diff_tool(e: &Env) -> (PathBuf, PathBuf) {
-    let rec = e.path("diff.rec");
-    let tool = e.path("difftool.sh");
-    std::fs::write(
-        &tool,
-        format!(
-            "#!/bin/sh\ncat \"$1\"/* \"$2\"/* > '{}' 2>/dev/null\nexit 1\n",
-            rec.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+fn recording_diff_tool(e: &Env) -> (PathBuf, String) {
+    let rec = e.arg("diff.rec");
+    let script = format!("#!/bin/sh\ncat \"$1\"/* \"$2\"/* > '{rec}' 2>/dev/null\nexit 1\n");
+    let tool = e.write_script("difftool.sh", &script);
     (tool, rec)
 }
 
