@@ -1028,6 +1028,17 @@ impl Env {
         self.arg(name)
     }
 
+    /// Writes `contents` to `name` in the temp dir as an executable file (mode 0755): a script that
+    /// stands in for an editor, a diff tool, a credential plugin. Returns its path.
+    pub fn write_script(&self, name: &str, contents: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        self.write(name, contents);
+        let p = self.path(name);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        p
+    }
+
     /// The text of `name` in the temp dir; panics when it is missing or not UTF-8.
     pub fn read(&self, name: &str) -> String {
         let p = self.path(name);

@@ -119,50 +119,85 @@ fn wait_until(what: &str, child: &mut Child, mut ready: impl FnMut() -> bool) {
     panic!("{what} not ready within 30 s");
 }
 
-fn stop(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// An OpenBao dev server with the transit engine mounted at `transit/` and the key `sops`.
-pub struct OpenBao {
+/// A server process of a test on a free 127.0.0.1 port, with a fresh temp dir of its own; killed
+/// (and reaped) when stopped or dropped.
+struct Running {
     child: Child,
-    /// Its port on 127.0.0.1.
-    pub port: u16,
+    port: u16,
     _dir: tempfile::TempDir,
 }
 
-impl OpenBao {
-    /// Starts `bao server -dev` on a free loopback port and sets transit up.
-    pub fn start(bao: &Path) -> OpenBao {
+impl Running {
+    /// Runs `bin` with an empty environment but `PATH`, stdin, stdout and stderr on `/dev/null`,
+    /// and what `cmd(command, port, dir)` adds; then waits until `ready(port)` says yes.
+    fn start(
+        what: &str,
+        bin: &Path,
+        ready: impl Fn(u16) -> bool,
+        cmd: impl FnOnce(&mut Command, u16, &Path),
+    ) -> Running {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let mut child = Command::new(bao)
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-root-token-id={BAO_ROOT_TOKEN}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
+        let mut command = Command::new(bin);
+        command
             .env_clear()
-            .env("HOME", dir.path())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        cmd(&mut command, port, dir.path());
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bao.display()));
-        wait_until("bao server -dev", &mut child, || {
-            matches!(
-                http(port, "GET", "/v1/sys/health", &[], b""),
-                Some((200, _))
-            )
-        });
-        let bao = OpenBao {
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+        wait_until(what, &mut child, || ready(port));
+        Running {
             child,
             port,
             _dir: dir,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An OpenBao dev server with the transit engine mounted at `transit/` and the key `sops`.
+pub struct OpenBao(Running);
+
+impl OpenBao {
+    /// Starts `bao server -dev` on a free loopback port and sets transit up.
+    pub fn start(bao: &Path) -> OpenBao {
+        let ready = |port| {
+            let health = http(port, "GET", "/v1/sys/health", &[], b"");
+            matches!(health, Some((200, _)))
         };
+        let bao = OpenBao(Running::start(
+            "bao server -dev",
+            bao,
+            ready,
+            |cmd, port, dir| {
+                cmd.args([
+                    "server",
+                    "-dev",
+                    &format!("-dev-root-token-id={BAO_ROOT_TOKEN}"),
+                    &format!("-dev-listen-address=127.0.0.1:{port}"),
+                ])
+                .env("HOME", dir);
+            },
+        ));
         bao.api("/v1/sys/mounts/transit", r#"{"type":"transit"}"#);
         bao.create_key("sops");
         bao
@@ -170,7 +205,7 @@ impl OpenBao {
 
     /// `http://127.0.0.1:PORT`.
     pub fn address(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
     /// The sops URI of transit key `name`.
@@ -186,7 +221,7 @@ impl OpenBao {
     /// POSTs `body` as root; panics unless 2xx. Returns the body.
     pub fn api(&self, path: &str, body: &str) -> Vec<u8> {
         let (status, out) = http(
-            self.port,
+            self.0.port,
             "POST",
             path,
             &[("X-Vault-Token", BAO_ROOT_TOKEN)],
@@ -203,98 +238,56 @@ impl OpenBao {
 
     /// Stops the server now (dropping does too).
     pub fn stop(&mut self) {
-        stop(&mut self.child);
-    }
-}
-
-impl Drop for OpenBao {
-    fn drop(&mut self) {
-        stop(&mut self.child);
+        self.0.stop();
     }
 }
 
 /// local-kms on a free loopback port, seeded from [`kms_seed_file`], with a fresh data dir.
-pub struct LocalKms {
-    child: Child,
-    /// Its port on 127.0.0.1.
-    pub port: u16,
-    _dir: tempfile::TempDir,
-}
+pub struct LocalKms(Running);
 
 impl LocalKms {
     /// Starts local-kms and waits until it answers `ListKeys`.
     pub fn start(bin: &Path) -> LocalKms {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let mut child = Command::new(bin)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("PORT", port.to_string())
-            .env("KMS_REGION", KMS_REGION)
-            .env("KMS_ACCOUNT_ID", KMS_ACCOUNT)
-            .env("KMS_DATA_PATH", dir.path().join("data"))
-            .env("KMS_SEED_PATH", kms_seed_file())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-        let lk = |port| matches!(kms_call(port, "ListKeys", "{}"), Some((200, _)));
-        wait_until("local-kms", &mut child, || lk(port));
-        LocalKms {
-            child,
-            port,
-            _dir: dir,
-        }
+        LocalKms(Running::start(
+            "local-kms",
+            bin,
+            kms_ready,
+            |cmd, port, dir| {
+                cmd.env("PORT", port.to_string())
+                    .env("KMS_REGION", KMS_REGION)
+                    .env("KMS_ACCOUNT_ID", KMS_ACCOUNT)
+                    .env("KMS_DATA_PATH", dir.join("data"))
+                    .env("KMS_SEED_PATH", kms_seed_file());
+            },
+        ))
     }
 
     /// `http://127.0.0.1:PORT` (for `AWS_ENDPOINT_URL_KMS`).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
     /// Stops the server now (dropping does too).
     pub fn stop(&mut self) {
-        stop(&mut self.child);
-    }
-}
-
-impl Drop for LocalKms {
-    fn drop(&mut self) {
-        stop(&mut self.child);
+        self.0.stop();
     }
 }
 
 /// moto's server (KMS and STS in one endpoint) on a free loopback port: the `role` path of `kms`
 /// keys, which local-kms cannot serve (it has no STS).
-pub struct Moto {
-    child: Child,
-    /// Its port on 127.0.0.1.
-    pub port: u16,
-}
+pub struct Moto(Running);
 
 impl Moto {
     /// Starts `moto_server` and waits until it answers.
     pub fn start(bin: &Path) -> Moto {
-        let port = free_port();
-        let mut child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-        wait_until("moto", &mut child, || {
-            matches!(kms_call(port, "ListKeys", "{}"), Some((200, _)))
-        });
-        Moto { child, port }
+        Moto(Running::start("moto", bin, kms_ready, |cmd, port, _| {
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        }))
     }
 
     /// `http://127.0.0.1:PORT` (for `AWS_ENDPOINT_URL`: KMS and STS).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
     /// Creates a symmetric key and returns its ARN (region us-east-1, moto's default account).
@@ -303,7 +296,7 @@ impl Moto {
         let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/kms/aws4_request, \
                     SignedHeaders=host, Signature=0";
         let (status, body) = http(
-            self.port,
+            self.0.port,
             "POST",
             "/",
             &[
@@ -325,12 +318,6 @@ impl Moto {
     }
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        stop(&mut self.child);
-    }
-}
-
 /// One KMS JSON 1.1 call (`TrentService.<op>`) to the KMS server (local-kms, moto) on `port`.
 pub fn kms_call(port: u16, op: &str, body: &str) -> Option<(u16, Vec<u8>)> {
     http(
@@ -343,6 +330,11 @@ pub fn kms_call(port: u16, op: &str, body: &str) -> Option<(u16, Vec<u8>)> {
         ],
         body.as_bytes(),
     )
+}
+
+/// True when the KMS server on `port` answers `ListKeys`.
+fn kms_ready(port: u16) -> bool {
+    matches!(kms_call(port, "ListKeys", "{}"), Some((200, _)))
 }
 
 /// A 127.0.0.1 listener that accepts and counts connections and closes each at once: point a key

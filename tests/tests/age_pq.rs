@@ -371,18 +371,24 @@ fn unwrap_with_key_file(key_file: &str, entry: &KeyEntry) -> Vec<u8> {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// An [`Env`] with real sops 3.13.2 and two keys made by our `keygen`: `pq.txt` (post-quantum)
+/// and `x.txt` (X25519); with their recipients. `None` when sops is missing (see [`need`]).
+fn env_with_keys() -> Option<(Env, String, String)> {
+    let env = Env::new().with_sops()?;
+    let pq = keygen(&env, true, "pq.txt");
+    let x = keygen(&env, false, "x.txt");
+    Some((env, pq, x))
+}
+
 /// Real sops 3.13.2 decrypts what we seal to a PQ recipient (a `keygen --pq` key) with the PQ
 /// identity alone, also when mixed with an X25519 recipient (one stanza each); we unseal what sops
 /// seals to PQ + X25519 recipients with either identity alone.
 #[test]
 fn sops_round_trips_with_pq_recipients() {
-    let Some(bins) = need(&["sops"]) else {
+    let Some((env, pq, x)) = env_with_keys() else {
         return;
     };
-    let sops = &bins[0];
-    let env = Env::new();
-    let pq = keygen(&env, true, "pq.txt");
-    let x = keygen(&env, false, "x.txt");
+    let sops = env.sops_bin();
     let plain = env.write("secret.yaml", PLAIN);
 
     for (what, recipients) in [("PQ", pq.clone()), ("PQ + X25519", format!("{pq},{x}"))] {
@@ -430,14 +436,11 @@ fn sops_round_trips_with_pq_recipients() {
 /// `rekey --add-age/--rm-age` and `--rotate`; real sops decrypts each result with the PQ key alone.
 #[test]
 fn every_writing_path_takes_pq_recipients() {
-    let Some(bins) = need(&["sops"]) else {
+    let Some((env, pq, x)) = env_with_keys() else {
         return;
     };
-    let sops = &bins[0];
-    let env = Env::new();
-    let pq = keygen(&env, true, "pq.txt");
+    let sops = env.sops_bin();
     let pq2 = keygen(&env, true, "pq2.txt");
-    let x = keygen(&env, false, "x.txt");
     env.write(
         ".sops.yaml",
         &format!(
@@ -456,9 +459,7 @@ fn every_writing_path_takes_pq_recipients() {
     assert_eq!(decrypt("x.txt", &f), PLAIN);
 
     // edit of a new file: the rule's recipients
-    let editor = env.path("editor.sh");
-    std::fs::write(&editor, "#!/bin/sh\nprintf 'a: edited\\n' > \"$1\"\n").unwrap();
-    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let editor = env.write_script("editor.sh", "#!/bin/sh\nprintf 'a: edited\\n' > \"$1\"\n");
     let new = env.arg("new.yaml");
     ours_with(&env, "pq.txt")
         .env("EDITOR", &editor)

@@ -581,18 +581,11 @@ fn external_diff_gets_masked_files_on_tmpfs_and_they_are_removed() {
         r#""changed-value-9""#,
     ]);
     // the "diff tool" records its arguments and the files it was given
-    let rec = e.path("rec.txt");
-    let tool = e.path("tool.sh");
-    std::fs::write(
-        &tool,
-        format!(
-            "#!/bin/sh\n{{ echo \"$1\"; echo \"$2\"; stat -f -c %T \"$1\"; cat \"$1\"/* \"$2\"/*; }} > '{}'\nexit 1\n",
-            rec.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rec = e.arg("rec.txt");
+    let tool = e.write_script(
+        "tool.sh",
+        &format!("#!/bin/sh\n{{ echo \"$1\"; echo \"$2\"; stat -f -c %T \"$1\"; cat \"$1\"/* \"$2\"/*; }} > '{rec}'\nexit 1\n"),
+    );
     let (code, _, err) = e
         .ours()
         .env("KUBECTL_EXTERNAL_DIFF", &tool)
@@ -629,16 +622,12 @@ fn exec_credential_plugins_authenticate() {
         .unwrap()
         .to_string();
     let token = token_line.trim().trim_start_matches("token: ").to_string();
-    let plugin = e.path("cred.sh");
-    std::fs::write(
-        &plugin,
-        format!(
+    let plugin = e.write_script(
+        "cred.sh",
+        &format!(
             "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n"
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let indent = &token_line[..token_line.len() - token_line.trim_start().len()];
     let exec = format!(
         "{indent}exec:\n{indent}  apiVersion: client.authentication.k8s.io/v1\n{indent}  command: {}\n{indent}  interactiveMode: Never\n",

@@ -4,7 +4,7 @@
 //! `data`, decrypted values quoted back by the server, the same object twice in a file, directory
 //! symlink loops, and names that would reshape a request path.
 
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -56,18 +56,10 @@ fn kubectl_apply(e: &Env, ns: &str, yaml: &str) {
 }
 
 /// A `KUBECTL_EXTERNAL_DIFF` that copies what it is given into `rec`.
-fn recording_diff_tool(e: &Env) -> (PathBuf, PathBuf) {
-    let rec = e.path("diff.rec");
-    let tool = e.path("difftool.sh");
-    std::fs::write(
-        &tool,
-        format!(
-            "#!/bin/sh\ncat \"$1\"/* \"$2\"/* > '{}' 2>/dev/null\nexit 1\n",
-            rec.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+fn recording_diff_tool(e: &Env) -> (PathBuf, String) {
+    let rec = e.arg("diff.rec");
+    let script = format!("#!/bin/sh\ncat \"$1\"/* \"$2\"/* > '{rec}' 2>/dev/null\nexit 1\n");
+    let tool = e.write_script("difftool.sh", &script);
     (tool, rec)
 }
 
@@ -144,8 +136,7 @@ fn seal_drops_the_last_applied_copy_and_check_flags_files_that_keep_it() {
 fn apply_output_and_external_diff_mask_the_last_applied_copy() {
     let Some(e) = setup() else { return };
     let ns = e.cluster().fresh_namespace("mask-last-applied");
-    let old = plaintext_marker("old");
-    let new = plaintext_marker("new");
+    let [old, new] = ["old", "new"].map(plaintext_marker);
     kubectl_apply(&e, &ns, &secret_yaml("db", &old));
     seal(&e, "db.enc.yaml", &secret_yaml("db", &new), &[]);
     let values = [old.as_str(), new.as_str(), &b64(&old), &b64(&new)];
@@ -201,8 +192,7 @@ fn apply_output_and_external_diff_mask_the_last_applied_copy() {
 fn values_encrypted_outside_data_are_masked_and_scrubbed_from_server_messages() {
     let Some(e) = setup() else { return };
     let ns = e.cluster().fresh_namespace("mask-by-value");
-    let label = plaintext_marker("label");
-    let note = plaintext_marker("note");
+    let [label, note] = ["label", "note"].map(plaintext_marker);
     let cm = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  labels:\n    team: {label}\n  annotations:\n    note: {note}\ndata:\n  mode: fast\n"
     );
@@ -337,12 +327,13 @@ fn directory_symlink_loops_end_and_apply_each_object_once() {
     symlink("../a", root.join("b/to-a")).unwrap();
     symlink("top.yaml", root.join("same-file.yaml")).unwrap();
     let tree = root.to_str().unwrap();
-    let (code, out, err) = run_with_deadline(
-        &e,
-        &["apply", "-R", "-f", tree, "-n", &ns],
-        Duration::from_secs(120),
-    )
-    .expect("apply -R did not end on a tree with symlink loops");
+    // `apply -R` and `diff -R` both end (within 2 minutes) on the tree
+    let run = |verb: &str| {
+        let args = [verb, "-R", "-f", tree, "-n", &ns];
+        run_with_deadline(&e, &args, Duration::from_secs(120))
+            .unwrap_or_else(|| panic!("{verb} -R did not end on a tree with symlink loops"))
+    };
+    let (code, out, err) = run("apply");
     assert_eq!(code, 0, "{err}");
     let out = String::from_utf8_lossy(&out);
     let mut lines: Vec<&str> = out.lines().collect();
@@ -356,12 +347,7 @@ fn directory_symlink_loops_end_and_apply_each_object_once() {
         ],
         "{out}"
     );
-    let (code, _, err) = run_with_deadline(
-        &e,
-        &["diff", "-R", "-f", tree, "-n", &ns],
-        Duration::from_secs(120),
-    )
-    .expect("diff -f -R did not end");
+    let (code, _, err) = run("diff");
     assert_eq!(code, 0, "{err}");
 }
 
@@ -371,12 +357,10 @@ fn directory_symlink_loops_end_and_apply_each_object_once() {
 #[test]
 fn names_that_would_reshape_a_request_are_refused_before_any_request() {
     let Some(e) = setup() else { return };
-    let kc = e.path("closed.kubeconfig");
-    std::fs::write(
-        &kc,
+    let kc = e.write(
+        "closed.kubeconfig",
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n",
-    )
-    .unwrap();
+    );
     for (i, (name, ns)) in [
         ("../../namespaces/x", "default"),
         ("db?dryRun=All", "default"),

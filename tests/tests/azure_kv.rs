@@ -44,12 +44,20 @@ fn we_unseal_what_sops_sealed_with_azure_kv() {
         );
     }
     // what sops sends (we only decrypted here): the version lookup, then RSA-OAEP-256, API 2025-07-01
+    assert_logged(
+        &env,
+        &[
+            "GET /keys/sops-key/ ['2025-07-01']",
+            "POST /keys/sops-key/0123456789abcdef0123456789abcdef/encrypt ['2025-07-01'] ['alg', 'value']",
+            "POST /keys/sops-key/0123456789abcdef0123456789abcdef/decrypt ['2025-07-01'] ['alg', 'value']",
+        ],
+    );
+}
+
+/// Each of `calls` is in the stand-in's request log.
+fn assert_logged(env: &CloudEnv, calls: &[&str]) {
     let log = env.lab.ns.log("azure.log");
-    for call in [
-        "GET /keys/sops-key/ ['2025-07-01']",
-        "POST /keys/sops-key/0123456789abcdef0123456789abcdef/encrypt ['2025-07-01'] ['alg', 'value']",
-        "POST /keys/sops-key/0123456789abcdef0123456789abcdef/decrypt ['2025-07-01'] ['alg', 'value']",
-    ] {
+    for call in calls {
         assert!(log.contains(call), "{call}: {log}");
     }
 }
@@ -75,12 +83,11 @@ fn sops_opens_what_we_seal_with_azure_kv() {
             assert_eq!(text_of(&out), text, "sops 3.11 {name}");
         }
     });
-    let log = env.lab.ns.log("azure.log");
-    assert!(log.contains("GET /keys/sops-key/ ['2025-07-01']"), "{log}");
-    assert!(
-        log.contains("/encrypt ['2025-07-01'] ['alg', 'value']"),
-        "{log}"
-    );
+    let calls = [
+        "GET /keys/sops-key/ ['2025-07-01']",
+        "/encrypt ['2025-07-01'] ['alg', 'value']",
+    ];
+    assert_logged(&env, &calls);
 }
 
 /// `--azure-kv` (comma list), `SOPS_AZURE_KEYVAULT_URLS` and a `key_groups` entry
@@ -286,14 +293,11 @@ fn bad_inputs_fail_on_one_line_without_secrets() {
     }
 
     // a malformed URL: sops' words, nothing sent
-    let (code, _, err) = env.ours().run([
-        "seal",
-        "--azure-kv",
-        "http://sops.localhost:8443/keys/k",
-        &env.path("secret.yaml"),
-    ]);
-    assert_ne!(code, 0);
-    assert!(err.contains("could not parse"), "{err}");
+    let url = "http://sops.localhost:8443/keys/k";
+    let out = env
+        .ours()
+        .run(["seal", "--azure-kv", url, &env.path("secret.yaml")]);
+    assert_fails_on_one_line(out, None, &["could not parse"], SECRETS);
 
     // a failed in-place seal writes nothing
     let plain = env.path("app.json");

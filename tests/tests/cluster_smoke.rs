@@ -2,7 +2,7 @@
 //! by real kubectl: server-side apply round-trips a Secret, the unprivileged kubeconfig is refused
 //! by RBAC, and the SopsSecret CRD fixture is served and accepts a CR carrying `sops` metadata.
 
-use e2e_tests::{cluster, workspace_root};
+use e2e_tests::{cluster, workspace_root, Cluster};
 
 /// `base64` of ASCII text (kept here to avoid a dependency for one test).
 fn b64(s: &str) -> String {
@@ -28,9 +28,17 @@ fn b64(s: &str) -> String {
 
 #[test]
 fn base64_helper() {
-    assert_eq!(b64("hunter2"), "aHVudGVyMg==");
-    assert_eq!(b64("ab"), "YWI=");
-    assert_eq!(b64("abc"), "YWJj");
+    for (text, encoded) in [("hunter2", "aHVudGVyMg=="), ("ab", "YWI="), ("abc", "YWJj")] {
+        assert_eq!(b64(text), encoded, "{text}");
+    }
+}
+
+/// `kubectl apply --server-side` of `manifest` as field manager `manager`, required to succeed:
+/// kubectl's output, trimmed.
+fn apply_ok(c: &Cluster, manager: &str, manifest: &str) -> String {
+    let (code, out, err) = c.apply_server_side(manager, manifest);
+    assert_eq!(code, 0, "{err}");
+    String::from_utf8_lossy(&out).trim().to_string()
 }
 
 #[test]
@@ -42,12 +50,8 @@ fn server_side_apply_round_trips_a_secret() {
          data:\n  password: {}\nstringData:\n  user: app\n",
         b64("hunter2")
     );
-    let (code, out, err) = c.apply_server_side("e2e-smoke", &manifest);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(
-        String::from_utf8_lossy(&out).trim(),
-        "secret/db serverside-applied"
-    );
+    let applied = apply_ok(&c, "e2e-smoke", &manifest);
+    assert_eq!(applied, "secret/db serverside-applied");
 
     let get = |path: &str| c.jsonpath("secret", "db", &ns, path);
     assert_eq!(get(".data.password"), b64("hunter2"));
@@ -124,10 +128,9 @@ fn sopssecret_crd_becomes_established_and_keeps_sops_metadata() {
          mac: ENC[AES256_GCM,data:bWFj,iv:aXY=,tag:dGFn,type:str]\n  unencrypted_suffix: _unencrypted\n  \
          mac_only_encrypted: true\n  version: 3.13.2\n"
     );
-    let (code, out, err) = c.apply_server_side("e2e-crd", &cr);
-    assert_eq!(code, 0, "{err}");
+    let applied = apply_ok(&c, "e2e-crd", &cr);
     assert_eq!(
-        String::from_utf8_lossy(&out).trim(),
+        applied,
         "sopssecret.isindir.github.com/app serverside-applied"
     );
     let get = |path: &str| c.jsonpath("sopssecrets.isindir.github.com", "app", &ns, path);

@@ -9,6 +9,12 @@ fn setup() -> Option<Env> {
     Some(Env::new().with_sops()?.key("gen_age_a"))
 }
 
+/// `plain` written to `name`, then encrypted by real sops for the default key: the encrypted bytes.
+fn sops_encrypted(env: &Env, name: &str, plain: &[u8]) -> Vec<u8> {
+    env.write(name, plain);
+    env.sops().ok(["encrypt", "--age", env.recipient(), name])
+}
+
 /// `check --require-keys` fails every file that looks encrypted and does not open (git
 /// merge-conflict markers, a broken quote in `mac:`), with one line each, when no `.sops.yaml`
 /// rule covers it and whether or not a key is at hand; real sops cannot open them either.
@@ -26,8 +32,7 @@ fn check_fails_encrypted_files_that_do_not_open() {
     ];
     let mut broken = Vec::new();
     for (name, text) in inputs {
-        env.write(name, text);
-        let enc = env.sops().ok(["encrypt", "--age", env.recipient(), name]);
+        let enc = sops_encrypted(&env, name, text);
         let ext = name.rsplit('.').next().unwrap();
         // a merge conflict around the first value line
         let lines: Vec<&[u8]> = enc.split(|b| *b == b'\n').collect();
@@ -105,14 +110,8 @@ fn check_fails_encrypted_files_that_do_not_open() {
 fn metadata_sops_refuses_is_refused() {
     let Some(env) = setup() else { return };
     let b = env.recipient_of("gen_age_b");
-    env.write("d.env", b"A=1\nB=2\n");
-    let denv = env
-        .sops()
-        .ok(["encrypt", "--age", env.recipient(), "d.env"]);
-    env.write("d.ini", b"[s]\na = 1\n");
-    let dini = env
-        .sops()
-        .ok(["encrypt", "--age", env.recipient(), "d.ini"]);
+    let denv = sops_encrypted(&env, "d.env", b"A=1\nB=2\n");
+    let dini = sops_encrypted(&env, "d.ini", b"[s]\na = 1\n");
     let dup_version = [&denv[..], b"sops_version=3.13.2\n"].concat();
     let lm = denv
         .split(|b| *b == b'\n')
@@ -148,12 +147,7 @@ fn metadata_sops_refuses_is_refused() {
         assert_eq!(oerr.trim().lines().count(), 1, "{oerr}");
     }
 
-    env.write("v.yaml", b"a: 1\nb: two\n");
-    let base = String::from_utf8(
-        env.sops()
-            .ok(["encrypt", "--age", env.recipient(), "v.yaml"]),
-    )
-    .unwrap();
+    let base = String::from_utf8(sops_encrypted(&env, "v.yaml", b"a: 1\nb: two\n")).unwrap();
     for version in [
         "abc",
         "\"\"",
@@ -223,10 +217,7 @@ fn metadata_sops_refuses_is_refused() {
 fn unparseable_encrypted_files_exit_like_sops() {
     let Some(env) = setup() else { return };
     let b = env.recipient_of("gen_age_b");
-    env.write("p.yaml", b"a: 1\n");
-    let enc = env
-        .sops()
-        .ok(["encrypt", "--age", env.recipient(), "p.yaml"]);
+    let enc = sops_encrypted(&env, "p.yaml", b"a: 1\n");
     env.write(
         "c.enc.yaml",
         &[b"<<<<<<< HEAD\n", &enc[..], b">>>>>>> x\n"].concat(),

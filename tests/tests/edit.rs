@@ -131,6 +131,17 @@ fn recording(rest: &str) -> String {
     )
 }
 
+/// `kubectl-sops edit f.yaml` with the recording editor script `name` running `body` exits `code`,
+/// leaves `f.yaml` as it was (`before`) and its private directory gone. Returns stderr.
+fn edit_keeps_the_file(env: &Env, before: &[u8], name: &str, body: &str, code: i32) -> String {
+    let ed = env.script(name, &recording(body));
+    let (got, _, err) = env.edit(&ed, "f.yaml");
+    assert_eq!(got, code, "{err}");
+    assert_eq!(std::fs::read(env.path("f.yaml")).unwrap(), before);
+    assert_gone(env, name);
+    err
+}
+
 fn assert_gone(env: &Env, script: &str) {
     let rec = env.recorded(script);
     let file = rec.first().expect("the editor ran and recorded its file");
@@ -176,12 +187,8 @@ fn edit_changes_only_the_edited_value() {
 fn unchanged_exits_200_and_keeps_the_file() {
     let Some(env) = setup() else { return };
     let before = env.our_sealed("f.yaml", CONFIG);
-    let ed = env.script("ed", &recording("true"));
-    let (code, _, err) = env.edit(&ed, "f.yaml");
-    assert_eq!(code, 200, "{err}");
+    let err = edit_keeps_the_file(&env, &before, "ed", "true", 200);
     assert!(err.contains("File has not changed, exiting."), "{err}");
-    assert_eq!(std::fs::read(env.path("f.yaml")).unwrap(), before);
-    assert_gone(&env, "ed");
 }
 
 /// (c) A failing editor leaves the original untouched, even after changing the temp file.
@@ -189,15 +196,9 @@ fn unchanged_exits_200_and_keeps_the_file() {
 fn editor_failure_keeps_the_original() {
     let Some(env) = setup() else { return };
     let before = env.our_sealed("f.yaml", CONFIG);
-    let ed = env.script(
-        "ed",
-        &recording("sed -i 's/hunter2/half-done/' \"$1\"\nexit 1"),
-    );
-    let (code, _, err) = env.edit(&ed, "f.yaml");
-    assert_eq!(code, 201, "{err}");
+    let body = "sed -i 's/hunter2/half-done/' \"$1\"\nexit 1";
+    let err = edit_keeps_the_file(&env, &before, "ed", body, 201);
     assert!(err.contains("f.yaml"), "{err}");
-    assert_eq!(std::fs::read(env.path("f.yaml")).unwrap(), before);
-    assert_gone(&env, "ed");
 
     // no editor at all: 201 too
     let (code, _, err) = env
@@ -212,26 +213,14 @@ fn editor_failure_keeps_the_original() {
 fn invalid_content_fails_when_not_interactive() {
     let Some(env) = setup() else { return };
     let before = env.our_sealed("f.yaml", CONFIG);
-    let ed = env.script(
-        "ed",
-        &recording("printf 'app: [unclosed\\n  password: hunter3\\n' > \"$1\""),
-    );
-    let (code, _, err) = env.edit(&ed, "f.yaml");
-    assert_eq!(code, 2, "{err}");
+    let body = "printf 'app: [unclosed\\n  password: hunter3\\n' > \"$1\"";
+    let err = edit_keeps_the_file(&env, &before, "ed", body, 2);
     assert!(err.contains("error parsing YAML"), "{err}");
     assert!(!err.contains("hunter"), "{err}");
-    assert_eq!(std::fs::read(env.path("f.yaml")).unwrap(), before);
-    assert_gone(&env, "ed");
 
     // a top-level sops key is refused the same way (exit 203, like sops' "already encrypted")
-    let ed = env.script(
-        "ed2",
-        &recording("printf 'a: b\\nsops:\\n    x: y\\n' > \"$1\""),
-    );
-    let (code, _, err) = env.edit(&ed, "f.yaml");
-    assert_eq!(code, 203, "{err}");
-    assert_eq!(std::fs::read(env.path("f.yaml")).unwrap(), before);
-    assert_gone(&env, "ed2");
+    let body = "printf 'a: b\\nsops:\\n    x: y\\n' > \"$1\"";
+    edit_keeps_the_file(&env, &before, "ed2", body, 203);
 }
 
 /// (e) The plaintext is in a 0700 directory on tmpfs, in a 0600 file with FILE's base name.
@@ -386,15 +375,13 @@ fn secret_data_is_edited_decoded() {
 #[test]
 fn new_file_from_template_with_creation_rule() {
     let Some(env) = setup() else { return };
-    let config = env.path("sops-config.yaml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = env.write(
+        "sops-config.yaml",
+        &format!(
             "creation_rules:\n    - path_regex: \\.enc\\.yaml$\n      age: {}\n",
             env.recipient()
         ),
-    )
-    .unwrap();
+    );
 
     let untouched = env.script("ed0", &recording("true"));
     let (code, _, err) = env

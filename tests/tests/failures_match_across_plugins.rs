@@ -11,12 +11,10 @@ const PLAIN: &str = "db:\n    password: hunter2\n    port: 5432\n";
 struct Case {
     /// What fails.
     what: &'static str,
-    /// kubectl-sops arguments.
-    kubectl: &'static [&'static str],
-    /// helm-secrets arguments.
-    helm: &'static [&'static str],
-    /// Extra environment for both.
-    env: &'static [(&'static str, &'static str)],
+    /// The kubectl-sops arguments, split at spaces (`AGE_A`: the recipient of `gen_age_a`);
+    /// helm-secrets gets the same with `encrypt` for `seal` and `decrypt` for `unseal`. Words
+    /// `VAR=value` set the environment of both instead.
+    line: &'static str,
     /// The exit code sops uses for it.
     code: i32,
     /// Words the message must hold.
@@ -26,65 +24,49 @@ struct Case {
 const CASES: &[Case] = &[
     Case {
         what: "MAC mismatch",
-        kubectl: &["unseal", "tampered.yaml"],
-        helm: &["decrypt", "tampered.yaml"],
-        env: &[],
+        line: "unseal tampered.yaml",
         code: 51,
         words: "tampered.yaml: MAC mismatch",
     },
     Case {
         what: "no identity opens the data key",
-        kubectl: &["unseal", "other.yaml"],
-        helm: &["decrypt", "other.yaml"],
-        env: &[],
+        line: "unseal other.yaml",
         code: 128,
         words: "other.yaml:",
     },
     Case {
         what: "already encrypted",
-        kubectl: &["seal", "--age", "AGE_A", "enc.yaml"],
-        helm: &["encrypt", "--age", "AGE_A", "enc.yaml"],
-        env: &[],
+        line: "seal --age AGE_A enc.yaml",
         code: 203,
         words: "enc.yaml: the file is already encrypted",
     },
     Case {
         what: "no key anywhere (sops exits 1 with these words)",
-        kubectl: &["seal", "plain.yaml"],
-        helm: &["encrypt", "plain.yaml"],
-        env: &[],
+        line: "seal plain.yaml",
         code: 1,
         words: "plain.yaml: config file not found, or has no creation rules, and no keys provided through command line options",
     },
     Case {
         what: "the config named by SOPS_CONFIG does not exist",
-        kubectl: &["seal", "plain.yaml"],
-        helm: &["encrypt", "plain.yaml"],
-        env: &[("SOPS_CONFIG", "missing.sops.yaml")],
+        line: "SOPS_CONFIG=missing.sops.yaml seal plain.yaml",
         code: 61,
         words: "config file not found: missing.sops.yaml",
     },
     Case {
         what: "no creation rule matches the file",
-        kubectl: &["seal", "plain.yaml"],
-        helm: &["encrypt", "plain.yaml"],
-        env: &[("SOPS_CONFIG", "prod-only.sops.yaml")],
+        line: "SOPS_CONFIG=prod-only.sops.yaml seal plain.yaml",
         code: 1,
         words: "plain.yaml: error loading config: no matching creation rules found",
     },
     Case {
         what: "-i with --output",
-        kubectl: &["seal", "--age", "AGE_A", "-i", "--output", "o.yaml", "plain.yaml"],
-        helm: &["encrypt", "--age", "AGE_A", "-i", "--output", "o.yaml", "plain.yaml"],
-        env: &[],
+        line: "seal --age AGE_A -i --output o.yaml plain.yaml",
         code: 8,
         words: "--in-place and --output cannot be used together",
     },
     Case {
         what: "malformed YAML that claims to be encrypted",
-        kubectl: &["unseal", "broken.yaml"],
-        helm: &["decrypt", "broken.yaml"],
-        env: &[],
+        line: "unseal broken.yaml",
         code: 1,
         words: "broken.yaml: error parsing YAML",
     },
@@ -136,18 +118,26 @@ fn the_same_failure_gives_the_same_code_and_words_from_both_plugins() {
     );
 
     for case in CASES {
-        let fill = |args: &[&str]| -> Vec<String> {
-            args.iter().map(|a| a.replace("AGE_A", &age_a)).collect()
-        };
-        let run = |bin: &Path, args: Vec<String>| -> Outcome {
+        let line = case.line.replace("AGE_A", &age_a);
+        let (env, kubectl_args): (Vec<&str>, Vec<&str>) =
+            line.split(' ').partition(|w| w.contains('='));
+        let helm_args: Vec<&str> = kubectl_args
+            .iter()
+            .map(|w| match *w {
+                "seal" => "encrypt",
+                "unseal" => "decrypt",
+                w => w,
+            })
+            .collect();
+        let run = |bin: &Path, args: &[&str]| -> Outcome {
             let mut r = Sops::new(bin, dir).age_key_file(&key_a);
-            for (k, v) in case.env {
+            for (k, v) in env.iter().filter_map(|w| w.split_once('=')) {
                 r = r.env(k, v);
             }
             r.run(args)
         };
-        let k = run(&kubectl, fill(case.kubectl));
-        let h = run(&helm, fill(case.helm));
+        let k = run(&kubectl, &kubectl_args);
+        let h = run(&helm, &helm_args);
         assert_eq!(
             (k.0, h.0),
             (case.code, case.code),

@@ -369,8 +369,7 @@ fn run_all(helm_name: &str, install: Install) {
         return;
     };
     let (helm, sops) = (v[0].clone(), v[1].clone());
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
+    let s = Setup::new(&sops);
     s.install(&helm, install);
     std::fs::create_dir_all(s.path("home/empty-gnupg")).unwrap();
     use std::os::unix::fs::PermissionsExt;

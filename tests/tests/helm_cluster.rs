@@ -7,7 +7,7 @@
 mod helm_support;
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use e2e_tests::{
     argv, cluster, lines_of, need1, secrets_upgrade_install, vectors_dir_checked, Cluster,
@@ -19,8 +19,7 @@ use helm_support::{peers, Install, Setup};
 fn setup(prefix: &str) -> Option<([PathBuf; 3], Cluster, Setup, String)> {
     let (helm3, helm4, sops) = peers()?;
     let c = cluster()?;
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
+    let s = Setup::new(&sops);
     s.install(&helm4, Install::Helm4Dirs);
     let ns = c.fresh_namespace(prefix);
     Some(([helm3, helm4, sops], c, s, ns))
@@ -84,29 +83,24 @@ fn key_import_from_a_kubernetes_secret() {
             helm,
             &["template", "r", "chart", "-f", plain.to_str().unwrap()],
         );
+        // `helm template -f URL` without a local key, as the user of `kubeconfig`
+        let template = |kubeconfig: &Path, url: &str| {
+            s.runner(helm)
+                .env_remove("SOPS_AGE_KEY_FILE")
+                .env("KUBECONFIG", kubeconfig)
+                .run(["template", "r", "chart", "-f", url])
+        };
         let url = format!("secrets+age-import-kubernetes://{ns}/age-key#key.txt?ours.enc.yaml");
-        let (code, out, err) = s
-            .runner(helm)
-            .env_remove("SOPS_AGE_KEY_FILE")
-            .env("KUBECONFIG", c.kubeconfig())
-            .run(["template", "r", "chart", "-f", &url]);
+        let (code, out, err) = template(c.kubeconfig(), &url);
         assert_eq!(code, 0, "{url}: {err}");
         assert_eq!(String::from_utf8(out).unwrap(), expected);
         // a wrong key name fails in one line, naming the secret
         let bad = format!("secrets+age-import-kubernetes://{ns}/age-key#nope?ours.enc.yaml");
-        let (code, _, err) = s
-            .runner(helm)
-            .env_remove("SOPS_AGE_KEY_FILE")
-            .env("KUBECONFIG", c.kubeconfig())
-            .run(["template", "r", "chart", "-f", &bad]);
+        let (code, _, err) = template(c.kubeconfig(), &bad);
         assert_ne!(code, 0);
         assert!(err.contains("age-key") && err.contains("nope"), "{err}");
         // the unprivileged user is refused by RBAC
-        let (code, _, err) = s
-            .runner(helm)
-            .env_remove("SOPS_AGE_KEY_FILE")
-            .env("KUBECONFIG", c.unprivileged_kubeconfig())
-            .run(["template", "r", "chart", "-f", &url]);
+        let (code, _, err) = template(c.unprivileged_kubeconfig(), &url);
         assert_ne!(code, 0);
         assert!(err.to_lowercase().contains("forbidden"), "{err}");
     }

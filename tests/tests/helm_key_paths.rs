@@ -191,8 +191,7 @@ fn helm_template_refuses_a_key_outside_the_prefix() {
     let Some((helm3, helm4, sops)) = helm_support::peers() else {
         return;
     };
-    let s = helm_support::Setup::new();
-    s.encrypt_fixtures(&sops);
+    let s = helm_support::Setup::new(&sops);
     s.install(&helm3, helm_support::Install::Root);
     std::fs::create_dir_all(s.path("keys")).unwrap();
     let url = format!(

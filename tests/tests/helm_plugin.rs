@@ -8,7 +8,7 @@
 mod helm_support;
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use e2e_tests::{argv, lines_of, vectors_dir_checked};
 use helm_support::{peers, plugin_failure_line, Install, Setup};
@@ -118,13 +118,17 @@ fn check_helm(s: &Setup, helm: &Path) {
     }
 }
 
+/// [`peers`] and a [`Setup::new`] with their sops: `(setup, helm3, helm4, sops)`.
+fn setup() -> Option<(Setup, PathBuf, PathBuf, PathBuf)> {
+    let (helm3, helm4, sops) = peers()?;
+    Some((Setup::new(&sops), helm3, helm4, sops))
+}
+
 #[test]
 fn helm3_root_plugin_downloader_and_wrapper() {
-    let Some((helm3, _, sops)) = peers() else {
+    let Some((s, helm3, _, _)) = setup() else {
         return;
     };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
     s.install(&helm3, Install::Root);
     let list = s.helm_ok(&helm3, &["plugin", "list"]);
     assert!(list.contains("secrets"), "{list}");
@@ -134,11 +138,9 @@ fn helm3_root_plugin_downloader_and_wrapper() {
 
 #[test]
 fn helm4_plugins_downloader_and_wrapper() {
-    let Some((_, helm4, sops)) = peers() else {
+    let Some((s, _, helm4, _)) = setup() else {
         return;
     };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
     s.install(&helm4, Install::Helm4Dirs);
     let list = s.helm_ok(&helm4, &["plugin", "list"]);
     assert!(
@@ -151,11 +153,9 @@ fn helm4_plugins_downloader_and_wrapper() {
 
 #[test]
 fn helm4_plugins_in_a_dir_shared_with_helm3_serve_both() {
-    let Some((helm3, helm4, sops)) = peers() else {
+    let Some((s, helm3, helm4, _)) = setup() else {
         return;
     };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
     // a plain Helm 3 plugin already in the dir must keep working too
     let other = s.path("other-plugin");
     std::fs::create_dir_all(&other).unwrap();
@@ -181,11 +181,9 @@ fn helm4_plugins_in_a_dir_shared_with_helm3_serve_both() {
 #[test]
 fn helm3_root_plugin_gives_helm4_the_downloader() {
     // Helm 4 loads the root plugin.yaml (command + downloaders) as a getter only.
-    let Some((_, helm4, sops)) = peers() else {
+    let Some((s, _, helm4, _)) = setup() else {
         return;
     };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
     s.install(&helm4, Install::Root);
     let plain = s.path("plain/values.yaml");
     let expected = s.helm_ok(
@@ -202,11 +200,9 @@ fn helm3_root_plugin_gives_helm4_the_downloader() {
 
 #[test]
 fn helm_secrets_env_policies_and_helm_secrets_vectors() {
-    let Some((helm3, helm4, sops)) = peers() else {
+    let Some((s, helm3, helm4, sops)) = setup() else {
         return;
     };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
     s.install(&helm4, Install::Helm4Dirs);
     std::fs::create_dir_all(s.path("work/sub")).unwrap();
     std::os::unix::fs::symlink("../ours.enc.yaml", s.path("work/sub/link.enc.yaml")).unwrap();
@@ -349,7 +345,7 @@ fn encrypt_decrypt_view_edit_through_both_helms() {
     let Some((helm3, helm4, sops)) = peers() else {
         return;
     };
-    let s = Setup::new();
+    let s = Setup::bare();
     s.install(&helm4, Install::Helm4Dirs);
     let r = s.recipient();
     std::fs::write(

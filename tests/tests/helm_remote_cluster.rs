@@ -27,8 +27,7 @@ fn upgrade_install_with_remote_encrypted_values() {
     };
     let (helm3, helm4, sops) = (v[0].clone(), v[1].clone(), v[2].clone());
     let Some(c) = cluster() else { return };
-    let s = Setup::new();
-    s.encrypt_fixtures(&sops);
+    let s = Setup::new(&sops);
     s.install(&helm4, Install::Helm4Dirs);
     let server = Server::start();
     for f in ["sops.enc.yaml", "file.enc.txt"] {

@@ -28,13 +28,9 @@ struct Tls {
 
 impl Tls {
     fn new(sops: &Path) -> Tls {
-        let s = Setup::new();
-        s.encrypt_fixtures(sops);
+        let s = Setup::new(sops);
         let server = Server::start();
-        server.put(
-            "enc.yaml",
-            std::fs::read(s.path("work/sops.enc.yaml")).unwrap(),
-        );
+        server.put_files(&s.work(), &[("enc.yaml", "sops.enc.yaml")]);
         let pki = Pki::new(&s.path("pki"));
         let open = TlsFront::start(server.port(), &pki, false);
         let mutual = TlsFront::start(server.port(), &pki, true);
@@ -208,22 +204,23 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-#[test]
-fn helm3_remote_values_over_https_and_a_proxy() {
-    let Some(v) = need(&["helm3", "sops"]) else {
+/// [`check`] through `helm` (a peer name) with the plugins installed the
+/// [usual way](Install::usual_for).
+fn check_with(helm: &str) {
+    let Some(v) = need(&[helm, "sops"]) else {
         return;
     };
     let t = Tls::new(&v[1]);
-    t.s.install(&v[0], Install::Root);
+    t.s.install(&v[0], Install::usual_for(helm));
     check(&t, &v[0]);
 }
 
 #[test]
+fn helm3_remote_values_over_https_and_a_proxy() {
+    check_with("helm3");
+}
+
+#[test]
 fn helm4_remote_values_over_https_and_a_proxy() {
-    let Some(v) = need(&["helm4", "sops"]) else {
-        return;
-    };
-    let t = Tls::new(&v[1]);
-    t.s.install(&v[0], Install::Helm4Dirs);
-    check(&t, &v[0]);
+    check_with("helm4");
 }

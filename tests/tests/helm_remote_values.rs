@@ -72,18 +72,17 @@ struct Remote {
 
 impl Remote {
     fn new(sops: &Path) -> Self {
-        let s = Setup::new();
-        s.encrypt_fixtures(sops);
+        let s = Setup::new(sops);
         let server = Server::start();
-        let w = s.work();
-        for (name, file) in [
-            ("enc.yaml", "sops.enc.yaml"),
-            ("ours.enc.yaml", "ours.enc.yaml"),
-            ("extra.yaml", "extra.yaml"),
-            ("file.enc.txt", "file.enc.txt"),
-        ] {
-            server.put(name, std::fs::read(w.join(file)).unwrap());
-        }
+        server.put_files(
+            &s.work(),
+            &[
+                ("enc.yaml", "sops.enc.yaml"),
+                ("ours.enc.yaml", "ours.enc.yaml"),
+                ("extra.yaml", "extra.yaml"),
+                ("file.enc.txt", "file.enc.txt"),
+            ],
+        );
         // wrong MAC: one encrypted value left out
         server.put("tampered.enc.yaml", s.tampered_fixture());
         let guard = s.path("guard-helm");
@@ -352,26 +351,26 @@ fn check(r: &Remote, helm: &Path, sops: &Path) {
     s.assert_no_plaintext_files();
 }
 
+/// [`check`] through `helm` (a peer name) with the plugins installed the
+/// [usual way](Install::usual_for); the remote values' server, `None` when a peer is missing.
+fn check_with(helm: &str) -> Option<Remote> {
+    let v = need(&[helm, "sops"])?;
+    let r = Remote::new(&v[1]);
+    r.s.install(&v[0], Install::usual_for(helm));
+    check(&r, &v[0], &v[1]);
+    Some(r)
+}
+
 #[test]
 fn helm3_remote_values_never_reach_helm_encrypted() {
-    let Some(v) = need(&["helm3", "sops"]) else {
-        return;
-    };
-    let (helm3, sops) = (v[0].clone(), v[1].clone());
-    let r = Remote::new(&sops);
-    r.s.install(&helm3, Install::Root);
-    check(&r, &helm3, &sops);
+    check_with("helm3");
 }
 
 #[test]
 fn helm4_remote_values_never_reach_helm_encrypted() {
-    let Some(v) = need(&["helm4", "sops"]) else {
+    let Some(r) = check_with("helm4") else {
         return;
     };
-    let (helm4, sops) = (v[0].clone(), v[1].clone());
-    let r = Remote::new(&sops);
-    r.s.install(&helm4, Install::Helm4Dirs);
-    check(&r, &helm4, &sops);
     // each remote file is fetched once per run
     assert!(r.server.hits("enc.yaml") > 0);
 }

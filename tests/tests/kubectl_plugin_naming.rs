@@ -9,25 +9,51 @@ fn ours() -> PathBuf {
     workspace_bin("kubectl-sops")
 }
 
-/// A directory holding links to `kubectl-sops` and `kubectl_complete-sops`, as `cargo install` leaves
-/// them, plus `kubectl` when given.
-fn install_dir(kubectl: Option<&Path>) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let bin = ours();
-    for name in ["kubectl-sops", "kubectl_complete-sops"] {
-        std::os::unix::fs::symlink(bin.with_file_name(name), d.path().join(name)).unwrap();
-    }
-    if let Some(k) = kubectl {
-        std::os::unix::fs::symlink(k, d.path().join("kubectl")).unwrap();
-    }
-    d
+/// A bash with only an install dir and the system dirs on `PATH`, working in a temp dir. The install
+/// dir holds links to `kubectl-sops` and `kubectl_complete-sops`, as `cargo install` leaves them,
+/// plus `kubectl` when given.
+struct Shell {
+    inst: tempfile::TempDir,
+    work: tempfile::TempDir,
 }
 
-/// Runs `script` with bash in `dir`, with only the install dir and the system dirs on PATH.
-fn bash(bin_dir: &Path, dir: &Path, script: &str) -> Outcome {
-    Sops::new("/bin/bash", dir)
-        .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
-        .run(["-c", script])
+impl Shell {
+    fn new(kubectl: Option<&Path>) -> Shell {
+        let inst = tempfile::tempdir().unwrap();
+        let bin = ours();
+        for name in ["kubectl-sops", "kubectl_complete-sops"] {
+            std::os::unix::fs::symlink(bin.with_file_name(name), inst.path().join(name)).unwrap();
+        }
+        if let Some(k) = kubectl {
+            std::os::unix::fs::symlink(k, inst.path().join("kubectl")).unwrap();
+        }
+        let work = tempfile::tempdir().unwrap();
+        Shell { inst, work }
+    }
+
+    /// A shell whose install dir also holds real kubectl; with kubectl's path. `None` when kubectl
+    /// is missing (see [`need1`]).
+    fn with_kubectl() -> Option<(Shell, PathBuf)> {
+        let kubectl = need1("kubectl")?;
+        Some((Shell::new(Some(&kubectl)), kubectl))
+    }
+
+    /// Runs `script` and requires exit 0; returns stdout as text.
+    fn ok(&self, script: &str) -> String {
+        let (code, out, err) = self.run(script);
+        assert_eq!(code, 0, "{script}: {err}");
+        text(&out)
+    }
+
+    /// Runs `script` with bash.
+    fn run(&self, script: &str) -> Outcome {
+        Sops::new("/bin/bash", self.work.path())
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.inst.path().display()),
+            )
+            .run(["-c", script])
+    }
 }
 
 // ------------------------------------------------------------------ kubectl-native naming
@@ -36,45 +62,41 @@ fn bash(bin_dir: &Path, dir: &Path, script: &str) -> Outcome {
 /// kubectl. Help, usage and errors then say `kubectl sops`; run directly, `kubectl-sops`.
 #[test]
 fn run_by_kubectl_help_and_errors_say_kubectl_sops() {
-    let Some(kubectl) = need1("kubectl") else {
+    let Some((sh, kubectl)) = Shell::with_kubectl() else {
         return;
     };
-    let inst = install_dir(Some(&kubectl));
-    let work = tempfile::tempdir().unwrap();
-    let (code, out, err) = bash(inst.path(), work.path(), "kubectl sops --help");
-    assert_eq!(code, 0, "{err}");
-    let help = text(&out);
+    let help = sh.ok("kubectl sops --help");
     assert!(help.contains("Usage: kubectl sops <COMMAND>"), "{help}");
     assert!(!help.contains("kubectl-sops"), "{help}");
-    let (code, out, _) = bash(inst.path(), work.path(), "kubectl sops seal --help");
+    let (code, out, _) = sh.run("kubectl sops seal --help");
     assert_eq!(code, 0);
     assert!(
         text(&out).contains("Usage: kubectl sops seal"),
         "{}",
         text(&out)
     );
-    let (code, _, err) = bash(inst.path(), work.path(), "kubectl sops unseal missing.yaml");
+    let (code, _, err) = sh.run("kubectl sops unseal missing.yaml");
     assert_eq!(code, 100, "{err}");
     assert_eq!(
         err,
         "kubectl sops: missing.yaml: cannot operate on non-existent file\n"
     );
     // usage errors too
-    let (code, _, err) = bash(inst.path(), work.path(), "kubectl sops sael");
+    let (code, _, err) = sh.run("kubectl sops sael");
     assert_eq!(code, 2);
     assert!(err.contains("Usage: kubectl sops <COMMAND>"), "{err}");
 
     // run directly
-    let (code, out, _) = bash(inst.path(), work.path(), "kubectl-sops --help");
+    let (code, out, _) = sh.run("kubectl-sops --help");
     assert_eq!(code, 0);
     assert!(text(&out).contains("Usage: kubectl-sops <COMMAND>"));
-    let (_, _, err) = bash(inst.path(), work.path(), "kubectl-sops unseal missing.yaml");
+    let (_, _, err) = sh.run("kubectl-sops unseal missing.yaml");
     assert_eq!(
         err,
         "kubectl-sops: missing.yaml: cannot operate on non-existent file\n"
     );
     // a kubectl that exports KUBECTL_PATH is recognized as well
-    let (_, _, err) = Sops::new(ours(), work.path())
+    let (_, _, err) = Sops::new(ours(), sh.work.path())
         .env("KUBECTL_PATH", &kubectl)
         .run(["unseal", "missing.yaml"]);
     assert!(err.starts_with("kubectl sops: missing.yaml"), "{err}");
@@ -84,24 +106,17 @@ fn run_by_kubectl_help_and_errors_say_kubectl_sops() {
 /// `kubectl sops …` through `kubectl_complete-sops`.
 #[test]
 fn real_kubectl_completes_the_plugin_with_the_installed_completer() {
-    let Some(kubectl) = need1("kubectl") else {
+    let Some((sh, _)) = Shell::with_kubectl() else {
         return;
     };
-    let inst = install_dir(Some(&kubectl));
-    let work = tempfile::tempdir().unwrap();
-    let (code, out, err) = bash(inst.path(), work.path(), "kubectl __complete sops un");
-    assert_eq!(code, 0, "{err}");
-    let lines: Vec<String> = text(&out).lines().map(str::to_string).collect();
+    let out = sh.ok("kubectl __complete sops un");
+    let lines: Vec<&str> = out.lines().collect();
     let names: Vec<&str> = lines
         .iter()
         .map(|l| l.split('\t').next().unwrap())
         .collect();
     assert_eq!(names, ["unseal", "unset", ":4"], "{lines:?}");
-    let (_, out, _) = bash(
-        inst.path(),
-        work.path(),
-        "kubectl __complete sops unseal --output-type j",
-    );
+    let (_, out, _) = sh.run("kubectl __complete sops unseal --output-type j");
     assert!(text(&out).starts_with("json\n"), "{}", text(&out));
 }
 
@@ -109,8 +124,7 @@ fn real_kubectl_completes_the_plugin_with_the_installed_completer() {
 /// own completion is not loaded, `kubectl sops …`.
 #[test]
 fn bash_completion_covers_both_spellings() {
-    let inst = install_dir(None);
-    let work = tempfile::tempdir().unwrap();
+    let sh = Shell::new(None);
     let script = r#"
 source <(kubectl-sops completion bash) || exit 9
 COMP_WORDS=(kubectl sops un); COMP_CWORD=2; _kubectl_sops_plugin; echo "plugin: ${COMPREPLY[*]}"
@@ -121,7 +135,7 @@ COMP_WORDS=(kubectl sops unseal af); COMP_CWORD=3; _kubectl_sops_plugin; echo "f
 complete -p kubectl-sops
 complete -p kubectl
 "#;
-    let (code, out, err) = bash(inst.path(), work.path(), script);
+    let (code, out, err) = sh.run(script);
     assert_eq!(code, 0, "{err}");
     let out = text(&out);
     assert!(out.contains("plugin: unseal unset\n"), "{out}");
@@ -137,19 +151,13 @@ complete -p kubectl
     );
     assert!(out.contains("-F _kubectl_sops_plugin kubectl\n"), "{out}");
     // with kubectl's own completion loaded, it is left alone
-    let (_, out, _) = bash(
-        inst.path(),
-        work.path(),
+    let (_, out, _) = sh.run(
         "complete -F _fake kubectl; source <(kubectl-sops completion bash); complete -p kubectl",
     );
     assert_eq!(text(&out), "complete -F _fake kubectl\n");
     // the other shells' scripts carry their `kubectl sops` part
     for shell in ["zsh", "fish"] {
-        let (_, out, _) = bash(
-            inst.path(),
-            work.path(),
-            &format!("kubectl-sops completion {shell}"),
-        );
+        let (_, out, _) = sh.run(&format!("kubectl-sops completion {shell}"));
         assert!(text(&out).contains("kubectl_complete-sops"), "{shell}");
     }
 }

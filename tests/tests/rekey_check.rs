@@ -15,6 +15,14 @@ const APP_JSON: &str =
     "{\n\t\"user\": \"alice\",\n\t\"port\": 8080,\n\t\"list\": [\n\t\t1,\n\t\t\"two\"\n\t]\n}\n";
 const APP_ENV: &str = "USER=alice\nPASSWORD=s3cr=t\nPUBLIC_unencrypted=visible\n";
 const APP_INI: &str = "[database]\nuser     = alice\npassword = secret\n";
+/// One file of each text format, with the name it is written under.
+const ALL_FORMATS: [(&str, &str); 5] = [
+    ("secret.yaml", SECRET_YAML),
+    ("app.yaml", APP_YAML),
+    ("app.json", APP_JSON),
+    ("app.env", APP_ENV),
+    ("app.ini", APP_INI),
+];
 
 /// The shared [`Env`] with both pinned sops versions, no default key, and the recipients of the
 /// vectors' keys `gen_age_a`, `gen_age_b`, `gen_age_c`.
@@ -120,13 +128,7 @@ fn mtime(p: &Path) -> std::time::SystemTime {
 #[test]
 fn rekey_adds_and_removes_recipients_without_touching_values() {
     let Some(env) = setup() else { return };
-    let files = [
-        ("secret.yaml", SECRET_YAML),
-        ("app.yaml", APP_YAML),
-        ("app.json", APP_JSON),
-        ("app.env", APP_ENV),
-        ("app.ini", APP_INI),
-    ];
+    let files = ALL_FORMATS;
     env.config(&[(".*", vec![&env.a], "")]);
     for (name, text) in files {
         env.write(name, text);
@@ -217,13 +219,7 @@ fn rekey_adds_and_removes_recipients_without_touching_values() {
 #[test]
 fn rekey_files_written_by_real_sops() {
     let Some(env) = setup() else { return };
-    let files = [
-        ("s.yaml", SECRET_YAML),
-        ("a.yaml", APP_YAML),
-        ("a.json", APP_JSON),
-        ("a.env", APP_ENV),
-        ("a.ini", APP_INI),
-    ];
+    let files = ALL_FORMATS;
     env.config(&[(".*", vec![&env.a], "")]);
     for (sops_name, sops) in env.sops_peers() {
         let tag = sops_name.replace(' ', "-");

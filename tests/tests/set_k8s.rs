@@ -298,56 +298,54 @@ const SECRET_LIST: &str = "apiVersion: v1\nkind: List\nitems:\n    - apiVersion:
 #[test]
 fn sops_secret_and_lists_encrypt_only_the_secret_fields() {
     let Some(env) = setup() else { return };
-    // SopsSecret: the operator's convention, everything under spec.secretTemplates
-    let f = env.seal(false, "sopssecret.yaml", SOPS_SECRET);
-    let enc = env.read("sopssecret.yaml");
-    assert_eq!(
-        encrypted_keys(&enc),
-        ["name", "app", "password", "name", "token"],
-        "{enc}"
-    );
-    assert!(enc.contains("    encrypted_suffix: Templates\n"), "{enc}");
-    assert!(enc.contains("    name: app-secrets\n") && enc.contains("    suspend: false\n"));
-    assert_eq!(env.sops_decrypt(&f), SOPS_SECRET);
-
-    // a List of Secrets: only data/stringData of the items
-    let f = env.seal(false, "list.yaml", SECRET_LIST);
-    let enc = env.read("list.yaml");
-    assert_eq!(encrypted_keys(&enc), ["password", "token"], "{enc}");
-    assert!(
-        enc.contains("    encrypted_regex: ^(data|stringData)$\n"),
-        "{enc}"
-    );
-    assert_eq!(env.sops_decrypt(&f), SECRET_LIST);
-
-    // Secret + SopsSecret in one manifest: each keeps its convention's fields encrypted
     let mixed = format!("{SECRET}---\n{SOPS_SECRET}");
-    let f = env.seal(false, "mixed.yaml", &mixed);
-    let enc = env.read("mixed.yaml");
-    assert_eq!(
-        encrypted_keys(&enc),
-        ["password", "user", "port", "name", "app", "password", "name", "token"],
-        "{enc}"
-    );
-    assert!(
-        enc.contains("    encrypted_regex: ^(data|stringData|secretTemplates)$\n"),
-        "{enc}"
-    );
-    assert_eq!(env.sops_decrypt(&f), mixed);
-
-    // a List holding something else: the object rule, apiVersion, kind and metadata stay readable
     let other = SECRET_LIST.replace(
         "kind: Secret\n      metadata:\n        name: b",
         "kind: ConfigMap\n      metadata:\n        name: b",
     );
-    let f = env.seal(false, "other.yaml", &other);
-    let enc = env.read("other.yaml");
-    assert_eq!(encrypted_keys(&enc), ["password", "token"], "{enc}");
-    assert!(
-        enc.contains("    unencrypted_regex: ^(apiVersion|kind|metadata)$\n"),
-        "{enc}"
-    );
-    assert_eq!(env.sops_decrypt(&f), other);
+    // (file, plaintext, the keys encrypted, the rule written into the metadata)
+    let cases: [(&str, &str, &[&str], &str); 4] = [
+        // SopsSecret: the operator's convention, everything under spec.secretTemplates
+        (
+            "sopssecret.yaml",
+            SOPS_SECRET,
+            &["name", "app", "password", "name", "token"],
+            "encrypted_suffix: Templates",
+        ),
+        // a List of Secrets: only data/stringData of the items
+        (
+            "list.yaml",
+            SECRET_LIST,
+            &["password", "token"],
+            "encrypted_regex: ^(data|stringData)$",
+        ),
+        // Secret + SopsSecret in one manifest: each keeps its convention's fields encrypted
+        (
+            "mixed.yaml",
+            &mixed,
+            &[
+                "password", "user", "port", "name", "app", "password", "name", "token",
+            ],
+            "encrypted_regex: ^(data|stringData|secretTemplates)$",
+        ),
+        // a List holding something else: the object rule, apiVersion, kind and metadata stay readable
+        (
+            "other.yaml",
+            &other,
+            &["password", "token"],
+            "unencrypted_regex: ^(apiVersion|kind|metadata)$",
+        ),
+    ];
+    for (name, plain, keys, rule) in cases {
+        let f = env.seal(false, name, plain);
+        let enc = env.read(name);
+        assert_eq!(encrypted_keys(&enc), keys, "{name}: {enc}");
+        assert!(enc.contains(&format!("    {rule}\n")), "{name}: {enc}");
+        assert_eq!(env.sops_decrypt(&f), plain, "{name}");
+    }
+    // the SopsSecret's own fields stay readable
+    let enc = env.read("sopssecret.yaml");
+    assert!(enc.contains("    name: app-secrets\n") && enc.contains("    suspend: false\n"));
 }
 
 /// The `kubectl_complete-sops` binary built beside `kubectl-sops`.

@@ -209,6 +209,13 @@ fn bad_inputs_fail_on_one_line_without_the_token() {
     ]);
     let enc = env.write("vault.yaml", &sealed);
     let secret_token = "s.wrong-token-value-1234";
+    // the sealed file with the server's address changed to 127.0.0.1:`port`, written as `name`:
+    // (its path, the new address)
+    let moved_to = |port: u16, name: &str| {
+        let addr = format!("http://127.0.0.1:{port}");
+        let text = String::from_utf8_lossy(&sealed).replace(&bao.address(), &addr);
+        (env.write(name, text.as_bytes()), addr)
+    };
 
     // wrong token
     let out = env
@@ -225,13 +232,7 @@ fn bad_inputs_fail_on_one_line_without_the_token() {
 
     // the allowlist refuses the file's address: no connection is made
     let counter = AcceptCounter::start();
-    let elsewhere = format!("http://127.0.0.1:{}", counter.port);
-    let moved = env.write(
-        "elsewhere.yaml",
-        String::from_utf8_lossy(&sealed)
-            .replace(&bao.address(), &elsewhere)
-            .as_bytes(),
-    );
+    let (moved, elsewhere) = moved_to(counter.port, "elsewhere.yaml");
     let out = env
         .ours()
         .env("SOPS_HC_VAULT_ALLOWLIST", bao.address())
@@ -268,13 +269,7 @@ fn bad_inputs_fail_on_one_line_without_the_token() {
         ),
     ] {
         let fake = FixedResponder::start(status, &extra);
-        let addr = format!("http://127.0.0.1:{}", fake.port);
-        let f = env.write(
-            "fake.yaml",
-            String::from_utf8_lossy(&sealed)
-                .replace(&bao.address(), &addr)
-                .as_bytes(),
-        );
+        let (f, addr) = moved_to(fake.port, "fake.yaml");
         let out = env.ours().run(["unseal", &f]);
         assert_fails(out, "fake.yaml", &addr, reason, BAO_ROOT_TOKEN);
     }
@@ -331,14 +326,14 @@ fn seal_flag_and_env_name_the_vault_key() {
         let out = env.sops().ok(["decrypt", &enc]);
         assert_eq!(String::from_utf8_lossy(&out), plain, "{what}");
     }
-    let (code, _, err) = env.ours().run([
+    let no_scheme = "127.0.0.1:8200/v1/transit/keys/sops";
+    let out = env.ours().run([
         "seal",
         "--hc-vault-transit",
-        "127.0.0.1:8200/v1/transit/keys/sops",
+        no_scheme,
         &env.arg("secret.yaml"),
     ]);
-    assert_ne!(code, 0);
-    assert!(err.contains("missing scheme"), "{err}");
+    assert_fails_on_one_line(out, None, &["missing scheme"], &[]);
 }
 
 /// `diff`, `textconv` and `check` treat Vault keys like age keys, without any credential: the keyless

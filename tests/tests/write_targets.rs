@@ -303,18 +303,13 @@ fn send(pid: u32, sig: i32) {
 fn killed_edit_takes_its_editor_with_it() {
     let Some(env) = setup() else { return };
     sealed(&env, "s.enc.yaml");
-    let pidfile = env.path("editor.pid");
-    let editor = env.path("editor.sh");
-    std::fs::write(
-        &editor,
-        format!(
-            "#!/bin/sh\necho \"$1\" > '{}.file'\necho $$ > '{}'\nexec sleep 60\n",
-            pidfile.display(),
-            pidfile.display()
+    let pidfile = env.arg("editor.pid");
+    let editor = env.write_script(
+        "editor.sh",
+        &format!(
+            "#!/bin/sh\necho \"$1\" > '{pidfile}.file'\necho $$ > '{pidfile}'\nexec sleep 60\n"
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let mut child = Command::new(env.ours_bin())
         .current_dir(env.dir())
         .env("SOPS_AGE_KEY_FILE", env.key_file())
@@ -357,7 +352,7 @@ fn killed_edit_takes_its_editor_with_it() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // SIGKILL cannot be caught: the private dir is left behind, so remove it here
-    let edited = std::fs::read_to_string(format!("{}.file", pidfile.display())).unwrap();
+    let edited = std::fs::read_to_string(format!("{pidfile}.file")).unwrap();
     if let Some(dir) = Path::new(edited.trim()).parent() {
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -45,6 +45,15 @@ impl Server {
             .insert(format!("/{name}"), bytes.into());
     }
 
+    /// Serves the contents of `dir/FILE` at `/NAME` for each `(NAME, FILE)` of `files`.
+    pub fn put_files(&self, dir: &std::path::Path, files: &[(&str, &str)]) {
+        for (name, file) in files {
+            let bytes = std::fs::read(dir.join(file))
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()));
+            self.put(name, bytes);
+        }
+    }
+
     /// `http://127.0.0.1:PORT/name`
     pub fn url(&self, name: &str) -> String {
         format!("{}/{name}", self.base)

@@ -22,6 +22,18 @@ pub enum Install {
     Helm4Dirs,
 }
 
+impl Install {
+    /// How `helm` (the peer `helm3` or `helm4`) takes the plugins in most tests: Helm 3 the root
+    /// plugin.yaml, Helm 4 the two plugin dirs.
+    pub fn usual_for(helm: &str) -> Install {
+        match helm {
+            "helm3" => Install::Root,
+            "helm4" => Install::Helm4Dirs,
+            other => panic!("no usual install for {other}"),
+        }
+    }
+}
+
 /// One isolated helm setup: a temp dir holding the helm homes, `TMPDIR`, the chart and the values.
 pub struct Setup {
     dir: tempfile::TempDir,
@@ -32,7 +44,16 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn new() -> Self {
+    /// A fresh setup ([`Setup::bare`]) with the encrypted fixtures of [`Setup::encrypt_fixtures`]
+    /// (real sops `sops`).
+    pub fn new(sops: &Path) -> Self {
+        let s = Setup::bare();
+        s.encrypt_fixtures(sops);
+        s
+    }
+
+    /// A fresh setup: the helm homes, the chart and the plaintext values, no encrypted file.
+    pub fn bare() -> Self {
         let dir = tempfile::Builder::new().prefix("hsT").tempdir().unwrap();
         for d in ["home", "tmp", "work/chart/templates", "plain"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
@@ -66,33 +87,29 @@ impl Setup {
     }
 
     pub fn write_chart(&self) {
-        std::fs::write(
-            self.path("work/chart/Chart.yaml"),
-            "apiVersion: v2\nname: t\nversion: 0.1.0\n",
-        )
-        .unwrap();
-        std::fs::write(
-            self.path("work/chart/templates/secret.yaml"),
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}\nstringData:\n  password: {{ .Values.password | quote }}\n  user: {{ (.Values.db | default dict).user | quote }}\n  port: {{ (.Values.db | default dict).port | quote }}\n  note: {{ .Values.note | default \"none\" | quote }}\n{{- if .Values.file }}\n  file: {{ .Values.file | quote }}\n{{- end }}\n",
-        )
-        .unwrap();
-        std::fs::write(
-            self.path("work/chart/templates/config.yaml"),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\n  namespace: {{ .Release.Namespace }}\ndata:\n  replicas: {{ .Values.replicas | default 1 | quote }}\n  tags: {{ .Values.tags | default list | join \",\" | quote }}\n",
-        )
-        .unwrap();
+        let token = &self.token;
+        let values = format!(
+            "# comment\npassword: {token}\ndb:\n  user: bob\n  port: 5432\ntags:\n  - a\n  - b\nmultiline: |\n  line one\n  line two\n"
+        );
+        let file = format!("file-{token}");
         // plaintext inputs live in plain/, which is not scanned
-        std::fs::write(
-            self.path("plain/values.yaml"),
-            format!(
-                "# comment\npassword: {}\ndb:\n  user: bob\n  port: 5432\ntags:\n  - a\n  - b\nmultiline: |\n  line one\n  line two\n",
-                self.token
+        for (path, text) in [
+            ("work/chart/Chart.yaml", "apiVersion: v2\nname: t\nversion: 0.1.0\n"),
+            (
+                "work/chart/templates/secret.yaml",
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}\nstringData:\n  password: {{ .Values.password | quote }}\n  user: {{ (.Values.db | default dict).user | quote }}\n  port: {{ (.Values.db | default dict).port | quote }}\n  note: {{ .Values.note | default \"none\" | quote }}\n{{- if .Values.file }}\n  file: {{ .Values.file | quote }}\n{{- end }}\n",
             ),
-        )
-        .unwrap();
-        std::fs::write(self.path("plain/extra.yaml"), "replicas: 3\nnote: plain\n").unwrap();
-        std::fs::write(self.path("work/extra.yaml"), "replicas: 3\nnote: plain\n").unwrap();
-        std::fs::write(self.path("plain/file.txt"), format!("file-{}", self.token)).unwrap();
+            (
+                "work/chart/templates/config.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\n  namespace: {{ .Release.Namespace }}\ndata:\n  replicas: {{ .Values.replicas | default 1 | quote }}\n  tags: {{ .Values.tags | default list | join \",\" | quote }}\n",
+            ),
+            ("plain/values.yaml", values.as_str()),
+            ("plain/extra.yaml", "replicas: 3\nnote: plain\n"),
+            ("work/extra.yaml", "replicas: 3\nnote: plain\n"),
+            ("plain/file.txt", file.as_str()),
+        ] {
+            std::fs::write(self.path(path), text).unwrap();
+        }
     }
 
     /// A runner for `bin` in `work/` with HOME, helm homes, TMPDIR and the age key isolated.
@@ -114,7 +131,7 @@ impl Setup {
     }
 
     /// `work/ours.enc.yaml` (kubectl-sops seal) and `work/sops.enc.yaml` (real sops).
-    pub fn encrypt_fixtures(&self, sops: &Path) {
+    fn encrypt_fixtures(&self, sops: &Path) {
         let r = self.recipient();
         let plain = self.path("plain/values.yaml");
         let ours = self.runner(&workspace_bin("kubectl-sops")).ok([
