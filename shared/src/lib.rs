@@ -57,6 +57,8 @@ pub mod os {
     pub mod net;
     pub mod output;
     pub mod private_dir;
+    #[cfg(feature = "http-client")]
+    pub mod proxy;
     pub mod shell;
     pub mod signals;
 }

@@ -61,6 +61,13 @@ impl KubeTarget {
             }
             None => match Config::from_kubeconfig(&options).await {
                 Ok(c) => c,
+                // the in-cluster account only when no context, cluster or user was asked for
+                // (kubectl does not fall back then either)
+                Err(file_err)
+                    if self.context.is_some() || self.cluster.is_some() || self.user.is_some() =>
+                {
+                    return Err(fail(&file_err));
+                }
                 Err(file_err) => Config::incluster().map_err(|_| {
                     CliError::new(format!(
                         "no usable kubeconfig (set KUBECONFIG or --kubeconfig): {file_err}"

@@ -635,8 +635,6 @@ fn context_from_tree(v: Option<&Value>) -> Vec<(String, String)> {
     ctx
 }
 
-/// The fields of a `kms` entry as sops 3.13.2 writes them: `aws_profile` always (empty when unset),
-/// `context` and `role` only when set.
 /// `key: "value"` pairs in the given order.
 fn str_pairs(pairs: &[(&str, &String)]) -> Branch {
     pairs
@@ -645,6 +643,8 @@ fn str_pairs(pairs: &[(&str, &String)]) -> Branch {
         .collect()
 }
 
+/// The fields of a `kms` entry as sops 3.13.2 writes them: `aws_profile` always (empty when unset),
+/// `context` and `role` only when set.
 fn kms_fields(k: &KmsEntry) -> Branch {
     let mut m = vec![
         Item::Pair("arn".into(), Value::Str(k.arn.clone())),

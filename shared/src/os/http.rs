@@ -1,9 +1,8 @@
 //! The one HTTP/1.1 client of both plugins: the key services' REST calls (Vault, GCP Cloud KMS,
 //! Azure Key Vault and their token endpoints) and helm-secrets' remote values files.
 //!
-//! - Proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` (either case), as Go's
-//!   `http.ProxyFromEnvironment`, which sops and helm use: https through a `CONNECT` tunnel, plain
-//!   http in absolute form; loopback hosts are never proxied.
+//! - Proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` by Go's rules ([`super::proxy`]), which
+//!   sops and helm follow: https through a `CONNECT` tunnel, plain http in absolute form.
 //! - TLS as [`Tls`] says (CA file, client certificate, no verification), rustls on ring.
 //! - Credentials in a URL (`https://user:pass@host/…`) are sent as basic auth and never shown:
 //!   messages name a URL through [`redact`]. Headers that carry tokens are marked sensitive, and
@@ -18,7 +17,6 @@ use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, HOST, LOCATION, PROXY_AUTHORIZATION, USER_AGENT};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -26,6 +24,7 @@ use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
 use super::net::{block_on, error_chain, tls_config, Tls};
+use super::proxy::ProxyEnv;
 
 /// Redirects [`Client::fetch`] follows before giving up (Go's `http.Client` stops after 10).
 pub const MAX_REDIRECTS: usize = 10;
@@ -89,7 +88,7 @@ pub struct Client {
     tls: Tls,
     /// Built on the first https request (loading the system roots costs time).
     tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
-    proxies: Matcher,
+    proxies: ProxyEnv,
     timeout: Duration,
     max_body: usize,
     user_agent: Option<String>,
@@ -106,7 +105,7 @@ impl Client {
         Client {
             tls,
             tls_config: OnceLock::new(),
-            proxies: Matcher::from_env(),
+            proxies: ProxyEnv::from_env(),
             timeout,
             max_body,
             user_agent: None,
@@ -120,7 +119,7 @@ impl Client {
 
     /// The same client, never through a proxy (metadata servers on the host's own link).
     pub fn without_proxy(mut self) -> Client {
-        self.proxies = Matcher::builder().build();
+        self.proxies = ProxyEnv::direct();
         self
     }
 
@@ -132,7 +131,7 @@ impl Client {
 
     /// The same client with these proxy rules instead of the environment's (tests).
     #[cfg(test)]
-    fn with_proxies(mut self, proxies: Matcher) -> Client {
+    fn with_proxies(mut self, proxies: ProxyEnv) -> Client {
         self.proxies = proxies;
         self
     }
@@ -187,15 +186,21 @@ impl Client {
             head.push((k.to_string(), value));
         }
         let body = body.map(|(ct, b)| (ct.to_string(), b));
-        self.run(self.exchange(&method, &uri, &head, body))
+        self.prepare_tls(&uri)?;
+        self.run(self.exchange(&method, &uri, &head, body, false))
     }
 
     /// GETs `url`, following redirects: the body of a 2xx answer, anything else an error.
     pub fn fetch(&self, url: &str) -> Result<Zeroizing<Vec<u8>>, HttpError> {
+        let first: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
+        self.prepare_tls(&first)?;
         self.run(async {
-            let mut uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
-            for _ in 0..=MAX_REDIRECTS {
-                let resp = self.exchange(&http::Method::GET, &uri, &[], None).await?;
+            let mut uri = first;
+            // Go's limit: the request after the tenth is not sent
+            for _ in 0..MAX_REDIRECTS {
+                let resp = self
+                    .exchange(&http::Method::GET, &uri, &[], None, true)
+                    .await?;
                 let status = http::StatusCode::from_u16(resp.status)
                     .map_err(|_| format!("HTTP {}", resp.status))?;
                 if status.is_redirection() && status != http::StatusCode::NOT_MODIFIED {
@@ -228,6 +233,15 @@ impl Client {
         })?
     }
 
+    /// Builds the TLS configuration before the request runs when `uri` is https (it reads the
+    /// system roots and PEM files: blocking work that must not stall the shared runtime).
+    fn prepare_tls(&self, uri: &Uri) -> Result<(), HttpError> {
+        if uri.scheme_str() == Some("https") {
+            self.tls_config()?;
+        }
+        Ok(())
+    }
+
     fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
         self.tls_config
             .get_or_init(|| tls_config(&self.tls).map(Arc::new))
@@ -241,6 +255,7 @@ impl Client {
         uri: &Uri,
         headers: &[(String, HeaderValue)],
         body: Option<(String, Vec<u8>)>,
+        follows_redirects: bool,
     ) -> Result<Response, HttpError> {
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -253,40 +268,22 @@ impl Client {
         let host = authority.host();
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        let proxy = if is_loopback(bare_host) {
-            None
-        } else {
-            self.proxies.intercept(uri)
-        };
+        let proxy = self.proxies.for_uri(uri)?;
         let (to_host, to_port) = match &proxy {
-            Some(p) => {
-                let pa = p
-                    .uri()
-                    .authority()
-                    .ok_or_else(|| "the proxy URL has no host".to_string())?;
-                let default = if p.uri().scheme_str() == Some("https") {
-                    443
-                } else {
-                    80
-                };
-                (pa.host().to_string(), pa.port_u16().unwrap_or(default))
-            }
-            None => (host.to_string(), port),
+            Some(p) => (p.host.as_str(), p.port),
+            None => (bare_host, port),
         };
-        let to_host = to_host.trim_start_matches('[').trim_end_matches(']');
-        let mut tcp = TcpStream::connect((to_host, to_port))
-            .await
-            .map_err(|e| match &proxy {
-                Some(_) => format!("cannot reach the proxy: {e}"),
-                None => format!("cannot connect: {e}"),
-            })?;
+        let mut tcp = connect(to_host, to_port).await.map_err(|e| match &proxy {
+            Some(_) => format!("cannot reach the proxy: {e}"),
+            None => format!("cannot connect: {e}"),
+        })?;
         let host_header = match authority.port() {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
         let stream: Box<dyn Stream> = if https {
             if let Some(p) = &proxy {
-                connect_tunnel(&mut tcp, &format!("{host}:{port}"), p.basic_auth()).await?;
+                connect_tunnel(&mut tcp, &format!("{host}:{port}"), p.auth.as_ref()).await?;
             }
             let name = ServerName::try_from(bare_host.to_string())
                 .map_err(|_| format!("invalid TLS server name {bare_host:?}"))?;
@@ -312,7 +309,9 @@ impl Client {
         let mut req = Request::builder()
             .method(method.clone())
             .uri(target)
-            .header(HOST, &host_header);
+            .header(HOST, &host_header)
+            // one request per connection: nothing lingers after the answer
+            .header(http::header::CONNECTION, "close");
         if let Some(agent) = &self.user_agent {
             req = req.header(USER_AGENT, agent.as_str());
         }
@@ -320,7 +319,7 @@ impl Client {
             req = req.header(AUTHORIZATION, auth);
         }
         if let (Some(p), false) = (&proxy, https) {
-            if let Some(auth) = p.basic_auth() {
+            if let Some(auth) = &p.auth {
                 req = req.header(PROXY_AUTHORIZATION, auth.clone());
             }
         }
@@ -350,12 +349,23 @@ impl Client {
         let status = resp.status().as_u16();
         let location = header(LOCATION);
         let www_authenticate = header(http::header::WWW_AUTHENTICATE);
+        if follows_redirects && (300..400).contains(&status) && status != 304 {
+            // the body of a redirect is not read, whatever its size
+            return Ok(Response {
+                status,
+                location,
+                www_authenticate,
+                body: Zeroizing::new(Vec::new()),
+            });
+        }
         let too_big = || HttpError::TooBig(self.max_body);
         let announced = header(http::header::CONTENT_LENGTH).and_then(|n| n.parse::<u64>().ok());
         if announced.is_some_and(|n| n > self.max_body as u64) {
             return Err(too_big());
         }
-        let mut body = Zeroizing::new(Vec::new());
+        let mut body = Zeroizing::new(Vec::with_capacity(
+            announced.map_or(0, |n| n as usize).min(self.max_body),
+        ));
         let mut incoming = resp.into_body();
         while let Some(frame) = incoming.frame().await {
             let frame = frame.map_err(|e| format!("reading the response: {}", error_chain(&e)))?;
@@ -363,7 +373,7 @@ impl Client {
                 if body.len() + data.len() > self.max_body {
                     return Err(too_big());
                 }
-                body.extend_from_slice(&data);
+                append_wiped(&mut body, &data);
                 // wipe hyper's copy too when nothing else shares it
                 if let Ok(mut b) = data.try_into_mut() {
                     zeroize::Zeroize::zeroize(&mut b[..]);
@@ -388,12 +398,77 @@ pub fn scheme(name: &str) -> Option<&str> {
     .then_some(s)
 }
 
-/// `name` with any `user:password@` of a URL replaced by `***@`, for messages.
+/// Appends `data` to `body` without leaving a copy behind: when the buffer must grow, the new one
+/// is made here and the old one is wiped as it is dropped (a plain `extend` would free it as is).
+fn append_wiped(body: &mut Zeroizing<Vec<u8>>, data: &[u8]) {
+    let needed = body.len() + data.len();
+    if needed > body.capacity() {
+        let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(body.capacity() * 2)));
+        grown.extend_from_slice(body);
+        *body = grown;
+    }
+    body.extend_from_slice(data);
+}
+
+/// Connects to `host:port`, trying each address in turn with IPv6 and IPv4 alternating; an
+/// address that does not answer within [`PER_ADDRESS`] is given up for the next (Go's dialer falls
+/// back too), the last one has the whole time left.
+async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    let v6_first = addrs.first().is_some_and(|f| f.is_ipv6());
+    let (mut first, mut other): (Vec<std::net::SocketAddr>, Vec<std::net::SocketAddr>) =
+        addrs.into_iter().partition(|a| a.is_ipv6() == v6_first);
+    let mut ordered = Vec::with_capacity(first.len() + other.len());
+    first.reverse();
+    other.reverse();
+    while let Some(a) = first.pop() {
+        ordered.push(a);
+        ordered.extend(other.pop());
+    }
+    ordered.extend(other.into_iter().rev());
+    let mut last = None;
+    let count = ordered.len();
+    for (i, addr) in ordered.into_iter().enumerate() {
+        let attempt = TcpStream::connect(addr);
+        let result = if i + 1 < count {
+            tokio::time::timeout(PER_ADDRESS, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("{addr}: no answer within {} s", PER_ADDRESS.as_secs()),
+                    ))
+                })
+        } else {
+            attempt.await
+        };
+        match result {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address")
+    }))
+}
+
+/// How long one address of several may take to accept a connection.
+const PER_ADDRESS: Duration = Duration::from_secs(3);
+
+/// `name` with any `user:password@` of a URL replaced by `***@`, for messages. When what looks like
+/// the host ends in `:` and something other than a port, and an `@` follows, the password holds a
+/// `/`, `?` or `#` that hides where it ends: then nothing after `scheme://` is shown.
 pub fn redact(name: &str) -> String {
     let Some((scheme, rest)) = name.split_once("://") else {
         return name.to_string();
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let not_a_port = rest[..end]
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.chars().all(|c| c.is_ascii_digit()));
+    if not_a_port && !rest[..end].contains('@') && rest[end..].contains('@') {
+        return format!("{scheme}://***");
+    }
     match rest[..end].rfind('@') {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => name.to_string(),
@@ -476,15 +551,8 @@ fn join(base: &Uri, to: &str) -> Result<Uri, String> {
         .map_err(|_| format!("redirected to an invalid URL {}", redact(&full)))
 }
 
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// `Authorization: Basic …` from the `user:password@` of an authority, if any.
-fn basic_auth(authority: &str) -> Option<HeaderValue> {
+pub(crate) fn basic_auth(authority: &str) -> Option<HeaderValue> {
     use base64::Engine;
     let (userinfo, _) = authority.rsplit_once('@')?;
     let decode = |s: &str| {
@@ -550,8 +618,21 @@ mod tests {
         );
         assert_eq!(redact("https://h/x.yaml"), "https://h/x.yaml");
         assert_eq!(redact("a.yaml"), "a.yaml");
+        // a `/` in the password: the authority cannot be told, nothing after the scheme is shown
+        assert_eq!(redact("https://u:p/ss@h/x.yaml"), "https://***");
+        assert_eq!(redact("https://u:p?s@h/x.yaml"), "https://***");
+        assert_eq!(redact("https://h:8443/x@y.yaml"), "https://h:8443/x@y.yaml");
         assert_eq!(scheme("git+https://h/x"), Some("git+https"));
         assert_eq!(scheme("/a://b"), None);
+    }
+
+    #[test]
+    fn growing_a_body_keeps_its_bytes() {
+        let mut body = Zeroizing::new(Vec::with_capacity(2));
+        for chunk in [&b"ab"[..], b"cde", b"", b"fghij"] {
+            append_wiped(&mut body, chunk);
+        }
+        assert_eq!(&body[..], b"abcdefghij");
     }
 
     #[test]
@@ -603,9 +684,8 @@ mod tests {
                 .unwrap();
             head
         });
-        let proxies = Matcher::builder()
-            .http(format!("http://pu:pp@127.0.0.1:{port}"))
-            .build();
+        let proxy = format!("http://pu:pp@127.0.0.1:{port}");
+        let proxies = ProxyEnv::from_lookup(move |k| (k == "HTTP_PROXY").then(|| proxy.clone()));
         let client =
             Client::new(Tls::default(), Duration::from_secs(10), 1 << 20).with_proxies(proxies);
         let got = client.fetch("http://values.example/v.yaml").unwrap();

@@ -1,0 +1,318 @@
+//! Which proxy a request goes through, by the rules of Go's `http.ProxyFromEnvironment`
+//! (`golang.org/x/net/http/httpproxy`), which sops, helm and kubectl follow:
+//!
+//! - `HTTPS_PROXY`/`https_proxy` for https URLs, `HTTP_PROXY`/`http_proxy` for http URLs (the
+//!   upper-case name first, an empty value counts as unset; `HTTP_PROXY` is ignored when
+//!   `REQUEST_METHOD` is set, as in a CGI script). `ALL_PROXY` is not read.
+//! - `localhost` and loopback addresses never go through a proxy.
+//! - `NO_PROXY`/`no_proxy`: `*` (nothing is proxied), or a comma-separated list of IP addresses,
+//!   CIDR ranges, and domain names with an optional port; `example.com` matches it and its
+//!   subdomains, `.example.com` and `*.example.com` only its subdomains.
+//! - A proxy URL without a scheme is `http://`. Only http proxies are spoken to; another scheme
+//!   (`https://`, `socks5://`) is an error at the request, never a silent direct connection.
+
+use std::net::IpAddr;
+
+use http::header::HeaderValue;
+use http::Uri;
+
+/// A proxy to send one request through.
+pub struct Proxy {
+    /// `host` and `port` of the proxy.
+    pub host: String,
+    /// The proxy's port (80 when the URL gives none).
+    pub port: u16,
+    /// `Proxy-Authorization: Basic …` from the proxy URL's user info.
+    pub auth: Option<HeaderValue>,
+}
+
+/// The proxy settings read from the environment once per client.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyEnv {
+    http: Option<String>,
+    https: Option<String>,
+    no_proxy: Vec<NoProxy>,
+    /// `NO_PROXY=*`.
+    none: bool,
+}
+
+#[derive(Clone, Debug)]
+enum NoProxy {
+    /// An address, with an optional port.
+    Ip(IpAddr, Option<u16>),
+    /// A range of addresses.
+    Cidr(IpAddr, u8),
+    /// A domain; `subdomains_only` for `.x` and `*.x`.
+    Domain {
+        name: String,
+        subdomains_only: bool,
+        port: Option<u16>,
+    },
+}
+
+impl ProxyEnv {
+    /// The settings of this process' environment.
+    pub fn from_env() -> ProxyEnv {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// The settings from `get` (a variable's value, if set).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> ProxyEnv {
+        let first = |names: [&str; 2]| {
+            names
+                .iter()
+                .filter_map(|n| get(n))
+                .find(|v| !v.trim().is_empty())
+                .map(|v| v.trim().to_string())
+        };
+        let cgi = get("REQUEST_METHOD").is_some();
+        let no = first(["NO_PROXY", "no_proxy"]).unwrap_or_default();
+        ProxyEnv {
+            http: if cgi {
+                None
+            } else {
+                first(["HTTP_PROXY", "http_proxy"])
+            },
+            https: first(["HTTPS_PROXY", "https_proxy"]),
+            none: no == "*",
+            no_proxy: no.split(',').filter_map(parse_no_proxy).collect(),
+        }
+    }
+
+    /// Settings without any proxy.
+    pub fn direct() -> ProxyEnv {
+        ProxyEnv::default()
+    }
+
+    /// The proxy for `uri` (`Ok(None)`: connect directly); an unusable proxy setting is an error.
+    pub fn for_uri(&self, uri: &Uri) -> Result<Option<Proxy>, String> {
+        let setting = match uri.scheme_str() {
+            Some("https") => &self.https,
+            _ => &self.http,
+        };
+        let Some(setting) = setting else {
+            return Ok(None);
+        };
+        let host = uri.host().unwrap_or("");
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        if !self.use_proxy(bare, port) {
+            return Ok(None);
+        }
+        parse_proxy(setting).map(Some)
+    }
+
+    fn use_proxy(&self, host: &str, port: u16) -> bool {
+        if host.is_empty() || host.eq_ignore_ascii_case("localhost") || self.none {
+            return false;
+        }
+        let ip = host.parse::<IpAddr>().ok();
+        if ip.is_some_and(|ip| ip.is_loopback()) {
+            return false;
+        }
+        let host = host.to_ascii_lowercase();
+        !self.no_proxy.iter().any(|rule| match rule {
+            NoProxy::Ip(a, p) => ip == Some(*a) && p.is_none_or(|p| p == port),
+            NoProxy::Cidr(net, bits) => ip.is_some_and(|ip| in_cidr(ip, *net, *bits)),
+            NoProxy::Domain {
+                name,
+                subdomains_only,
+                port: p,
+            } => {
+                p.is_none_or(|p| p == port)
+                    && (host.ends_with(&format!(".{name}")) || (!subdomains_only && host == *name))
+            }
+        })
+    }
+}
+
+fn parse_no_proxy(entry: &str) -> Option<NoProxy> {
+    let e = entry.trim().to_ascii_lowercase();
+    if e.is_empty() {
+        return None;
+    }
+    if let Some((net, bits)) = e.split_once('/') {
+        return Some(NoProxy::Cidr(net.parse().ok()?, bits.parse().ok()?));
+    }
+    if let Ok(ip) = e.trim_start_matches('[').trim_end_matches(']').parse() {
+        return Some(NoProxy::Ip(ip, None));
+    }
+    // host:port, [v6]:port
+    let (host, port) = match e.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()) => {
+            (h.to_string(), p.parse().ok())
+        }
+        _ => (e.clone(), None),
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse() {
+        return Some(NoProxy::Ip(ip, port));
+    }
+    let (name, subdomains_only) = match host.strip_prefix("*.").or(host.strip_prefix('.')) {
+        Some(rest) => (rest.to_string(), true),
+        None => (host, false),
+    };
+    Some(NoProxy::Domain {
+        name,
+        subdomains_only,
+        port,
+    })
+}
+
+fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let prefix = |a: &[u8], b: &[u8]| {
+        let bits = usize::from(bits);
+        if bits > a.len() * 8 {
+            return false;
+        }
+        let (whole, rest) = (bits / 8, bits % 8);
+        a[..whole] == b[..whole] && (rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0)
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => prefix(&a.octets(), &b.octets()),
+        (IpAddr::V6(a), IpAddr::V6(b)) => prefix(&a.octets(), &b.octets()),
+        _ => false,
+    }
+}
+
+/// A proxy setting (`host:port`, `http://[user:pass@]host[:port]`) as the proxy to dial.
+fn parse_proxy(setting: &str) -> Result<Proxy, String> {
+    let full = if setting.contains("://") {
+        setting.to_string()
+    } else {
+        format!("http://{setting}")
+    };
+    let shown = super::http::redact(&full);
+    let uri: Uri = full
+        .parse()
+        .map_err(|_| format!("the proxy setting {shown} is not a valid URL"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(format!(
+                "the proxy {shown} speaks {other}; only http:// proxies are supported"
+            ))
+        }
+        None => return Err(format!("the proxy setting {shown} is not a valid URL")),
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("the proxy setting {shown} names no host"))?;
+    Ok(Proxy {
+        host: authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port: authority.port_u16().unwrap_or(80),
+        auth: super::http::basic_auth(authority.as_str()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> ProxyEnv {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ProxyEnv::from_lookup(move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    fn via(e: &ProxyEnv, url: &str) -> Option<String> {
+        e.for_uri(&url.parse().unwrap())
+            .unwrap()
+            .map(|p| format!("{}:{}", p.host, p.port))
+    }
+
+    #[test]
+    fn scheme_picks_the_variable_and_loopback_is_direct() {
+        let e = env(&[
+            ("HTTPS_PROXY", "proxy.corp:3128"),
+            ("http_proxy", "http://other:8080"),
+        ]);
+        assert_eq!(
+            via(&e, "https://vault.corp/v1").as_deref(),
+            Some("proxy.corp:3128")
+        );
+        assert_eq!(
+            via(&e, "http://vault.corp/v1").as_deref(),
+            Some("other:8080")
+        );
+        for direct in [
+            "https://localhost/x",
+            "https://127.0.0.1:8200/x",
+            "https://[::1]/x",
+        ] {
+            assert_eq!(via(&e, direct), None, "{direct}");
+        }
+        // ALL_PROXY is not Go's; an empty upper-case value does not hide the lower-case one
+        let e = env(&[
+            ("ALL_PROXY", "socks5://x"),
+            ("HTTPS_PROXY", ""),
+            ("https_proxy", "p:1"),
+        ]);
+        assert_eq!(via(&e, "https://h/").as_deref(), Some("p:1"));
+        assert_eq!(via(&e, "http://h/"), None);
+        // CGI: HTTP_PROXY may come from a request header
+        let e = env(&[
+            ("HTTP_PROXY", "p:1"),
+            ("HTTPS_PROXY", "p:2"),
+            ("REQUEST_METHOD", "GET"),
+        ]);
+        assert_eq!(via(&e, "http://h/"), None);
+        assert_eq!(via(&e, "https://h/").as_deref(), Some("p:2"));
+    }
+
+    #[test]
+    fn no_proxy_like_go() {
+        let e = env(&[
+            ("HTTPS_PROXY", "p:1"),
+            (
+                "NO_PROXY",
+                "corp.example, .internal,*.svc.local,10.0.0.0/8,192.168.1.5,vault.io:8200",
+            ),
+        ]);
+        for direct in [
+            "https://corp.example/",
+            "https://a.corp.example/",
+            "https://x.internal/",
+            "https://a.svc.local/",
+            "https://10.1.2.3/",
+            "https://192.168.1.5:9/",
+            "https://vault.io:8200/",
+        ] {
+            assert_eq!(via(&e, direct), None, "{direct}");
+        }
+        for proxied in [
+            "https://internal/",
+            "https://svc.local/",
+            "https://notcorp.example/",
+            "https://11.0.0.1/",
+            "https://vault.io/",
+        ] {
+            assert!(via(&e, proxied).is_some(), "{proxied}");
+        }
+        let e = env(&[("HTTPS_PROXY", "p:1"), ("no_proxy", "*")]);
+        assert_eq!(via(&e, "https://anything/"), None);
+    }
+
+    #[test]
+    fn only_http_proxies_and_credentials_become_a_header() {
+        let e = env(&[("HTTPS_PROXY", "socks5://127.0.0.1:1080")]);
+        let err = e.for_uri(&"https://h/".parse().unwrap()).err().unwrap();
+        assert!(err.contains("only http:// proxies"), "{err}");
+        let e = env(&[("HTTPS_PROXY", "https://u:pw@proxy:443")]);
+        let err = e.for_uri(&"https://h/".parse().unwrap()).err().unwrap();
+        assert!(!err.contains("pw"), "{err}");
+        let e = env(&[("HTTPS_PROXY", "http://pu:pp@proxy")]);
+        let p = e.for_uri(&"https://h/".parse().unwrap()).unwrap().unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy", 80));
+        assert_eq!(p.auth.unwrap().to_str().unwrap(), "Basic cHU6cHA=");
+    }
+}
