@@ -1,4 +1,4 @@
-//! Where writes land (hardening issue, defects 1, 4 and 6), through the real `kubectl-sops` binary:
+//! Where writes land, through the real `kubectl-sops` binary:
 //! symlinks are followed and kept, FIFOs are written through (never renamed over), a signal during an
 //! atomic write leaves no hidden plaintext temp file, and a killed `edit` takes its editor with it.
 //! Results are checked with real sops 3.13.2. No test touches the machine's `/dev`.
