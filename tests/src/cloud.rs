@@ -253,6 +253,8 @@ pub const TOKEN_PORT: u16 = 9100;
 pub const HANG_PORT: u16 = 9200;
 /// Port of a connection counter.
 pub const COUNT_PORT: u16 = 9300;
+/// An HTTP proxy (CONNECT and absolute form) to 127.0.0.1, logging its targets to `proxy.log`.
+pub const PROXY_PORT: u16 = 9310;
 
 impl CloudLab {
     /// Starts everything in `dir`; `Err(why)` when a namespace cannot be made or a tool is missing.
@@ -422,6 +424,12 @@ impl CloudLab {
             &[s("count"), COUNT_PORT.to_string()],
             COUNT_PORT,
             "count.log",
+        );
+        ns.python(
+            &helper,
+            &[s("proxy"), PROXY_PORT.to_string()],
+            PROXY_PORT,
+            "proxy.log",
         );
         // the readiness probes were counted: wait for their lines, then start from empty logs
         let start = Instant::now();

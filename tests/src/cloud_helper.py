@@ -18,6 +18,9 @@ namespace, beside ../shared/tools/kms/*-fake.py, which are the services themselv
                       (resource https://localhost:PORT), like a vault
   hang PORT           accepts and never answers
   count PORT          accepts, logs "accept", closes
+  proxy PORT          an HTTP proxy: CONNECT host:port tunnels to 127.0.0.1:port, an absolute-form
+                      request (GET http://host:port/...) goes to 127.0.0.1:port in origin form; logs
+                      "proxy METHOD host:port"
 
 Each request is logged to stderr as one line: mode, method, path, grant or the form field names."""
 import base64, json, socket, ssl, sys, threading, time
@@ -129,6 +132,45 @@ def status_handler(code, tls):
     return Status
 
 
+def proxy_conn(c):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = c.recv(1)
+        if not d:
+            return c.close()
+        head += d
+    method, target = head.split(b" ")[:2]
+    if method == b"CONNECT":
+        authority = target.decode()
+    else:
+        authority = target.decode().split("://", 1)[-1].split("/", 1)[0]
+    log("proxy", method.decode(), authority)
+    up = socket.create_connection(("127.0.0.1", int(authority.rsplit(":", 1)[1])))
+    if method == b"CONNECT":
+        c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    else:  # to the origin in origin form, as proxies send it
+        rest = target.split(b"://", 1)[-1]
+        path = b"/" + rest.split(b"/", 1)[1] if b"/" in rest else b"/"
+        up.sendall(head.replace(target, path, 1))
+
+    def pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    threading.Thread(target=pipe, args=(c, up), daemon=True).start()
+    pipe(up, c)
+
+
 if mode == "token":
     ThreadingHTTPServer(("127.0.0.1", port), Token).serve_forever()
 elif mode == "status":
@@ -139,6 +181,14 @@ elif mode == "status":
         ctx.load_cert_chain(sys.argv[4], sys.argv[5])
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.serve_forever()
+elif mode == "proxy":
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(64)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=proxy_conn, args=(c,), daemon=True).start()
 else:
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,6 +1,6 @@
 //! An HTTP proxy on loopback for the tests of `HTTPS_PROXY`/`HTTP_PROXY`: `CONNECT host:port`
 //! becomes a tunnel to 127.0.0.1:port, a plain request in absolute form
-//! (`GET http://host:port/…`) is passed as it is to 127.0.0.1:port. Every target is noted, so a
+//! (`GET http://host:port/…`) goes to 127.0.0.1:port in origin form. Every target is noted, so a
 //! host that resolves nowhere (`vault.test`, `values.test`) proves the proxy was used.
 
 use std::io::{Read, Write};
@@ -77,7 +77,12 @@ fn relay(mut client: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Result<()
     if method == "CONNECT" {
         client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
     } else {
-        up.write_all(&head)?;
+        // to the origin in origin form, as proxies send it
+        let path = target
+            .trim_start_matches("http://")
+            .find('/')
+            .map_or("/", |i| &target["http://".len() + i..]);
+        up.write_all(line.replacen(target, path, 1).as_bytes())?;
     }
     let (mut c2, mut u2) = (client.try_clone()?, up.try_clone()?);
     let upstream = std::thread::spawn(move || {

@@ -4,7 +4,8 @@
 //! age identity present no connection is made to any key service.
 
 use e2e_tests::cloud::{
-    azure_key, azure_vault, CloudEnv, AZURE_PORT, AZURE_VERSION, COUNT_PORT, GCP_KEY,
+    azure_key, azure_vault, CloudEnv, AZURE_PORT, AZURE_VERSION, COUNT_PORT, GCP_KEY, GCP_PORT,
+    PROXY_PORT,
 };
 use e2e_tests::servers::metadata_shape;
 use e2e_tests::{age_recipient, vectors_dir_checked, Sops};
@@ -192,4 +193,49 @@ fn rekey_adds_and_removes_gcp_and_azure_keys() {
         assert!(err.contains(words), "{flag}: {err}");
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), removed);
+}
+
+/// `HTTPS_PROXY`/`HTTP_PROXY` carry our Azure Key Vault (`CONNECT`) and GCP Cloud KMS (absolute
+/// form) calls to `sops.localhost`, which is not loopback; the token endpoint on 127.0.0.1 is
+/// reached directly. What we seal through the proxy opens with sops 3.13.2 under the same settings.
+#[test]
+fn azure_and_gcp_requests_go_through_the_proxy_from_the_environment() {
+    let Some(env) = setup() else { return };
+    let proxy = format!("http://127.0.0.1:{PROXY_PORT}");
+    let gcp = format!("http://sops.localhost:{GCP_PORT}");
+    let via = |s: Sops| {
+        s.env("HTTPS_PROXY", &proxy)
+            .env("HTTP_PROXY", &proxy)
+            .env("SOPS_GCP_KMS_ENDPOINT", &gcp)
+    };
+    let proxied = |what: &str, target: String| {
+        let log = env.lab.ns.log("proxy.log");
+        assert!(
+            log.lines().any(|l| l.ends_with(&target)),
+            "{what}: no request for {target} through the proxy: {log:?}"
+        );
+        env.lab.ns.clear_log("proxy.log");
+    };
+    for (flag, key, target) in [
+        (
+            "--azure-kv",
+            azure_key(true),
+            format!("CONNECT sops.localhost:{AZURE_PORT}"),
+        ),
+        (
+            "--gcp-kms",
+            GCP_KEY.to_string(),
+            format!("POST sops.localhost:{GCP_PORT}"),
+        ),
+    ] {
+        env.lab.ns.clear_log("proxy.log");
+        let sealed = via(env.ours()).ok(["seal", flag, &key, &env.path("secret.yaml")]);
+        proxied(flag, target.clone());
+        let enc = env.write("via-proxy.enc.yaml", &sealed);
+        let out = via(env.ours()).ok(["unseal", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), PLAIN, "{flag}");
+        proxied(flag, target);
+        let out = via(env.sops()).ok(["decrypt", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), PLAIN, "sops {flag}");
+    }
 }
