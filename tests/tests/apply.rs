@@ -69,6 +69,11 @@ fn run(e: &Env, args: &[&str]) -> Outcome {
     out
 }
 
+/// `apply -f GOOD -f BAD -n NS`
+fn apply_args<'a>(good: &'a str, bad: &'a str, ns: &'a str) -> [&'a str; 7] {
+    ["apply", "-f", good, "-f", bad, "-n", ns]
+}
+
 fn ours_ok(e: &Env, args: &[&str]) -> String {
     let (code, out, err) = run(e, args);
     assert_eq!(code, 0, "kubectl-sops {args:?}: {err}");
@@ -395,17 +400,12 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
     let good = e.path("good.yaml");
     std::fs::write(&good, CONFIGMAP).unwrap();
     let secret = sealed(&e, "s.enc.yaml", SECRET);
-
+    let good = good.to_str().unwrap();
     // wrong key: exit 128, nothing applied, even the good file given before it
-    let out = e.ours().age_key_file(e.age_key("gen_age_b")).run([
-        "apply",
-        "-f",
-        good.to_str().unwrap(),
-        "-f",
-        secret.to_str().unwrap(),
-        "-n",
-        &ns,
-    ]);
+    let out = e
+        .ours()
+        .age_key_file(e.age_key("gen_age_b"))
+        .run(apply_args(good, secret.to_str().unwrap(), &ns));
     assert_no_plaintext(&out);
     assert_eq!(out.0, 128, "{}", out.2);
     assert!(out.2.contains("s.enc.yaml"), "{}", out.2);
@@ -417,18 +417,7 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
     let mut bytes = text.into_bytes();
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     std::fs::write(e.path("tampered.enc.yaml"), &bytes).unwrap();
-    let out = run(
-        &e,
-        &[
-            "apply",
-            "-f",
-            good.to_str().unwrap(),
-            "-f",
-            "tampered.enc.yaml",
-            "-n",
-            &ns,
-        ],
-    );
+    let out = run(&e, &apply_args(good, "tampered.enc.yaml", &ns));
     assert_eq!(out.0, 25, "{}", out.2); // sops: could not decrypt a value
     assert!(!exists(&e, &ns, "configmap/settings"), "partly applied");
 
@@ -453,18 +442,7 @@ fn bad_input_applies_nothing_and_says_why_in_one_line() {
         v1.replace(&line(&v1), &line(&v2)),
     )
     .unwrap();
-    let out = run(
-        &e,
-        &[
-            "apply",
-            "-f",
-            good.to_str().unwrap(),
-            "-f",
-            "swapped.enc.yaml",
-            "-n",
-            &ns,
-        ],
-    );
+    let out = run(&e, &apply_args(good, "swapped.enc.yaml", &ns));
     assert_eq!(out.0, 51, "{}", out.2);
     assert!(!out.2.contains("another-secret-9"));
     assert!(!exists(&e, &ns, "configmap/settings"), "partly applied");
