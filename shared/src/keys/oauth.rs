@@ -242,21 +242,17 @@ pub(crate) fn unix_now() -> u64 {
 mod tests {
     use super::*;
 
-    fn resp(status: u16, body: &str) -> Response {
-        Response::fake(status, body)
-    }
-
     #[test]
     fn token_answers() {
         let t = token_from(
-            &resp(200, r#"{"access_token":"ya29.x","expires_in":"3599"}"#),
+            &Response::fake(200, r#"{"access_token":"ya29.x","expires_in":"3599"}"#),
             "t",
         )
         .unwrap();
         assert_eq!(t.secret.as_str(), "ya29.x");
         assert!(t.fresh());
         let e = token_from(
-            &resp(
+            &Response::fake(
                 400,
                 r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret.\r\nTrace ID: 1"}"#,
             ),
@@ -268,7 +264,7 @@ mod tests {
             e,
             "login refused the credentials (HTTP 400): invalid_client: AADSTS7000215: Invalid client secret."
         );
-        let e = token_from(&resp(200, r#"{"token_type":"Bearer"}"#), "t")
+        let e = token_from(&Response::fake(200, r#"{"token_type":"Bearer"}"#), "t")
             .err()
             .unwrap();
         assert_eq!(e, "t answered without an access token");

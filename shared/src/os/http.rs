@@ -203,7 +203,7 @@ impl Client {
                     .await?;
                 let status = http::StatusCode::from_u16(resp.status)
                     .map_err(|_| format!("HTTP {}", resp.status))?;
-                if status.is_redirection() && status != http::StatusCode::NOT_MODIFIED {
+                if is_redirect(resp.status) {
                     let to = resp
                         .location
                         .ok_or_else(|| format!("HTTP {status} without a Location"))?;
@@ -349,7 +349,7 @@ impl Client {
         let status = resp.status().as_u16();
         let location = header(LOCATION);
         let www_authenticate = header(http::header::WWW_AUTHENTICATE);
-        if follows_redirects && (300..400).contains(&status) && status != 304 {
+        if follows_redirects && is_redirect(status) {
             // the body of a redirect is not read, whatever its size
             return Ok(Response {
                 status,
@@ -387,6 +387,11 @@ impl Client {
             body,
         })
     }
+}
+
+/// A 3xx answer that points elsewhere (304 Not Modified does not).
+fn is_redirect(status: u16) -> bool {
+    (300..400).contains(&status) && status != 304
 }
 
 /// The URL scheme of `name` (`[a-z][a-z0-9+.-]*` before `://`), if it has one.

@@ -290,14 +290,10 @@ fn cli_token(program: &str, args: &[&str]) -> Result<AccessToken, Outcome> {
 mod tests {
     use super::*;
 
-    fn resp(status: u16, body: &str) -> Response {
-        Response::fake(status, body)
-    }
-
     #[test]
     fn another_clouds_metadata_server_is_not_imds() {
         // EC2's and GCE's metadata servers answer on 169.254.169.254 too
-        let aws = resp(
+        let aws = Response::fake(
             404,
             "<?xml version=\"1.0\"?>\n<html><title>404 - Not Found</title></html>",
         );
@@ -306,16 +302,19 @@ mod tests {
             Err(Outcome::Unavailable(_))
         ));
         assert!(matches!(
-            imds_answer(&resp(404, "Not Found\n"), true),
+            imds_answer(&Response::fake(404, "Not Found\n"), true),
             Err(Outcome::Unavailable(_))
         ));
         assert!(matches!(
-            imds_answer(&resp(400, r#"{"error":"invalid_request"}"#), false),
+            imds_answer(
+                &Response::fake(400, r#"{"error":"invalid_request"}"#),
+                false
+            ),
             Err(Outcome::Unavailable(_))
         ));
         // Azure's IMDS refusing a user-assigned identity ends the chain with its reason
         match imds_answer(
-            &resp(
+            &Response::fake(
                 400,
                 r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
             ),
@@ -325,7 +324,7 @@ mod tests {
             _ => panic!("a JSON refusal must end the chain"),
         }
         let ok = imds_answer(
-            &resp(200, r#"{"access_token":"t","expires_in":"3599"}"#),
+            &Response::fake(200, r#"{"access_token":"t","expires_in":"3599"}"#),
             false,
         );
         assert!(matches!(ok, Ok(t) if t.secret.as_str() == "t"));
