@@ -357,20 +357,7 @@ impl CloudLab {
             &["version"],
         ];
         for args in steps {
-            let ok = Command::new("openssl")
-                .current_dir(dir)
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if !ok {
-                return Err(format!(
-                    "openssl {} failed (test certificates and keys)",
-                    args.join(" ")
-                ));
-            }
+            crate::openssl(dir, args)?;
         }
         let mut ns = Netns::start(
             dir,

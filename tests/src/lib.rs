@@ -856,6 +856,26 @@ pub fn assert_one_line(err: &str) -> &str {
     err.trim_end()
 }
 
+/// Runs `openssl ARGS` in `dir` (test certificates and keys); a failure names the command and
+/// carries openssl's own words.
+pub fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run openssl (test certificates and keys): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "openssl {} failed (test certificates and keys): {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// Asserts a failure on one line: exit `code` (any non-zero one for `None`), nothing on stdout,
 /// each of `says` in the message and none of `never` (tokens, secrets). Returns the message.
 pub fn assert_fails_on_one_line(

@@ -6,7 +6,6 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -120,17 +119,7 @@ impl Pki {
 }
 
 fn run_openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("openssl (test certificates)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e2e_tests::openssl(dir, args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// A TLS listener on 127.0.0.1 that forwards each request to the plain HTTP server on
