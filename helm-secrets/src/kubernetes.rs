@@ -57,7 +57,7 @@ async fn fetch(r: &SecretRef) -> Result<Zeroizing<Vec<u8>>, String> {
 /// The Secret's name and namespace go into a request path: checked as Kubernetes names first.
 #[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 fn check_ref(r: &SecretRef) -> Result<(), Failure> {
-    let fail = |e: String| Failure::new(format!("Kubernetes secret {r}: {e}"));
+    let fail = |e: sops_engine::k8s::NameError| Failure::new(format!("Kubernetes secret {r}: {e}"));
     sops_engine::k8s::check_name("Secret", &r.name).map_err(fail)?;
     if let Some(ns) = &r.namespace {
         sops_engine::k8s::check_namespace(ns).map_err(fail)?;

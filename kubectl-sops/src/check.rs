@@ -170,7 +170,12 @@ fn check_file(name: &str, a: &CheckArgs, config: Option<&Config>, keys: &KeyRing
             }
             let not_encrypted = matches!(e, SopsError::MetadataNotFound)
                 || (format == Format::Binary && matches!(e, SopsError::Parse { .. }));
-            if !not_encrypted && matches!(e, SopsError::InvalidMetadata(_)) {
+            if !not_encrypted
+                && matches!(
+                    e,
+                    SopsError::InvalidMetadata(_) | SopsError::InvalidVersion(_)
+                )
+            {
                 f.problems.push(one_line(&e.to_string()));
                 return f;
             }

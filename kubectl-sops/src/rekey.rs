@@ -107,7 +107,7 @@ struct Edits {
 }
 
 impl Edits {
-    fn from_args(a: &RekeyArgs) -> std::result::Result<Self, String> {
+    fn from_args(a: &RekeyArgs) -> std::result::Result<Self, sops_engine::keys::BadKeyId> {
         let clean = |v: &[String]| -> Vec<String> {
             v.iter()
                 .map(|s| s.trim().to_string())
@@ -120,29 +120,30 @@ impl Edits {
                 .into_iter()
                 .map(|f| Recipient::Pgp(normalize_fingerprint(&f)))
         };
-        let services = |kms: &[String],
-                        gcp: &[String],
-                        azure: &[String],
-                        vault: &[String]|
-         -> std::result::Result<Vec<Recipient>, String> {
-            let mut out: Vec<Recipient> = KmsKey::list(&clean(kms).join(","), &[], "")
-                .into_iter()
-                .map(Recipient::Kms)
-                .collect();
-            for id in gcp_kms::ids_from_list(&clean(gcp).join(",")) {
-                gcp_kms::check_resource_id(&id)?;
-                out.push(Recipient::GcpKms(id));
-            }
-            out.extend(
-                azure_kv::keys_from_list(&clean(azure).join(","))?
+        let services =
+            |kms: &[String],
+             gcp: &[String],
+             azure: &[String],
+             vault: &[String]|
+             -> std::result::Result<Vec<Recipient>, sops_engine::keys::BadKeyId> {
+                let mut out: Vec<Recipient> = KmsKey::list(&clean(kms).join(","), &[], "")
                     .into_iter()
-                    .map(Recipient::AzureKv),
-            );
-            for u in clean(vault) {
-                out.push(Recipient::HcVault(VaultKey::from_uri(&u)?.uri()));
-            }
-            Ok(out)
-        };
+                    .map(Recipient::Kms)
+                    .collect();
+                for id in gcp_kms::ids_from_list(&clean(gcp).join(",")) {
+                    gcp_kms::check_resource_id(&id)?;
+                    out.push(Recipient::GcpKms(id));
+                }
+                out.extend(
+                    azure_kv::keys_from_list(&clean(azure).join(","))?
+                        .into_iter()
+                        .map(Recipient::AzureKv),
+                );
+                for u in clean(vault) {
+                    out.push(Recipient::HcVault(VaultKey::from_uri(&u)?.uri()));
+                }
+                Ok(out)
+            };
         let add = services(
             &a.add_kms,
             &a.add_gcp_kms,
@@ -384,9 +385,9 @@ fn confirm(question: &str) -> bool {
 
 /// Runs `rekey`.
 pub fn run(a: RekeyArgs) -> Result<()> {
-    let edits = Edits::from_args(&a).map_err(|message| CliError {
+    let edits = Edits::from_args(&a).map_err(|e| CliError {
         code: exit::GENERIC,
-        message,
+        message: e.to_string(),
     })?;
     let config = load_config(a.config.as_deref())?;
     if config.is_none() && edits.is_empty() && !a.rotate {

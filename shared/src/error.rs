@@ -83,6 +83,9 @@ pub enum SopsError {
     /// The metadata block is malformed.
     #[error("invalid sops metadata: {0}")]
     InvalidMetadata(String),
+    /// The metadata's `version` is one sops refuses.
+    #[error("invalid sops metadata: {0}")]
+    InvalidVersion(#[from] crate::metadata::VersionError),
     /// The file is already encrypted.
     #[error("the file is already encrypted (it has a top-level sops key)")]
     AlreadyEncrypted,
@@ -188,7 +191,9 @@ impl SopsError {
             SopsError::Parse { .. } => COULD_NOT_READ_INPUT,
             SopsError::ParseEncrypted { .. } => GENERIC,
             SopsError::Emit { .. } => ERROR_DUMPING_TREE,
-            SopsError::MetadataNotFound | SopsError::InvalidMetadata(_) => GENERIC,
+            SopsError::MetadataNotFound
+            | SopsError::InvalidMetadata(_)
+            | SopsError::InvalidVersion(_) => GENERIC,
             SopsError::AlreadyEncrypted => FILE_ALREADY_ENCRYPTED,
             SopsError::NoDocument => NEED_AT_LEAST_ONE_DOCUMENT,
             SopsError::Decrypt { .. } => ERROR_DECRYPTING_TREE,

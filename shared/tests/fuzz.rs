@@ -507,7 +507,9 @@ fn check_k8s_objects(input: &[u8]) -> Result<bool, String> {
             };
             match ok {
                 Ok(()) if reshapes(v) => return Err(format!("{field} {v:?} accepted")),
-                Err(e) if e.contains('\n') => return Err(format!("two-line error: {e}")),
+                Err(e) if e.to_string().contains('\n') => {
+                    return Err(format!("two-line error: {e}"))
+                }
                 _ => {}
             }
         }

@@ -296,8 +296,8 @@ fn external(cmd: &str, pairs: &[Pair], show_values: bool) -> Result<bool> {
         .filter(|w| !w.is_empty())
         .ok_or_else(|| crate::fail(2, "KUBECTL_EXTERNAL_DIFF: unbalanced quotes"))?;
     let session = signals::install();
-    let dir =
-        PrivateDir::create(std::ffi::OsStr::new("diff"), false).map_err(|e| crate::fail(2, e))?;
+    let dir = PrivateDir::create(std::ffi::OsStr::new("diff"), false)
+        .map_err(|e| crate::fail(2, e.to_string()))?;
     let (live_dir, merged_dir) = (dir.dir().join("LIVE"), dir.dir().join("MERGED"));
     let write_side = |d: &Path, side: &dyn Fn(&Pair) -> Option<Json>| -> Result<()> {
         create_private_dir(d)?;

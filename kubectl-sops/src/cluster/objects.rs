@@ -347,11 +347,11 @@ fn mask_walk(
 pub fn check_names(o: &Json) -> Result<(), ObjectError> {
     if let Some(n) = o.pointer("/metadata/name").and_then(Json::as_str) {
         if !n.is_empty() {
-            sops_engine::k8s::check_name(kind(o), n).map_err(ObjectError)?;
+            sops_engine::k8s::check_name(kind(o), n).map_err(|e| ObjectError(e.to_string()))?;
         }
     }
     if let Some(ns) = namespace(o) {
-        sops_engine::k8s::check_namespace(ns).map_err(ObjectError)?;
+        sops_engine::k8s::check_namespace(ns).map_err(|e| ObjectError(e.to_string()))?;
     }
     Ok(())
 }

@@ -146,10 +146,14 @@ pub fn format_of(flag: Option<Format>, file: Option<&str>) -> Format {
     })
 }
 
+/// A `--input-type`/`--output-type` value that names no format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {0:?} (yaml, json, dotenv, ini, binary)")]
+pub struct UnknownFormat(pub String);
+
 /// Parses a `--input-type`/`--output-type` value.
-pub fn parse_format(name: &str) -> Result<Format, String> {
-    Format::from_name(name)
-        .ok_or_else(|| format!("unknown format {name:?} (yaml, json, dotenv, ini, binary)"))
+pub fn parse_format(name: &str) -> Result<Format, UnknownFormat> {
+    Format::from_name(name).ok_or_else(|| UnknownFormat(name.to_string()))
 }
 
 /// The name used in messages for FILE (`<stdin>` for `-`/none).

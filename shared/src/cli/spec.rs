@@ -95,7 +95,7 @@ impl KeyFlags {
 
     /// Refuses a malformed `--encryption-context`, Vault URI, GCP resource id or Azure key URL
     /// (sops' words).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), crate::keys::BadKeyId> {
         crate::keys::aws_kms::parse_context(&self.encryption_context)?;
         for u in &self.hc_vault_transit {
             crate::keys::hc_vault::VaultKey::from_uri(u)?;
@@ -337,7 +337,11 @@ mod tests {
             hc_vault_transit: vec!["127.0.0.1:8200/v1/transit/keys/sops".into()],
             ..Default::default()
         };
-        assert!(bad.check().unwrap_err().starts_with("missing scheme"));
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .starts_with("missing scheme"));
         let bad = KeyFlags {
             encryption_context: "app".into(),
             ..Default::default()
@@ -345,6 +349,7 @@ mod tests {
         assert!(bad
             .check()
             .unwrap_err()
+            .to_string()
             .contains("invalid encryption context"));
     }
 

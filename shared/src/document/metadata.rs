@@ -282,48 +282,80 @@ pub fn rewrite_version(version: &str) -> String {
     }
 }
 
+/// Why sops would refuse a file's `version` (blang/semver's words, without the part it quotes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    /// Nothing after an optional `v`.
+    #[error("Version string empty")]
+    Empty,
+    /// Fewer than three dot-separated parts.
+    #[error("No Major.Minor.Patch elements found")]
+    NoMajorMinorPatch,
+    /// A `major`/`minor`/`patch` part that is not all digits.
+    #[error("Invalid character(s) found in {0} number")]
+    NotANumber(&'static str),
+    /// A number part with a leading zero (`Major`, `Minor`, `Patch`).
+    #[error("{0} number must not contain leading zeroes")]
+    LeadingZero(&'static str),
+    /// A number part without digits.
+    #[error("strconv.ParseUint: invalid syntax")]
+    NoDigits,
+    /// A number part larger than 64 bits.
+    #[error("strconv.ParseUint: value out of range")]
+    OutOfRange,
+    /// `-` followed by an empty pre-release part.
+    #[error("Prerelease is empty")]
+    PrereleaseEmpty,
+    /// A numeric pre-release part with a leading zero.
+    #[error("Numeric PreRelease version must not contain leading zeroes")]
+    PrereleaseLeadingZero,
+    /// A pre-release part outside `[0-9A-Za-z-]`.
+    #[error("Invalid character(s) found in prerelease")]
+    PrereleaseCharacters,
+    /// `+` followed by an empty build part.
+    #[error("Build meta data is empty")]
+    BuildEmpty,
+    /// A build part outside `[0-9A-Za-z-]`.
+    #[error("Invalid character(s) found in build meta data")]
+    BuildCharacters,
+}
+
 /// Refuses a `version` that sops refuses when it opens a file (`decrypt`, `edit`, `set`, `rotate`):
 /// sops compares it with 3.3.0 through `blang/semver` v3.5.1 `Make` after dropping one leading `v`;
-/// anything starting with `1.` passes unchecked (sops 1.x did not write semantic versions). The error
-/// is sops' own text (`No Major.Minor.Patch elements found`, …) without the part sops quotes: a
-/// damaged file may hold anything in that field, and an error never echoes file content.
-pub fn check_version(version: &str) -> std::result::Result<(), String> {
+/// anything starting with `1.` passes unchecked (sops 1.x did not write semantic versions). The
+/// error is sops' own text without the part sops quotes: a damaged file may hold anything in that
+/// field, and an error never echoes file content.
+pub fn check_version(version: &str) -> std::result::Result<(), VersionError> {
     if version.starts_with("1.") {
         return Ok(());
     }
     let v = version.strip_prefix('v').unwrap_or(version);
     if v.is_empty() {
-        return Err("Version string empty".into());
+        return Err(VersionError::Empty);
     }
     let mut parts = v.splitn(3, '.');
     let (Some(major), Some(minor), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err("No Major.Minor.Patch elements found".into());
+        return Err(VersionError::NoMajorMinorPatch);
     };
     const ALNUM: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789";
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
     let only = |s: &str, set: &str| s.chars().all(|c| set.contains(c));
     let leading_zero = |s: &str| s.len() > 1 && s.starts_with('0');
-    let number = |s: &str, what: &str| -> std::result::Result<(), String> {
+    let number = |s: &str, what: &'static str, cap: &'static str| {
         if !digits(s) {
-            return Err(format!("Invalid character(s) found in {what} number"));
+            Err(VersionError::NotANumber(what))
+        } else if leading_zero(s) {
+            Err(VersionError::LeadingZero(cap))
+        } else if s.is_empty() {
+            Err(VersionError::NoDigits)
+        } else {
+            s.parse::<u64>()
+                .map(|_| ())
+                .map_err(|_| VersionError::OutOfRange)
         }
-        if leading_zero(s) {
-            let cap = format!("{}{}", what[..1].to_uppercase(), &what[1..]);
-            return Err(format!("{cap} number must not contain leading zeroes"));
-        }
-        s.parse::<u64>().map(|_| ()).map_err(|_| {
-            format!(
-                "strconv.ParseUint: {}",
-                if s.is_empty() {
-                    "invalid syntax"
-                } else {
-                    "value out of range"
-                }
-            )
-        })
     };
-    number(major, "major")?;
-    number(minor, "minor")?;
+    number(major, "major", "Major")?;
+    number(minor, "minor", "Minor")?;
     let (rest, build) = match rest.find('+') {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
@@ -332,28 +364,28 @@ pub fn check_version(version: &str) -> std::result::Result<(), String> {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     };
-    number(patch, "patch")?;
+    number(patch, "patch", "Patch")?;
     for p in pre.into_iter().flat_map(|p| p.split('.')) {
         if p.is_empty() {
-            return Err("Prerelease is empty".into());
+            return Err(VersionError::PrereleaseEmpty);
         }
         if digits(p) {
             if leading_zero(p) {
-                return Err("Numeric PreRelease version must not contain leading zeroes".into());
+                return Err(VersionError::PrereleaseLeadingZero);
             }
             if p.parse::<u64>().is_err() {
-                return Err("strconv.ParseUint: value out of range".into());
+                return Err(VersionError::OutOfRange);
             }
         } else if !only(p, ALNUM) {
-            return Err("Invalid character(s) found in prerelease".into());
+            return Err(VersionError::PrereleaseCharacters);
         }
     }
     for b in build.into_iter().flat_map(|b| b.split('.')) {
         if b.is_empty() {
-            return Err("Build meta data is empty".into());
+            return Err(VersionError::BuildEmpty);
         }
         if !only(b, ALNUM) {
-            return Err("Invalid character(s) found in build meta data".into());
+            return Err(VersionError::BuildCharacters);
         }
     }
     Ok(())
@@ -456,7 +488,7 @@ impl Metadata {
         if md.key_groups.iter().all(|g| g.is_empty()) {
             return Err(SopsError::InvalidMetadata("No keys found in file".into()));
         }
-        check_version(&md.version).map_err(SopsError::InvalidMetadata)?;
+        check_version(&md.version)?;
         Ok(md)
     }
 
@@ -963,7 +995,7 @@ mod tests {
             ),
             ("vv3.1.1", "Invalid character(s) found in major number"),
         ] {
-            assert_eq!(check_version(bad), Err(msg.to_string()), "{bad:?}");
+            assert_eq!(check_version(bad).unwrap_err().to_string(), msg, "{bad:?}");
         }
     }
 

@@ -422,7 +422,7 @@ fn load_command_identities(recipient: &str) -> Loaded {
                         .push(format!("{}: not an SSH private key: {e}", env::SSH_KEY_CMD)),
                 }
             }
-            Err(e) => l.errors.push(e),
+            Err(e) => l.errors.push(e.to_string()),
         }
     }
     if let Ok(cmd) = std::env::var(env::KEY_CMD) {
@@ -431,28 +431,35 @@ fn load_command_identities(recipient: &str) -> Loaded {
                 let text = Zeroizing::new(String::from_utf8_lossy(&out).into_owned());
                 add_identity_text(&mut l, env::KEY_CMD, &text, false);
             }
-            Err(e) => l.errors.push(e),
+            Err(e) => l.errors.push(e.to_string()),
         }
     }
     l
 }
 
 /// Runs a key command split like a shell would (no shell involved), with `SOPS_AGE_RECIPIENT` set.
-fn run_key_command(cmd: &str, recipient: &str) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+fn run_key_command(
+    cmd: &str,
+    recipient: &str,
+) -> std::result::Result<Zeroizing<Vec<u8>>, super::ServiceError> {
+    let fail = super::ServiceError::Program;
     let argv = crate::shell::split_command(cmd)
-        .ok_or_else(|| format!("failed to parse command {cmd:?}"))?;
+        .ok_or_else(|| fail(format!("failed to parse command {cmd:?}")))?;
     let (prog, args) = argv
         .split_first()
-        .ok_or_else(|| "empty key command".to_string())?;
+        .ok_or_else(|| fail("empty key command".into()))?;
     let out = Command::new(prog)
         .args(args)
         .env(env::RECIPIENT, recipient)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
         .output()
-        .map_err(|e| format!("failed to run {prog}: {e}"))?;
+        .map_err(|e| fail(format!("failed to run {prog}: {e}")))?;
     if !out.status.success() {
-        return Err(format!("key command {prog} failed with {}", out.status));
+        return Err(fail(format!(
+            "key command {prog} failed with {}",
+            out.status
+        )));
     }
     Ok(Zeroizing::new(out.stdout))
 }

@@ -7,6 +7,7 @@
 //! follow `AWS_ENDPOINT_URL[_KMS|_STS]`. The SDK (cargo feature `kms-aws`) is only set up when a
 //! `kms` entry is actually tried.
 
+use super::ServiceError;
 use crate::error::{Result, SopsError};
 use crate::metadata::{KeyEntry, KmsEntry};
 use zeroize::Zeroizing;
@@ -87,19 +88,19 @@ impl KmsKey {
     }
 
     /// The region named by the ARN.
-    pub fn region(&self) -> std::result::Result<String, String> {
+    pub fn region(&self) -> std::result::Result<String, super::BadKeyId> {
         regex::Regex::new(ARN_PATTERN)
             .expect("valid regex")
             .captures(&self.arn)
             .map(|c| c[1].to_string())
-            .ok_or_else(|| format!("no valid ARN found in '{}'", self.arn))
+            .ok_or_else(|| super::BadKeyId(format!("no valid ARN found in '{}'", self.arn)))
     }
 }
 
 /// Parses `--encryption-context k:v,k:v` (sops' `ParseKMSContext` on a string), sorted by key. sops
 /// drops the whole context with a warning when a pair is malformed; here it is an error, so a file
 /// is never sealed without the context that was asked for.
-pub fn parse_context(s: &str) -> std::result::Result<Vec<(String, String)>, String> {
+pub fn parse_context(s: &str) -> std::result::Result<Vec<(String, String)>, super::BadKeyId> {
     if s.is_empty() {
         return Ok(Vec::new());
     }
@@ -107,9 +108,9 @@ pub fn parse_context(s: &str) -> std::result::Result<Vec<(String, String)>, Stri
     for kv in s.split(',') {
         let parts: Vec<&str> = kv.split(':').collect();
         if parts.len() != 2 {
-            return Err(format!(
+            return Err(super::BadKeyId(format!(
                 "invalid encryption context {kv:?}: expected key:value pairs separated by commas"
-            ));
+            )));
         }
         out.retain(|(k, _)| k != parts[0]);
         out.push((parts[0].to_string(), parts[1].to_string()));
@@ -129,12 +130,10 @@ impl KmsSource {
     /// Wraps `secret` with `key`.
     pub fn wrap_key(&self, key: &KmsKey, secret: &[u8]) -> Result<KeyEntry> {
         use base64::Engine;
-        let blob = self
-            .encrypt(key, secret)
-            .map_err(|reason| SopsError::KeyWrap {
-                key: key.arn.clone(),
-                reason,
-            })?;
+        let blob = self.encrypt(key, secret).map_err(|e| SopsError::KeyWrap {
+            key: key.arn.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(KeyEntry::Kms(KmsEntry {
             arn: key.arn.clone(),
             role: key.role.clone(),
@@ -146,7 +145,7 @@ impl KmsSource {
     }
 
     #[cfg(feature = "kms-aws")]
-    fn encrypt(&self, key: &KmsKey, secret: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    fn encrypt(&self, key: &KmsKey, secret: &[u8]) -> std::result::Result<Vec<u8>, ServiceError> {
         self.sdk.encrypt(key, secret)
     }
 
@@ -155,13 +154,13 @@ impl KmsSource {
         &self,
         key: &KmsKey,
         blob: Vec<u8>,
-    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, ServiceError> {
         self.sdk.decrypt(key, blob)
     }
 
     #[cfg(not(feature = "kms-aws"))]
-    fn encrypt(&self, _key: &KmsKey, _secret: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        Err("AWS KMS keys are not supported by this build".into())
+    fn encrypt(&self, _key: &KmsKey, _secret: &[u8]) -> std::result::Result<Vec<u8>, ServiceError> {
+        Err(ServiceError::NotBuilt("AWS KMS"))
     }
 
     #[cfg(not(feature = "kms-aws"))]
@@ -169,8 +168,8 @@ impl KmsSource {
         &self,
         _key: &KmsKey,
         _blob: Vec<u8>,
-    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-        Err("AWS KMS keys are not supported by this build".into())
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, ServiceError> {
+        Err(ServiceError::NotBuilt("AWS KMS"))
     }
 }
 
@@ -195,7 +194,7 @@ impl super::KeySource for KmsSource {
                 SopsError::Unwrap(format!("error base64-decoding encrypted data key: {err}"))
             })?;
         self.decrypt(&KmsKey::of_entry(e), blob)
-            .map_err(SopsError::Unwrap)
+            .map_err(|e| SopsError::Unwrap(e.to_string()))
     }
 }
 

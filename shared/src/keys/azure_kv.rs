@@ -13,6 +13,7 @@
 //! the chain Go's `DefaultAzureCredential` walks (see the `creds` module); redirects are never
 //! followed.
 
+use super::{BadKeyId, ServiceError};
 use crate::error::{Result, SopsError};
 use crate::metadata::{now_rfc3339, AzureKvEntry, KeyEntry};
 use zeroize::Zeroizing;
@@ -39,13 +40,13 @@ pub struct AzureKey {
 
 impl AzureKey {
     /// Parses a key URL like sops' `NewMasterKeyFromURL` (spaces around it trimmed).
-    pub fn from_url(url: &str) -> std::result::Result<Self, String> {
+    pub fn from_url(url: &str) -> std::result::Result<Self, BadKeyId> {
         let url = url.trim();
         let re = regex::Regex::new(URL_PATTERN).expect("valid regex");
         let Some(c) = re.captures(url) else {
-            return Err(format!(
+            return Err(BadKeyId(format!(
                 "could not parse {url:?} into a valid Azure Key Vault MasterKey"
-            ));
+            )));
         };
         let version = c
             .get(3)
@@ -59,7 +60,7 @@ impl AzureKey {
     }
 
     /// A key from a `.sops.yaml` key group's `{vaultUrl, key, version}`.
-    pub fn new(vault_url: &str, name: &str, version: &str) -> std::result::Result<Self, String> {
+    pub fn new(vault_url: &str, name: &str, version: &str) -> std::result::Result<Self, BadKeyId> {
         let vault_url = vault_url.trim().trim_end_matches('/');
         let key = AzureKey {
             vault_url: vault_url.to_string(),
@@ -91,7 +92,7 @@ impl AzureKey {
 
 /// Parses a comma separated list of key URLs (`--azure-kv`, `SOPS_AZURE_KEYVAULT_URLS`,
 /// `.sops.yaml` `azure_keyvault`); empty parts are skipped, every other part must parse.
-pub fn keys_from_list(list: &str) -> std::result::Result<Vec<AzureKey>, String> {
+pub fn keys_from_list(list: &str) -> std::result::Result<Vec<AzureKey>, BadKeyId> {
     list.split(',')
         .filter(|u| !u.trim().is_empty())
         .map(AzureKey::from_url)
@@ -130,7 +131,8 @@ impl Challenge {
     /// Parses `WWW-Authenticate: Bearer authorization="…", resource="…"` (or `scope="…"`) and checks,
     /// like the SDK's `verifyChallengeResource`, that the vault host ends with `.` + the host of the
     /// scope.
-    pub fn parse(header: &str, vault_url: &str) -> std::result::Result<Self, String> {
+    pub fn parse(header: &str, vault_url: &str) -> std::result::Result<Self, ServiceError> {
+        let refuse = |why: String| ServiceError::Answer(why);
         let re = regex::Regex::new(r#"(\w+)="([^"]*)""#).expect("valid regex");
         let (mut scope, mut resource, mut auth) = (String::new(), String::new(), String::new());
         if !header
@@ -138,7 +140,9 @@ impl Challenge {
             .to_ascii_lowercase()
             .starts_with("bearer")
         {
-            return Err("the vault's challenge is not a bearer challenge".into());
+            return Err(refuse(
+                "the vault's challenge is not a bearer challenge".into(),
+            ));
         }
         for c in re.captures_iter(header) {
             match &c[1] {
@@ -150,24 +154,26 @@ impl Challenge {
         }
         if scope.is_empty() {
             if resource.is_empty() {
-                return Err("the vault's challenge names no resource or scope".into());
+                return Err(refuse(
+                    "the vault's challenge names no resource or scope".into(),
+                ));
             }
             scope = format!("{}/.default", resource.trim_end_matches('/'));
         }
         // user information (`https://x.vault.azure.net@evil.test`) would make the text before the
         // `@` look like the vault while the request goes to the host after it: refused outright
         if authority(vault_url).contains('@') || authority(&scope).contains('@') {
-            return Err(
+            return Err(refuse(
                 "the vault URL or the challenge resource holds user information; no token is sent there"
                     .into(),
-            );
+            ));
         }
         let challenge_host = host_of(&scope);
         let vault_host = host_of(vault_url);
         if challenge_host.is_empty() || !vault_host.ends_with(&format!(".{challenge_host}")) {
-            return Err(format!(
+            return Err(refuse(format!(
                 "the challenge resource {challenge_host:?} does not match the vault's domain {vault_host:?}; no token is sent there"
-            ));
+            )));
         }
         let tenant = auth
             .trim_end_matches('/')
@@ -210,7 +216,7 @@ impl AzureKvSource {
         key: &AzureKey,
         op: &str,
         payload: Option<serde_json::Value>,
-    ) -> std::result::Result<serde_json::Value, String> {
+    ) -> std::result::Result<serde_json::Value, ServiceError> {
         AzureKey::from_url(&key.url())?;
         let client = self.client();
         let op_path = if op == "get" {
@@ -245,7 +251,7 @@ impl AzureKvSource {
         vault_url: &str,
         method: &str,
         url: &str,
-    ) -> std::result::Result<Challenge, String> {
+    ) -> std::result::Result<Challenge, ServiceError> {
         let mut cache = self.challenges.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cache.get(vault_url) {
             return Ok(c.clone());
@@ -255,9 +261,9 @@ impl AzureKvSource {
         let header = match (resp.status, resp.www_authenticate) {
             (401, Some(h)) => h,
             (status, _) => {
-                return Err(format!(
+                return Err(ServiceError::Answer(format!(
                     "{vault_url} did not answer with a bearer challenge (HTTP {status}); is it an Azure Key Vault?"
-                ))
+                )))
             }
         };
         let c = Challenge::parse(&header, vault_url)?;
@@ -269,7 +275,7 @@ impl AzureKvSource {
         &self,
         client: &crate::os::http::Client,
         challenge: &Challenge,
-    ) -> std::result::Result<super::oauth::AccessToken, String> {
+    ) -> std::result::Result<super::oauth::AccessToken, ServiceError> {
         let mut cache = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(t) = cache.get(&challenge.scope).filter(|t| t.fresh()) {
             return Ok(t.clone());
@@ -284,7 +290,7 @@ impl AzureKvSource {
         key: &AzureKey,
         op: &str,
         value: &[u8],
-    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, ServiceError> {
         use base64::Engine;
         let v = Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value));
         let mut json = self.call(
@@ -294,13 +300,19 @@ impl AzureKvSource {
         )?;
         let out = match json.get_mut("value").map(serde_json::Value::take) {
             Some(serde_json::Value::String(s)) => Zeroizing::new(s),
-            _ => return Err(format!("Key Vault {op}: the answer holds no value")),
+            _ => {
+                return Err(ServiceError::Answer(format!(
+                    "Key Vault {op}: the answer holds no value"
+                )))
+            }
         };
-        b64url_decode(&out).ok_or_else(|| format!("Key Vault {op}: the value is not base64url"))
+        b64url_decode(&out).ok_or_else(|| {
+            ServiceError::Answer(format!("Key Vault {op}: the value is not base64url"))
+        })
     }
 
     /// The current version of `key` (`GET {vault}/keys/{name}/`, the last segment of `key.kid`).
-    fn current_version(&self, key: &AzureKey) -> std::result::Result<String, String> {
+    fn current_version(&self, key: &AzureKey) -> std::result::Result<String, ServiceError> {
         let json = self.call(key, "get", None)?;
         json.get("key")
             .and_then(|k| k.get("kid"))
@@ -308,7 +320,9 @@ impl AzureKvSource {
             .and_then(|kid| kid.trim_end_matches('/').rsplit('/').next())
             .filter(|v| !v.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| "Key Vault get: the answer names no key version".into())
+            .ok_or_else(|| {
+                ServiceError::Answer("Key Vault get: the answer names no key version".into())
+            })
     }
 }
 
@@ -341,11 +355,10 @@ impl AzureKvSource {
     /// Wraps `secret` with `key` (its current version looked up first when none is named).
     pub fn wrap_key(&self, key: &AzureKey, secret: &[u8]) -> Result<KeyEntry> {
         use base64::Engine;
-        let fail = |reason: String| SopsError::KeyWrap {
+        let (key, blob) = self.encrypt(key, secret).map_err(|e| SopsError::KeyWrap {
             key: key.url(),
-            reason,
-        };
-        let (key, blob) = self.encrypt(key, secret).map_err(fail)?;
+            reason: e.to_string(),
+        })?;
         Ok(KeyEntry::AzureKv(AzureKvEntry {
             vault_url: key.vault_url,
             name: key.name,
@@ -360,7 +373,7 @@ impl AzureKvSource {
         &self,
         key: &AzureKey,
         secret: &[u8],
-    ) -> std::result::Result<(AzureKey, Zeroizing<Vec<u8>>), String> {
+    ) -> std::result::Result<(AzureKey, Zeroizing<Vec<u8>>), ServiceError> {
         let mut key = key.clone();
         if key.version.is_empty() {
             key.version = self.current_version(&key)?;
@@ -374,9 +387,9 @@ impl AzureKvSource {
         &self,
         key: &AzureKey,
         blob: &[u8],
-    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, ServiceError> {
         if key.version.is_empty() {
-            return Err("the entry names no key version".into());
+            return Err(BadKeyId("the entry names no key version".into()).into());
         }
         self.operation(key, "decrypt", blob)
     }
@@ -386,8 +399,8 @@ impl AzureKvSource {
         &self,
         _key: &AzureKey,
         _secret: &[u8],
-    ) -> std::result::Result<(AzureKey, Zeroizing<Vec<u8>>), String> {
-        Err("Azure Key Vault keys are not supported by this build".into())
+    ) -> std::result::Result<(AzureKey, Zeroizing<Vec<u8>>), ServiceError> {
+        Err(ServiceError::NotBuilt("Azure Key Vault"))
     }
 
     #[cfg(not(feature = "kms-azure"))]
@@ -395,8 +408,8 @@ impl AzureKvSource {
         &self,
         _key: &AzureKey,
         _blob: &[u8],
-    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-        Err("Azure Key Vault keys are not supported by this build".into())
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, ServiceError> {
+        Err(ServiceError::NotBuilt("Azure Key Vault"))
     }
 }
 
@@ -407,9 +420,9 @@ impl super::KeySource for AzureKvSource {
 
     /// Wraps `secret` for the key URL `recipient`.
     fn wrap(&self, recipient: &str, secret: &[u8]) -> Result<KeyEntry> {
-        let key = AzureKey::from_url(recipient).map_err(|reason| SopsError::KeyWrap {
+        let key = AzureKey::from_url(recipient).map_err(|e| SopsError::KeyWrap {
             key: recipient.to_string(),
-            reason,
+            reason: e.to_string(),
         })?;
         self.wrap_key(&key, secret)
     }
@@ -422,7 +435,7 @@ impl super::KeySource for AzureKvSource {
             SopsError::Unwrap("failed to base64 decode Azure Key Vault encrypted key".to_string())
         })?;
         self.decrypt(&AzureKey::of_entry(e), &blob)
-            .map_err(SopsError::Unwrap)
+            .map_err(|e| SopsError::Unwrap(e.to_string()))
     }
 }
 
@@ -463,7 +476,10 @@ mod tests {
         assert_eq!(c.scope, "https://vault.azure.net/.default");
         assert_eq!(c.tenant, "72f988bf-86f1-41af-91ab-2d7cd011db47");
         let e = Challenge::parse(h, "https://evil.example.com").unwrap_err();
-        assert!(e.contains("does not match the vault's domain"), "{e}");
+        assert!(
+            e.to_string().contains("does not match the vault's domain"),
+            "{e}"
+        );
         assert!(Challenge::parse(h, "https://vault.azure.net").is_err());
         assert!(Challenge::parse(h, "https://xvault.azure.net").is_err());
         let h = r#"Bearer authorization="https://login.microsoftonline.com/t", scope="https://localhost:8443/.default""#;
@@ -503,7 +519,7 @@ mod tests {
         // the same way: no token may be asked for
         let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net@evil.test""#;
         let e = Challenge::parse(h, "https://x.vault.azure.net@evil.test").unwrap_err();
-        assert!(e.contains("no token is sent"), "{e}");
+        assert!(e.to_string().contains("no token is sent"), "{e}");
         let h = r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net""#;
         assert!(Challenge::parse(h, "https://x.vault.azure.net@evil.test").is_err());
         assert!(Challenge::parse(h, "https://evil.test@x.vault.azure.net").is_err());

@@ -41,14 +41,16 @@ pub fn normalize_resource_id(id: &str) -> String {
 }
 
 /// Refuses a resource id sops would refuse, in sops' words.
-pub fn check_resource_id(id: &str) -> std::result::Result<(), String> {
+pub fn check_resource_id(id: &str) -> std::result::Result<(), super::BadKeyId> {
     if regex::Regex::new(RESOURCE_ID_PATTERN)
         .expect("valid regex")
         .is_match(id)
     {
         Ok(())
     } else {
-        Err(format!("no valid resource ID found in {id:?}"))
+        Err(super::BadKeyId(format!(
+            "no valid resource ID found in {id:?}"
+        )))
     }
 }
 
@@ -90,7 +92,7 @@ impl GcpKmsSource {
         resource_id: &str,
         op: &str,
         payload: serde_json::Value,
-    ) -> std::result::Result<serde_json::Value, String> {
+    ) -> std::result::Result<serde_json::Value, super::ServiceError> {
         check_resource_id(resource_id)?;
         let client = self.client();
         let token = self.token(client)?;
@@ -115,7 +117,7 @@ impl GcpKmsSource {
     fn token(
         &self,
         client: &crate::os::http::Client,
-    ) -> std::result::Result<super::oauth::AccessToken, String> {
+    ) -> std::result::Result<super::oauth::AccessToken, super::ServiceError> {
         let mut cached = self.token.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(t) = cached.as_ref().filter(|t| t.fresh()) {
             return Ok(t.clone());
@@ -131,8 +133,8 @@ impl GcpKmsSource {
         _resource_id: &str,
         _op: &str,
         _payload: serde_json::Value,
-    ) -> std::result::Result<serde_json::Value, String> {
-        Err("GCP KMS keys are not supported by this build".into())
+    ) -> std::result::Result<serde_json::Value, super::ServiceError> {
+        Err(super::ServiceError::NotBuilt("GCP KMS"))
     }
 }
 
@@ -171,7 +173,7 @@ impl super::KeySource for GcpKmsSource {
                 "encrypt",
                 serde_json::json!({ "name": id, "plaintext": plaintext.as_str() }),
             )
-            .map_err(fail)?;
+            .map_err(|e| fail(e.to_string()))?;
         let enc = json
             .get("ciphertext")
             .and_then(serde_json::Value::as_str)
@@ -200,7 +202,7 @@ impl super::KeySource for GcpKmsSource {
                 "decrypt",
                 serde_json::json!({ "name": e.resource_id, "ciphertext": e.enc.trim() }),
             )
-            .map_err(SopsError::Unwrap)?;
+            .map_err(|e| SopsError::Unwrap(e.to_string()))?;
         super::decoded_plaintext(
             json.get_mut("plaintext").map(serde_json::Value::take),
             "Cloud KMS decrypt",
@@ -237,7 +239,9 @@ mod tests {
         let id = "projects/p/locations/global/keyRings/r/cryptoKeys/k";
         assert!(check_resource_id(id).is_ok());
         assert_eq!(
-            check_resource_id("projects/p/keyRings/r").unwrap_err(),
+            check_resource_id("projects/p/keyRings/r")
+                .unwrap_err()
+                .to_string(),
             "no valid resource ID found in \"projects/p/keyRings/r\""
         );
         assert!(check_resource_id(&format!("{id}/cryptoKeyVersions/1")).is_err());

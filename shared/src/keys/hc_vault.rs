@@ -9,6 +9,7 @@
 //! Token: `VAULT_TOKEN`, else `~/.vault-token`. `VAULT_NAMESPACE` is sent as `X-Vault-Namespace`;
 //! `VAULT_CACERT` replaces the system roots; `VAULT_SKIP_VERIFY` turns certificate checks off.
 
+use super::{BadKeyId, ServiceError};
 use crate::error::{Result, SopsError};
 use crate::metadata::{now_rfc3339, KeyEntry, VaultEntry};
 use zeroize::Zeroizing;
@@ -31,11 +32,11 @@ pub struct VaultKey {
 impl VaultKey {
     /// Parses a key URI like sops' `NewMasterKeyFromURI`: a scheme is required, the path must look
     /// like `/v1/{engine}/keys/{name}` and a prefixed URL (`/vault/v1/…`) is refused.
-    pub fn from_uri(uri: &str) -> std::result::Result<Self, String> {
+    pub fn from_uri(uri: &str) -> std::result::Result<Self, BadKeyId> {
         let Some((scheme, rest)) = uri.split_once("://").filter(|(s, _)| !s.is_empty()) else {
-            return Err(format!(
+            return Err(BadKeyId(format!(
                 "missing scheme in Vault URL (should be like this: https://vault.example.com:8200/v1/transit/keys/keyName), got: {uri}"
-            ));
+            )));
         };
         let (authority, path) = match rest.find(['/', '?', '#']) {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -45,10 +46,10 @@ impl VaultKey {
         let prefixed = regex::Regex::new(r"/[^/]+/v\d+/[^/]+/[^/]+/[^/]+").expect("valid regex");
         let shape = regex::Regex::new(r"/v\d+/[^/]+/[^/]+/[^/]+").expect("valid regex");
         if prefixed.is_match(path) {
-            return Err("running Vault with a prefixed URL is not supported! (Format has to be like https://vault.example.com:8200/v1/transit/keys/keyName)".into());
+            return Err(BadKeyId("running Vault with a prefixed URL is not supported! (Format has to be like https://vault.example.com:8200/v1/transit/keys/keyName)".into()));
         }
         if !shape.is_match(path) {
-            return Err("vault path does not seem to be formatted correctly: (eg. https://vault.example.com:8200/v1/transit/keys/keyName)".into());
+            return Err(BadKeyId("vault path does not seem to be formatted correctly: (eg. https://vault.example.com:8200/v1/transit/keys/keyName)".into()));
         }
         let dirs: Vec<&str> = path.trim_matches('/').split('/').collect();
         let key_name = dirs[dirs.len() - 1].to_string();
@@ -84,7 +85,7 @@ impl VaultKey {
 
 /// Splits a comma separated list of key URIs (`--hc-vault-transit`, `SOPS_VAULT_URIS`); empty parts
 /// are skipped, every other part must parse.
-pub fn uris_from_list(list: &str) -> std::result::Result<Vec<String>, String> {
+pub fn uris_from_list(list: &str) -> std::result::Result<Vec<String>, BadKeyId> {
     list.split(',')
         .filter(|u| !u.is_empty())
         .map(|u| VaultKey::from_uri(u).map(|k| k.uri()))
@@ -101,7 +102,7 @@ pub struct Allowlist {
 
 impl Allowlist {
     /// Parses a value of `SOPS_HC_VAULT_ALLOWLIST`.
-    pub fn parse(value: Option<&str>) -> std::result::Result<Self, String> {
+    pub fn parse(value: Option<&str>) -> std::result::Result<Self, ServiceError> {
         match value.filter(|v| !v.is_empty()).unwrap_or("all") {
             "all" => Ok(Allowlist {
                 all: true,
@@ -116,7 +117,10 @@ impl Allowlist {
                 for (i, p) in list.split(',').enumerate() {
                     let p = p.trim_matches(' ');
                     if p.is_empty() {
-                        return Err(format!("{ALLOWLIST_ENV}'s entry {} is empty", i + 1));
+                        return Err(ServiceError::Settings(format!(
+                            "{ALLOWLIST_ENV}'s entry {} is empty",
+                            i + 1
+                        )));
                     }
                     let mut p = p.to_string();
                     if !p.ends_with('/') {
@@ -147,7 +151,7 @@ impl Allowlist {
 
 /// The Vault token: `VAULT_TOKEN`, else `~/.vault-token` (trimmed); `None` when neither is set.
 #[cfg_attr(not(feature = "kms-vault"), allow(dead_code))]
-fn token() -> std::result::Result<Option<Zeroizing<String>>, String> {
+fn token() -> std::result::Result<Option<Zeroizing<String>>, ServiceError> {
     if let Ok(t) = std::env::var("VAULT_TOKEN") {
         if !t.is_empty() {
             return Ok(Some(Zeroizing::new(t)));
@@ -163,7 +167,10 @@ fn token() -> std::result::Result<Option<Zeroizing<String>>, String> {
             Ok(Some(Zeroizing::new(t.trim().to_string())).filter(|t| !t.is_empty()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(ServiceError::Credentials(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -171,7 +178,7 @@ fn token() -> std::result::Result<Option<Zeroizing<String>>, String> {
 #[derive(Default)]
 pub struct VaultSource {
     #[cfg(feature = "kms-vault")]
-    client: std::sync::OnceLock<std::result::Result<crate::os::http::Client, String>>,
+    client: std::sync::OnceLock<crate::os::http::Client>,
 }
 
 /// How long one Vault request may take.
@@ -186,34 +193,31 @@ impl VaultSource {
         key: &VaultKey,
         op: &str,
         payload: serde_json::Value,
-    ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, String> {
+    ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, ServiceError> {
         use crate::os::{http::Client, net::Tls};
         let allow = Allowlist::parse(std::env::var(ALLOWLIST_ENV).ok().as_deref())?;
         if !allow.allows(&key.address) {
-            return Err(format!(
+            return Err(ServiceError::Settings(format!(
                 "{ALLOWLIST_ENV} does not allow {}, so no token is sent there",
                 key.address
-            ));
+            )));
         }
-        let client = self
-            .client
-            .get_or_init(|| {
-                let skip = match std::env::var("VAULT_SKIP_VERIFY") {
-                    Ok(v) if !v.is_empty() => crate::gocompat::parse_bool(&v)
-                        .ok_or_else(|| format!("VAULT_SKIP_VERIFY is not a boolean: {v:?}"))?,
-                    _ => false,
-                };
-                let tls = Tls {
-                    ca_file: std::env::var_os("VAULT_CACERT")
-                        .filter(|v| !v.is_empty())
-                        .map(Into::into),
-                    insecure: skip,
-                    ..Tls::default()
-                };
-                Ok(Client::for_api(tls, REQUEST_TIMEOUT))
-            })
-            .as_ref()
-            .map_err(Clone::clone)?;
+        let skip = match std::env::var("VAULT_SKIP_VERIFY") {
+            Ok(v) if !v.is_empty() => crate::gocompat::parse_bool(&v).ok_or_else(|| {
+                ServiceError::Settings(format!("VAULT_SKIP_VERIFY is not a boolean: {v:?}"))
+            })?,
+            _ => false,
+        };
+        let client = self.client.get_or_init(|| {
+            let tls = Tls {
+                ca_file: std::env::var_os("VAULT_CACERT")
+                    .filter(|v| !v.is_empty())
+                    .map(Into::into),
+                insecure: skip,
+                ..Tls::default()
+            };
+            Client::for_api(tls, REQUEST_TIMEOUT)
+        });
         let token = token()?;
         let namespace = std::env::var("VAULT_NAMESPACE").unwrap_or_default();
         let mut headers = vec![("X-Vault-Request", "true")];
@@ -231,13 +235,15 @@ impl VaultSource {
         match resp.status {
             200..=299 => match json.and_then(|mut j| j.get_mut("data").map(serde_json::Value::take)) {
                 Some(serde_json::Value::Object(data)) => Ok(data),
-                _ => Err(format!("transit {op}: the answer holds no data")),
+                _ => Err(ServiceError::Answer(format!(
+                    "transit {op}: the answer holds no data"
+                ))),
             },
-            300..=399 => Err(format!(
+            300..=399 => Err(ServiceError::Answer(format!(
                 "transit {op}: the server redirected (HTTP {}) to {}; not followed, the token is only sent to the address in the file",
                 resp.status,
                 resp.location.as_deref().unwrap_or("?")
-            )),
+            ))),
             status => {
                 let errors = json
                     .as_ref()
@@ -252,7 +258,9 @@ impl VaultSource {
                     })
                     .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| "no error text".into());
-                Err(format!("transit {op}: {errors} (HTTP {status})"))
+                Err(ServiceError::Answer(format!(
+                    "transit {op}: {errors} (HTTP {status})"
+                )))
             }
         }
     }
@@ -263,8 +271,8 @@ impl VaultSource {
         _key: &VaultKey,
         _op: &str,
         _payload: serde_json::Value,
-    ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, String> {
-        Err("Vault transit keys are not supported by this build".into())
+    ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, ServiceError> {
+        Err(ServiceError::NotBuilt("Vault transit"))
     }
 }
 
@@ -276,11 +284,11 @@ impl super::KeySource for VaultSource {
     /// Wraps `secret` with the transit key at URI `recipient`.
     fn wrap(&self, recipient: &str, secret: &[u8]) -> Result<KeyEntry> {
         use base64::Engine;
-        let fail = |reason: String| SopsError::KeyWrap {
+        let fail = |reason: &dyn std::fmt::Display| SopsError::KeyWrap {
             key: recipient.to_string(),
-            reason,
+            reason: reason.to_string(),
         };
-        let key = VaultKey::from_uri(recipient).map_err(fail)?;
+        let key = VaultKey::from_uri(recipient).map_err(|e| fail(&e))?;
         let plaintext = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(secret));
         let data = self
             .call(
@@ -288,11 +296,11 @@ impl super::KeySource for VaultSource {
                 "encrypt",
                 serde_json::json!({ "plaintext": plaintext.as_str() }),
             )
-            .map_err(fail)?;
+            .map_err(|e| fail(&e))?;
         let enc = data
             .get("ciphertext")
             .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| fail("transit encrypt: the answer holds no ciphertext".into()))?;
+            .ok_or_else(|| fail(&"transit encrypt: the answer holds no ciphertext"))?;
         Ok(KeyEntry::HcVault(VaultEntry {
             vault_address: key.address,
             engine_path: key.engine_path,
@@ -313,7 +321,7 @@ impl super::KeySource for VaultSource {
                 "decrypt",
                 serde_json::json!({ "ciphertext": e.enc.as_str() }),
             )
-            .map_err(SopsError::Unwrap)?;
+            .map_err(|e| SopsError::Unwrap(e.to_string()))?;
         super::decoded_plaintext(data.remove("plaintext"), "transit decrypt")
     }
 }
@@ -336,12 +344,15 @@ mod tests {
         assert_eq!(k.uri(), "http://127.0.0.1:8200/v1/a/b/transit/keys/k1");
         assert!(VaultKey::from_uri("vault:8200/v1/transit/keys/k")
             .unwrap_err()
+            .to_string()
             .starts_with("missing scheme"));
         assert!(VaultKey::from_uri("https://v/vault/v1/transit/keys/k")
             .unwrap_err()
+            .to_string()
             .contains("prefixed URL"));
         assert!(VaultKey::from_uri("https://v/v1/transit")
             .unwrap_err()
+            .to_string()
             .contains("not seem to be formatted"));
         assert_eq!(
             uris_from_list("http://a/v1/t/keys/x,,http://b/v1/t/keys/y").unwrap(),
@@ -363,7 +374,9 @@ mod tests {
         assert!(!l.allows("http://127.0.0.1:82001"), "prefix ends at a /");
         assert!(!l.allows("https://vault.corp.evil"));
         assert_eq!(
-            Allowlist::parse(Some("http://a,,http://b")).unwrap_err(),
+            Allowlist::parse(Some("http://a,,http://b"))
+                .unwrap_err()
+                .to_string(),
             "SOPS_HC_VAULT_ALLOWLIST's entry 2 is empty"
         );
     }

@@ -18,8 +18,11 @@ pub mod hc_vault;
 mod oauth;
 pub mod pgp;
 mod report;
+pub mod service_error;
 pub mod shamir;
 pub mod xwing;
+
+pub use service_error::{BadKeyId, ServiceError};
 
 /// The data key in a REST key service's decrypt answer: the base64 string `field`, decoded; the
 /// answer's copy is wiped. `what` names the call in messages.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use super::ServiceError;
 use crate::os::http::Response;
 
 /// An access token and when to stop using it.
@@ -36,16 +37,17 @@ impl AccessToken {
 /// The `access_token` of a token endpoint's JSON answer (`what` names the endpoint in errors). A
 /// failed answer is reported with its `error` and the first line of `error_description` (never the
 /// request, which holds the credential).
-pub(crate) fn token_from(resp: &Response, what: &str) -> Result<AccessToken, String> {
+pub(crate) fn token_from(resp: &Response, what: &str) -> Result<AccessToken, ServiceError> {
     let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
     if !(200..300).contains(&resp.status) {
-        return Err(format!(
+        return Err(ServiceError::Credentials(format!(
             "{what} refused the credentials (HTTP {}): {}",
             resp.status,
             error_text(json.as_ref())
-        ));
+        )));
     }
-    let mut json = json.ok_or_else(|| format!("{what} answered with no JSON"))?;
+    let mut json =
+        json.ok_or_else(|| ServiceError::Credentials(format!("{what} answered with no JSON")))?;
     // taken out of the answer, so the only copy is the one wiped on drop
     let field = if json.get("access_token").is_some() {
         "access_token"
@@ -54,7 +56,11 @@ pub(crate) fn token_from(resp: &Response, what: &str) -> Result<AccessToken, Str
     };
     let token = match json.get_mut(field).map(serde_json::Value::take) {
         Some(serde_json::Value::String(t)) if !t.is_empty() => Zeroizing::new(t),
-        _ => return Err(format!("{what} answered without an access token")),
+        _ => {
+            return Err(ServiceError::Credentials(format!(
+                "{what} answered without an access token"
+            )))
+        }
     };
     // a minute of margin; `expires_in` is a number (or a string, from some managed identity
     // endpoints)
@@ -75,15 +81,16 @@ pub(crate) fn json_answer(
     what: &str,
     resp: &Response,
     redirected: impl FnOnce(u16) -> String,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, ServiceError> {
     let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    let answer = |s: String| ServiceError::Answer(s);
     match resp.status {
-        200..=299 => json.ok_or_else(|| format!("{what}: the answer is not JSON")),
-        300..=399 => Err(format!("{what}: {}", redirected(resp.status))),
-        status => Err(format!(
+        200..=299 => json.ok_or_else(|| answer(format!("{what}: the answer is not JSON"))),
+        300..=399 => Err(answer(format!("{what}: {}", redirected(resp.status)))),
+        status => Err(answer(format!(
             "{what}: {} (HTTP {status})",
             error_text(json.as_ref())
-        )),
+        ))),
     }
 }
 
@@ -140,7 +147,7 @@ pub(crate) fn run_helper(
     program: &str,
     args: &[&str],
     limit: Duration,
-) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+) -> Result<Option<Zeroizing<Vec<u8>>>, ServiceError> {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let mut child = match Command::new(program)
@@ -152,7 +159,7 @@ pub(crate) fn run_helper(
     {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot run {program}: {e}")),
+        Err(e) => return Err(ServiceError::Program(format!("cannot run {program}: {e}"))),
     };
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
@@ -173,13 +180,13 @@ pub(crate) fn run_helper(
             Ok(None) if start.elapsed() >= limit => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
+                return Err(ServiceError::Program(format!(
                     "{program} did not finish within {} s",
                     limit.as_secs()
-                ));
+                )));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("waiting for {program}: {e}")),
+            Err(e) => return Err(ServiceError::Program(format!("waiting for {program}: {e}"))),
         }
     };
     let out = out.join().unwrap_or_default();
@@ -190,29 +197,29 @@ pub(crate) fn run_helper(
             .find(|l| !l.trim().is_empty())
             .map(|l| excerpt(l, 300))
             .unwrap_or_else(|| format!("exit status {status}"));
-        return Err(format!("{program} failed: {first}"));
+        return Err(ServiceError::Program(format!("{program} failed: {first}")));
     }
     Ok(Some(out))
 }
 
 /// A JWT `header.claims.signature` signed RS256 (ring) with the first private key (PKCS#8 or
-/// PKCS#1 RSA) of the PEM text `pem`. Errors say what is wrong with the key, never quote it.
+/// PKCS#1 RSA) of the PEM text `pem`. Errors say what is wrong with the key (to follow the key's
+/// name in a message), never quote it.
 pub(crate) fn sign_rs256_jwt(
     header: &serde_json::Value,
     claims: &serde_json::Value,
     pem: &[u8],
-) -> Result<Zeroizing<String>, String> {
+) -> Result<Zeroizing<String>, &'static str> {
     use base64::Engine;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::PrivateKeyDer;
-    let der =
-        PrivateKeyDer::from_pem_slice(pem).map_err(|_| "holds no PEM private key".to_string())?;
+    let der = PrivateKeyDer::from_pem_slice(pem).map_err(|_| "holds no PEM private key")?;
     let pair = match &der {
         PrivateKeyDer::Pkcs8(k) => ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der()),
         PrivateKeyDer::Pkcs1(k) => ring::rsa::KeyPair::from_der(k.secret_pkcs1_der()),
-        _ => return Err("is not an RSA key".into()),
+        _ => return Err("is not an RSA key"),
     }
-    .map_err(|_| "is not a usable RSA key".to_string())?;
+    .map_err(|_| "is not a usable RSA key")?;
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
     let signing_input = format!(
         "{}.{}",
@@ -226,7 +233,7 @@ pub(crate) fn sign_rs256_jwt(
         signing_input.as_bytes(),
         &mut sig,
     )
-    .map_err(|_| "could not sign the token request".to_string())?;
+    .map_err(|_| "could not sign the token request")?;
     Ok(Zeroizing::new(format!("{signing_input}.{}", b64(&sig))))
 }
 
@@ -261,13 +268,13 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!(
-            e,
+            e.to_string(),
             "login refused the credentials (HTTP 400): invalid_client: AADSTS7000215: Invalid client secret."
         );
         let e = token_from(&Response::fake(200, r#"{"token_type":"Bearer"}"#), "t")
             .err()
             .unwrap();
-        assert_eq!(e, "t answered without an access token");
+        assert_eq!(e.to_string(), "t answered without an access token");
         assert_eq!(
             error_text(Some(
                 &serde_json::json!({"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "denied"}})

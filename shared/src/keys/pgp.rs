@@ -77,7 +77,12 @@ impl PgpSource {
 
     /// Runs gpg with `args` (after `--homedir` when configured), feeding `input` on stdin. Returns stdout
     /// (zeroized on drop) or a short description of the failure.
-    fn run(&self, args: &[&str], input: &[u8]) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    fn run(
+        &self,
+        args: &[&str],
+        input: &[u8],
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, super::ServiceError> {
+        let fail = super::ServiceError::Program;
         let mut cmd = Command::new(&self.binary);
         if let Some(home) = &self.homedir {
             cmd.arg("--homedir").arg(home);
@@ -86,17 +91,19 @@ impl PgpSource {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| match e.kind() {
-            ErrorKind::NotFound => format!(
-                "gpg binary {:?} not found (install GnuPG or set {SOPS_GPG_EXEC_ENV})",
-                self.binary
-            ),
-            _ => format!("could not run gpg binary {:?}: {e}", self.binary),
+        let mut child = cmd.spawn().map_err(|e| {
+            fail(match e.kind() {
+                ErrorKind::NotFound => format!(
+                    "gpg binary {:?} not found (install GnuPG or set {SOPS_GPG_EXEC_ENV})",
+                    self.binary
+                ),
+                _ => format!("could not run gpg binary {:?}: {e}", self.binary),
+            })
         })?;
         let mut stdin = child
             .stdin
             .take()
-            .ok_or_else(|| "could not open gpg's stdin".to_string())?;
+            .ok_or_else(|| fail("could not open gpg's stdin".into()))?;
 
         // Feed stdin from a second thread while stdout/stderr are drained here, so neither side can block on
         // a full pipe.
@@ -113,18 +120,18 @@ impl PgpSource {
             (output, write_result)
         });
         let output =
-            output.map_err(|e| format!("could not run gpg binary {:?}: {e}", self.binary))?;
+            output.map_err(|e| fail(format!("could not run gpg binary {:?}: {e}", self.binary)))?;
         let stdout = Zeroizing::new(output.stdout);
         if !output.status.success() {
             let detail = summarize_stderr(&output.stderr);
-            return Err(if detail.is_empty() {
+            return Err(fail(if detail.is_empty() {
                 format!("gpg exited with {}", output.status)
             } else {
                 detail
-            });
+            }));
         }
         if let Err(e) = write_result {
-            return Err(format!("could not write to gpg's stdin: {e}"));
+            return Err(fail(format!("could not write to gpg's stdin: {e}")));
         }
         Ok(stdout)
     }

@@ -398,10 +398,29 @@ pub fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
+/// A name the API server would refuse; the message quotes the name (names are not secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// An RBAC name that is not a usable path segment.
+    #[error("invalid name {name:?}: a {kind} name may not be '.' or '..' nor contain '/', '%', '?', '#' or spaces")]
+    PathSegment {
+        /// The object's kind.
+        kind: String,
+        /// The name as written.
+        name: String,
+    },
+    /// A name that is not a DNS-1123 subdomain.
+    #[error("invalid name {0:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")]
+    Subdomain(String),
+    /// A namespace that is not a DNS-1123 label.
+    #[error("invalid namespace {0:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters")]
+    Namespace(String),
+}
+
 /// Checks an object's `metadata.name` the way the API server does for `kind` (a DNS-1123
 /// subdomain; a path segment for the RBAC kinds), so a name can never reshape a request path
-/// (`..`, `/`, `%`, `?`, `#`). The error says what is wrong, quoting the name.
-pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
+/// (`..`, `/`, `%`, `?`, `#`).
+pub fn check_name(kind: &str, name: &str) -> Result<(), NameError> {
     if PATH_SEGMENT_NAMED.contains(&kind) {
         let bad = name.is_empty()
             || name == "."
@@ -411,29 +430,26 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
                 .chars()
                 .any(|c| matches!(c, '/' | '%' | '?' | '#') || c.is_whitespace() || c.is_control());
         if bad {
-            return Err(format!(
-                "invalid name {name:?}: a {kind} name may not be '.' or '..' nor contain '/', '%', '?', '#' or spaces"
-            ));
+            return Err(NameError::PathSegment {
+                kind: kind.to_string(),
+                name: name.to_string(),
+            });
         }
         return Ok(());
     }
     if is_dns_subdomain(name) {
         Ok(())
     } else {
-        Err(format!(
-            "invalid name {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-        ))
+        Err(NameError::Subdomain(name.to_string()))
     }
 }
 
 /// Checks a namespace name (a DNS-1123 label), as the API server does.
-pub fn check_namespace(ns: &str) -> Result<(), String> {
+pub fn check_namespace(ns: &str) -> Result<(), NameError> {
     if is_dns_label(ns) {
         Ok(())
     } else {
-        Err(format!(
-            "invalid namespace {ns:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters"
-        ))
+        Err(NameError::Namespace(ns.to_string()))
     }
 }
 

@@ -10,7 +10,7 @@ use crate::keys::aws_kms::KmsKey;
 use crate::keys::azure_kv::{keys_from_list, AzureKey};
 use crate::keys::hc_vault::VaultKey;
 use crate::keys::pgp::normalize_fingerprint;
-use crate::keys::Recipient;
+use crate::keys::{BadKeyId, Recipient};
 use crate::metadata::EncryptionRule;
 use crate::stores::{yaml::YamlStore, Store, StoreSettings};
 use crate::tree::{get, Branch, Value};
@@ -148,7 +148,7 @@ const UNSUPPORTED_KEY_FIELDS: [&str; 1] = ["hckms"];
 fn parse_key_group(
     m: &Branch,
     unsupported: &mut Vec<String>,
-) -> std::result::Result<Vec<Recipient>, String> {
+) -> std::result::Result<Vec<Recipient>, BadKeyId> {
     let mut group = Vec::new();
     if let Some(Value::Seq(merged)) = get(m, "merge") {
         for mm in merged.iter().filter_map(Value::as_map) {
@@ -220,7 +220,7 @@ fn key_group_gcp(v: Option<&Value>) -> Vec<String> {
 
 /// The `azure_keyvault` entries of a `key_groups` item: maps `{vaultUrl, key, version}` (key
 /// URLs accepted too).
-fn key_group_azure(v: Option<&Value>) -> std::result::Result<Vec<AzureKey>, String> {
+fn key_group_azure(v: Option<&Value>) -> std::result::Result<Vec<AzureKey>, BadKeyId> {
     let Some(Value::Seq(items)) = v else {
         return keys_from_list(&string_list(v).join(","));
     };
@@ -253,7 +253,7 @@ fn parse_group(
     m: &Branch,
     unsupported: &mut Vec<String>,
     in_key_group: bool,
-) -> std::result::Result<Vec<Recipient>, String> {
+) -> std::result::Result<Vec<Recipient>, BadKeyId> {
     let mut group = Vec::new();
     let ages = string_list(get(m, "age")).into_iter().map(Recipient::Age);
     let pgps = string_list(get(m, "pgp"))
@@ -275,13 +275,13 @@ fn parse_group(
             string_list(get(m, "hc_vault_transit_uri")),
         )
     };
-    let azure = azure.map_err(|e| format!("invalid azure_keyvault key: {e}"))?;
+    let azure = azure.map_err(|e| BadKeyId(format!("invalid azure_keyvault key: {e}")))?;
     let gcp = gcp
         .into_iter()
         .map(|id| {
             crate::keys::gcp_kms::check_resource_id(&id)
                 .map(|()| Recipient::GcpKms(id))
-                .map_err(|e| format!("invalid gcp_kms key: {e}"))
+                .map_err(|e| BadKeyId(format!("invalid gcp_kms key: {e}")))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let vault = vault
@@ -289,7 +289,7 @@ fn parse_group(
         .map(|u| {
             VaultKey::from_uri(u)
                 .map(|k| Recipient::HcVault(k.uri()))
-                .map_err(|e| format!("invalid Vault transit key {u:?}: {e}"))
+                .map_err(|e| BadKeyId(format!("invalid Vault transit key {u:?}: {e}")))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     for r in ages

@@ -159,12 +159,11 @@ fn edit_loop<T>(
         .file_name()
         .unwrap_or(OsStr::new("file"))
         .to_os_string();
-    let mut dir = PrivateDir::create(&base_name, opts.allow_disk_temp).map_err(|reason| {
-        EditError::TempDir {
+    let mut dir =
+        PrivateDir::create(&base_name, opts.allow_disk_temp).map_err(|e| EditError::TempDir {
             file: file.to_string(),
-            reason,
-        }
-    })?;
+            reason: e.to_string(),
+        })?;
     dir.write(plaintext).map_err(|e| EditError::TempDir {
         file: file.to_string(),
         reason: format!("could not write the temporary file: {e}"),

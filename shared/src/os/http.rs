@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
-use super::net::{block_on, error_chain, tls_config, Tls};
+use super::net::{block_on, error_chain, tls_config, Tls, TlsError};
 use super::proxy::ProxyEnv;
 
 /// Redirects [`Client::fetch`] follows before giving up (Go's `http.Client` stops after 10).
@@ -55,7 +55,7 @@ impl Response {
 }
 
 /// Why a request failed. Messages never hold a URL's credentials or a body.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum HttpError {
     /// No answer within the client's time bound.
     #[error("no answer within {} s", .0.as_secs_f32())]
@@ -66,7 +66,16 @@ pub enum HttpError {
     /// [`Client::fetch`]: an answer other than 2xx after the redirects.
     #[error("HTTP {0}")]
     Status(http::StatusCode),
-    /// Anything else on the way (URL, connection, proxy, TLS, HTTP), its causes on one line.
+    /// The proxy setting for this URL is unusable.
+    #[error(transparent)]
+    Proxy(#[from] super::proxy::ProxyError),
+    /// The TLS set-up (CA file, client certificate) failed.
+    #[error(transparent)]
+    Tls(#[from] super::net::TlsError),
+    /// The shared runtime could not run the request.
+    #[error(transparent)]
+    Runtime(#[from] super::net::RuntimeError),
+    /// Anything else on the way (URL, connection, TLS handshake, HTTP), its causes on one line.
     #[error("{0}")]
     Failed(String),
 }
@@ -77,17 +86,11 @@ impl From<String> for HttpError {
     }
 }
 
-impl From<HttpError> for String {
-    fn from(e: HttpError) -> Self {
-        e.to_string()
-    }
-}
-
 /// A client for one TLS set-up; each request opens its own connection.
 pub struct Client {
     tls: Tls,
     /// Built on the first https request (loading the system roots costs time).
-    tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, TlsError>>,
     proxies: ProxyEnv,
     timeout: Duration,
     max_body: usize,
@@ -242,7 +245,7 @@ impl Client {
         Ok(())
     }
 
-    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
         self.tls_config
             .get_or_init(|| tls_config(&self.tls).map(Arc::new))
             .clone()
@@ -533,7 +536,7 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// `to` (a Location header) resolved against `base`.
-fn join(base: &Uri, to: &str) -> Result<Uri, String> {
+fn join(base: &Uri, to: &str) -> Result<Uri, HttpError> {
     let origin = || {
         format!(
             "{}://{}",
@@ -553,7 +556,7 @@ fn join(base: &Uri, to: &str) -> Result<Uri, String> {
         format!("{}{}{to}", origin(), if dir.is_empty() { "/" } else { dir })
     };
     full.parse()
-        .map_err(|_| format!("redirected to an invalid URL {}", redact(&full)))
+        .map_err(|_| HttpError::Failed(format!("redirected to an invalid URL {}", redact(&full))))
 }
 
 /// `Authorization: Basic …` from the `user:password@` of an authority, if any.
@@ -581,7 +584,7 @@ async fn connect_tunnel(
     tcp: &mut TcpStream,
     dest: &str,
     auth: Option<&HeaderValue>,
-) -> Result<(), String> {
+) -> Result<(), HttpError> {
     let mut head = format!("CONNECT {dest} HTTP/1.1\r\nHost: {dest}\r\n").into_bytes();
     if let Some(a) = auth {
         head.extend_from_slice(b"Proxy-Authorization: ");
@@ -591,12 +594,15 @@ async fn connect_tunnel(
     head.extend_from_slice(b"\r\n");
     tcp.write_all(&head)
         .await
-        .map_err(|e| format!("proxy CONNECT: {e}"))?;
+        .map_err(|e| HttpError::Failed(format!("proxy CONNECT: {e}")))?;
     let mut reply = Vec::new();
     let mut byte = [0u8; 1];
     while !reply.ends_with(b"\r\n\r\n") {
-        if reply.len() > 16 << 10 || tcp.read(&mut byte).await.map_err(|e| e.to_string())? == 0 {
-            return Err("the proxy closed the CONNECT tunnel".into());
+        let read = tcp.read(&mut byte).await;
+        if reply.len() > 16 << 10 || read.map_err(|e| HttpError::Failed(e.to_string()))? == 0 {
+            return Err(HttpError::Failed(
+                "the proxy closed the CONNECT tunnel".into(),
+            ));
         }
         reply.push(byte[0]);
     }
@@ -606,7 +612,9 @@ async fn connect_tunnel(
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .unwrap_or_default();
     if status != "200" {
-        return Err(format!("the proxy refused CONNECT (HTTP {status})"));
+        return Err(HttpError::Failed(format!(
+            "the proxy refused CONNECT (HTTP {status})"
+        )));
     }
     Ok(())
 }

@@ -7,26 +7,75 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+/// Why the shared runtime could not run a request.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuntimeError {
+    /// The runtime could not be created (the OS' reason).
+    #[error("cannot start the network runtime: {0}")]
+    Start(Arc<std::io::Error>),
+    /// The request's future panicked (a defect of ours).
+    #[error("the network request panicked")]
+    Panicked,
+}
+
+/// Why a TLS client configuration could not be built: files are named, their content never quoted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TlsError {
+    /// rustls refused the protocol set-up.
+    #[error("TLS set-up failed: {0}")]
+    Setup(rustls::Error),
+    /// The CA file could not be read as PEM.
+    #[error("cannot read CA file {}: {reason}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// The PEM reader's reason.
+        reason: String,
+    },
+    /// A certificate of the CA file is unusable.
+    #[error("bad certificate in {}: {reason}", path.display())]
+    CaCertificate {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The CA file holds no certificate.
+    #[error("no certificate in CA file {}", .0.display())]
+    NoCaCertificate(PathBuf),
+    /// The client certificate or its key could not be read or used.
+    #[error("{}: {reason}", path.display())]
+    ClientCertificate {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Only one of certificate and key was given.
+    #[error("a client certificate needs both a certificate and a key file")]
+    HalfClientCertificate,
+}
+
 /// Runs `fut` to completion on the shared runtime (created on first use) from a helper thread.
-pub fn block_on<F>(fut: F) -> Result<F::Output, String>
+pub fn block_on<F>(fut: F) -> Result<F::Output, RuntimeError>
 where
     F: Future + Send,
     F::Output: Send,
 {
-    static RT: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    static RT: OnceLock<Result<tokio::runtime::Runtime, RuntimeError>> = OnceLock::new();
     let rt = RT
         .get_or_init(|| {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| format!("cannot start the network runtime: {e}"))
+                .map_err(|e| RuntimeError::Start(Arc::new(e)))
         })
         .as_ref()
         .map_err(Clone::clone)?;
     std::thread::scope(|s| {
         s.spawn(|| rt.block_on(fut))
             .join()
-            .map_err(|_| "the network request panicked".to_string())
+            .map_err(|_| RuntimeError::Panicked)
     })
 }
 
@@ -60,11 +109,11 @@ pub struct Tls {
 }
 
 /// A rustls client configuration on ring for `tls`.
-pub fn tls_config(tls: &Tls) -> Result<rustls::ClientConfig, String> {
+pub fn tls_config(tls: &Tls) -> Result<rustls::ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up failed: {e}"))?;
+        .map_err(TlsError::Setup)?;
     let builder = if tls.insecure {
         builder
             .dangerous()
@@ -83,34 +132,40 @@ pub fn tls_config(tls: &Tls) -> Result<rustls::ClientConfig, String> {
     match (&tls.cert_file, &tls.key_file) {
         (Some(cert), Some(key)) => {
             use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
-            let pem = |file: &Path, e| format!("{}: {e}", file.display());
+            let pem = |file: &Path, e: &dyn std::fmt::Display| TlsError::ClientCertificate {
+                path: file.to_path_buf(),
+                reason: e.to_string(),
+            };
             let chain = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| pem(cert, e))?
+                .map_err(|e| pem(cert, &e))?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| pem(cert, e))?;
-            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e))?;
+                .map_err(|e| pem(cert, &e))?;
+            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, &e))?;
             builder
                 .with_client_auth_cert(chain, key_der)
-                .map_err(|e| format!("{}: {e}", cert.display()))
+                .map_err(|e| pem(cert, &e))
         }
         (None, None) => Ok(builder.with_no_client_auth()),
-        _ => Err("a client certificate needs both a certificate and a key file".into()),
+        _ => Err(TlsError::HalfClientCertificate),
     }
 }
 
-fn roots_from_pem(path: &Path) -> Result<rustls::RootCertStore, String> {
+fn roots_from_pem(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_file_iter(path).map_err(|e| TlsError::CaFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let bad = |e: &dyn std::fmt::Display| TlsError::CaCertificate {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     for c in certs {
-        let c = c.map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
-        roots
-            .add(c)
-            .map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
+        roots.add(c.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
     }
     if roots.is_empty() {
-        return Err(format!("no certificate in CA file {}", path.display()));
+        return Err(TlsError::NoCaCertificate(path.to_path_buf()));
     }
     Ok(roots)
 }

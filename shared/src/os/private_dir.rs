@@ -15,6 +15,27 @@ use std::path::{Path, PathBuf};
 /// Filesystem types that keep files in memory.
 const MEMORY_FS: &[&str] = &["tmpfs", "ramfs"];
 
+/// Why no private directory could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivateDirError {
+    /// No tmpfs/ramfs directory was usable and the disk was not allowed.
+    #[error("no memory-backed directory for the plaintext ({tried}); pass --allow-disk-temp to use {} (the plaintext may then reach the disk)", temp.display())]
+    NoMemoryDir {
+        /// What was tried, and why each failed.
+        tried: String,
+        /// The system temp dir the flag would allow.
+        temp: PathBuf,
+    },
+    /// The directory could not be made in the system temp dir.
+    #[error("could not create a directory in {}: {source}", base.display())]
+    Disk {
+        /// The system temp dir.
+        base: PathBuf,
+        /// The OS' reason.
+        source: std::io::Error,
+    },
+}
+
 /// A fresh 0700 directory holding one 0600 file; wiped and removed on drop.
 pub struct PrivateDir {
     dir: PathBuf,
@@ -24,7 +45,7 @@ pub struct PrivateDir {
 impl PrivateDir {
     /// Creates the directory in `$XDG_RUNTIME_DIR` or `/dev/shm` (whichever is tmpfs and
     /// writable), or, with `allow_disk`, in the system temp dir.
-    pub fn create(file_name: &OsStr, allow_disk: bool) -> Result<Self, String> {
+    pub fn create(file_name: &OsStr, allow_disk: bool) -> Result<Self, PrivateDirError> {
         let mut tried = Vec::new();
         remove_stale();
         for base in memory_bases() {
@@ -40,13 +61,12 @@ impl PrivateDir {
         if allow_disk {
             let base = std::env::temp_dir();
             return make_dir(&base, file_name)
-                .map_err(|e| format!("could not create a directory in {}: {e}", base.display()));
+                .map_err(|source| PrivateDirError::Disk { base, source });
         }
-        Err(format!(
-            "no memory-backed directory for the plaintext ({}); pass --allow-disk-temp to use {} (the plaintext may then reach the disk)",
-            tried.join("; "),
-            std::env::temp_dir().display()
-        ))
+        Err(PrivateDirError::NoMemoryDir {
+            tried: tried.join("; "),
+            temp: std::env::temp_dir(),
+        })
     }
 
     /// The directory itself.

@@ -16,6 +16,25 @@ use std::net::IpAddr;
 use http::header::HeaderValue;
 use http::Uri;
 
+/// An unusable proxy setting (the URL shown with its password redacted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// Not a URL.
+    #[error("the proxy setting {0} is not a valid URL")]
+    Invalid(String),
+    /// A proxy that speaks something other than plain HTTP.
+    #[error("the proxy {shown} speaks {scheme}; only http:// proxies are supported")]
+    Scheme {
+        /// The setting, redacted.
+        shown: String,
+        /// Its scheme (`https`, `socks5`).
+        scheme: String,
+    },
+    /// A URL without a host.
+    #[error("the proxy setting {0} names no host")]
+    NoHost(String),
+}
+
 /// A proxy to send one request through.
 pub struct Proxy {
     /// `host` and `port` of the proxy.
@@ -85,7 +104,7 @@ impl ProxyEnv {
     }
 
     /// The proxy for `uri` (`Ok(None)`: connect directly); an unusable proxy setting is an error.
-    pub fn for_uri(&self, uri: &Uri) -> Result<Option<Proxy>, String> {
+    pub fn for_uri(&self, uri: &Uri) -> Result<Option<Proxy>, ProxyError> {
         let setting = match uri.scheme_str() {
             Some("https") => &self.https,
             _ => &self.http,
@@ -179,7 +198,7 @@ fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
 }
 
 /// A proxy setting (`host:port`, `http://[user:pass@]host[:port]`) as the proxy to dial.
-fn parse_proxy(setting: &str) -> Result<Proxy, String> {
+fn parse_proxy(setting: &str) -> Result<Proxy, ProxyError> {
     let full = if setting.contains("://") {
         setting.to_string()
     } else {
@@ -188,19 +207,18 @@ fn parse_proxy(setting: &str) -> Result<Proxy, String> {
     let shown = super::http::redact(&full);
     let uri: Uri = full
         .parse()
-        .map_err(|_| format!("the proxy setting {shown} is not a valid URL"))?;
+        .map_err(|_| ProxyError::Invalid(shown.clone()))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some(other) => {
-            return Err(format!(
-                "the proxy {shown} speaks {other}; only http:// proxies are supported"
-            ))
+            return Err(ProxyError::Scheme {
+                scheme: other.to_string(),
+                shown,
+            })
         }
-        None => return Err(format!("the proxy setting {shown} is not a valid URL")),
+        None => return Err(ProxyError::Invalid(shown)),
     }
-    let authority = uri
-        .authority()
-        .ok_or_else(|| format!("the proxy setting {shown} names no host"))?;
+    let authority = uri.authority().ok_or(ProxyError::NoHost(shown))?;
     Ok(Proxy {
         host: authority
             .host()
@@ -306,10 +324,14 @@ mod tests {
     fn only_http_proxies_and_credentials_become_a_header() {
         let e = env(&[("HTTPS_PROXY", "socks5://127.0.0.1:1080")]);
         let err = e.for_uri(&"https://h/".parse().unwrap()).err().unwrap();
-        assert!(err.contains("only http:// proxies"), "{err}");
+        assert!(
+            matches!(&err, ProxyError::Scheme { scheme, .. } if scheme == "socks5"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("only http:// proxies"), "{err}");
         let e = env(&[("HTTPS_PROXY", "https://u:pw@proxy:443")]);
         let err = e.for_uri(&"https://h/".parse().unwrap()).err().unwrap();
-        assert!(!err.contains("pw"), "{err}");
+        assert!(!err.to_string().contains("pw"), "{err}");
         let e = env(&[("HTTPS_PROXY", "http://pu:pp@proxy")]);
         let p = e.for_uri(&"https://h/".parse().unwrap()).unwrap().unwrap();
         assert_eq!((p.host.as_str(), p.port), ("proxy", 80));

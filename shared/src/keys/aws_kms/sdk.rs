@@ -8,6 +8,7 @@ use aws_sdk_kms::primitives::Blob;
 use zeroize::Zeroizing;
 
 use super::KmsKey;
+use crate::keys::ServiceError;
 use crate::os::net::block_on;
 
 /// Time to connect to KMS, STS or a credential endpoint.
@@ -24,10 +25,10 @@ pub(super) struct Sdk;
 
 impl Sdk {
     /// KMS `Encrypt`: the ciphertext blob.
-    pub fn encrypt(&self, key: &KmsKey, secret: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn encrypt(&self, key: &KmsKey, secret: &[u8]) -> Result<Vec<u8>, ServiceError> {
         let region = key.region()?;
         block_on(async {
-            let client = client(key, region).await?;
+            let client = client(key, region).await;
             let mut req = client
                 .encrypt()
                 .key_id(&key.arn)
@@ -36,17 +37,17 @@ impl Sdk {
                 req = req.encryption_context(k, v);
             }
             let out = req.send().await.map_err(|e| sdk_error("Encrypt", e))?;
-            out.ciphertext_blob
-                .map(Blob::into_inner)
-                .ok_or_else(|| "KMS Encrypt returned no CiphertextBlob".to_string())
+            out.ciphertext_blob.map(Blob::into_inner).ok_or_else(|| {
+                ServiceError::Answer("KMS Encrypt returned no CiphertextBlob".into())
+            })
         })?
     }
 
     /// KMS `Decrypt` with the entry's key id and context: the data key.
-    pub fn decrypt(&self, key: &KmsKey, blob: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, String> {
+    pub fn decrypt(&self, key: &KmsKey, blob: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
         let region = key.region()?;
         block_on(async {
-            let client = client(key, region).await?;
+            let client = client(key, region).await;
             let mut req = client
                 .decrypt()
                 .key_id(&key.arn)
@@ -57,13 +58,13 @@ impl Sdk {
             let out = req.send().await.map_err(|e| sdk_error("Decrypt", e))?;
             out.plaintext
                 .map(|p| Zeroizing::new(p.into_inner()))
-                .ok_or_else(|| "KMS Decrypt returned no Plaintext".to_string())
+                .ok_or_else(|| ServiceError::Answer("KMS Decrypt returned no Plaintext".into()))
         })?
     }
 }
 
 /// A KMS client for `key`: region from the ARN, `aws_profile` when set, the role assumed first.
-async fn client(key: &KmsKey, region: String) -> Result<aws_sdk_kms::Client, String> {
+async fn client(key: &KmsKey, region: String) -> aws_sdk_kms::Client {
     use aws_smithy_http_client::{proxy::ProxyConfig, tls, Connector};
     // rustls on ring, and HTTPS_PROXY/HTTP_PROXY/NO_PROXY as the Go SDK under sops honours them
     // (the Rust SDK's client leaves proxies off unless its connector is told)
@@ -102,7 +103,7 @@ async fn client(key: &KmsKey, region: String) -> Result<aws_sdk_kms::Client, Str
             .await;
         builder = builder.credentials_provider(provider);
     }
-    Ok(aws_sdk_kms::Client::from_conf(builder.build()))
+    aws_sdk_kms::Client::from_conf(builder.build())
 }
 
 /// `sops@<hostname>` with the characters STS refuses removed, at most 64 characters (sops'
@@ -120,7 +121,7 @@ fn session_name() -> String {
 }
 
 /// One line for an SDK failure; a missing credential source names the chain that was tried.
-fn sdk_error<E, R>(op: &str, e: aws_sdk_kms::error::SdkError<E, R>) -> String
+fn sdk_error<E, R>(op: &str, e: aws_sdk_kms::error::SdkError<E, R>) -> ServiceError
 where
     E: std::error::Error + aws_sdk_kms::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
@@ -131,12 +132,16 @@ where
         .replace('\n', " ");
     match &e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) if text.contains("credential") => {
-            format!("KMS {op}: no AWS credentials (tried {CHAIN}): {text}")
+            ServiceError::Credentials(format!(
+                "KMS {op}: no AWS credentials (tried {CHAIN}): {text}"
+            ))
         }
         _ if text.contains("no providers in chain provided credentials")
             || text.contains("failed to load credentials") =>
         {
-            format!("KMS {op}: no AWS credentials (tried {CHAIN}): {text}")
+            ServiceError::Credentials(format!(
+                "KMS {op}: no AWS credentials (tried {CHAIN}): {text}"
+            ))
         }
         SdkError::ServiceError(s) => {
             let msg = aws_sdk_kms::error::ProvideErrorMetadata::message(s.err())
@@ -145,12 +150,12 @@ where
             let code = aws_sdk_kms::error::ProvideErrorMetadata::code(s.err())
                 .unwrap_or("error")
                 .to_string();
-            if msg.is_empty() {
+            ServiceError::Answer(if msg.is_empty() {
                 format!("KMS {op}: {code}")
             } else {
                 format!("KMS {op}: {code}: {msg}")
-            }
+            })
         }
-        _ => format!("KMS {op}: {text}"),
+        _ => ServiceError::Sdk(format!("KMS {op}: {text}")),
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::super::oauth::{run_helper, sign_rs256_jwt, token_from, unix_now, AccessToken};
+use super::super::ServiceError;
 use super::Challenge;
 use crate::os::http::{Client, Response};
 
@@ -30,17 +31,27 @@ fn authority_host() -> String {
         .to_string()
 }
 
-/// A source that is not set up, or the error of one that is.
+/// A source that is not set up (a note for the final message), or the error of one that is.
 enum Outcome {
     Unavailable(String),
-    Failed(String),
+    Failed(ServiceError),
+}
+
+/// A source that is set up and cannot give a token, for `why`.
+fn failed(why: impl Into<String>) -> Outcome {
+    Outcome::Failed(ServiceError::Credentials(why.into()))
+}
+
+/// A request to `at` that did not get through.
+fn request_failed(at: &str) -> impl Fn(crate::os::http::HttpError) -> Outcome + '_ {
+    move |e| Outcome::Failed(ServiceError::from(e).context(at))
 }
 
 /// One credential source of the chain.
 type Source = fn(&Client, &Challenge) -> Result<AccessToken, Outcome>;
 
 /// A token for `challenge` from the first source that is set up.
-pub(super) fn token(client: &Client, challenge: &Challenge) -> Result<AccessToken, String> {
+pub(super) fn token(client: &Client, challenge: &Challenge) -> Result<AccessToken, ServiceError> {
     let mut skipped = Vec::new();
     let sources: [(&str, Source); 5] = [
         ("EnvironmentCredential", environment),
@@ -52,11 +63,14 @@ pub(super) fn token(client: &Client, challenge: &Challenge) -> Result<AccessToke
     for (name, source) in sources {
         match source(client, challenge) {
             Ok(t) => return Ok(t),
-            Err(Outcome::Failed(e)) => return Err(format!("{name}: {e}")),
+            Err(Outcome::Failed(e)) => return Err(e.context(name)),
             Err(Outcome::Unavailable(why)) => skipped.push(why),
         }
     }
-    Err(format!("no Azure credential: {}", skipped.join("; ")))
+    Err(ServiceError::Credentials(format!(
+        "no Azure credential: {}",
+        skipped.join("; ")
+    )))
 }
 
 /// The resource a v1 endpoint (managed identity, `az`) wants: the scope without `/.default`.
@@ -87,7 +101,7 @@ fn environment(client: &Client, c: &Challenge) -> Result<AccessToken, Outcome> {
                     ("grant_type", "client_credentials"),
                 ],
             )
-            .map_err(|e| Outcome::Failed(format!("{url}: {e}")))?;
+            .map_err(request_failed(&url))?;
         return token_from(&resp, "the authority").map_err(Outcome::Failed);
     }
     if let Some(path) = var("AZURE_CLIENT_CERTIFICATE_PATH") {
@@ -95,8 +109,8 @@ fn environment(client: &Client, c: &Challenge) -> Result<AccessToken, Outcome> {
         return assertion_grant(client, &url, &id, c, &assertion);
     }
     if var("AZURE_USERNAME").is_some() {
-        return Err(Outcome::Failed(
-            "AZURE_USERNAME/AZURE_PASSWORD credentials are not supported by this tool".into(),
+        return Err(failed(
+            "AZURE_USERNAME/AZURE_PASSWORD credentials are not supported by this tool",
         ));
     }
     Err(Outcome::Unavailable("env secret unset".into()))
@@ -109,19 +123,21 @@ fn certificate_assertion(
     path: &str,
     aud: &str,
     client_id: &str,
-) -> Result<Zeroizing<String>, String> {
+) -> Result<Zeroizing<String>, ServiceError> {
     use base64::Engine;
+    let creds = ServiceError::Credentials;
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     if var("AZURE_CLIENT_CERTIFICATE_PASSWORD").is_some() {
-        return Err("AZURE_CLIENT_CERTIFICATE_PASSWORD: password-protected certificates are not supported; use a PEM file with an unencrypted key".into());
+        return Err(creds("AZURE_CLIENT_CERTIFICATE_PASSWORD: password-protected certificates are not supported; use a PEM file with an unencrypted key".into()));
     }
-    let pem = Zeroizing::new(std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?);
+    let pem =
+        Zeroizing::new(std::fs::read(path).map_err(|e| creds(format!("cannot read {path}: {e}")))?);
     let cert = match CertificateDer::pem_slice_iter(&pem).next() {
         Some(Ok(c)) => c,
         _ => {
-            return Err(format!(
+            return Err(creds(format!(
                 "AZURE_CLIENT_CERTIFICATE_PATH {path} holds no PEM certificate (PKCS#12 files are not supported)"
-            ))
+            )))
         }
     };
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
@@ -134,7 +150,7 @@ fn certificate_assertion(
         "nbf": now, "iat": now, "exp": now + 600,
     });
     sign_rs256_jwt(&header, &claims, &pem)
-        .map_err(|e| format!("AZURE_CLIENT_CERTIFICATE_PATH {path} {e}"))
+        .map_err(|e| creds(format!("AZURE_CLIENT_CERTIFICATE_PATH {path} {e}")))
 }
 
 /// Exchanges a client assertion (a certificate's JWT, or a federated token) at `url`.
@@ -160,7 +176,7 @@ fn assertion_grant(
                 ("grant_type", "client_credentials"),
             ],
         )
-        .map_err(|e| Outcome::Failed(format!("{url}: {e}")))?;
+        .map_err(request_failed(url))?;
     token_from(&resp, "the authority").map_err(Outcome::Failed)
 }
 
@@ -171,14 +187,12 @@ fn workload_identity(client: &Client, c: &Challenge) -> Result<AccessToken, Outc
         return Err(Outcome::Unavailable("workload identity unset".into()));
     };
     let (Some(tenant), Some(id)) = (var("AZURE_TENANT_ID"), var("AZURE_CLIENT_ID")) else {
-        return Err(Outcome::Failed(
-            "AZURE_FEDERATED_TOKEN_FILE is set but AZURE_TENANT_ID or AZURE_CLIENT_ID is not"
-                .into(),
+        return Err(failed(
+            "AZURE_FEDERATED_TOKEN_FILE is set but AZURE_TENANT_ID or AZURE_CLIENT_ID is not",
         ));
     };
     let assertion = Zeroizing::new(
-        std::fs::read_to_string(&file)
-            .map_err(|e| Outcome::Failed(format!("cannot read {file}: {e}")))?,
+        std::fs::read_to_string(&file).map_err(|e| failed(format!("cannot read {file}: {e}")))?,
     );
     let url = format!("{}/{tenant}/oauth2/v2.0/token", authority_host());
     assertion_grant(client, &url, &id, c, assertion.trim())
@@ -201,7 +215,7 @@ fn managed_identity(client: &Client, c: &Challenge) -> Result<AccessToken, Outco
         let url = format!("{endpoint}?{}", crate::os::http::form_encode(&q));
         let resp = client
             .get(&url, &[("X-IDENTITY-HEADER", header.as_str())])
-            .map_err(|e| Outcome::Failed(format!("{endpoint}: {e}")))?;
+            .map_err(request_failed(&endpoint))?;
         return token_from(&resp, "the App Service identity endpoint").map_err(Outcome::Failed);
     }
     let host =
@@ -272,8 +286,8 @@ fn cli_token(program: &str, args: &[&str]) -> Result<AccessToken, Outcome> {
         Ok(None) => return Err(Outcome::Unavailable(format!("{program} not installed"))),
         Err(e) => return Err(Outcome::Failed(e)),
     };
-    let json: serde_json::Value = serde_json::from_slice(&out)
-        .map_err(|_| Outcome::Failed(format!("{program} printed no JSON")))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&out).map_err(|_| failed(format!("{program} printed no JSON")))?;
     json.get("accessToken")
         .or_else(|| json.get("token"))
         .and_then(serde_json::Value::as_str)
@@ -283,7 +297,7 @@ fn cli_token(program: &str, args: &[&str]) -> Result<AccessToken, Outcome> {
             // CLIs refresh their own tokens: ask again after five minutes
             refresh_after: Some(std::time::Instant::now() + Duration::from_secs(300)),
         })
-        .ok_or_else(|| Outcome::Failed(format!("{program} printed no access token")))
+        .ok_or_else(|| failed(format!("{program} printed no access token")))
 }
 
 #[cfg(test)]
@@ -320,7 +334,7 @@ mod tests {
             ),
             true,
         ) {
-            Err(Outcome::Failed(e)) => assert!(e.contains("Identity not found"), "{e}"),
+            Err(Outcome::Failed(e)) => assert!(e.to_string().contains("Identity not found"), "{e}"),
             _ => panic!("a JSON refusal must end the chain"),
         }
         let ok = imds_answer(

@@ -8,6 +8,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::super::oauth::{sign_rs256_jwt, token_from, unix_now, AccessToken};
+use super::super::ServiceError;
 use super::{ACCESS_TOKEN_ENV, CREDENTIALS_ENV};
 use crate::os::http::Client;
 
@@ -23,12 +24,14 @@ fn var(k: &str) -> Option<String> {
 }
 
 /// A token from the first credential source that is set.
-pub(super) fn token(client: &Client) -> Result<AccessToken, String> {
+pub(super) fn token(client: &Client) -> Result<AccessToken, ServiceError> {
     if let Some(v) = var(CREDENTIALS_ENV) {
         // sops: a path when such a file exists, else the JSON itself
         let json = if Path::new(&v).exists() {
             Zeroizing::new(std::fs::read(&v).map_err(|e| {
-                format!("credentials: failed to obtain credentials from \"{CREDENTIALS_ENV}\": {e}")
+                ServiceError::Credentials(format!(
+                    "credentials: failed to obtain credentials from \"{CREDENTIALS_ENV}\": {e}"
+                ))
             })?)
         } else {
             Zeroizing::new(v.into_bytes())
@@ -41,18 +44,21 @@ pub(super) fn token(client: &Client) -> Result<AccessToken, String> {
     // application default credentials
     if let Some(p) = var("GOOGLE_APPLICATION_CREDENTIALS") {
         let json = Zeroizing::new(std::fs::read(&p).map_err(|e| {
-            format!("google: error getting credentials using GOOGLE_APPLICATION_CREDENTIALS environment variable: {p}: {e}")
+            ServiceError::Credentials(format!("google: error getting credentials using GOOGLE_APPLICATION_CREDENTIALS environment variable: {p}: {e}"))
         })?);
         return from_json(client, &json, "GOOGLE_APPLICATION_CREDENTIALS");
     }
     if let Some(p) = gcloud_adc_file().filter(|p| p.is_file()) {
-        let json = Zeroizing::new(
-            std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-        );
+        let json =
+            Zeroizing::new(std::fs::read(&p).map_err(|e| {
+                ServiceError::Credentials(format!("cannot read {}: {e}", p.display()))
+            })?);
         return from_json(client, &json, &p.display().to_string());
     }
     metadata_server().map_err(|why| {
-        format!("no Google credentials ({CREDENTIALS_ENV}, {ACCESS_TOKEN_ENV}, ADC); metadata server: {why}")
+        why.context(format!(
+            "no Google credentials ({CREDENTIALS_ENV}, {ACCESS_TOKEN_ENV}, ADC); metadata server"
+        ))
     })
 }
 
@@ -67,9 +73,13 @@ fn gcloud_adc_file() -> Option<PathBuf> {
 }
 
 /// A token from a credential file's JSON (`origin` names it in errors).
-fn from_json(client: &Client, json: &[u8], origin: &str) -> Result<AccessToken, String> {
-    let v: serde_json::Value = serde_json::from_slice(json)
-        .map_err(|_| format!("credentials from {origin} are neither a file nor valid JSON"))?;
+fn from_json(client: &Client, json: &[u8], origin: &str) -> Result<AccessToken, ServiceError> {
+    let creds = ServiceError::Credentials;
+    let v: serde_json::Value = serde_json::from_slice(json).map_err(|_| {
+        creds(format!(
+            "credentials from {origin} are neither a file nor valid JSON"
+        ))
+    })?;
     let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
     let token_uri = match field("token_uri") {
         "" => TOKEN_URI,
@@ -83,7 +93,7 @@ fn from_json(client: &Client, json: &[u8], origin: &str) -> Result<AccessToken, 
                 field("private_key"),
                 token_uri,
             )
-            .map_err(|e| format!("service account key from {origin}: {e}"))?;
+            .map_err(|e| e.context(format!("service account key from {origin}")))?;
             let resp = client.post_form(
                 token_uri,
                 &[],
@@ -108,11 +118,11 @@ fn from_json(client: &Client, json: &[u8], origin: &str) -> Result<AccessToken, 
             token_from(&resp, "the token endpoint")
         }
         "external_account" => external_account(client, &v)
-            .map_err(|e| format!("workload identity federation ({origin}): {e}")),
-        "" => Err(format!("credentials from {origin} have no \"type\"")),
-        other => Err(format!(
+            .map_err(|e| e.context(format!("workload identity federation ({origin})"))),
+        "" => Err(creds(format!("credentials from {origin} have no \"type\""))),
+        other => Err(creds(format!(
             "credentials of type {other:?} from {origin} are not supported (use a service account key, an authorized user, external_account, GOOGLE_OAUTH_ACCESS_TOKEN or the metadata server)"
-        )),
+        ))),
     }
 }
 
@@ -120,14 +130,15 @@ fn from_json(client: &Client, json: &[u8], origin: &str) -> Result<AccessToken, 
 /// `credential_source` (a `file` or a `url`, as text or a JSON field) is exchanged at `token_url`
 /// (RFC 8693), then, with `service_account_impersonation_url`, for the service account's token.
 /// AWS and executable sources are refused.
-fn external_account(client: &Client, v: &serde_json::Value) -> Result<AccessToken, String> {
+fn external_account(client: &Client, v: &serde_json::Value) -> Result<AccessToken, ServiceError> {
+    let creds = ServiceError::Credentials;
     let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
     let src = v.get("credential_source").cloned().unwrap_or_default();
     let src_field = |k: &str| src.get(k).and_then(serde_json::Value::as_str);
     let raw = if let Some(file) = src_field("file") {
         Zeroizing::new(
             std::fs::read_to_string(file)
-                .map_err(|e| format!("cannot read the subject token file {file}: {e}"))?,
+                .map_err(|e| creds(format!("cannot read the subject token file {file}: {e}")))?,
         )
     } else if let Some(url) = src_field("url") {
         let headers: Vec<(String, String)> = src
@@ -145,14 +156,16 @@ fn external_account(client: &Client, v: &serde_json::Value) -> Result<AccessToke
             .collect();
         let resp = client.get(url, &h)?;
         if !(200..300).contains(&resp.status) {
-            return Err(format!(
+            return Err(creds(format!(
                 "the subject token URL answered HTTP {}",
                 resp.status
-            ));
+            )));
         }
         Zeroizing::new(String::from_utf8_lossy(&resp.body).into_owned())
     } else {
-        return Err("only file and url credential sources are supported".into());
+        return Err(creds(
+            "only file and url credential sources are supported".into(),
+        ));
     };
     let format = src.get("format");
     let subject = match format
@@ -165,11 +178,11 @@ fn external_account(client: &Client, v: &serde_json::Value) -> Result<AccessToke
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or("");
             let j: serde_json::Value = serde_json::from_str(&raw)
-                .map_err(|_| "the subject token is not JSON".to_string())?;
+                .map_err(|_| creds("the subject token is not JSON".into()))?;
             Zeroizing::new(
                 j.get(name)
                     .and_then(serde_json::Value::as_str)
-                    .ok_or_else(|| format!("the subject token has no field {name:?}"))?
+                    .ok_or_else(|| creds(format!("the subject token has no field {name:?}")))?
                     .to_string(),
             )
         }
@@ -218,9 +231,11 @@ fn service_account_jwt(
     key_id: &str,
     pem: &str,
     aud: &str,
-) -> Result<Zeroizing<String>, String> {
+) -> Result<Zeroizing<String>, ServiceError> {
     if email.is_empty() || pem.is_empty() {
-        return Err("client_email or private_key is missing".into());
+        return Err(ServiceError::Credentials(
+            "client_email or private_key is missing".into(),
+        ));
     }
     let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT" });
     if !key_id.is_empty() {
@@ -230,12 +245,13 @@ fn service_account_jwt(
     let claims = serde_json::json!({
         "iss": email, "scope": SCOPE, "aud": aud, "iat": now, "exp": now + 3600,
     });
-    sign_rs256_jwt(&header, &claims, pem.as_bytes()).map_err(|e| format!("private_key {e}"))
+    sign_rs256_jwt(&header, &claims, pem.as_bytes())
+        .map_err(|e| ServiceError::Credentials(format!("private_key {e}")))
 }
 
 /// The default service account's token from the metadata server (`GCE_METADATA_HOST` or
 /// 169.254.169.254), with a short time limit.
-fn metadata_server() -> Result<AccessToken, String> {
+fn metadata_server() -> Result<AccessToken, ServiceError> {
     let host = var("GCE_METADATA_HOST").unwrap_or_else(|| "169.254.169.254".into());
     let url = format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token");
     let client = Client::for_api(crate::os::net::Tls::default(), METADATA_TIMEOUT).without_proxy();
@@ -256,13 +272,17 @@ mod tests {
             TOKEN_URI,
         )
         .unwrap_err();
-        assert_eq!(e, "private_key is not a usable RSA key");
+        assert_eq!(e.to_string(), "private_key is not a usable RSA key");
         assert_eq!(
-            service_account_jwt("a@b", "", "no pem", TOKEN_URI).unwrap_err(),
+            service_account_jwt("a@b", "", "no pem", TOKEN_URI)
+                .unwrap_err()
+                .to_string(),
             "private_key holds no PEM private key"
         );
         assert_eq!(
-            service_account_jwt("", "", "x", TOKEN_URI).unwrap_err(),
+            service_account_jwt("", "", "x", TOKEN_URI)
+                .unwrap_err()
+                .to_string(),
             "client_email or private_key is missing"
         );
     }
