@@ -55,9 +55,10 @@ pub struct EditArgs {
     #[arg(long)]
     pub allow_disk_temp: bool,
     #[command(flatten)]
-    pub keys: crate::service_keys::KeyArgs,
-    #[command(flatten)]
     pub files: FileArgs,
+    /// The keys a new file is sealed for (an existing file keeps its own).
+    #[command(flatten, next_help_heading = "Keys for a new file")]
+    pub keys: crate::service_keys::KeyArgs,
 }
 
 /// Environment variables naming the editor, in the order they are honoured.
@@ -262,6 +263,23 @@ fn edit_error(e: editor::EditError) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_puts_the_key_flags_under_a_new_file() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Edit {
+            #[command(flatten)]
+            args: EditArgs,
+        }
+        let help = Edit::command().render_help().to_string();
+        let heading = help.find("Keys for a new file:").expect("heading");
+        for flag in ["--age", "--pgp", "--kms", "--azure-kv"] {
+            let at = help.find(&format!("      {flag} <")).expect(flag);
+            assert!(at > heading, "{flag} before the heading:\n{help}");
+        }
+        assert!(help.find("--ignore-mac").unwrap() < heading, "{help}");
+    }
 
     #[test]
     fn command_splitting() {
