@@ -6,6 +6,7 @@
 //! system roots), `--cert-file` + `--key-file` (client certificate), `--insecure-skip-tls-verify`.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use sops_engine::os::http::redact;
@@ -46,13 +47,29 @@ pub fn fetch(url: &str, tls: &Tls) -> Result<Vec<u8>, String> {
     let shown = redact(url);
     match http::scheme(url) {
         Some("http" | "https") => {
-            let client = Client::new(tls.clone(), TIMEOUT, MAX_BYTES)
-                .with_user_agent(concat!("helm-secrets/", env!("CARGO_PKG_VERSION")));
-            let mut body = client.fetch(url).map_err(|e| format!("{shown}: {e}"))?;
+            let mut body = client(tls)
+                .fetch(url)
+                .map_err(|e| format!("{shown}: {e}"))?;
             Ok(std::mem::take(&mut *body))
         }
         _ => crate::getter::fetch(url).map_err(|e| format!("{shown}: {e}")),
     }
+}
+
+/// The HTTP client for `tls`, one per TLS set-up for the whole run: the system roots (or the CA
+/// file) are loaded once, however many values files a command names.
+fn client(tls: &Tls) -> Arc<Client> {
+    static CLIENTS: Mutex<Vec<(Tls, Arc<Client>)>> = Mutex::new(Vec::new());
+    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, c)) = clients.iter().find(|(t, _)| t == tls) {
+        return Arc::clone(c);
+    }
+    let c = Arc::new(
+        Client::new(tls.clone(), TIMEOUT, MAX_BYTES)
+            .with_user_agent(concat!("helm-secrets/", env!("CARGO_PKG_VERSION"))),
+    );
+    clients.push((tls.clone(), Arc::clone(&c)));
+    c
 }
 
 #[cfg(test)]
@@ -64,5 +81,16 @@ mod tests {
         assert!(is_remote("https://h/x") && is_remote("git+https://h/x") && is_remote("s3://b/k"));
         assert!(!is_remote("secrets://x") && !is_remote("x.yaml") && !is_remote("/a://b"));
         assert_eq!(url_path("https://h/a.json?x=1"), "https://h/a.json");
+    }
+
+    #[test]
+    fn one_client_per_tls_setup() {
+        let a = client(&Tls::default());
+        assert!(Arc::ptr_eq(&a, &client(&Tls::default())));
+        let insecure = Tls {
+            insecure: true,
+            ..Tls::default()
+        };
+        assert!(!Arc::ptr_eq(&a, &client(&insecure)));
     }
 }
