@@ -10,6 +10,7 @@
 //! - Every answer is bounded in size and time; [`Client::fetch`] follows at most
 //!   [`MAX_REDIRECTS`] redirects (Go's limit), [`Client::send`] none.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -418,27 +419,62 @@ fn append_wiped(body: &mut Zeroizing<Vec<u8>>, data: &[u8]) {
     body.extend_from_slice(data);
 }
 
-/// Connects to `host:port`, trying each address in turn with IPv6 and IPv4 alternating; an
-/// address that does not answer within [`PER_ADDRESS`] is given up for the next (Go's dialer falls
-/// back too), the last one has the whole time left.
+/// Connects to `host:port` as Go's dialer does (RFC 6555 "Happy Eyeballs"): the addresses of the
+/// family the resolver listed first are tried in turn; when the other family has addresses too,
+/// they are tried in turn from [`FALLBACK_DELAY`] on (or as soon as the first family has failed),
+/// and the first connection made wins. A host whose IPv6 route is a black hole costs 300 ms, not a
+/// time-out.
 async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
     let v6_first = addrs.first().is_some_and(|f| f.is_ipv6());
-    let (mut first, mut other): (Vec<std::net::SocketAddr>, Vec<std::net::SocketAddr>) =
-        addrs.into_iter().partition(|a| a.is_ipv6() == v6_first);
-    let mut ordered = Vec::with_capacity(first.len() + other.len());
-    first.reverse();
-    other.reverse();
-    while let Some(a) = first.pop() {
-        ordered.push(a);
-        ordered.extend(other.pop());
+    let (primary, fallback) = addrs.into_iter().partition(|a| a.is_ipv6() == v6_first);
+    race(primary, fallback).await
+}
+
+/// The dial of [`connect`]: `primary` at once, `fallback` after [`FALLBACK_DELAY`] or when
+/// `primary` has failed; the first stream made, else the primary's error (Go's `dialParallel`).
+async fn race(primary: Vec<SocketAddr>, fallback: Vec<SocketAddr>) -> std::io::Result<TcpStream> {
+    if fallback.is_empty() {
+        return dial_serial(&primary).await;
     }
-    ordered.extend(other.into_iter().rev());
+    if primary.is_empty() {
+        return dial_serial(&fallback).await;
+    }
+    let first = dial_serial(&primary);
+    tokio::pin!(first);
+    let delay = tokio::time::sleep(FALLBACK_DELAY);
+    tokio::pin!(delay);
+    let early_failure = tokio::select! {
+        r = &mut first => match r {
+            Ok(s) => return Ok(s),
+            Err(e) => Some(e),
+        },
+        () = &mut delay => None,
+    };
+    let second = dial_serial(&fallback);
+    tokio::pin!(second);
+    if let Some(e) = early_failure {
+        return second.await.map_err(|_| e);
+    }
+    tokio::select! {
+        r = &mut first => match r {
+            Ok(s) => Ok(s),
+            Err(e) => second.await.map_err(|_| e),
+        },
+        r = &mut second => match r {
+            Ok(s) => Ok(s),
+            Err(_) => first.await,
+        },
+    }
+}
+
+/// Tries `addrs` one after the other; each but the last may take [`PER_ADDRESS`], the last has the
+/// whole time left.
+async fn dial_serial(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
     let mut last = None;
-    let count = ordered.len();
-    for (i, addr) in ordered.into_iter().enumerate() {
+    for (i, &addr) in addrs.iter().enumerate() {
         let attempt = TcpStream::connect(addr);
-        let result = if i + 1 < count {
+        let result = if i + 1 < addrs.len() {
             tokio::time::timeout(PER_ADDRESS, attempt)
                 .await
                 .unwrap_or_else(|_| {
@@ -460,8 +496,10 @@ async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
     }))
 }
 
-/// How long one address of several may take to accept a connection.
+/// How long one address of several in a family may take to accept a connection.
 const PER_ADDRESS: Duration = Duration::from_secs(3);
+/// When the other address family joins in (Go's `fallbackDelay`).
+const FALLBACK_DELAY: Duration = Duration::from_millis(300);
 
 /// `name` with any `user:password@` of a URL replaced by `***@`, for messages. When what looks like
 /// the host ends in `:` and something other than a port, and an `@` follows, the password holds a
@@ -622,6 +660,57 @@ async fn connect_tunnel(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback address whose listener never accepts and whose queue is full: the kernel drops
+    /// further SYNs, so a connect there hangs (as towards a black-holed route). The held
+    /// connections keep the queue full.
+    async fn silent_address() -> (SocketAddr, tokio::net::TcpListener, Vec<TcpStream>) {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = sock.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut held = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => held.push(s),
+                Ok(Err(e)) => panic!("connect to the silent listener: {e}"),
+                Err(_) => return (addr, listener, held),
+            }
+            assert!(held.len() < 64, "the listener's queue never filled");
+        }
+    }
+
+    #[test]
+    fn the_other_family_joins_when_the_first_is_silent_or_fails() {
+        block_on(async {
+            let (silent, _l, _held) = silent_address().await;
+            let good = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let good_addr = good.local_addr().unwrap();
+            // a silent primary: the fallback is dialled after 300 ms, well before the 3 s a single
+            // address of a family may take (and the primary here has no bound at all)
+            let s = tokio::time::timeout(
+                Duration::from_millis(2500),
+                race(vec![silent], vec![good_addr]),
+            )
+            .await
+            .expect("the fallback did not join in")
+            .unwrap();
+            assert_eq!(s.peer_addr().unwrap(), good_addr);
+            // a refused primary: the fallback at once; both refused: the primary's error
+            let closed = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.local_addr().unwrap()
+            };
+            let s = race(vec![closed], vec![good_addr]).await.unwrap();
+            assert_eq!(s.peer_addr().unwrap(), good_addr);
+            let e = race(vec![closed], vec![closed]).await.unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+            // a primary that answers wins without waiting for anything
+            let s = race(vec![good_addr], vec![silent]).await.unwrap();
+            assert_eq!(s.peer_addr().unwrap(), good_addr);
+        })
+        .unwrap();
+    }
 
     #[test]
     fn redaction_and_schemes() {
