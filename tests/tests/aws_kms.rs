@@ -388,3 +388,28 @@ fn kms_requests_go_through_the_proxy_from_the_environment() {
     assert!(seen.len() >= 3, "unseal, seal, sops' decrypt: {seen:?}");
     assert!(seen.iter().all(|t| *t == target), "{seen:?}");
 }
+
+/// Go's proxy rules, which sops' AWS SDK follows, not the Rust SDK's own: a KMS endpoint on
+/// loopback is reached directly even with `HTTP_PROXY` set and `NO_PROXY` empty, and `ALL_PROXY` is
+/// not read. Both tools open the same file with a proxy that accepts nothing set in all three.
+#[test]
+fn loopback_kms_is_reached_directly_and_all_proxy_is_not_read() {
+    let Some((env, kms)) = setup() else { return };
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let via = |s: Sops| {
+        s.env("HTTP_PROXY", &dead)
+            .env("HTTPS_PROXY", &dead)
+            .env("ALL_PROXY", &dead)
+            .env("NO_PROXY", "")
+            .env("AWS_ENDPOINT_URL_KMS", kms.endpoint())
+    };
+    let sealed = via(env.ours()).ok(["seal", "--kms", &kms_key_arn(), &env.arg("secret.yaml")]);
+    let enc = env.write("direct.enc.yaml", &sealed);
+    for tool in [env.ours(), env.sops()] {
+        let out = via(tool).ok(["decrypt", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), env.read("secret.yaml"));
+    }
+}

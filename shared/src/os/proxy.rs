@@ -35,6 +35,18 @@ pub enum ProxyError {
     NoHost(String),
 }
 
+/// The proxy settings in the form another HTTP client takes them (see
+/// [`ProxyEnv::for_other_client`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherClientProxies {
+    /// The proxy URL for https requests.
+    pub https: Option<String>,
+    /// The proxy URL for http requests.
+    pub http: Option<String>,
+    /// Hosts, domains and ranges reached directly, loopback included.
+    pub no_proxy: String,
+}
+
 /// A proxy to send one request through.
 pub struct Proxy {
     /// `host` and `port` of the proxy.
@@ -51,6 +63,8 @@ pub struct ProxyEnv {
     http: Option<String>,
     https: Option<String>,
     no_proxy: Vec<NoProxy>,
+    /// `NO_PROXY` as written.
+    no_proxy_text: String,
     /// `NO_PROXY=*`.
     none: bool,
 }
@@ -95,6 +109,7 @@ impl ProxyEnv {
             https: first(["HTTPS_PROXY", "https_proxy"]),
             none: no == "*",
             no_proxy: no.split(',').filter_map(parse_no_proxy).collect(),
+            no_proxy_text: no,
         }
     }
 
@@ -122,6 +137,38 @@ impl ProxyEnv {
             return Ok(None);
         }
         parse_proxy(setting).map(Some)
+    }
+
+    /// For a client that takes a proxy URL and a `NO_PROXY` list of its own (the AWS SDK's): the
+    /// `https` proxy and the `http` proxy as URLs (`http://` added when the setting has no scheme;
+    /// the same refusals as [`ProxyEnv::for_uri`]), and `NO_PROXY` with the loopback names and
+    /// ranges added, which Go never proxies. `None` when nothing goes through a proxy.
+    pub fn for_other_client(&self) -> Result<Option<OtherClientProxies>, ProxyError> {
+        let url = |setting: &Option<String>| -> Result<Option<String>, ProxyError> {
+            let Some(s) = setting else { return Ok(None) };
+            parse_proxy(s)?;
+            Ok(Some(if s.contains("://") {
+                s.clone()
+            } else {
+                format!("http://{s}")
+            }))
+        };
+        let (https, http) = (url(&self.https)?, url(&self.http)?);
+        if self.none || (https.is_none() && http.is_none()) {
+            return Ok(None);
+        }
+        let mut no_proxy = String::from("localhost,127.0.0.0/8,::1");
+        for entry in self.no_proxy_text.split(',').map(str::trim) {
+            if !entry.is_empty() {
+                no_proxy.push(',');
+                no_proxy.push_str(entry);
+            }
+        }
+        Ok(Some(OtherClientProxies {
+            https,
+            http,
+            no_proxy,
+        }))
     }
 
     fn use_proxy(&self, host: &str, port: u16) -> bool {
@@ -318,6 +365,37 @@ mod tests {
         }
         let e = env(&[("HTTPS_PROXY", "p:1"), ("no_proxy", "*")]);
         assert_eq!(via(&e, "https://anything/"), None);
+    }
+
+    #[test]
+    fn settings_for_another_client_follow_go() {
+        let other = |pairs: &[(&str, &str)]| env(pairs).for_other_client();
+        assert_eq!(other(&[("ALL_PROXY", "http://p:1")]), Ok(None));
+        assert_eq!(
+            other(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "*")]),
+            Ok(None)
+        );
+        assert_eq!(
+            other(&[("HTTP_PROXY", "h:3128"), ("REQUEST_METHOD", "GET")]),
+            Ok(None),
+            "no HTTP_PROXY in a CGI process"
+        );
+        assert_eq!(
+            other(&[
+                ("HTTPS_PROXY", "p:8080"),
+                ("http_proxy", "http://h:3128"),
+                ("no_proxy", " .corp, 10.0.0.0/8 ,"),
+            ]),
+            Ok(Some(OtherClientProxies {
+                https: Some("http://p:8080".into()),
+                http: Some("http://h:3128".into()),
+                no_proxy: "localhost,127.0.0.0/8,::1,.corp,10.0.0.0/8".into(),
+            }))
+        );
+        assert!(matches!(
+            other(&[("HTTPS_PROXY", "socks5://p:1080")]),
+            Err(ProxyError::Scheme { .. })
+        ));
     }
 
     #[test]

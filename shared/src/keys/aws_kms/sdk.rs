@@ -28,7 +28,7 @@ impl Sdk {
     pub fn encrypt(&self, key: &KmsKey, secret: &[u8]) -> Result<Vec<u8>, ServiceError> {
         let region = key.region()?;
         block_on(async {
-            let client = client(key, region).await;
+            let client = client(key, region).await?;
             let mut req = client
                 .encrypt()
                 .key_id(&key.arn)
@@ -47,7 +47,7 @@ impl Sdk {
     pub fn decrypt(&self, key: &KmsKey, blob: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
         let region = key.region()?;
         block_on(async {
-            let client = client(key, region).await;
+            let client = client(key, region).await?;
             let mut req = client
                 .decrypt()
                 .key_id(&key.arn)
@@ -64,24 +64,26 @@ impl Sdk {
 }
 
 /// A KMS client for `key`: region from the ARN, `aws_profile` when set, the role assumed first.
-async fn client(key: &KmsKey, region: String) -> aws_sdk_kms::Client {
-    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Connector};
+async fn client(key: &KmsKey, region: String) -> Result<aws_sdk_kms::Client, ServiceError> {
+    use aws_smithy_http_client::{tls, Connector};
     // rustls on ring, and HTTPS_PROXY/HTTP_PROXY/NO_PROXY as the Go SDK under sops honours them
     // (the Rust SDK's client leaves proxies off unless its connector is told)
-    let http =
-        aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+    let proxies = proxy_config()?;
+    let http = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        move |settings, components| {
             let mut b = Connector::builder()
                 .tls_provider(tls::Provider::Rustls(
                     tls::rustls_provider::CryptoMode::Ring,
                 ))
-                .proxy_config(ProxyConfig::from_env());
+                .proxy_config(proxies.clone());
             b.set_connector_settings(settings.cloned());
             if let Some(c) = components {
                 // (the time source, only for connect-time logging, stays the system clock)
                 b.set_sleep_impl(c.sleep_impl());
             }
             b.build()
-        });
+        },
+    );
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_timeout(OPERATION_TIMEOUT)
@@ -103,7 +105,29 @@ async fn client(key: &KmsKey, region: String) -> aws_sdk_kms::Client {
             .await;
         builder = builder.credentials_provider(provider);
     }
-    aws_sdk_kms::Client::from_conf(builder.build())
+    Ok(aws_sdk_kms::Client::from_conf(builder.build()))
+}
+
+/// The SDK's proxy settings by Go's rules (`http.ProxyFromEnvironment`, which the Go SDK under sops
+/// follows) rather than its own reading of the environment: no `ALL_PROXY`, no `HTTP_PROXY` in a
+/// CGI process, loopback never proxied. The SDK takes one proxy URL: `HTTPS_PROXY` for https
+/// requests (all requests when `HTTP_PROXY` is the same), else `HTTP_PROXY` for http requests.
+fn proxy_config() -> Result<aws_smithy_http_client::proxy::ProxyConfig, ServiceError> {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    let Some(p) = crate::os::proxy::ProxyEnv::from_env()
+        .for_other_client()
+        .map_err(crate::os::http::HttpError::from)?
+    else {
+        return Ok(ProxyConfig::disabled());
+    };
+    let config = match (&p.https, &p.http) {
+        (Some(s), Some(h)) if s == h => ProxyConfig::all(s),
+        (Some(s), _) => ProxyConfig::https(s),
+        (None, Some(h)) => ProxyConfig::http(h),
+        (None, None) => return Ok(ProxyConfig::disabled()),
+    }
+    .map_err(|e| ServiceError::Settings(format!("proxy setting: {e}")))?;
+    Ok(config.no_proxy(&p.no_proxy))
 }
 
 /// `sops@<hostname>` with the characters STS refuses removed, at most 64 characters (sops'
