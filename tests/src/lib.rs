@@ -19,6 +19,7 @@
 pub mod cloud;
 pub mod proxy;
 pub mod servers;
+pub mod tls;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;

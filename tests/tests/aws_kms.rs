@@ -363,30 +363,44 @@ fn kms_role_is_assumed_through_sts_both_ways() {
     assert_eq!(counter.count(), before, "STS was called without a role");
 }
 
-/// `HTTP_PROXY` from the environment carries the KMS calls of both tools: a KMS endpoint named
-/// `kms.test` (resolved by the proxy only) opens a committed vector with us, and what we seal
-/// opens with sops 3.13.2.
+/// `HTTP_PROXY` from the environment carries the KMS calls of both tools, to an `http://` proxy
+/// and to an `https://` one (its certificate trusted through `SSL_CERT_FILE`): a KMS endpoint
+/// named `kms.test` (resolved by the proxy only) opens a committed vector with us, and what we
+/// seal opens with sops 3.13.2.
 #[test]
 fn kms_requests_go_through_the_proxy_from_the_environment() {
     let Some((env, kms)) = setup() else { return };
-    let proxy = e2e_tests::proxy::Proxy::start();
+    let pki = e2e_tests::tls::Pki::new(&env.path("pki"), "proxy.test");
     let endpoint = kms.endpoint().replace("127.0.0.1", "kms.test");
     let target = endpoint.trim_start_matches("http://").to_string();
-    let via = |s: Sops| {
-        s.env("HTTP_PROXY", proxy.url())
-            .env("NO_PROXY", "")
-            .env("AWS_ENDPOINT_URL_KMS", &endpoint)
-    };
     let vector = fixtures().join("kms-key.enc.yaml").display().to_string();
-    let out = via(env.ours()).ok(["unseal", &vector]);
-    assert_eq!(String::from_utf8_lossy(&out), env.read("secret.yaml"));
-    let sealed = via(env.ours()).ok(["seal", "--kms", &kms_key_arn(), &env.arg("secret.yaml")]);
-    let enc = env.write("via-proxy.enc.yaml", &sealed);
-    let out = via(env.sops()).ok(["decrypt", &enc]);
-    assert_eq!(String::from_utf8_lossy(&out), env.read("secret.yaml"));
-    let seen = proxy.targets();
-    assert!(seen.len() >= 3, "unseal, seal, sops' decrypt: {seen:?}");
-    assert!(seen.iter().all(|t| *t == target), "{seen:?}");
+    for tls in [false, true] {
+        let proxy = e2e_tests::proxy::Proxy::start();
+        let url = if tls {
+            let relay = e2e_tests::tls::TlsRelay::start(proxy.port, &pki);
+            format!("https://127.0.0.1:{}", relay.port)
+        } else {
+            proxy.url()
+        };
+        let via = |s: Sops| {
+            s.env("HTTP_PROXY", &url)
+                .env("NO_PROXY", "")
+                .env("SSL_CERT_FILE", pki.file("ca.pem"))
+                .env("AWS_ENDPOINT_URL_KMS", &endpoint)
+        };
+        let out = via(env.ours()).ok(["unseal", &vector]);
+        assert_eq!(String::from_utf8_lossy(&out), env.read("secret.yaml"));
+        let sealed = via(env.ours()).ok(["seal", "--kms", &kms_key_arn(), &env.arg("secret.yaml")]);
+        let enc = env.write("via-proxy.enc.yaml", &sealed);
+        let out = via(env.sops()).ok(["decrypt", &enc]);
+        assert_eq!(String::from_utf8_lossy(&out), env.read("secret.yaml"));
+        let seen = proxy.targets();
+        assert!(
+            seen.len() >= 3,
+            "{url}: unseal, seal, sops' decrypt: {seen:?}"
+        );
+        assert!(seen.iter().all(|t| *t == target), "{seen:?}");
+    }
 }
 
 /// Go's proxy rules, which sops' AWS SDK follows, not the Rust SDK's own: a KMS endpoint on

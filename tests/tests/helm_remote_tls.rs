@@ -31,7 +31,7 @@ impl Tls {
         let s = Setup::new(sops);
         let server = Server::start();
         server.put_files(&s.work(), &[("enc.yaml", "sops.enc.yaml")]);
-        let pki = Pki::new(&s.path("pki"));
+        let pki = Pki::new(&s.path("pki"), PROXIED_HOST);
         let open = TlsFront::start(server.port(), &pki, false);
         let mutual = TlsFront::start(server.port(), &pki, true);
         Tls {
@@ -190,13 +190,15 @@ fn check(t: &Tls, helm: &Path) {
     // `helm secrets decrypt URL` prints the plaintext
     let got = t.ok(helm, &["secrets", "decrypt", &proxied], via_proxy);
     assert!(got.contains(&s.token) && !got.contains("ENC["), "{got}");
+    // an https:// proxy: TLS to the proxy, the values server's TLS inside the tunnel
+    let relay = e2e_tests::tls::TlsRelay::start(t.proxy.port, &t.pki);
+    let tls_proxy = format!("https://127.0.0.1:{}", relay.port);
+    let via_tls_proxy: &[(&str, &str)] = &[("HTTPS_PROXY", &tls_proxy), ("SSL_CERT_FILE", &ca)];
+    let got = t.ok(helm, &["secrets", "decrypt", &proxied], via_tls_proxy);
+    assert!(got.contains(&s.token) && !got.contains("ENC["), "{got}");
     let target = format!("{PROXIED_HOST}:{}", t.open.port);
     let tunnels = t.proxy.targets()[before..].to_vec();
-    assert_eq!(
-        tunnels,
-        vec![target.clone(), target.clone(), target],
-        "CONNECT targets"
-    );
+    assert_eq!(tunnels, vec![target; 4], "CONNECT targets");
     s.assert_no_plaintext_files();
 }
 

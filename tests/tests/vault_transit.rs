@@ -368,12 +368,14 @@ fn keyless_diff_textconv_and_check_name_the_vault_key() {
     assert_eq!(code, 0, "check: {err}");
 }
 
-/// `HTTP_PROXY` from the environment carries the Vault requests of both tools: a Vault named
-/// `vault.test` (resolved by the proxy only) seals with us and opens with sops 3.13.2 and with us.
+/// `HTTP_PROXY` from the environment carries the Vault requests of both tools, to an `http://`
+/// proxy and to an `https://` one (TLS to the proxy, its certificate trusted through
+/// `SSL_CERT_FILE`): a Vault named `vault.test` (resolved by the proxy only) seals with us and
+/// opens with sops 3.13.2 and with us.
 #[test]
 fn vault_requests_go_through_the_proxy_from_the_environment() {
     let Some((env, bao)) = setup() else { return };
-    let proxy = e2e_tests::proxy::Proxy::start();
+    let pki = e2e_tests::tls::Pki::new(&env.path("pki"), "proxy.test");
     let uri = bao.uri("sops").replace("127.0.0.1", "vault.test");
     let authority = uri
         .trim_start_matches("http://")
@@ -381,29 +383,43 @@ fn vault_requests_go_through_the_proxy_from_the_environment() {
         .next()
         .unwrap()
         .to_string();
-    let via = |s: Sops| s.env("HTTP_PROXY", proxy.url()).env("NO_PROXY", "");
-    let sealed = via(env.ours()).ok(["seal", "--hc-vault-transit", &uri, &env.arg("secret.yaml")]);
-    assert!(String::from_utf8_lossy(&sealed).contains("vault.test"));
-    let enc = env.write("via-proxy.enc.yaml", &sealed);
     let want = STORE_INPUTS
         .iter()
         .find(|(n, _)| *n == "secret.yaml")
         .unwrap()
         .1;
-    for runner in [via(env.sops()), via(env.ours())] {
-        let verb = if runner.bin() == env.ours_bin() {
-            "unseal"
+    for tls in [false, true] {
+        let proxy = e2e_tests::proxy::Proxy::start();
+        let url = if tls {
+            let relay = e2e_tests::tls::TlsRelay::start(proxy.port, &pki);
+            format!("https://127.0.0.1:{}", relay.port)
         } else {
-            "decrypt"
+            proxy.url()
         };
-        let out = runner.ok([verb, &enc]);
-        assert_eq!(String::from_utf8_lossy(&out), want, "{verb}");
+        let via = |s: Sops| {
+            s.env("HTTP_PROXY", &url)
+                .env("NO_PROXY", "")
+                .env("SSL_CERT_FILE", pki.file("ca.pem"))
+        };
+        let sealed =
+            via(env.ours()).ok(["seal", "--hc-vault-transit", &uri, &env.arg("secret.yaml")]);
+        assert!(String::from_utf8_lossy(&sealed).contains("vault.test"));
+        let enc = env.write("via-proxy.enc.yaml", &sealed);
+        for runner in [via(env.sops()), via(env.ours())] {
+            let verb = if runner.bin() == env.ours_bin() {
+                "unseal"
+            } else {
+                "decrypt"
+            };
+            let out = runner.ok([verb, &enc]);
+            assert_eq!(String::from_utf8_lossy(&out), want, "{url}: {verb}");
+        }
+        let targets = proxy.targets();
+        assert_eq!(
+            targets.len(),
+            3,
+            "{url}: seal, sops' decrypt, our unseal: {targets:?}"
+        );
+        assert!(targets.iter().all(|t| *t == authority), "{targets:?}");
     }
-    let targets = proxy.targets();
-    assert_eq!(
-        targets.len(),
-        3,
-        "seal, sops' decrypt, our unseal: {targets:?}"
-    );
-    assert!(targets.iter().all(|t| *t == authority), "{targets:?}");
 }

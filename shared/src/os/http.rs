@@ -237,10 +237,17 @@ impl Client {
         })?
     }
 
-    /// Builds the TLS configuration before the request runs when `uri` is https (it reads the
+    /// Builds the TLS configuration before the request runs when `uri` or its proxy is https (it reads the
     /// system roots and PEM files: blocking work that must not stall the shared runtime).
     fn prepare_tls(&self, uri: &Uri) -> Result<(), HttpError> {
-        if uri.scheme_str() == Some("https") {
+        let tls_proxy = || {
+            self.proxies
+                .for_uri(uri)
+                .ok()
+                .flatten()
+                .is_some_and(|p| p.tls)
+        };
+        if uri.scheme_str() == Some("https") || tls_proxy() {
             self.tls_config()?;
         }
         Ok(())
@@ -250,6 +257,22 @@ impl Client {
         self.tls_config
             .get_or_init(|| tls_config(&self.tls).map(Arc::new))
             .clone()
+    }
+
+    /// A TLS connection to `host` over `link` (`what` starts the error).
+    async fn tls_over(
+        &self,
+        link: Box<dyn Stream>,
+        host: &str,
+        what: &str,
+    ) -> Result<tokio_rustls::client::TlsStream<Box<dyn Stream>>, HttpError> {
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| format!("invalid TLS server name {host:?}"))?;
+        let stream = tokio_rustls::TlsConnector::from(self.tls_config()?)
+            .connect(name, link)
+            .await
+            .map_err(|e| format!("{what}: {}", error_chain(&e)))?;
+        Ok(stream)
     }
 
     /// One request on a new connection, through a proxy when the environment names one.
@@ -277,27 +300,25 @@ impl Client {
             Some(p) => (p.host.as_str(), p.port),
             None => (bare_host, port),
         };
-        let mut tcp = connect(to_host, to_port).await.map_err(|e| match &proxy {
+        let tcp = connect(to_host, to_port).await.map_err(|e| match &proxy {
             Some(_) => format!("cannot reach the proxy: {e}"),
             None => format!("cannot connect: {e}"),
         })?;
+        let mut link: Box<dyn Stream> = Box::new(tcp);
+        if let Some(p) = proxy.as_ref().filter(|p| p.tls) {
+            link = Box::new(self.tls_over(link, &p.host, "TLS to the proxy").await?);
+        }
         let host_header = match authority.port() {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
         let stream: Box<dyn Stream> = if https {
             if let Some(p) = &proxy {
-                connect_tunnel(&mut tcp, &format!("{host}:{port}"), p.auth.as_ref()).await?;
+                connect_tunnel(&mut link, &format!("{host}:{port}"), p.auth.as_ref()).await?;
             }
-            let name = ServerName::try_from(bare_host.to_string())
-                .map_err(|_| format!("invalid TLS server name {bare_host:?}"))?;
-            let stream = tokio_rustls::TlsConnector::from(self.tls_config()?)
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS: {}", error_chain(&e)))?;
-            Box::new(stream)
+            Box::new(self.tls_over(link, bare_host, "TLS").await?)
         } else {
-            Box::new(tcp)
+            link
         };
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -619,7 +640,7 @@ pub(crate) fn basic_auth(authority: &str) -> Option<HeaderValue> {
 
 /// `CONNECT host:port` through an HTTP proxy; the stream then carries the TLS connection.
 async fn connect_tunnel(
-    tcp: &mut TcpStream,
+    tcp: &mut (impl AsyncRead + AsyncWrite + Unpin),
     dest: &str,
     auth: Option<&HeaderValue>,
 ) -> Result<(), HttpError> {

@@ -8,8 +8,9 @@
 //! - `NO_PROXY`/`no_proxy`: `*` (nothing is proxied), or a comma-separated list of IP addresses,
 //!   CIDR ranges, and domain names with an optional port; `example.com` matches it and its
 //!   subdomains, `.example.com` and `*.example.com` only its subdomains.
-//! - A proxy URL without a scheme is `http://`. Only http proxies are spoken to; another scheme
-//!   (`https://`, `socks5://`) is an error at the request, never a silent direct connection.
+//! - A proxy URL without a scheme is `http://`. `http://` and `https://` proxies are spoken to (an
+//!   https proxy over TLS, checked against the client's roots, as Go does); another scheme
+//!   (`socks5://`) is an error at the request, never a silent direct connection.
 
 use std::net::IpAddr;
 
@@ -22,8 +23,8 @@ pub enum ProxyError {
     /// Not a URL.
     #[error("the proxy setting {0} is not a valid URL")]
     Invalid(String),
-    /// A proxy that speaks something other than plain HTTP.
-    #[error("the proxy {shown} speaks {scheme}; only http:// proxies are supported")]
+    /// A proxy that speaks something other than HTTP.
+    #[error("the proxy {shown} speaks {scheme}; only http:// and https:// proxies are supported")]
     Scheme {
         /// The setting, redacted.
         shown: String,
@@ -51,8 +52,10 @@ pub struct OtherClientProxies {
 pub struct Proxy {
     /// `host` and `port` of the proxy.
     pub host: String,
-    /// The proxy's port (80 when the URL gives none).
+    /// The proxy's port (80, or 443 for https, when the URL gives none).
     pub port: u16,
+    /// An `https://` proxy: the connection to it is TLS.
+    pub tls: bool,
     /// `Proxy-Authorization: Basic …` from the proxy URL's user info.
     pub auth: Option<HeaderValue>,
 }
@@ -255,8 +258,9 @@ fn parse_proxy(setting: &str) -> Result<Proxy, ProxyError> {
     let uri: Uri = full
         .parse()
         .map_err(|_| ProxyError::Invalid(shown.clone()))?;
-    match uri.scheme_str() {
-        Some("http") => {}
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
         Some(other) => {
             return Err(ProxyError::Scheme {
                 scheme: other.to_string(),
@@ -264,7 +268,7 @@ fn parse_proxy(setting: &str) -> Result<Proxy, ProxyError> {
             })
         }
         None => return Err(ProxyError::Invalid(shown)),
-    }
+    };
     let authority = uri.authority().ok_or(ProxyError::NoHost(shown))?;
     Ok(Proxy {
         host: authority
@@ -272,7 +276,8 @@ fn parse_proxy(setting: &str) -> Result<Proxy, ProxyError> {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string(),
-        port: authority.port_u16().unwrap_or(80),
+        port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+        tls,
         auth: super::http::basic_auth(authority.as_str()),
     })
 }
@@ -399,20 +404,25 @@ mod tests {
     }
 
     #[test]
-    fn only_http_proxies_and_credentials_become_a_header() {
-        let e = env(&[("HTTPS_PROXY", "socks5://127.0.0.1:1080")]);
+    fn http_and_https_proxies_and_credentials_become_a_header() {
+        let e = env(&[("HTTPS_PROXY", "socks5://u:pw@127.0.0.1:1080")]);
         let err = e.for_uri(&"https://h/".parse().unwrap()).err().unwrap();
         assert!(
             matches!(&err, ProxyError::Scheme { scheme, .. } if scheme == "socks5"),
             "{err}"
         );
-        assert!(err.to_string().contains("only http:// proxies"), "{err}");
-        let e = env(&[("HTTPS_PROXY", "https://u:pw@proxy:443")]);
-        let err = e.for_uri(&"https://h/".parse().unwrap()).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("only http:// and https:// proxies"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("pw"), "{err}");
+        let e = env(&[("HTTPS_PROXY", "https://u:pw@proxy")]);
+        let p = e.for_uri(&"https://h/".parse().unwrap()).unwrap().unwrap();
+        assert_eq!((p.host.as_str(), p.port, p.tls), ("proxy", 443, true));
         let e = env(&[("HTTPS_PROXY", "http://pu:pp@proxy")]);
         let p = e.for_uri(&"https://h/".parse().unwrap()).unwrap().unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("proxy", 80));
+        assert_eq!((p.host.as_str(), p.port, p.tls), ("proxy", 80, false));
         assert_eq!(p.auth.unwrap().to_str().unwrap(), "Basic cHU6cHA=");
     }
 }
