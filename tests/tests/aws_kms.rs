@@ -366,7 +366,7 @@ fn kms_role_is_assumed_through_sts_both_ways() {
 /// `HTTP_PROXY` from the environment carries the KMS calls of both tools, to an `http://` proxy
 /// and to an `https://` one (its certificate trusted through `SSL_CERT_FILE`): a KMS endpoint
 /// named `kms.test` (resolved by the proxy only) opens a committed vector with us, and what we
-/// seal opens with sops 3.13.2.
+/// seal opens with sops 3.13.2. A `socks5://` proxy is refused for KMS in one line.
 #[test]
 fn kms_requests_go_through_the_proxy_from_the_environment() {
     let Some((env, kms)) = setup() else { return };
@@ -401,6 +401,16 @@ fn kms_requests_go_through_the_proxy_from_the_environment() {
         );
         assert!(seen.iter().all(|t| *t == target), "{seen:?}");
     }
+    // the AWS SDK takes no SOCKS5 proxy (sops' Go SDK does): one line saying so, nothing sent
+    let socks = e2e_tests::proxy::Proxy::start_socks5(None);
+    let out = env
+        .ours()
+        .env("HTTP_PROXY", socks.url())
+        .env("NO_PROXY", "")
+        .env("AWS_ENDPOINT_URL_KMS", &endpoint)
+        .run(["unseal", &vector]);
+    assert_fails_on_one_line(out, 128, &["socks5", "only http:// and https://"], &[]);
+    assert!(socks.targets().is_empty());
 }
 
 /// Go's proxy rules, which sops' AWS SDK follows, not the Rust SDK's own: a KMS endpoint on

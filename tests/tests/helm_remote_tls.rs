@@ -198,7 +198,14 @@ fn check(t: &Tls, helm: &Path) {
     assert!(got.contains(&s.token) && !got.contains("ENC["), "{got}");
     let target = format!("{PROXIED_HOST}:{}", t.open.port);
     let tunnels = t.proxy.targets()[before..].to_vec();
-    assert_eq!(tunnels, vec![target; 4], "CONNECT targets");
+    assert_eq!(tunnels, vec![target.clone(); 4], "CONNECT targets");
+    // a SOCKS5 proxy: the values server's TLS inside the SOCKS tunnel
+    let socks = e2e_tests::proxy::Proxy::start_socks5(None);
+    let socks_url = socks.url();
+    let via_socks: &[(&str, &str)] = &[("HTTPS_PROXY", &socks_url), ("SSL_CERT_FILE", &ca)];
+    let got = t.ok(helm, &["secrets", "decrypt", &proxied], via_socks);
+    assert!(got.contains(&s.token) && !got.contains("ENC["), "{got}");
+    assert_eq!(socks.targets(), vec![target], "SOCKS5 targets");
     s.assert_no_plaintext_files();
 }
 

@@ -369,9 +369,9 @@ fn keyless_diff_textconv_and_check_name_the_vault_key() {
 }
 
 /// `HTTP_PROXY` from the environment carries the Vault requests of both tools, to an `http://`
-/// proxy and to an `https://` one (TLS to the proxy, its certificate trusted through
-/// `SSL_CERT_FILE`): a Vault named `vault.test` (resolved by the proxy only) seals with us and
-/// opens with sops 3.13.2 and with us.
+/// proxy, an `https://` one (TLS to the proxy, its certificate trusted through `SSL_CERT_FILE`)
+/// and a `socks5://` one with a user and password: a Vault named `vault.test` (resolved by the
+/// proxy only) seals with us and opens with sops 3.13.2 and with us.
 #[test]
 fn vault_requests_go_through_the_proxy_from_the_environment() {
     let Some((env, bao)) = setup() else { return };
@@ -388,9 +388,12 @@ fn vault_requests_go_through_the_proxy_from_the_environment() {
         .find(|(n, _)| *n == "secret.yaml")
         .unwrap()
         .1;
-    for tls in [false, true] {
-        let proxy = e2e_tests::proxy::Proxy::start();
-        let url = if tls {
+    for kind in ["http", "https", "socks5"] {
+        let proxy = match kind {
+            "socks5" => e2e_tests::proxy::Proxy::start_socks5(Some(("ops", "s3cr%2Ft"))),
+            _ => e2e_tests::proxy::Proxy::start(),
+        };
+        let url = if kind == "https" {
             let relay = e2e_tests::tls::TlsRelay::start(proxy.port, &pki);
             format!("https://127.0.0.1:{}", relay.port)
         } else {

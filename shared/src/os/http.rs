@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
 use super::net::{block_on, error_chain, tls_config, Tls, TlsError};
-use super::proxy::ProxyEnv;
+use super::proxy::{ProxyEnv, ProxyKind};
 
 /// Redirects [`Client::fetch`] follows before giving up (Go's `http.Client` stops after 10).
 pub const MAX_REDIRECTS: usize = 10;
@@ -245,7 +245,7 @@ impl Client {
                 .for_uri(uri)
                 .ok()
                 .flatten()
-                .is_some_and(|p| p.tls)
+                .is_some_and(|p| p.kind == ProxyKind::Https)
         };
         if uri.scheme_str() == Some("https") || tls_proxy() {
             self.tls_config()?;
@@ -305,9 +305,19 @@ impl Client {
             None => format!("cannot connect: {e}"),
         })?;
         let mut link: Box<dyn Stream> = Box::new(tcp);
-        if let Some(p) = proxy.as_ref().filter(|p| p.tls) {
-            link = Box::new(self.tls_over(link, &p.host, "TLS to the proxy").await?);
+        if let Some(p) = &proxy {
+            match p.kind {
+                ProxyKind::Https => {
+                    link = Box::new(self.tls_over(link, &p.host, "TLS to the proxy").await?);
+                }
+                ProxyKind::Socks5 => {
+                    socks5_connect(&mut link, bare_host, port, p.credentials.as_ref()).await?;
+                }
+                ProxyKind::Http => {}
+            }
         }
+        // past a SOCKS5 proxy the connection is as direct as any
+        let proxy = proxy.filter(|p| p.kind != ProxyKind::Socks5);
         let host_header = match authority.port() {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
@@ -618,9 +628,8 @@ fn join(base: &Uri, to: &str) -> Result<Uri, HttpError> {
         .map_err(|_| HttpError::Failed(format!("redirected to an invalid URL {}", redact(&full))))
 }
 
-/// `Authorization: Basic …` from the `user:password@` of an authority, if any.
-pub(crate) fn basic_auth(authority: &str) -> Option<HeaderValue> {
-    use base64::Engine;
+/// The user and password of the `user:password@` of an authority (percent-decoded), if any.
+pub(crate) fn userinfo(authority: &str) -> Option<(String, Zeroizing<String>)> {
     let (userinfo, _) = authority.rsplit_once('@')?;
     let decode = |s: &str| {
         percent_decode(s)
@@ -628,14 +637,112 @@ pub(crate) fn basic_auth(authority: &str) -> Option<HeaderValue> {
             .unwrap_or_else(|| s.to_string())
     };
     let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let token = base64::engine::general_purpose::STANDARD.encode(format!(
-        "{}:{}",
-        decode(user),
-        decode(pass)
-    ));
-    let mut v = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+    Some((decode(user), Zeroizing::new(decode(pass))))
+}
+
+/// `Authorization: Basic …` from the `user:password@` of an authority, if any.
+pub(crate) fn basic_auth(authority: &str) -> Option<HeaderValue> {
+    use base64::Engine;
+    let (user, pass) = userinfo(authority)?;
+    let pair = Zeroizing::new(format!("{user}:{}", pass.as_str()));
+    let token = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
+    let mut v = HeaderValue::from_str(&format!("Basic {}", token.as_str())).ok()?;
     v.set_sensitive(true);
     Some(v)
+}
+
+/// Asks a SOCKS5 proxy (RFC 1928; RFC 1929 user and password when given) to connect to
+/// `host:port` (the name resolved by the proxy); the stream then carries the connection.
+async fn socks5_connect(
+    s: &mut (impl AsyncRead + AsyncWrite + Unpin),
+    host: &str,
+    port: u16,
+    credentials: Option<&(String, Zeroizing<String>)>,
+) -> Result<(), HttpError> {
+    let fail = |why: &str| HttpError::Failed(format!("SOCKS5 proxy: {why}"));
+    let io = |e: std::io::Error| HttpError::Failed(format!("SOCKS5 proxy: {e}"));
+    let offer: &[u8] = if credentials.is_some() {
+        &[5, 2, 0, 2]
+    } else {
+        &[5, 1, 0]
+    };
+    s.write_all(offer).await.map_err(io)?;
+    let mut choice = [0u8; 2];
+    s.read_exact(&mut choice).await.map_err(io)?;
+    match (choice, credentials) {
+        ([5, 0], _) => {}
+        ([5, 2], Some((user, pass))) => {
+            if user.len() > 255 || pass.len() > 255 {
+                return Err(fail("user name or password longer than 255 bytes"));
+            }
+            let mut msg = Zeroizing::new(vec![1, user.len() as u8]);
+            msg.extend_from_slice(user.as_bytes());
+            msg.push(pass.len() as u8);
+            msg.extend_from_slice(pass.as_bytes());
+            s.write_all(&msg).await.map_err(io)?;
+            let mut status = [0u8; 2];
+            s.read_exact(&mut status).await.map_err(io)?;
+            if status[1] != 0 {
+                return Err(fail("the proxy refused the user name and password"));
+            }
+        }
+        ([5, 0xff], _) | ([5, 2], None) => {
+            return Err(fail("the proxy accepts none of the offered ways to log in"))
+        }
+        _ => return Err(fail("the answer is not SOCKS5")),
+    }
+    let mut req = vec![5, 1, 0];
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => {
+            req.push(1);
+            req.extend_from_slice(&a.octets());
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            req.push(4);
+            req.extend_from_slice(&a.octets());
+        }
+        Err(_) => {
+            let len = u8::try_from(host.len()).map_err(|_| fail("host name too long"))?;
+            req.push(3);
+            req.push(len);
+            req.extend_from_slice(host.as_bytes());
+        }
+    }
+    req.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&req).await.map_err(io)?;
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).await.map_err(io)?;
+    if head[0] != 5 {
+        return Err(fail("the answer is not SOCKS5"));
+    }
+    if head[1] != 0 {
+        let why = match head[1] {
+            1 => "general failure",
+            2 => "connection not allowed by its rules",
+            3 => "network unreachable",
+            4 => "host unreachable",
+            5 => "connection refused",
+            6 => "TTL expired",
+            7 => "command not supported",
+            8 => "address type not supported",
+            _ => "unknown error",
+        };
+        return Err(fail(&format!("cannot connect to {host}:{port}: {why}")));
+    }
+    // the address the proxy bound and its port: read and dropped
+    let rest = match head[3] {
+        1 => 4 + 2,
+        4 => 16 + 2,
+        3 => {
+            let mut len = [0u8; 1];
+            s.read_exact(&mut len).await.map_err(io)?;
+            usize::from(len[0]) + 2
+        }
+        _ => return Err(fail("the answer is not SOCKS5")),
+    };
+    let mut bound = vec![0u8; rest];
+    s.read_exact(&mut bound).await.map_err(io)?;
+    Ok(())
 }
 
 /// `CONNECT host:port` through an HTTP proxy; the stream then carries the TLS connection.

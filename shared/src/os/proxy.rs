@@ -8,9 +8,10 @@
 //! - `NO_PROXY`/`no_proxy`: `*` (nothing is proxied), or a comma-separated list of IP addresses,
 //!   CIDR ranges, and domain names with an optional port; `example.com` matches it and its
 //!   subdomains, `.example.com` and `*.example.com` only its subdomains.
-//! - A proxy URL without a scheme is `http://`. `http://` and `https://` proxies are spoken to (an
-//!   https proxy over TLS, checked against the client's roots, as Go does); another scheme
-//!   (`socks5://`) is an error at the request, never a silent direct connection.
+//! - A proxy URL without a scheme is `http://`. `http://`, `https://` (TLS to the proxy, checked
+//!   against the client's roots) and `socks5://`/`socks5h://` proxies are spoken to, as by Go (a
+//!   SOCKS5 proxy is handed the host name, with the URL's user and password if any); another
+//!   scheme is an error at the request, never a silent direct connection.
 
 use std::net::IpAddr;
 
@@ -23,13 +24,15 @@ pub enum ProxyError {
     /// Not a URL.
     #[error("the proxy setting {0} is not a valid URL")]
     Invalid(String),
-    /// A proxy that speaks something other than HTTP.
-    #[error("the proxy {shown} speaks {scheme}; only http:// and https:// proxies are supported")]
+    /// A proxy that speaks something the client does not.
+    #[error("the proxy {shown} speaks {scheme}; only {supported} proxies are supported")]
     Scheme {
         /// The setting, redacted.
         shown: String,
-        /// Its scheme (`https`, `socks5`).
+        /// Its scheme (`ftp`, `socks4`).
         scheme: String,
+        /// What the client speaks (`http://, https:// and socks5://`).
+        supported: &'static str,
     },
     /// A URL without a host.
     #[error("the proxy setting {0} names no host")]
@@ -48,16 +51,32 @@ pub struct OtherClientProxies {
     pub no_proxy: String,
 }
 
+/// How a proxy is spoken to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// HTTP: `CONNECT` for https, the absolute form for http.
+    Http,
+    /// HTTP over TLS to the proxy.
+    Https,
+    /// SOCKS5 (RFC 1928), the host name resolved by the proxy.
+    Socks5,
+}
+
+/// What this crate's client speaks, for [`ProxyError::Scheme`].
+const SPOKEN: &str = "http://, https:// and socks5://";
+
 /// A proxy to send one request through.
 pub struct Proxy {
     /// `host` and `port` of the proxy.
     pub host: String,
-    /// The proxy's port (80, or 443 for https, when the URL gives none).
+    /// The proxy's port (80, 443 for https, 1080 for socks5 when the URL gives none).
     pub port: u16,
-    /// An `https://` proxy: the connection to it is TLS.
-    pub tls: bool,
-    /// `Proxy-Authorization: Basic …` from the proxy URL's user info.
+    /// How it is spoken to.
+    pub kind: ProxyKind,
+    /// `Proxy-Authorization: Basic …` from the proxy URL's user info (HTTP proxies).
     pub auth: Option<HeaderValue>,
+    /// The URL's user and password (SOCKS5 proxies).
+    pub credentials: Option<(String, zeroize::Zeroizing<String>)>,
 }
 
 /// The proxy settings read from the environment once per client.
@@ -149,7 +168,13 @@ impl ProxyEnv {
     pub fn for_other_client(&self) -> Result<Option<OtherClientProxies>, ProxyError> {
         let url = |setting: &Option<String>| -> Result<Option<String>, ProxyError> {
             let Some(s) = setting else { return Ok(None) };
-            parse_proxy(s)?;
+            if parse_proxy(s)?.kind == ProxyKind::Socks5 {
+                return Err(ProxyError::Scheme {
+                    shown: super::http::redact(s),
+                    scheme: "socks5".into(),
+                    supported: "http:// and https://",
+                });
+            }
             Ok(Some(if s.contains("://") {
                 s.clone()
             } else {
@@ -258,13 +283,15 @@ fn parse_proxy(setting: &str) -> Result<Proxy, ProxyError> {
     let uri: Uri = full
         .parse()
         .map_err(|_| ProxyError::Invalid(shown.clone()))?;
-    let tls = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
+    let (kind, default_port) = match uri.scheme_str() {
+        Some("http") => (ProxyKind::Http, 80),
+        Some("https") => (ProxyKind::Https, 443),
+        Some("socks5" | "socks5h") => (ProxyKind::Socks5, 1080),
         Some(other) => {
             return Err(ProxyError::Scheme {
                 scheme: other.to_string(),
                 shown,
+                supported: SPOKEN,
             })
         }
         None => return Err(ProxyError::Invalid(shown)),
@@ -276,9 +303,10 @@ fn parse_proxy(setting: &str) -> Result<Proxy, ProxyError> {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string(),
-        port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-        tls,
+        port: authority.port_u16().unwrap_or(default_port),
+        kind,
         auth: super::http::basic_auth(authority.as_str()),
+        credentials: super::http::userinfo(authority.as_str()),
     })
 }
 
@@ -404,25 +432,39 @@ mod tests {
     }
 
     #[test]
-    fn http_and_https_proxies_and_credentials_become_a_header() {
-        let e = env(&[("HTTPS_PROXY", "socks5://u:pw@127.0.0.1:1080")]);
+    fn proxies_by_scheme_and_their_credentials() {
+        let e = env(&[("HTTPS_PROXY", "socks4://u:pw@127.0.0.1:1080")]);
         let err = e.for_uri(&"https://h/".parse().unwrap()).err().unwrap();
         assert!(
-            matches!(&err, ProxyError::Scheme { scheme, .. } if scheme == "socks5"),
+            matches!(&err, ProxyError::Scheme { scheme, .. } if scheme == "socks4"),
             "{err}"
         );
         assert!(
             err.to_string()
-                .contains("only http:// and https:// proxies"),
+                .contains("only http://, https:// and socks5:// proxies"),
             "{err}"
         );
         assert!(!err.to_string().contains("pw"), "{err}");
         let e = env(&[("HTTPS_PROXY", "https://u:pw@proxy")]);
         let p = e.for_uri(&"https://h/".parse().unwrap()).unwrap().unwrap();
-        assert_eq!((p.host.as_str(), p.port, p.tls), ("proxy", 443, true));
+        assert_eq!(
+            (p.host.as_str(), p.port, p.kind),
+            ("proxy", 443, ProxyKind::Https)
+        );
         let e = env(&[("HTTPS_PROXY", "http://pu:pp@proxy")]);
         let p = e.for_uri(&"https://h/".parse().unwrap()).unwrap().unwrap();
-        assert_eq!((p.host.as_str(), p.port, p.tls), ("proxy", 80, false));
+        assert_eq!(
+            (p.host.as_str(), p.port, p.kind),
+            ("proxy", 80, ProxyKind::Http)
+        );
         assert_eq!(p.auth.unwrap().to_str().unwrap(), "Basic cHU6cHA=");
+        let e = env(&[("HTTP_PROXY", "socks5h://a%40b:p%3Aw@[::1]")]);
+        let p = e.for_uri(&"http://h/".parse().unwrap()).unwrap().unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.kind),
+            ("::1", 1080, ProxyKind::Socks5)
+        );
+        let (user, pass) = p.credentials.unwrap();
+        assert_eq!((user.as_str(), pass.as_str()), ("a@b", "p:w"));
     }
 }
