@@ -157,19 +157,54 @@ pub struct TlsRelay {
 impl TlsRelay {
     /// Starts the relay on a free loopback port.
     pub fn start(backend: u16, pki: &Pki) -> TlsRelay {
-        let config = pki.server_config(false);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            for tcp in listener.incoming().flatten() {
-                let config = config.clone();
-                std::thread::spawn(move || {
-                    let _ = relay(tcp, config, backend);
-                });
-            }
+        let port = serve(pki.server_config(false), move |tcp, config| {
+            let _ = relay(tcp, config, backend);
         });
         TlsRelay { port }
     }
+}
+
+/// `https://127.0.0.1:PORT`: an `https://` proxy URL for `proxy` (a [`TlsRelay`] in front of it).
+pub fn https_proxy_url(proxy: &crate::proxy::Proxy, pki: &Pki) -> String {
+    format!(
+        "https://127.0.0.1:{}",
+        TlsRelay::start(proxy.port, pki).port
+    )
+}
+
+/// Test proxies of the kinds the clients speak, each with its URL: `http://`, `https://` (a
+/// [`TlsRelay`] with `pki`'s certificate in front) and, with `socks5`, `socks5://` with a user and
+/// a password that needs escaping in a URL.
+pub fn proxies(pki: &Pki, socks5: bool) -> Vec<(crate::proxy::Proxy, String)> {
+    use crate::proxy::Proxy;
+    let http = Proxy::start();
+    let url = http.url();
+    let behind_tls = Proxy::start();
+    let tls_url = https_proxy_url(&behind_tls, pki);
+    let mut all = vec![(http, url), (behind_tls, tls_url)];
+    if socks5 {
+        let socks = Proxy::start_socks5(Some(("ops", "s3cr%2Ft")));
+        let url = socks.url();
+        all.push((socks, url));
+    }
+    all
+}
+
+/// Listens on a free loopback port and runs `handle` on a thread of its own for every connection
+/// (with `config` for its TLS); the port.
+pub fn serve(
+    config: Arc<rustls::ServerConfig>,
+    handle: impl Fn(TcpStream, Arc<rustls::ServerConfig>) + Clone + Send + 'static,
+) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, handle) = (config.clone(), handle.clone());
+            std::thread::spawn(move || handle(tcp, config));
+        }
+    });
+    port
 }
 
 /// One connection: TLS records from `client` become plaintext to `backend` and back, until either

@@ -374,14 +374,7 @@ fn kms_requests_go_through_the_proxy_from_the_environment() {
     let endpoint = kms.endpoint().replace("127.0.0.1", "kms.test");
     let target = endpoint.trim_start_matches("http://").to_string();
     let vector = fixtures().join("kms-key.enc.yaml").display().to_string();
-    for tls in [false, true] {
-        let proxy = e2e_tests::proxy::Proxy::start();
-        let url = if tls {
-            let relay = e2e_tests::tls::TlsRelay::start(proxy.port, &pki);
-            format!("https://127.0.0.1:{}", relay.port)
-        } else {
-            proxy.url()
-        };
+    for (proxy, url) in e2e_tests::tls::proxies(&pki, false) {
         let via = |s: Sops| {
             s.env("HTTP_PROXY", &url)
                 .env("NO_PROXY", "")

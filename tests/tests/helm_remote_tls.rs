@@ -191,8 +191,7 @@ fn check(t: &Tls, helm: &Path) {
     let got = t.ok(helm, &["secrets", "decrypt", &proxied], via_proxy);
     assert!(got.contains(&s.token) && !got.contains("ENC["), "{got}");
     // an https:// proxy: TLS to the proxy, the values server's TLS inside the tunnel
-    let relay = e2e_tests::tls::TlsRelay::start(t.proxy.port, &t.pki);
-    let tls_proxy = format!("https://127.0.0.1:{}", relay.port);
+    let tls_proxy = e2e_tests::tls::https_proxy_url(&t.proxy, &t.pki);
     let via_tls_proxy: &[(&str, &str)] = &[("HTTPS_PROXY", &tls_proxy), ("SSL_CERT_FILE", &ca)];
     let got = t.ok(helm, &["secrets", "decrypt", &proxied], via_tls_proxy);
     assert!(got.contains(&s.token) && !got.contains("ENC["), "{got}");

@@ -388,17 +388,7 @@ fn vault_requests_go_through_the_proxy_from_the_environment() {
         .find(|(n, _)| *n == "secret.yaml")
         .unwrap()
         .1;
-    for kind in ["http", "https", "socks5"] {
-        let proxy = match kind {
-            "socks5" => e2e_tests::proxy::Proxy::start_socks5(Some(("ops", "s3cr%2Ft"))),
-            _ => e2e_tests::proxy::Proxy::start(),
-        };
-        let url = if kind == "https" {
-            let relay = e2e_tests::tls::TlsRelay::start(proxy.port, &pki);
-            format!("https://127.0.0.1:{}", relay.port)
-        } else {
-            proxy.url()
-        };
+    for (proxy, url) in e2e_tests::tls::proxies(&pki, true) {
         let via = |s: Sops| {
             s.env("HTTP_PROXY", &url)
                 .env("NO_PROXY", "")

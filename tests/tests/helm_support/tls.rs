@@ -4,7 +4,7 @@
 //! [`e2e_tests::proxy::Proxy`].
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 
 pub use e2e_tests::tls::Pki;
@@ -22,16 +22,8 @@ impl TlsFront {
     /// Serves with `pki`'s server certificate; with `client_auth`, a handshake without a client
     /// certificate signed by the CA fails.
     pub fn start(backend: u16, pki: &Pki, client_auth: bool) -> TlsFront {
-        let config = pki.server_config(client_auth);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            for tcp in listener.incoming().flatten() {
-                let config = config.clone();
-                std::thread::spawn(move || {
-                    let _ = forward(tcp, config, backend);
-                });
-            }
+        let port = e2e_tests::tls::serve(pki.server_config(client_auth), move |tcp, config| {
+            let _ = forward(tcp, config, backend);
         });
         TlsFront { port }
     }
