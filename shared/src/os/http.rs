@@ -237,8 +237,8 @@ impl Client {
         })?
     }
 
-    /// Builds the TLS configuration before the request runs when `uri` or its proxy is https (it reads the
-    /// system roots and PEM files: blocking work that must not stall the shared runtime).
+    /// Builds the TLS configuration before the request runs when `uri` or its proxy is https (it
+    /// reads the system roots and PEM files: blocking work that must not stall the shared runtime).
     fn prepare_tls(&self, uri: &Uri) -> Result<(), HttpError> {
         let tls_proxy = || {
             self.proxies
@@ -805,6 +805,68 @@ mod tests {
                 Err(_) => return (addr, listener, held),
             }
             assert!(held.len() < 64, "the listener's queue never filled");
+        }
+    }
+
+    /// [`socks5_connect`] against a proxy that answers `answers` (the bytes it would send, all at
+    /// once); what the client sent, or its error.
+    fn socks5_against(
+        answers: &'static [u8],
+        credentials: Option<(&str, &str)>,
+    ) -> Result<Vec<u8>, String> {
+        block_on(async move {
+            let (mut client, mut proxy) = tokio::io::duplex(4096);
+            proxy.write_all(answers).await.unwrap();
+            // and nothing more: a short answer ends in end of file, not a wait
+            proxy.shutdown().await.unwrap();
+            let creds = credentials.map(|(u, p)| (u.to_string(), Zeroizing::new(p.to_string())));
+            let result = socks5_connect(&mut client, "vault.test", 8200, creds.as_ref()).await;
+            drop(client);
+            let mut sent = Vec::new();
+            proxy.read_to_end(&mut sent).await.unwrap();
+            result.map(|()| sent).map_err(|e| e.to_string())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn socks5_handshakes_and_refusals() {
+        let ok_reply: &[u8] = &[5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0, 80];
+        let sent = socks5_against(ok_reply, None).unwrap();
+        let mut want = vec![5, 1, 0, 5, 1, 0, 3, 10];
+        want.extend_from_slice(b"vault.test");
+        want.extend_from_slice(&8200u16.to_be_bytes());
+        assert_eq!(sent, want);
+        let with_login: &[u8] = &[5, 2, 1, 0, 5, 0, 0, 3, 1, b'x', 0, 80];
+        let sent = socks5_against(with_login, Some(("u", "pw"))).unwrap();
+        assert_eq!(&sent[..11], &[5, 2, 0, 2, 1, 1, b'u', 2, b'p', b'w', 5]);
+        for (answers, creds, says) in [
+            (
+                &[5u8, 2, 1, 1][..],
+                Some(("u", "pw")),
+                "refused the user name and password",
+            ),
+            (
+                &[5, 0xff][..],
+                None,
+                "accepts none of the offered ways to log in",
+            ),
+            (
+                &[5, 2][..],
+                None,
+                "accepts none of the offered ways to log in",
+            ),
+            (
+                &[5, 0, 5, 5, 0, 1][..],
+                None,
+                "cannot connect to vault.test:8200: connection refused",
+            ),
+            (&[4, 90][..], None, "the answer is not SOCKS5"),
+            (&[5][..], None, "SOCKS5 proxy: "),
+        ] {
+            let e = socks5_against(answers, creds).unwrap_err();
+            assert!(e.contains(says), "{answers:?}: {e}");
+            assert!(!e.contains("pw"), "{e}");
         }
     }
 
