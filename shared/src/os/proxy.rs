@@ -163,8 +163,9 @@ impl ProxyEnv {
 
     /// For a client that takes a proxy URL and a `NO_PROXY` list of its own (the AWS SDK's): the
     /// `https` proxy and the `http` proxy as URLs (`http://` added when the setting has no scheme;
-    /// the same refusals as [`ProxyEnv::for_uri`]), and `NO_PROXY` with the loopback names and
-    /// ranges added, which Go never proxies. `None` when nothing goes through a proxy.
+    /// the refusals of [`ProxyEnv::for_uri`], and SOCKS5, which that client does not speak), and
+    /// `NO_PROXY` with the loopback names and ranges added, which Go never proxies. `None` when
+    /// nothing goes through a proxy.
     pub fn for_other_client(&self) -> Result<Option<OtherClientProxies>, ProxyError> {
         let url = |setting: &Option<String>| -> Result<Option<String>, ProxyError> {
             let Some(s) = setting else { return Ok(None) };

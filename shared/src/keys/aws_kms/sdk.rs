@@ -120,13 +120,19 @@ fn proxy_config() -> Result<aws_smithy_http_client::proxy::ProxyConfig, ServiceE
     else {
         return Ok(ProxyConfig::disabled());
     };
-    let config = match (&p.https, &p.http) {
-        (Some(s), Some(h)) if s == h => ProxyConfig::all(s),
-        (Some(s), _) => ProxyConfig::https(s),
-        (None, Some(h)) => ProxyConfig::http(h),
+    let (url, config) = match (&p.https, &p.http) {
+        (Some(s), Some(h)) if s == h => (s, ProxyConfig::all(s)),
+        (Some(s), _) => (s, ProxyConfig::https(s)),
+        (None, Some(h)) => (h, ProxyConfig::http(h)),
         (None, None) => return Ok(ProxyConfig::disabled()),
-    }
-    .map_err(|e| ServiceError::Settings(format!("proxy setting: {e}")))?;
+    };
+    // (the SDK's error may quote the URL, password and all: not passed on)
+    let config = config.map_err(|_| {
+        ServiceError::Settings(format!(
+            "the AWS SDK cannot use the proxy {}",
+            crate::os::http::redact(url)
+        ))
+    })?;
     Ok(config.no_proxy(&p.no_proxy))
 }
 
