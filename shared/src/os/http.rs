@@ -259,6 +259,23 @@ impl Client {
             .clone()
     }
 
+    /// [`Client::tls_config`] from inside the runtime: when no request built it beforehand (a
+    /// redirect to https, a host behind an https proxy), it is built on the blocking pool.
+    async fn tls_config_async(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        if let Some(built) = self.tls_config.get() {
+            return built.clone();
+        }
+        let tls = self.tls.clone();
+        let built = tokio::task::spawn_blocking(move || tls_config(&tls).map(Arc::new))
+            .await
+            .unwrap_or_else(|_| {
+                Err(TlsError::Setup(rustls::Error::General(
+                    "the TLS set-up panicked".into(),
+                )))
+            });
+        self.tls_config.get_or_init(|| built).clone()
+    }
+
     /// A TLS connection to `host` over `link` (`what` starts the error).
     async fn tls_over(
         &self,
@@ -268,7 +285,7 @@ impl Client {
     ) -> Result<tokio_rustls::client::TlsStream<Box<dyn Stream>>, HttpError> {
         let name = ServerName::try_from(host.to_string())
             .map_err(|_| format!("invalid TLS server name {host:?}"))?;
-        let stream = tokio_rustls::TlsConnector::from(self.tls_config()?)
+        let stream = tokio_rustls::TlsConnector::from(self.tls_config_async().await?)
             .connect(name, link)
             .await
             .map_err(|e| format!("{what}: {}", error_chain(&e)))?;
@@ -500,9 +517,9 @@ async fn race(primary: Vec<SocketAddr>, fallback: Vec<SocketAddr>) -> std::io::R
 }
 
 /// Tries `addrs` one after the other; each but the last may take [`PER_ADDRESS`], the last has the
-/// whole time left.
+/// whole time left. When all fail, the first address' error (Go's: the most relevant one).
 async fn dial_serial(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
-    let mut last = None;
+    let mut first_error = None;
     for (i, &addr) in addrs.iter().enumerate() {
         let attempt = TcpStream::connect(addr);
         let result = if i + 1 < addrs.len() {
@@ -519,10 +536,12 @@ async fn dial_serial(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
         };
         match result {
             Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Err(last.unwrap_or_else(|| {
+    Err(first_error.unwrap_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address")
     }))
 }
@@ -646,7 +665,8 @@ pub(crate) fn basic_auth(authority: &str) -> Option<HeaderValue> {
     let (user, pass) = userinfo(authority)?;
     let pair = Zeroizing::new(format!("{user}:{}", pass.as_str()));
     let token = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
-    let mut v = HeaderValue::from_str(&format!("Basic {}", token.as_str())).ok()?;
+    let text = Zeroizing::new(format!("Basic {}", token.as_str()));
+    let mut v = HeaderValue::from_str(&text).ok()?;
     v.set_sensitive(true);
     Some(v)
 }
@@ -672,8 +692,10 @@ async fn socks5_connect(
     match (choice, credentials) {
         ([5, 0], _) => {}
         ([5, 2], Some((user, pass))) => {
-            if user.len() > 255 || pass.len() > 255 {
-                return Err(fail("user name or password longer than 255 bytes"));
+            if user.is_empty() || user.len() > 255 || pass.len() > 255 {
+                return Err(fail(
+                    "the user name must be 1 to 255 bytes, the password at most 255",
+                ));
             }
             let mut msg = Zeroizing::new(vec![1, user.len() as u8]);
             msg.extend_from_slice(user.as_bytes());
@@ -682,7 +704,7 @@ async fn socks5_connect(
             s.write_all(&msg).await.map_err(io)?;
             let mut status = [0u8; 2];
             s.read_exact(&mut status).await.map_err(io)?;
-            if status[1] != 0 {
+            if status != [1, 0] {
                 return Err(fail("the proxy refused the user name and password"));
             }
         }
@@ -712,7 +734,7 @@ async fn socks5_connect(
     s.write_all(&req).await.map_err(io)?;
     let mut head = [0u8; 4];
     s.read_exact(&mut head).await.map_err(io)?;
-    if head[0] != 5 {
+    if head[0] != 5 || head[2] != 0 {
         return Err(fail("the answer is not SOCKS5"));
     }
     if head[1] != 0 {
@@ -863,6 +885,17 @@ mod tests {
             ),
             (&[4, 90][..], None, "the answer is not SOCKS5"),
             (&[5][..], None, "SOCKS5 proxy: "),
+            (
+                &[5, 2, 2, 0][..],
+                Some(("u", "pw")),
+                "refused the user name and password",
+            ),
+            (
+                &[5, 2][..],
+                Some(("", "pw")),
+                "the user name must be 1 to 255 bytes",
+            ),
+            (&[5, 0, 5, 0, 9, 1][..], None, "the answer is not SOCKS5"),
         ] {
             let e = socks5_against(answers, creds).unwrap_err();
             assert!(e.contains(says), "{answers:?}: {e}");

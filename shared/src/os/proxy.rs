@@ -40,8 +40,8 @@ pub enum ProxyError {
 }
 
 /// The proxy settings in the form another HTTP client takes them (see
-/// [`ProxyEnv::for_other_client`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// [`ProxyEnv::for_other_client`]). `Debug` shows the URLs redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OtherClientProxies {
     /// The proxy URL for https requests.
     pub https: Option<String>,
@@ -80,13 +80,11 @@ pub struct Proxy {
 }
 
 /// The proxy settings read from the environment once per client.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ProxyEnv {
     http: Option<String>,
     https: Option<String>,
     no_proxy: Vec<NoProxy>,
-    /// `NO_PROXY` as written.
-    no_proxy_text: String,
     /// `NO_PROXY=*`.
     none: bool,
 }
@@ -105,6 +103,32 @@ enum NoProxy {
     },
 }
 
+/// A proxy URL for `Debug`: its user information redacted.
+fn shown(url: &Option<String>) -> Option<String> {
+    url.as_deref().map(super::http::redact)
+}
+
+impl std::fmt::Debug for ProxyEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyEnv")
+            .field("http", &shown(&self.http))
+            .field("https", &shown(&self.https))
+            .field("no_proxy", &self.no_proxy)
+            .field("none", &self.none)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for OtherClientProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtherClientProxies")
+            .field("https", &shown(&self.https))
+            .field("http", &shown(&self.http))
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
+}
+
 impl ProxyEnv {
     /// The settings of this process' environment.
     pub fn from_env() -> ProxyEnv {
@@ -120,7 +144,7 @@ impl ProxyEnv {
                 .find(|v| !v.trim().is_empty())
                 .map(|v| v.trim().to_string())
         };
-        let cgi = get("REQUEST_METHOD").is_some();
+        let cgi = get("REQUEST_METHOD").is_some_and(|m| !m.is_empty());
         let no = first(["NO_PROXY", "no_proxy"]).unwrap_or_default();
         ProxyEnv {
             http: if cgi {
@@ -129,9 +153,8 @@ impl ProxyEnv {
                 first(["HTTP_PROXY", "http_proxy"])
             },
             https: first(["HTTPS_PROXY", "https_proxy"]),
-            none: no == "*",
+            none: no.split(',').any(|e| e.trim() == "*"),
             no_proxy: no.split(',').filter_map(parse_no_proxy).collect(),
-            no_proxy_text: no,
         }
     }
 
@@ -164,9 +187,13 @@ impl ProxyEnv {
     /// For a client that takes a proxy URL and a `NO_PROXY` list of its own (the AWS SDK's): the
     /// `https` proxy and the `http` proxy as URLs (`http://` added when the setting has no scheme;
     /// the refusals of [`ProxyEnv::for_uri`], and SOCKS5, which that client does not speak), and
-    /// `NO_PROXY` with the loopback names and ranges added, which Go never proxies. `None` when
-    /// nothing goes through a proxy.
-    pub fn for_other_client(&self) -> Result<Option<OtherClientProxies>, ProxyError> {
+    /// `NO_PROXY` with the loopback names and ranges added, which Go never proxies; an
+    /// `HTTP_PROXY` it cannot use is left out unless `http_needed` (the service itself is plain
+    /// http). `None` when nothing goes through a proxy.
+    pub fn for_other_client(
+        &self,
+        http_needed: bool,
+    ) -> Result<Option<OtherClientProxies>, ProxyError> {
         let url = |setting: &Option<String>| -> Result<Option<String>, ProxyError> {
             let Some(s) = setting else { return Ok(None) };
             if parse_proxy(s)?.kind == ProxyKind::Socks5 {
@@ -182,15 +209,38 @@ impl ProxyEnv {
                 format!("http://{s}")
             }))
         };
-        let (https, http) = (url(&self.https)?, url(&self.http)?);
-        if self.none || (https.is_none() && http.is_none()) {
+        if self.none {
             return Ok(None);
         }
+        // https calls need HTTPS_PROXY; unless the caller's own service is plain http, an
+        // HTTP_PROXY that client cannot use is left out (plain-http calls then go direct), as Go
+        // never reads it for https
+        let https = url(&self.https)?;
+        let http = match url(&self.http) {
+            Err(_) if !http_needed => None,
+            other => other?,
+        };
+        if https.is_none() && http.is_none() {
+            return Ok(None);
+        }
+        // in the curl-like syntax of that client: `*.x` and `.x` become `.x` (which matches `x`
+        // too), ports are dropped (every port of the host is then direct)
         let mut no_proxy = String::from("localhost,127.0.0.0/8,::1");
-        for entry in self.no_proxy_text.split(',').map(str::trim) {
-            if !entry.is_empty() {
-                no_proxy.push(',');
-                no_proxy.push_str(entry);
+        for rule in &self.no_proxy {
+            no_proxy.push(',');
+            match rule {
+                NoProxy::Ip(ip, _) => no_proxy.push_str(&ip.to_string()),
+                NoProxy::Cidr(net, bits) => no_proxy.push_str(&format!("{net}/{bits}")),
+                NoProxy::Domain {
+                    name,
+                    subdomains_only,
+                    ..
+                } => {
+                    if *subdomains_only {
+                        no_proxy.push('.');
+                    }
+                    no_proxy.push_str(name);
+                }
             }
         }
         Ok(Some(OtherClientProxies {
@@ -403,7 +453,7 @@ mod tests {
 
     #[test]
     fn settings_for_another_client_follow_go() {
-        let other = |pairs: &[(&str, &str)]| env(pairs).for_other_client();
+        let other = |pairs: &[(&str, &str)]| env(pairs).for_other_client(false);
         assert_eq!(other(&[("ALL_PROXY", "http://p:1")]), Ok(None));
         assert_eq!(
             other(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "*")]),
@@ -430,6 +480,36 @@ mod tests {
             other(&[("HTTPS_PROXY", "socks5://p:1080")]),
             Err(ProxyError::Scheme { .. })
         ));
+        // `*` anywhere turns proxies off; an unusable HTTP_PROXY is left out, not an error
+        assert_eq!(
+            other(&[("HTTPS_PROXY", "socks4://p"), ("NO_PROXY", "localhost, *")]),
+            Ok(None)
+        );
+        assert_eq!(
+            other(&[
+                ("HTTPS_PROXY", "http://p:1"),
+                ("HTTP_PROXY", "socks4://s"),
+                (
+                    "NO_PROXY",
+                    "*.corp.internal,kms.corp:443,[::2]:8200,10.1.2.3"
+                ),
+            ]),
+            Ok(Some(OtherClientProxies {
+                https: Some("http://p:1".into()),
+                http: None,
+                no_proxy: "localhost,127.0.0.0/8,::1,.corp.internal,kms.corp,::2,10.1.2.3".into(),
+            }))
+        );
+        assert!(matches!(
+            env(&[("HTTP_PROXY", "socks4://s")]).for_other_client(true),
+            Err(ProxyError::Scheme { .. })
+        ));
+        let dbg = format!(
+            "{:?} {:?}",
+            env(&[("HTTPS_PROXY", "http://u:pw@p:1")]),
+            other(&[("HTTPS_PROXY", "http://u:pw@p:1")])
+        );
+        assert!(!dbg.contains("pw") && dbg.contains("***@p:1"), "{dbg}");
     }
 
     #[test]

@@ -114,8 +114,13 @@ async fn client(key: &KmsKey, region: String) -> Result<aws_sdk_kms::Client, Ser
 /// requests (all requests when `HTTP_PROXY` is the same), else `HTTP_PROXY` for http requests.
 fn proxy_config() -> Result<aws_smithy_http_client::proxy::ProxyConfig, ServiceError> {
     use aws_smithy_http_client::proxy::ProxyConfig;
+    // an `http://` KMS endpoint (a local test server) goes through HTTP_PROXY
+    let endpoint = ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+    let http_needed = endpoint.is_some_and(|e| e.starts_with("http://"));
     let Some(p) = crate::os::proxy::ProxyEnv::from_env()
-        .for_other_client()
+        .for_other_client(http_needed)
         .map_err(crate::os::http::HttpError::from)?
     else {
         return Ok(ProxyConfig::disabled());
