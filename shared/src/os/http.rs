@@ -2,7 +2,8 @@
 //! Azure Key Vault and their token endpoints) and helm-secrets' remote values files.
 //!
 //! - Proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` by Go's rules ([`super::proxy`]), which
-//!   sops and helm follow: https through a `CONNECT` tunnel, plain http in absolute form.
+//!   sops and helm follow: through an HTTP proxy (TLS to it for an `https://` one) https goes in a
+//!   `CONNECT` tunnel and plain http in absolute form; through a SOCKS5 proxy both go as direct.
 //! - TLS as [`Tls`] says (CA file, client certificate, no verification), rustls on ring.
 //! - Credentials in a URL (`https://user:pass@host/…`) are sent as basic auth and never shown:
 //!   messages name a URL through [`redact`]. Headers that carry tokens are marked sensitive, and
@@ -190,14 +191,12 @@ impl Client {
             head.push((k.to_string(), value));
         }
         let body = body.map(|(ct, b)| (ct.to_string(), b));
-        self.prepare_tls(&uri)?;
         self.run(self.exchange(&method, &uri, &head, body, false))
     }
 
     /// GETs `url`, following redirects: the body of a 2xx answer, anything else an error.
     pub fn fetch(&self, url: &str) -> Result<Zeroizing<Vec<u8>>, HttpError> {
         let first: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
-        self.prepare_tls(&first)?;
         self.run(async {
             let mut uri = first;
             // Go's limit: the request after the tenth is not sent
@@ -237,31 +236,9 @@ impl Client {
         })?
     }
 
-    /// Builds the TLS configuration before the request runs when `uri` or its proxy is https (it
-    /// reads the system roots and PEM files: blocking work that must not stall the shared runtime).
-    fn prepare_tls(&self, uri: &Uri) -> Result<(), HttpError> {
-        let tls_proxy = || {
-            self.proxies
-                .for_uri(uri)
-                .ok()
-                .flatten()
-                .is_some_and(|p| p.kind == ProxyKind::Https)
-        };
-        if uri.scheme_str() == Some("https") || tls_proxy() {
-            self.tls_config()?;
-        }
-        Ok(())
-    }
-
-    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-        self.tls_config
-            .get_or_init(|| tls_config(&self.tls).map(Arc::new))
-            .clone()
-    }
-
-    /// [`Client::tls_config`] from inside the runtime: when no request built it beforehand (a
-    /// redirect to https, a host behind an https proxy), it is built on the blocking pool.
-    async fn tls_config_async(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    /// The TLS configuration, built on first use on the blocking pool (it reads the system roots
+    /// and PEM files: blocking work that must not stall the shared runtime).
+    async fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
         if let Some(built) = self.tls_config.get() {
             return built.clone();
         }
@@ -285,7 +262,7 @@ impl Client {
     ) -> Result<tokio_rustls::client::TlsStream<Box<dyn Stream>>, HttpError> {
         let name = ServerName::try_from(host.to_string())
             .map_err(|_| format!("invalid TLS server name {host:?}"))?;
-        let stream = tokio_rustls::TlsConnector::from(self.tls_config_async().await?)
+        let stream = tokio_rustls::TlsConnector::from(self.tls_config().await?)
             .connect(name, link)
             .await
             .map_err(|e| format!("{what}: {}", error_chain(&e)))?;

@@ -203,11 +203,7 @@ impl ProxyEnv {
                     supported: "http:// and https://",
                 });
             }
-            Ok(Some(if s.contains("://") {
-                s.clone()
-            } else {
-                format!("http://{s}")
-            }))
+            Ok(Some(with_scheme(s)))
         };
         if self.none {
             return Ok(None);
@@ -323,13 +319,18 @@ fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// A proxy setting (`host:port`, `http://[user:pass@]host[:port]`) as the proxy to dial.
-fn parse_proxy(setting: &str) -> Result<Proxy, ProxyError> {
-    let full = if setting.contains("://") {
+/// A proxy setting as a URL: `http://` when it names no scheme (`host:port`), as Go reads it.
+fn with_scheme(setting: &str) -> String {
+    if setting.contains("://") {
         setting.to_string()
     } else {
         format!("http://{setting}")
-    };
+    }
+}
+
+/// A proxy setting (`host:port`, `http://[user:pass@]host[:port]`) as the proxy to dial.
+fn parse_proxy(setting: &str) -> Result<Proxy, ProxyError> {
+    let full = with_scheme(setting);
     let shown = super::http::redact(&full);
     let uri: Uri = full
         .parse()
