@@ -16,12 +16,9 @@ use std::sync::Mutex;
 
 use anyhow::Result;
 use clap::Args;
+use sops_engine::cli::spec::KeyFlags;
 use sops_engine::config::Config;
 use sops_engine::error::exit;
-use sops_engine::keys::aws_kms::KmsKey;
-use sops_engine::keys::hc_vault::VaultKey;
-use sops_engine::keys::pgp::normalize_fingerprint;
-use sops_engine::keys::{azure_kv, gcp_kms};
 use sops_engine::keys::{KeyRing, Recipient};
 use sops_engine::metadata::Metadata;
 use sops_engine::rekey::{plan, rekey_metadata, rotate, Plan, Target};
@@ -107,6 +104,7 @@ struct Edits {
 }
 
 impl Edits {
+    /// The `--add-*` and `--rm-*` keys, checked and parsed as `seal`'s key flags are.
     fn from_args(a: &RekeyArgs) -> std::result::Result<Self, sops_engine::keys::BadKeyId> {
         let clean = |v: &[String]| -> Vec<String> {
             v.iter()
@@ -114,51 +112,36 @@ impl Edits {
                 .filter(|s| !s.is_empty())
                 .collect()
         };
-        let age = |v: &[String]| clean(v).into_iter().map(Recipient::Age);
-        let pgp = |v: &[String]| {
-            clean(v)
-                .into_iter()
-                .map(|f| Recipient::Pgp(normalize_fingerprint(&f)))
+        let flags = |age, pgp, kms, gcp, azure, vault| KeyFlags {
+            age: clean(age),
+            pgp: clean(pgp),
+            kms: clean(kms),
+            gcp_kms: clean(gcp),
+            azure_kv: clean(azure),
+            hc_vault_transit: clean(vault),
+            ..KeyFlags::default()
         };
-        let services =
-            |kms: &[String],
-             gcp: &[String],
-             azure: &[String],
-             vault: &[String]|
-             -> std::result::Result<Vec<Recipient>, sops_engine::keys::BadKeyId> {
-                let mut out: Vec<Recipient> = KmsKey::list(&clean(kms).join(","), &[], "")
-                    .into_iter()
-                    .map(Recipient::Kms)
-                    .collect();
-                for id in gcp_kms::ids_from_list(&clean(gcp).join(",")) {
-                    gcp_kms::check_resource_id(&id)?;
-                    out.push(Recipient::GcpKms(id));
-                }
-                out.extend(
-                    azure_kv::keys_from_list(&clean(azure).join(","))?
-                        .into_iter()
-                        .map(Recipient::AzureKv),
-                );
-                for u in clean(vault) {
-                    out.push(Recipient::HcVault(VaultKey::from_uri(&u)?.uri()));
-                }
-                Ok(out)
-            };
-        let add = services(
+        let add = flags(
+            &a.add_age,
+            &a.add_pgp,
             &a.add_kms,
             &a.add_gcp_kms,
             &a.add_azure_kv,
             &a.add_hc_vault_transit,
-        )?;
-        let rm = services(
+        );
+        let rm = flags(
+            &a.rm_age,
+            &a.rm_pgp,
             &a.rm_kms,
             &a.rm_gcp_kms,
             &a.rm_azure_kv,
             &a.rm_hc_vault_transit,
-        )?;
+        );
+        add.check()?;
+        rm.check()?;
         Ok(Edits {
-            add: age(&a.add_age).chain(pgp(&a.add_pgp)).chain(add).collect(),
-            rm: age(&a.rm_age).chain(pgp(&a.rm_pgp)).chain(rm).collect(),
+            add: add.recipients(),
+            rm: rm.recipients(),
         })
     }
 
